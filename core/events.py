@@ -1,0 +1,78 @@
+"""Events a training reports through its callback: plain frozen data, no I/O, no UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class Message:
+    """Free-text progress from slow steps that are not training (fetching data, building)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    run_id: str
+    total_iterations: int
+    iterations_per_epoch: int
+    epochs: int
+    train_size: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent every few iterations so progress bars move between log lines."""
+
+    epoch: int  # 1-based
+    iteration: int  # 1-based, counted over all epochs
+    total_iterations: int
+    elapsed_seconds: float  # training time so far, evaluation excluded
+    samples_per_second: float
+
+    @property
+    def seconds_left(self) -> float:
+        done = max(self.iteration, 1)
+        return self.elapsed_seconds / done * (self.total_iterations - self.iteration)
+
+
+@dataclass(frozen=True)
+class BatchLogged:
+    """The tutorial's line every display_freq iterations: this batch's loss and accuracy."""
+
+    epoch: int
+    iteration: int
+    loss: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int
+    iteration: int
+    validation_loss: float
+    validation_accuracy: float
+    learning_rate: float
+    epoch_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    run_id: str
+    status: str  # complete / stopped / failed
+    test_loss: float | None
+    test_accuracy: float | None
+    best_validation_accuracy: float | None
+    train_seconds: float
+    samples_per_second: float
+    error: str | None = None
+
+
+Event = Union[Message, TrainingStarted, Progress, BatchLogged, EpochEnded, TrainingFinished]
+EventCallback = Callable[[Event], None]
+
+
+def ignore_event(event: Event) -> None:
+    pass

@@ -1,0 +1,191 @@
+"""The training loop: the tutorial's schedule of logging and evaluation, one compiled step per batch."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from core.config import RNNConfig
+from core.data import MnistSplit
+from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
+                         ignore_event)
+from core.model import build_model
+
+PROGRESS_EVERY = 10  # iterations between Progress events
+EVALUATION_BATCH = 5_000  # evaluation runs in large batches: one call per 5,000 images
+
+BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
+EPOCH_COLUMNS = ["epoch", "iteration", "validation_loss", "validation_accuracy", "learning_rate",
+                 "epoch_seconds"]
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training produced; the run store writes it to disk."""
+
+    model: keras.Model
+    stopped: bool
+    batch_history: pd.DataFrame  # columns BATCH_COLUMNS
+    epoch_history: pd.DataFrame  # columns EPOCH_COLUMNS
+    test_probabilities: np.ndarray  # (10000, 10) float32
+    test_loss: float
+    test_accuracy: float
+    best_validation_accuracy: float | None
+    train_seconds: float  # time in training steps, evaluation excluded
+    samples_seen: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds > 0 else 0.0
+
+
+def make_optimizer(config: RNNConfig) -> keras.optimizers.Optimizer:
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
+    if config.learning_rate_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.total_iterations)
+    clip = {"global_clipnorm": config.gradient_clip_norm} if config.gradient_clip_norm > 0 else {}
+    if config.optimizer == "adam":
+        # TF1's AdamOptimizer used epsilon 1e-8 (Keras defaults to 1e-7).
+        return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-8, **clip)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate, **clip)
+    return keras.optimizers.SGD(learning_rate=learning_rate, **clip)
+
+
+class _CompiledSteps:
+    """The model's training step and evaluation, each compiled once with tf.function."""
+
+    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, train_images: tf.Tensor,
+                 train_labels: tf.Tensor):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_images = train_images  # (n, 28, 28) float32, kept as a tensor: no per-batch copies
+        self.train_labels = train_labels  # (n,) int64
+        self.loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        index_spec = tf.TensorSpec(shape=(None,), dtype=tf.int32)
+        self.train_step = tf.function(self._train_step, input_signature=[index_spec])
+        image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
+        self.logits = tf.function(self._logits, input_signature=[image_spec])
+
+    def _train_step(self, batch_indices: tf.Tensor):
+        images = tf.gather(self.train_images, batch_indices)
+        labels = tf.gather(self.train_labels, batch_indices)
+        with tf.GradientTape() as tape:
+            logits = self.model(images, training=True)
+            loss = self.loss_function(labels, logits)
+        variables = self.model.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), labels), tf.float32))
+        return loss, accuracy
+
+    def _logits(self, images: tf.Tensor):
+        return self.model(images, training=False)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """images (n, 28, 28) -> logits (n, 10), in large batches."""
+        parts = [self.logits(tf.constant(images[start : start + EVALUATION_BATCH])).numpy()
+                 for start in range(0, len(images), EVALUATION_BATCH)]
+        return np.concatenate(parts)
+
+
+def evaluate_logits(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Mean cross-entropy, accuracy and softmax probabilities (n, 10) from logits (n, 10)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-log_probabilities[np.arange(len(labels)), labels].mean())
+    accuracy = float((logits.argmax(axis=1) == labels).mean())
+    return loss, accuracy, np.exp(log_probabilities).astype(np.float32)
+
+
+def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: EventCallback = ignore_event,
+          should_stop: Callable[[], bool] = lambda: False,
+          on_epoch_end: Callable[[keras.Model, pd.DataFrame, pd.DataFrame], None] | None = None,
+          ) -> TrainingOutcome:
+    """Train config's network on data, reporting through on_event; returns early if should_stop().
+
+    on_epoch_end(model, batch_history, epoch_history) lets the caller checkpoint after each epoch.
+    """
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config)
+    optimizer = make_optimizer(config)
+    train_images = data.train_images[: config.train_subset]
+    train_labels = data.train_labels[: config.train_subset]
+    steps = _CompiledSteps(model, optimizer, tf.constant(train_images), tf.constant(train_labels))
+    shuffler = np.random.default_rng(config.seed)
+    timings = {"build_seconds": time.perf_counter() - started}
+
+    on_event(TrainingStarted(run_id, config.total_iterations, config.iterations_per_epoch, config.epochs,
+                             len(train_images)))
+    batch_rows: list[tuple] = []
+    epoch_rows: list[tuple] = []
+    best_validation_accuracy: float | None = None
+    best_weights = None
+    iteration = 0
+    samples_seen = 0
+    train_seconds = 0.0
+    stopped = False
+
+    for epoch in range(1, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        order = shuffler.permutation(len(train_images)).astype(np.int32)
+        for start in range(0, len(order), config.batch_size):
+            if should_stop():
+                stopped = True
+                break
+            step_started = time.perf_counter()
+            loss, accuracy = steps.train_step(order[start : start + config.batch_size])
+            iteration += 1
+            samples_seen += min(config.batch_size, len(order) - start)
+            if iteration % config.display_freq == 0:
+                # Reading the values waits for the step; only done when the tutorial would print.
+                on_event(BatchLogged(epoch, iteration, float(loss), float(accuracy)))
+                batch_rows.append((epoch, iteration, float(loss), float(accuracy)))
+            train_seconds += time.perf_counter() - step_started
+            if iteration % PROGRESS_EVERY == 0 or iteration == config.total_iterations:
+                on_event(Progress(epoch, iteration, config.total_iterations, train_seconds,
+                                  samples_seen / max(train_seconds, 1e-9)))
+        if stopped:
+            break
+        validation_loss, validation_accuracy, _ = evaluate_logits(
+            steps.predict(data.validation_images), data.validation_labels)
+        learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        epoch_rows.append((epoch, iteration, validation_loss, validation_accuracy, learning_rate,
+                           time.perf_counter() - epoch_started))
+        on_event(EpochEnded(*epoch_rows[-1]))
+        if best_validation_accuracy is None or validation_accuracy > best_validation_accuracy:
+            best_validation_accuracy = validation_accuracy
+            if config.keep_best_weights:
+                best_weights = model.get_weights()
+        if on_epoch_end is not None:
+            on_epoch_end(model, pd.DataFrame(batch_rows, columns=BATCH_COLUMNS),
+                         pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS))
+
+    if config.keep_best_weights and best_weights is not None and not stopped:
+        model.set_weights(best_weights)
+    evaluation_started = time.perf_counter()
+    test_loss, test_accuracy, test_probabilities = evaluate_logits(
+        steps.predict(data.test_images), data.test_labels)
+    timings["test_seconds"] = time.perf_counter() - evaluation_started
+    timings["total_seconds"] = time.perf_counter() - started
+    return TrainingOutcome(
+        model=model,
+        stopped=stopped,
+        batch_history=pd.DataFrame(batch_rows, columns=BATCH_COLUMNS),
+        epoch_history=pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS),
+        test_probabilities=test_probabilities,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        best_validation_accuracy=best_validation_accuracy,
+        train_seconds=train_seconds,
+        samples_seen=samples_seen,
+        timings=timings,
+    )
