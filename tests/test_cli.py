@@ -1,0 +1,62 @@
+"""Tests of the command line: the JSON summary, the cache answer, and one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *arguments], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(tmp_path):
+    """Check train logs like the tutorial, ends with JSON, and a second call is cached."""
+    flags = ["train", "--runs-dir", str(tmp_path), "--train-subset", "1000", "--epochs", "1",
+             "--hidden-units", "16", "--display-freq", "2", "--json"]
+    first = run_cli(*flags)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.strip().splitlines()
+    assert "iter    2:\t Loss=" in first.stdout and "Training Accuracy=" in first.stdout
+    assert any(line.startswith("Epoch: 1, validation loss:") for line in lines)
+    summary = json.loads(lines[-1])
+    expected_keys = {"run_id", "status", "cached", "test_accuracy", "test_loss", "best_val_accuracy",
+                     "train_seconds", "samples_per_second", "run_dir"}
+    assert expected_keys <= set(summary)
+    assert summary["status"] == "complete" and summary["cached"] is False
+    assert 0.1 < summary["test_accuracy"] <= 1 and Path(summary["run_dir"]).is_dir()
+
+    second = run_cli(*flags)
+    again = json.loads(second.stdout.strip().splitlines()[-1])
+    assert again["cached"] is True and again["run_id"] == summary["run_id"]
+    assert again["test_accuracy"] == summary["test_accuracy"]
+    assert "Training Accuracy" not in second.stdout
+
+    listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")
+    rows = json.loads(listing.stdout)
+    assert [(row["run_id"], row["status"]) for row in rows] == [(summary["run_id"], "complete")]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "epochs=0 is out of range; allowed 1 to 100"),
+    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    (["--learning-rate", "-1"], "learning_rate=-1.0 is out of range"),
+    (["--cell", "transformer"], "argument --cell: invalid choice: 'transformer'"),
+    (["--keep-best-weights", "maybe"], "expected true or false, got 'maybe'"),
+    (["--batch-size", "1000", "--train-subset", "500"], "batch_size=1000 is larger than train_subset=500"),
+    (["--preset", "fastest"], "argument --preset: invalid choice: 'fastest'"),
+    (["--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz: no such file or folder"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_invalid_values_exit_2_with_one_line_and_no_traceback(tmp_path, flags, message):
+    """Check every bad flag exits with status 2 and a single-line message."""
+    result = run_cli("train", "--runs-dir", str(tmp_path), *flags)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1

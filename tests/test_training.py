@@ -1,0 +1,79 @@
+"""Tests of the training loop: the tutorial's schedule, reproducibility, stopping, accuracy."""
+
+import numpy as np
+import pytest
+
+from core.config import RNNConfig
+from core.events import BatchLogged, EpochEnded, Progress, TrainingStarted
+from core.training import train
+
+SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
+
+
+def test_events_follow_the_tutorials_schedule(mnist):
+    """Check batch lines every display_freq iterations and a validation line after each epoch."""
+    events = []
+    outcome = train(SMALL, mnist, on_event=events.append)
+    assert isinstance(events[0], TrainingStarted) and events[0].total_iterations == 40
+    logged = [event.iteration for event in events if isinstance(event, BatchLogged)]
+    assert logged == [7, 14, 21, 28, 35]
+    epochs = [event for event in events if isinstance(event, EpochEnded)]
+    assert [event.epoch for event in epochs] == [1, 2] and [event.iteration for event in epochs] == [20, 40]
+    assert [event.iteration for event in events if isinstance(event, Progress)][-1] == 40
+    assert list(outcome.batch_history["iteration"]) == logged
+    np.testing.assert_allclose(outcome.epoch_history["validation_accuracy"],
+                               [event.validation_accuracy for event in epochs])
+    assert outcome.samples_seen == 2_000 and not outcome.stopped
+    assert outcome.test_probabilities.shape == (10_000, 10)
+    np.testing.assert_allclose(outcome.test_probabilities.sum(axis=1), 1.0, atol=1e-5)
+    predicted = outcome.test_probabilities.argmax(axis=1)
+    assert outcome.test_accuracy == pytest.approx((predicted == mnist.test_labels).mean())
+
+
+def test_same_config_and_seed_give_same_metrics(mnist):
+    """Check training is reproducible on CPU: same config and seed, same numbers."""
+    first = train(SMALL, mnist)
+    second = train(SMALL, mnist)
+    np.testing.assert_array_equal(first.batch_history["loss"], second.batch_history["loss"])
+    assert first.test_accuracy == second.test_accuracy
+    other_seed = train(SMALL.replace(seed=4), mnist)
+    assert other_seed.test_loss != first.test_loss
+
+
+def test_stop_request_ends_training_early(mnist):
+    """Check should_stop ends training within a batch and the outcome says stopped."""
+    calls = {"count": 0}
+
+    def stop_after_five_batches():
+        calls["count"] += 1
+        return calls["count"] > 5
+
+    outcome = train(SMALL, mnist, should_stop=stop_after_five_batches)
+    assert outcome.stopped and outcome.samples_seen == 5 * 50
+    assert outcome.epoch_history.empty
+
+
+@pytest.mark.parametrize("changes", [{"optimizer": "sgd", "learning_rate": 0.05}, {"optimizer": "rmsprop"},
+                                     {"learning_rate_schedule": "cosine", "gradient_clip_norm": 1.0},
+                                     {"cell": "lstm"}, {"cell": "gru"}])
+def test_every_option_trains_and_learns(mnist, changes):
+    """Check each optimizer, schedule, clipping and cell trains to better than chance."""
+    config = SMALL.replace(**{"epochs": 1, "train_subset": 3_000, "learning_rate": 0.005, **changes})
+    outcome = train(config, mnist)
+    assert outcome.epoch_history["validation_accuracy"].iloc[-1] > 0.2
+
+
+def test_cosine_schedule_decays_to_zero(mnist):
+    """Check the learning rate recorded per epoch follows the cosine decay."""
+    config = SMALL.replace(learning_rate_schedule="cosine", learning_rate=0.01, epochs=4, train_subset=200)
+    rates = train(config, mnist).epoch_history["learning_rate"].to_numpy()
+    expected = 0.01 * 0.5 * (1 + np.cos(np.pi * np.arange(1, 5) / 4))
+    np.testing.assert_allclose(rates, expected, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_one_epoch_of_the_tutorial_reaches_92_percent(mnist):
+    """Check one epoch of the default config on all 55,000 images reaches >= 92% validation accuracy."""
+    outcome = train(RNNConfig(epochs=1), mnist)
+    assert outcome.samples_seen == 55_000
+    assert outcome.epoch_history["validation_accuracy"].iloc[0] >= 0.92
