@@ -94,8 +94,13 @@ class RunRecord:
 class RunStore:
     """All runs under one root folder (default runs/, or RNN_RUNS_DIR)."""
 
-    def __init__(self, root: Path | str | None = None):
+    def __init__(self, root: Path | str | None = None, max_runs: int | None = None):
         self.root = Path(root) if root is not None else default_runs_dir()
+        # A cap on run folders (RNN_MAX_RUNS): after each training the oldest unfinished runs are
+        # pruned; complete runs are never pruned, so the cap can be exceeded by complete runs alone.
+        if max_runs is None and os.environ.get("RNN_MAX_RUNS"):
+            max_runs = _positive_int(os.environ["RNN_MAX_RUNS"], "RNN_MAX_RUNS")
+        self.max_runs = max_runs
 
     # -- paths and locks --------------------------------------------------------------------
 
@@ -304,12 +309,28 @@ class RunStore:
         started = time.perf_counter()
         try:
             outcome = train(config, data, run_id, on_event, should_stop, checkpoint)
+            status = self._save_outcome(run_dir, info, outcome, data, started)
         except BaseException as error:
+            # Training or saving failed (a bug, a kill signal, a full disk): say so on disk if we
+            # still can; earlier runs are untouched because every write here is atomic and local.
             info.update(status=FAILED, finished_at=_now(), error=f"{type(error).__name__}: {error}")
-            atomic_write_json(run_dir / STATUS_FILE, info)
+            info.pop("files", None)
+            try:
+                atomic_write_json(run_dir / STATUS_FILE, info)
+            except OSError:
+                pass  # the disk refused even this; the run then lists as interrupted
             on_event(TrainingFinished(run_id, FAILED, None, None, None, time.perf_counter() - started, 0.0,
                                       error=info["error"]))
             raise
+        on_event(TrainingFinished(run_id, status, outcome.test_loss, outcome.test_accuracy,
+                                  outcome.best_validation_accuracy, outcome.train_seconds,
+                                  outcome.samples_per_second))
+        if self.max_runs is not None:
+            self.prune(self.max_runs, keep=run_id)
+        return self.read_run(run_id)
+
+    def _save_outcome(self, run_dir: Path, info: dict[str, Any], outcome, data: MnistSplit,
+                      started: float) -> str:
         _save_weights(outcome.model, run_dir / WEIGHTS_FILE)
         atomic_write_csv(run_dir / BATCH_HISTORY_FILE, outcome.batch_history)
         atomic_write_csv(run_dir / EPOCH_HISTORY_FILE, outcome.epoch_history)
@@ -331,10 +352,30 @@ class RunStore:
             files={name: _sha256(run_dir / name) for name in ARTIFACT_FILES},
         )
         atomic_write_json(run_dir / STATUS_FILE, info)  # last: only now does the run count as complete
-        on_event(TrainingFinished(run_id, status, outcome.test_loss, outcome.test_accuracy,
-                                  outcome.best_validation_accuracy, outcome.train_seconds,
-                                  outcome.samples_per_second))
-        return self.read_run(run_id)
+        return status
+
+    def prune(self, max_runs: int, keep: str | None = None) -> list[str]:
+        """Delete the oldest unfinished runs (stopped, failed, interrupted, damaged) until at most
+        max_runs folders remain; never a complete run, a running one, or `keep`. Returns deleted ids."""
+        if max_runs < 1:
+            raise ValueError(f"max_runs={max_runs} is out of range; allowed 1 or more")
+        folders = [entry for entry in self.root.iterdir() if entry.is_dir() and is_run_id(entry.name)]
+        candidates = []
+        for folder in folders:
+            try:
+                status = self.read_run(folder.name).status
+            except RunError:
+                status = DAMAGED
+            if status in (STOPPED, FAILED, INTERRUPTED, DAMAGED) and folder.name != keep:
+                candidates.append((folder.stat().st_mtime, folder.name))
+        deleted = []
+        for _, run_id in sorted(candidates):
+            if len(folders) - len(deleted) <= max_runs:
+                break
+            if not self.is_locked(run_id):
+                self.delete_unlocked(run_id)
+                deleted.append(run_id)
+        return deleted
 
     def delete_unlocked(self, run_id: str) -> None:
         """Delete a run folder without checking its lock (the caller holds it)."""
@@ -343,6 +384,16 @@ class RunStore:
         doomed = self.root / f".deleting-{run_id}-{os.getpid()}"
         os.replace(run_dir, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _positive_int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r} is not allowed; use a whole number of 1 or more")
+    return value
 
 
 def _save_weights(model, path: Path) -> None:
