@@ -1,0 +1,140 @@
+"""Figures of training curves: pure functions from tidy tables to Plotly figures, no Streamlit."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate
+VALIDATION_COLOR = "#e8590c"  # strong: 5,000 images per point
+SEQUENTIAL_SCALE = "Viridis"
+QUALITATIVE_COLORS = plotly.colors.qualitative.D3
+LINE_DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFrame,
+                           total_iterations: int | None = None, uirevision: str = "training",
+                           height: int = 380) -> go.Figure:
+    """Loss and accuracy against iteration: batch values as logged, validation after each epoch.
+
+    batch_history has columns epoch, iteration, loss, accuracy; epoch_history has epoch,
+    iteration, validation_loss, validation_accuracy. The x axis spans total_iterations when given,
+    so a live chart fills from left to right. uirevision keeps the user's zoom across redraws.
+    """
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    for column, (batch_column, validation_column) in enumerate(
+            [("loss", "validation_loss"), ("accuracy", "validation_accuracy")], start=1):
+        value_format = ".4f" if batch_column == "loss" else ".1%"
+        figure.add_trace(go.Scatter(
+            x=batch_history["iteration"], y=batch_history[batch_column], customdata=batch_history["epoch"],
+            mode="lines", name="Batch (training)", legendgroup="batch", showlegend=column == 1,
+            line={"color": BATCH_COLOR, "width": 1.5},
+            hovertemplate=f"epoch %{{customdata}}, iteration %{{x}}<br>batch {batch_column} %{{y:{value_format}}}"
+                          "<extra></extra>",
+        ), row=1, col=column)
+        figure.add_trace(go.Scatter(
+            x=epoch_history["iteration"], y=epoch_history[validation_column], customdata=epoch_history["epoch"],
+            mode="lines+markers", name="Validation (5,000 images)", legendgroup="validation",
+            showlegend=column == 1, line={"color": VALIDATION_COLOR, "width": 2.5}, marker={"size": 8},
+            hovertemplate=f"end of epoch %{{customdata}}<br>validation {batch_column} %{{y:{value_format}}}"
+                          "<extra></extra>",
+        ), row=1, col=column)
+        # A little room on the right, so the last validation marker is not cut in half.
+        figure.update_xaxes(title_text="Iteration", row=1, col=column,
+                            range=[0, total_iterations * 1.02] if total_iterations else None)
+    figure.update_yaxes(rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(tickformat=".0%", row=1, col=2)
+    if batch_history.empty and epoch_history.empty:
+        figure.add_annotation(text="Waiting for the first logged batch...", showarrow=False,
+                              xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
+    return _finish_layout(figure, uirevision, height)
+
+
+def validation_overlay_figure(curves: pd.DataFrame, color_by: str, uirevision: str = "overlay",
+                              height: int = 400) -> go.Figure:
+    """Validation accuracy and loss per epoch for several runs, one colour per value of color_by.
+
+    curves is tidy: one row per (run, epoch) with columns run_id, epoch, validation_loss,
+    validation_accuracy and color_by (the run's value of that hyperparameter). Numeric values
+    get a sequential scale (logarithmic when they span more than a factor of 10), others a
+    qualitative palette.
+    """
+    missing = {"run_id", "epoch", "validation_loss", "validation_accuracy", color_by} - set(curves.columns)
+    if missing:
+        raise ValueError(f"curves is missing column(s) {sorted(missing)}")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Validation accuracy", "Validation loss"),
+                           horizontal_spacing=0.08)
+    values = curves.drop_duplicates("run_id").set_index("run_id")[color_by]
+    colors = value_colors(values)
+    dashes: dict[str, str] = {}  # runs that share a colour are told apart by their dash pattern
+    for run_id in values.index:
+        same_color = [other for other in dashes if colors[other] == colors[run_id]]
+        dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
+    for run_id, run_curve in curves.groupby("run_id", sort=False):
+        label = f"{color_by}={format_value(values[run_id])} · {run_id[:8]}"
+        for column, metric in enumerate(["validation_accuracy", "validation_loss"], start=1):
+            value_format = ".2%" if metric == "validation_accuracy" else ".4f"
+            figure.add_trace(go.Scatter(
+                x=run_curve["epoch"], y=run_curve[metric], mode="lines+markers", name=label,
+                legendgroup=run_id, showlegend=column == 1,
+                line={"color": colors[run_id], "width": 2, "dash": dashes[run_id]},
+                marker={"size": 6},
+                hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:{value_format}}}<extra></extra>",
+            ), row=1, col=column)
+    figure.update_xaxes(title_text="Epoch", dtick=1 if curves["epoch"].max() <= 20 else None)
+    figure.update_yaxes(tickformat=".0%", row=1, col=1)
+    figure.update_layout(legend_title_text=f"Coloured by {color_by}")
+    if curves.empty:
+        figure.add_annotation(text="No validation curves to show", showarrow=False, xref="paper",
+                              yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
+    return _finish_layout(figure, uirevision, height, legend_below=True)
+
+
+def value_colors(values: pd.Series) -> dict:
+    """A colour for each index label of values: equal values get equal colours."""
+    distinct = sorted(values.dropna().unique(), key=lambda value: (str(type(value)), value))
+    numeric = bool(distinct) and all(_is_number(value) for value in distinct)
+    if numeric and len(distinct) > 1:
+        low, high = float(distinct[0]), float(distinct[-1])
+        use_log = low > 0 and high / low > 10
+        scale = (lambda value: math.log10(value)) if use_log else float
+        positions = {value: (scale(value) - scale(low)) / (scale(high) - scale(low)) for value in distinct}
+        # Stop short of Viridis's pale yellow end, which is hard to see on white.
+        palette = {value: plotly.colors.sample_colorscale(SEQUENTIAL_SCALE, [0.85 * position])[0]
+                   for value, position in positions.items()}
+    else:
+        palette = {value: QUALITATIVE_COLORS[index % len(QUALITATIVE_COLORS)]
+                   for index, value in enumerate(distinct)}
+    return {label: palette.get(value, "#868e96") for label, value in values.items()}
+
+
+def format_value(value: object) -> str:
+    """A hyperparameter value as a short label: 0.001 not 0.0010000, 55,000 not 55000."""
+    if not _is_number(value):
+        return str(value)
+    if isinstance(value, numbers.Integral) or (float(value).is_integer() and abs(value) >= 1):
+        return f"{int(value):,}"
+    return f"{float(value):g}"
+
+
+def _is_number(value: object) -> bool:
+    # numpy integers count (they are numbers.Integral); booleans, numpy's too, do not.
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _finish_layout(figure: go.Figure, uirevision: str, height: int, legend_below: bool = False) -> go.Figure:
+    legend = ({"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0} if legend_below
+              else {"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0})
+    figure.update_layout(
+        height=height, uirevision=uirevision, hovermode="closest", legend=legend,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10}, plot_bgcolor="white",
+    )
+    figure.update_xaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)
+    figure.update_yaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)
+    return figure
