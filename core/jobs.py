@@ -216,6 +216,11 @@ class JobManager:
         with self._lock:
             return self._jobs.get(run_id)
 
+    def latest(self) -> Job | None:
+        """The job submitted last, whatever its status (finished jobs are remembered for a while)."""
+        with self._lock:
+            return next(reversed(self._jobs.values()), None)
+
     def running(self) -> list[JobSnapshot]:
         with self._lock:
             jobs = [self._jobs[run_id] for run_id in self._running]
