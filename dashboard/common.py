@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import is_run_id
+from core.jobs import JobManager
 from core.runs import RunError, RunRecord, RunStore
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
+SELECTED_RUN_STATE = "common_selected_run"  # the same choice, kept in the session across page switches
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,6 +26,13 @@ def get_data():
     return load_mnist()
 
 
+@st.cache_resource(show_spinner=False)
+def get_job_manager() -> JobManager:
+    """The process-wide training queue: every tab and page sees the same jobs (see core.jobs)."""
+    # Jobs call get_data only from the script thread (on submit), never from their worker.
+    return JobManager(get_store(), get_data)
+
+
 @st.cache_resource(show_spinner="Loading the model...", max_entries=8)
 def get_model(run_id: str):
     """The Keras model of a run, loaded once per run id (TensorFlow is imported here, lazily)."""
@@ -31,13 +40,31 @@ def get_model(run_id: str):
 
 
 def selected_run_id() -> str | None:
-    """The run chosen in the URL, if it is a well-formed run id; hostile values are ignored."""
+    """The run chosen in the URL, if it is a well-formed run id; hostile values are ignored.
+
+    Moving between pages in the sidebar clears the URL's query parameters, so the choice is also
+    remembered in the session and put back into the URL when it is missing.
+    """
     value = st.query_params.get(RUN_QUERY_KEY)
-    return value if is_run_id(value) else None
+    if is_run_id(value):
+        st.session_state[SELECTED_RUN_STATE] = value
+        return value
+    remembered = st.session_state.get(SELECTED_RUN_STATE)
+    if is_run_id(remembered):
+        st.query_params[RUN_QUERY_KEY] = remembered
+        return remembered
+    return None
 
 
 def select_run(run_id: str) -> None:
+    st.session_state[SELECTED_RUN_STATE] = run_id
     st.query_params[RUN_QUERY_KEY] = run_id
+
+
+def forget_run() -> None:
+    """No run is chosen any more (it was deleted, say)."""
+    st.session_state.pop(SELECTED_RUN_STATE, None)
+    st.query_params.pop(RUN_QUERY_KEY, None)
 
 
 def selected_run() -> RunRecord | None:
