@@ -1,9 +1,326 @@
-"""Train page (placeholder until its issue lands)."""
+"""Train page: hyperparameters in the sidebar, training in the background, live curves in the main area.
+
+Training belongs to the process-wide job manager, so this tab may switch pages or reload and come
+back to the same job. A fragment redraws the job every second while anything is queued or running.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import require_run
+from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
+from core.jobs import CANCELLED, JobSnapshot
+from core.runs import RunError
+from dashboard.common import get_job_manager, get_store, select_run, selected_run_id
+from dashboard.figures_training import training_curves_figure
+
+KEY = "train_"  # prefix of every widget and session-state key on this page
+WATCHED_JOB = KEY + "watched_job"  # run id of the job this tab shows
+SELECTED_JOB = KEY + "selected_job"  # run id last made the selected run, so that happens once per job
+FORM_ERROR = KEY + "form_error"
+REFRESH_SECONDS = 1.0
+TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
+
+
+# ---------------------------------------------------------------------------------------------
+# Widget choices: log-spaced values for the rates, 1-2-5 steps for counts that span decades
+
+
+def _decades(low: float, high: float, mantissas: tuple[int, ...], kind: type) -> list:
+    """mantissa x 10^exponent for every exponent, kept within [low, high]: 1, 2, 5, 10, 20, 50, ..."""
+    values = {kind(float(f"{mantissa}e{exponent}")) for exponent in range(-6, 6) for mantissa in mantissas}
+    return sorted(value for value in values if low <= value <= high)
+
+
+def _with_presets(name: str, values: list) -> list:
+    return sorted(set(values) | {getattr(preset, name) for preset in PRESETS.values()})
+
+
+LEARNING_RATES = _with_presets("learning_rate", _decades(*NUMERIC_RANGES["learning_rate"], (1, 2, 3, 5), float))
+INIT_STDDEVS = _with_presets("output_init_stddev",
+                             _decades(*NUMERIC_RANGES["output_init_stddev"], (1, 2, 5), float))
+DISPLAY_FREQUENCIES = _with_presets("display_freq", _decades(*NUMERIC_RANGES["display_freq"], (1, 2, 5), int))
+CLIP_NORMS = _with_presets("gradient_clip_norm",
+                           [0.0] + _decades(*NUMERIC_RANGES["gradient_clip_norm"], (1, 2, 5), float)[1:])
+
+
+def _range(name: str) -> tuple[int, int]:
+    low, high = NUMERIC_RANGES[name]
+    return int(low), int(high)
+
+
+def apply_preset(name: str) -> None:
+    """Widget callback: put a preset's values into every form widget."""
+    for field_name, value in PRESETS[name].to_dict().items():
+        st.session_state[KEY + field_name] = value
+    st.session_state.pop(FORM_ERROR, None)
+
+
+def _rate(value: float) -> str:
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidebar: the form
+
+
+def config_form_ui() -> None:
+    """Preset buttons, then a form: Train and Stop on top, a widget for every RNNConfig field below."""
+    for field_name, value in PRESETS["tutorial"].to_dict().items():
+        st.session_state.setdefault(KEY + field_name, value)
+    keep = {"persist_state": "session"}  # the form keeps its values while the user visits other pages
+
+    st.sidebar.header("Hyperparameters")
+    st.sidebar.caption("Start from a preset, adjust, then press **Train**.")
+    tutorial_column, tuned_column = st.sidebar.columns(2)
+    tutorial_column.button("Tutorial", key=KEY + "preset_tutorial", on_click=apply_preset, args=("tutorial",),
+                           width="stretch", icon=":material/restart_alt:",
+                           help="Reset every value to the Easy-TensorFlow tutorial's defaults")
+    tuned_column.button("Tuned", key=KEY + "preset_tuned", on_click=apply_preset, args=("tuned",),
+                        width="stretch", icon=":material/tune:",
+                        help="The same vanilla RNN with a cosine schedule, clipping and best-epoch weights")
+
+    with st.sidebar.form(KEY + "form", border=False):
+        train_column, stop_column = st.columns(2)
+        # At the top, so Stop is in reach while the page scrolls. Callbacks run before the page is
+        # drawn, so the page below already shows the new job.
+        train_column.form_submit_button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
+                                        on_click=start_training)
+        stop_column.form_submit_button("Stop", icon=":material/stop:", width="stretch", on_click=stop_training,
+                                       disabled=not _watched_is_live())
+        st.subheader("Data")
+        st.slider("Training images", *_range("train_subset"), step=100, format="%,d", key=KEY + "train_subset",
+                  help="The first N of the 55,000 training images; fewer for a quick look", **keep)
+        st.number_input("Seed", *_range("seed"), step=1, key=KEY + "seed",
+                        help="Seeds the weights, the shuffling and everything else random", **keep)
+
+        st.subheader("Model")
+        st.selectbox("Cell", CHOICES["cell"], key=KEY + "cell", format_func=str.upper,
+                     help="RNN is the tutorial's vanilla tanh cell; LSTM and GRU for comparison", **keep)
+        st.slider("Hidden units", *_range("hidden_units"), step=4, key=KEY + "hidden_units", **keep)
+        st.select_slider("Readout init stddev", INIT_STDDEVS, key=KEY + "output_init_stddev", format_func=_rate,
+                         help="Truncated-normal stddev of the 10-way readout weights (log scale)", **keep)
+
+        st.subheader("Training")
+        st.selectbox("Optimizer", CHOICES["optimizer"], key=KEY + "optimizer", **keep)
+        st.select_slider("Learning rate", LEARNING_RATES, key=KEY + "learning_rate", format_func=_rate,
+                         help="Log scale. With the cosine schedule this is the peak rate", **keep)
+        st.selectbox("Learning-rate schedule", CHOICES["learning_rate_schedule"],
+                     key=KEY + "learning_rate_schedule", help="Cosine decays to 0 over all iterations", **keep)
+        st.slider("Epochs", *_range("epochs"), key=KEY + "epochs", **keep)
+        st.slider("Batch size", *_range("batch_size"), key=KEY + "batch_size", **keep)
+        st.select_slider("Log every (iterations)", DISPLAY_FREQUENCIES, key=KEY + "display_freq",
+                         help="Batch loss and accuracy are recorded every this many iterations", **keep)
+        st.select_slider("Gradient clip (global norm)", CLIP_NORMS, key=KEY + "gradient_clip_norm",
+                         format_func=lambda value: "off" if value == 0 else _rate(value), **keep)
+        st.toggle("Keep best weights", key=KEY + "keep_best_weights",
+                  help="End with the weights of the epoch with the best validation accuracy", **keep)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which job this tab shows
+
+
+def watched_job_id() -> str | None:
+    """This tab's job; after a reload, the running job, the job of the run in the URL, or the last job."""
+    manager = get_job_manager()
+    candidates = [st.session_state.get(WATCHED_JOB)]
+    candidates += [snapshot.run_id for snapshot in manager.running()]
+    candidates.append(selected_run_id())
+    latest = manager.latest()
+    candidates.append(latest.run_id if latest else None)
+    return next((run_id for run_id in candidates if run_id and manager.job(run_id) is not None), None)
+
+
+def _watched_is_live() -> bool:
+    run_id = watched_job_id()
+    job = get_job_manager().job(run_id) if run_id else None
+    return job is not None and job.snapshot().is_live
+
+
+def form_values() -> dict:
+    return {field_name: st.session_state[KEY + field_name] for field_name in PRESETS["tutorial"].to_dict()}
+
+
+def start_training() -> None:
+    """Train's callback: validate the form, submit the config; a bad value becomes a message."""
+    try:
+        config = RNNConfig(**form_values())
+        job = get_job_manager().submit(config)
+    except ValueError as error:  # a bad value, or MNIST that cannot be read
+        st.session_state[FORM_ERROR] = str(error)
+        return
+    except OSError as error:  # the runs folder cannot be read
+        st.session_state[FORM_ERROR] = f"Could not start training: {error}"
+        return
+    st.session_state.pop(FORM_ERROR, None)
+    st.session_state[WATCHED_JOB] = job.run_id
+
+
+def stop_training() -> None:
+    """Stop's callback: cancel this tab's job if it is queued, or stop it after the current batch."""
+    run_id = watched_job_id()
+    if run_id is not None:
+        get_job_manager().stop(run_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main area
+
+
+def describe(config: RNNConfig) -> str:
+    schedule = "" if config.learning_rate_schedule == "constant" else f" ({config.learning_rate_schedule})"
+    return (f"{config.cell.upper()}, {config.hidden_units} units · {config.optimizer} at "
+            f"{config.learning_rate:g}{schedule} · {config.epochs} epoch{'s' * (config.epochs != 1)} "
+            f"of {config.train_subset:,} images, batch {config.batch_size}")
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def queue_ui(watched_run_id: str | None) -> None:
+    """Every queued or running job other than the one shown below, with Cancel for queued ones."""
+    manager = get_job_manager()
+    running, queued = manager.running(), manager.queued()
+    if not queued and all(snapshot.run_id == watched_run_id for snapshot in running):
+        return  # only this tab's job: it is drawn in full below
+    with st.container(border=True):
+        st.markdown("**Training queue** — one training at a time, shared by every browser tab")
+        for snapshot in running:
+            done = snapshot.progress.iteration / snapshot.progress.total_iterations if snapshot.progress else 0
+            st.markdown(f":material/play_circle: `{snapshot.run_id}` training ({done:.0%}) — "
+                        f"{describe(snapshot.config)}")
+        for position, snapshot in enumerate(queued, start=1):
+            text_column, button_column = st.columns([5, 1], vertical_alignment="center")
+            text_column.markdown(f":material/schedule: `{snapshot.run_id}` waiting, #{position} in line — "
+                                 f"{describe(snapshot.config)}")
+            button_column.button("Cancel", key=f"{KEY}cancel_{snapshot.run_id}", width="stretch",
+                                 on_click=manager.stop, args=(snapshot.run_id,))
+
+
+def progress_ui(snapshot: JobSnapshot) -> None:
+    """The progress bar: epoch, iteration, samples/s and time left, or what the job waits for."""
+    if snapshot.status == "queued":
+        ahead = [queued.run_id for queued in get_job_manager().queued()]
+        position = ahead.index(snapshot.run_id) + 1 if snapshot.run_id in ahead else 1
+        st.progress(0.0, text=f"Waiting in the queue (#{position}): another training is using the CPU.")
+        return
+    progress = snapshot.progress
+    if snapshot.stop_requested:
+        text = "Stopping after this batch, then evaluating on the 10,000 test images..."
+    elif progress is None:
+        text = snapshot.messages[-1] if snapshot.messages else "Preparing: loading TensorFlow, building the network..."
+    elif progress.iteration >= progress.total_iterations:
+        text = "Training done; evaluating on the 10,000 test images and saving the run..."
+    else:
+        text = (f"Epoch {progress.epoch}/{snapshot.config.epochs} · iteration {progress.iteration:,}/"
+                f"{progress.total_iterations:,} · {progress.samples_per_second:,.0f} samples/s · "
+                f"about {duration(progress.seconds_left)} left")
+    done = progress.iteration / progress.total_iterations if progress else 0.0
+    st.progress(min(done, 1.0), text=text)
+
+
+def live_job_ui(run_id: str) -> None:
+    """Redrawn every second by the fragment: progress, then the curves so far."""
+    snapshot = get_job_manager().job(run_id).snapshot()
+    st.caption(f"Run `{run_id}` · {describe(snapshot.config)}")
+    progress_ui(snapshot)
+    figure = training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
+                                    total_iterations=snapshot.config.total_iterations, uirevision=run_id)
+    st.plotly_chart(figure, key=KEY + "curves")
+
+
+def finished_job_ui(snapshot: JobSnapshot) -> None:
+    """A finished job: its outcome, test accuracy beside the tutorial's, and its curves."""
+    if snapshot.status == CANCELLED:
+        st.info(f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. Press **Train** to queue it again.")
+        return
+    if snapshot.record is None:
+        st.error(f"Training of run `{snapshot.run_id}` failed: {snapshot.error}")
+        return
+    record = snapshot.record
+    if snapshot.cached:
+        st.success(f"This configuration was trained before: run `{record.run_id}` was loaded from the cache, "
+                   "no training needed.", icon=":material/cached:")
+    elif record.status == "stopped":
+        st.warning(f"Run `{record.run_id}` was stopped after {record.info.get('epochs_done', 0)} of "
+                   f"{record.config.epochs} epochs; the partial run is kept, marked stopped.",
+                   icon=":material/stop_circle:")
+    else:
+        st.success(f"Run `{record.run_id}` is complete.", icon=":material/check_circle:")
+    st.caption(describe(record.config))
+    results_ui(record)
+    try:
+        batch_history, epoch_history = get_store().load_histories(record.run_id)
+    except RunError as error:
+        st.warning(str(error))
+        return
+    st.plotly_chart(training_curves_figure(batch_history, epoch_history, record.config.total_iterations,
+                                           uirevision=record.run_id), key=KEY + "curves")
+
+
+def results_ui(record) -> None:
+    """Test accuracy on all 10,000 test images next to the tutorial's figure on 1,000."""
+    test_accuracy = record.metric("test_accuracy")
+    best = record.metric("best_validation_accuracy")
+    columns = st.columns(5)
+    columns[0].metric("Test accuracy", f"{test_accuracy:.2%}",
+                      delta=f"{(test_accuracy - TUTORIAL_TEST_ACCURACY) * 100:+.1f} pp vs the tutorial")
+    columns[1].metric("Tutorial's accuracy", f"{TUTORIAL_TEST_ACCURACY:.1%}")
+    columns[2].metric("Test loss", f"{record.metric('test_loss'):.4f}")
+    columns[3].metric("Best validation", f"{best:.2%}" if best is not None else "–")
+    columns[4].metric("Training time", duration(record.metric("train_seconds") or 0))
+    st.caption(f"Test accuracy and loss are measured on all 10,000 test images; the tutorial printed 95.1% "
+               f"on only its first 1,000. Validation uses the 5,000 held-out training images. Trained at "
+               f"{record.metric('samples_per_second') or 0:,.0f} samples/s, evaluation time excluded.")
+    link_columns = st.columns([1, 1, 3])
+    link_columns[0].page_link("views/hidden_states.py", label="See its hidden states", icon=":material/grid_on:",
+                              query_params={"run": record.run_id})
+    link_columns[1].page_link("views/misclassified.py", label="See what it gets wrong", icon=":material/error:",
+                              query_params={"run": record.run_id})
+
+
+def job_ui(run_id: str | None, was_live: bool) -> None:
+    """The queue and this tab's job; when a job ends, rerun the whole page to leave live mode."""
+    manager = get_job_manager()
+    is_live = bool(manager.running() or manager.queued())
+    if is_live != was_live:
+        st.rerun()
+    queue_ui(run_id)
+    job = manager.job(run_id) if run_id else None
+    if job is None:
+        st.info("Choose hyperparameters in the sidebar and press **Train**. A configuration that was "
+                "trained before loads at once from the cache; a new one trains in the background while "
+                "you explore the other pages.", icon=":material/arrow_back:")
+        return
+    snapshot = job.snapshot()
+    if snapshot.is_live:
+        live_job_ui(run_id)
+        return
+    if snapshot.record is not None and snapshot.record.has_artifacts \
+            and st.session_state.get(SELECTED_JOB) != run_id:
+        st.session_state[SELECTED_JOB] = run_id
+        select_run(run_id)  # the other pages now show this run
+    finished_job_ui(snapshot)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
 
 st.title("Train")
-require_run()
-st.info("This view is being built.")
+config_form_ui()
+if st.session_state.get(FORM_ERROR):
+    st.error(st.session_state[FORM_ERROR], icon=":material/error:")
+
+manager = get_job_manager()
+live = bool(manager.running() or manager.queued())
+# While anything is queued or running the fragment polls; otherwise it is drawn once.
+st.fragment(job_ui, run_every=REFRESH_SECONDS if live else None)(watched_job_id(), live)
