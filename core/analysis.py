@@ -1,0 +1,253 @@
+"""Numbers behind the Hidden states and Misclassified pages: tables, orderings, projections (no UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NUM_CLASSES = 10
+ALTERNATIVES = 3  # runner-up classes shown on a gallery card
+
+GALLERY_COLUMNS = (
+    ["index", "true", "predicted", "confidence", "true_probability", "correct"]
+    + [f"alternative_{rank}" for rank in range(1, ALTERNATIVES + 1)]
+    + [f"alternative_{rank}_probability" for rank in range(1, ALTERNATIVES + 1)]
+)
+UNIT_ORDERS = ("trained", "peak", "clustered")
+
+
+def _check_predictions(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or probabilities.shape[1] != NUM_CLASSES:
+        raise ValueError(f"probabilities must have shape (n, {NUM_CLASSES}), got {probabilities.shape}")
+    if labels.shape != (len(probabilities),):
+        raise ValueError(f"labels must have shape ({len(probabilities)},), got {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise ValueError(f"labels must lie in 0..{NUM_CLASSES - 1}, got {labels.min()}..{labels.max()}")
+    return probabilities, labels.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# The test set as a table: what the galleries, the confusion matrix and per-class accuracy read
+
+
+def gallery_table(probabilities: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """One row per test image: index, true, predicted, confidence, true_probability, correct,
+    and the three runner-up classes with their probabilities (columns GALLERY_COLUMNS).
+
+    probabilities: (n, 10) softmax outputs; labels: (n,) true classes.
+    """
+    probabilities, labels = _check_predictions(probabilities, labels)
+    ranked = np.argsort(-probabilities, axis=1, kind="stable")  # (n, 10), most probable first
+    rows = np.arange(len(labels))
+    predicted = ranked[:, 0]
+    table = {
+        "index": rows,
+        "true": labels,
+        "predicted": predicted,
+        "confidence": probabilities[rows, predicted].astype(np.float64),
+        "true_probability": probabilities[rows, labels].astype(np.float64),
+        "correct": predicted == labels,
+    }
+    for rank in range(1, ALTERNATIVES + 1):
+        table[f"alternative_{rank}"] = ranked[:, rank]
+    for rank in range(1, ALTERNATIVES + 1):
+        table[f"alternative_{rank}_probability"] = probabilities[rows, ranked[:, rank]].astype(np.float64)
+    return pd.DataFrame(table, columns=GALLERY_COLUMNS)
+
+
+def filter_gallery(table: pd.DataFrame, correct: bool, true_class: int | None = None,
+                   predicted_class: int | None = None, most_confident_first: bool = True) -> pd.DataFrame:
+    """The rows of a gallery table that are correct (or not), of one true and/or predicted class,
+    sorted by confidence (ties by image index, so paging is stable)."""
+    mask = table["correct"] == correct
+    if true_class is not None:
+        mask &= table["true"] == true_class
+    if predicted_class is not None:
+        mask &= table["predicted"] == predicted_class
+    chosen = table[mask]
+    return chosen.sort_values(["confidence", "index"], ascending=[not most_confident_first, True],
+                              kind="stable")
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """(num_classes, num_classes) int64 counts: row = true class, column = predicted class."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"labels {labels.shape} and predicted {predicted.shape} must have the same shape")
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray, num_classes: int = NUM_CLASSES) -> pd.DataFrame:
+    """One row per class: class, images, correct, accuracy (NaN for a class with no images)."""
+    matrix = confusion_matrix(labels, predicted, num_classes)
+    images = matrix.sum(axis=1)
+    correct = np.diag(matrix)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.where(images > 0, correct / np.maximum(images, 1), np.nan)
+    return pd.DataFrame({"class": np.arange(num_classes), "images": images, "correct": correct,
+                         "accuracy": accuracy})
+
+
+def parse_test_index(text: object, count: int = 10_000) -> int:
+    """A test image index from a URL value such as "1234"; ValueError names the value and the range."""
+    cleaned = text.strip() if isinstance(text, str) else ""
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > len(str(count)):
+        shown = str(text)[:20]
+        raise ValueError(f"image={shown!r} is not a test image index; use a whole number from 0 to {count - 1:,}")
+    value = int(cleaned)
+    if value >= count:
+        raise ValueError(f"image={value} is out of range; the test set has images 0 to {count - 1:,}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the network step by step
+
+
+def apply_readout(hidden_states: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The Dense readout applied to every h_t: (..., units) @ (units, 10) + (10,) -> (..., 10) logits."""
+    hidden_states = np.asarray(hidden_states, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2 or hidden_states.shape[-1] != kernel.shape[0] or np.shape(bias) != (kernel.shape[1],):
+        raise ValueError(f"hidden states (..., {hidden_states.shape[-1]}) do not fit a readout kernel "
+                         f"{kernel.shape} and bias {np.shape(bias)}")
+    return hidden_states @ kernel + np.asarray(bias, dtype=np.float64)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, computed stably."""
+    shifted = np.asarray(logits, dtype=np.float64)
+    shifted = shifted - shifted.max(axis=-1, keepdims=True)
+    exponentials = np.exp(shifted)
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def decision_timestep(step_probabilities: np.ndarray) -> int:
+    """The first timestep (1-based) from which the leading class no longer changes.
+
+    step_probabilities: (28, 10) for one image. The answer is 28 when the lead changes on the
+    last row, and 1 when the network never changes its mind.
+    """
+    leaders = np.asarray(step_probabilities).argmax(axis=-1)  # (28,)
+    changed = np.flatnonzero(leaders != leaders[-1])
+    return int(changed[-1]) + 2 if len(changed) else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Orderings of hidden units, for heatmaps whose rows are easier to read
+
+
+def unit_order(states: np.ndarray, method: str) -> np.ndarray:
+    """A permutation of the units of states (timesteps, units) for drawing a heatmap.
+
+    "trained": as the layer stores them. "peak": by the timestep of each unit's largest |value|,
+    earliest first, so the heatmap shows a sweep of when units light up. "clustered": units with
+    similar time courses (correlation) side by side, by average-linkage hierarchical clustering
+    with optimal leaf ordering.
+    """
+    states = np.asarray(states, dtype=np.float64)
+    if states.ndim != 2:
+        raise ValueError(f"states must have shape (timesteps, units), got {states.shape}")
+    units = states.shape[1]
+    if method == "trained":
+        return np.arange(units)
+    if method == "peak":
+        peak_time = np.abs(states).argmax(axis=0)
+        peak_value = states[peak_time, np.arange(units)]
+        # Earliest peak first; among equal peak times, positive before negative, larger first.
+        return np.lexsort((-peak_value, peak_time))
+    if method == "clustered":
+        return _clustered_order(states.T)
+    raise ValueError(f"unit order {method!r} is not known; choose one of {', '.join(UNIT_ORDERS)}")
+
+
+def _clustered_order(time_courses: np.ndarray) -> np.ndarray:
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    count = len(time_courses)
+    if count < 3:
+        return np.arange(count)
+    centred = time_courses - time_courses.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1)
+    flat = norms < 1e-9  # a unit that never changes correlates with nothing: put it at distance 1
+    unit_vectors = centred / np.where(flat, 1.0, norms)[:, None]
+    correlation = np.clip(unit_vectors @ unit_vectors.T, -1.0, 1.0)
+    correlation[flat, :] = 0.0
+    correlation[:, flat] = 0.0
+    distance = 1.0 - correlation
+    np.fill_diagonal(distance, 0.0)
+    distance = (distance + distance.T) / 2  # exactly symmetric for squareform
+    tree = linkage(squareform(distance, checks=False), method="average", optimal_ordering=True)
+    return leaves_list(tree).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# PCA of hidden states, and per-class means
+
+
+@dataclass(frozen=True)
+class PCAProjection:
+    """A linear projection fitted on many hidden states; transform() maps states to components."""
+
+    mean: np.ndarray  # (units,)
+    components: np.ndarray  # (k, units), orthonormal rows, largest variance first
+    explained_variance_ratio: np.ndarray  # (k,)
+
+    def transform(self, states: np.ndarray) -> np.ndarray:
+        """(..., units) -> (..., k)."""
+        states = np.asarray(states, dtype=np.float64)
+        if states.shape[-1] != self.mean.shape[0]:
+            raise ValueError(f"states have {states.shape[-1]} units; this projection was fitted on "
+                             f"{self.mean.shape[0]}")
+        return (states - self.mean) @ self.components.T
+
+
+def fit_pca(states: np.ndarray, components: int = 2) -> PCAProjection:
+    """Fit PCA on states (..., units), e.g. every h_t of 1,000 images (1000, 28, units).
+
+    Each component's sign is fixed so that its largest-magnitude loading is positive, so the
+    picture does not flip between runs of the same data.
+    """
+    flat = np.asarray(states, dtype=np.float64).reshape(-1, np.shape(states)[-1])
+    if len(flat) < 2 or not 1 <= components <= flat.shape[1]:
+        raise ValueError(f"cannot fit {components} components on {len(flat)} states of {flat.shape[1]} units")
+    mean = flat.mean(axis=0)
+    _, singular_values, right_vectors = np.linalg.svd(flat - mean, full_matrices=False)
+    axes = right_vectors[:components]
+    signs = np.sign(axes[np.arange(components), np.abs(axes).argmax(axis=1)])
+    axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
+    variance = singular_values**2
+    total = variance.sum()
+    ratio = variance[:components] / total if total > 0 else np.zeros(components)
+    return PCAProjection(mean=mean, components=axes, explained_variance_ratio=ratio)
+
+
+def class_mean_states(states: np.ndarray, labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Mean state of each class: states (n, 28, units), labels (n,) -> (num_classes, 28, units).
+
+    A class without images gets NaN.
+    """
+    states = np.asarray(states, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if states.ndim != 3 or labels.shape != (len(states),):
+        raise ValueError(f"states must be (n, timesteps, units) with labels (n,), got {states.shape} and {labels.shape}")
+    means = np.full((num_classes,) + states.shape[1:], np.nan)
+    for digit in range(num_classes):
+        members = labels == digit
+        if members.any():
+            means[digit] = states[members].mean(axis=0)
+    return means
+
+
+def class_mean_differences(states: np.ndarray, labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Each class's mean state minus the mean over all images: (num_classes, 28, units)."""
+    overall = np.asarray(states, dtype=np.float64).mean(axis=0)
+    return class_mean_states(states, labels, num_classes) - overall

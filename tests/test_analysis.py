@@ -1,0 +1,215 @@
+"""Tests for core.analysis: hand-computed cases, and the stored predictions of a real tiny run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from core.analysis import (GALLERY_COLUMNS, apply_readout, class_mean_differences, class_mean_states,
+                           confusion_matrix, decision_timestep, filter_gallery, fit_pca, gallery_table,
+                           parse_test_index, per_class_accuracy, softmax, unit_order)
+from core.model import trace_hidden_states
+
+
+def _probabilities(rows: list[dict[int, float]]) -> np.ndarray:
+    """(n, 10) probabilities from {class: probability} rows; the rest is spread evenly."""
+    table = np.zeros((len(rows), 10))
+    for index, row in enumerate(rows):
+        rest = (1.0 - sum(row.values())) / (10 - len(row))
+        table[index] = rest
+        for digit, probability in row.items():
+            table[index, digit] = probability
+    return table
+
+
+def test_gallery_table_hand_case():
+    """Check predicted class, confidence, true-class probability and the ranked runners-up."""
+    probabilities = _probabilities([{3: 0.7, 5: 0.2, 8: 0.06}, {1: 0.9, 7: 0.05, 4: 0.03}])
+    table = gallery_table(probabilities, np.array([5, 1]))
+    assert list(table.columns) == GALLERY_COLUMNS
+    assert_array_equal(table["predicted"], [3, 1])
+    assert_allclose(table["confidence"], [0.7, 0.9])
+    assert_allclose(table["true_probability"], [0.2, 0.9])
+    assert_array_equal(table["correct"], [False, True])
+    assert_array_equal(table.loc[0, ["alternative_1", "alternative_2"]], [5, 8])
+    assert_array_equal(table.loc[1, ["alternative_1", "alternative_2", "alternative_3"]], [7, 4, 0])
+    assert_allclose(table.loc[1, ["alternative_1_probability", "alternative_2_probability"]], [0.05, 0.03])
+
+
+@pytest.mark.parametrize("probabilities, labels, message", [
+    (np.ones((3, 9)) / 9, np.zeros(3, dtype=int), "shape"),
+    (np.ones((3, 10)) / 10, np.zeros(2, dtype=int), "labels must have shape"),
+    (np.ones((3, 10)) / 10, np.array([0, 1, 10]), "0..9"),
+])
+def test_gallery_table_refuses_bad_input(probabilities, labels, message):
+    """Check malformed predictions raise ValueError naming the problem."""
+    with pytest.raises(ValueError, match=message):
+        gallery_table(probabilities, labels)
+
+
+def test_filter_gallery_filters_and_sorts_stably():
+    """Check the wrong/right switch, both class filters and confidence order with ties by index."""
+    probabilities = _probabilities([{3: 0.6}, {3: 0.9}, {3: 0.6}, {2: 0.8}, {1: 0.99}])
+    table = gallery_table(probabilities, np.array([5, 5, 5, 4, 1]))
+    wrong = filter_gallery(table, correct=False)
+    assert_array_equal(wrong["index"], [1, 3, 0, 2])  # 0.9, 0.8, then the two 0.6 by index
+    assert_array_equal(filter_gallery(table, correct=False, most_confident_first=False)["index"], [0, 2, 3, 1])
+    assert_array_equal(filter_gallery(table, correct=False, true_class=5, predicted_class=3)["index"], [1, 0, 2])
+    assert_array_equal(filter_gallery(table, correct=True)["index"], [4])
+    assert filter_gallery(table, correct=True, true_class=7).empty
+
+
+def test_confusion_matrix_and_accuracy_hand_case():
+    """Check counts land in (true row, predicted column) and per-class accuracy, NaN for an absent class."""
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 2])
+    matrix = confusion_matrix(labels, predicted, num_classes=4)
+    expected = np.zeros((4, 4), dtype=int)
+    expected[0, 0], expected[0, 1], expected[1, 1], expected[1, 0], expected[2, 2] = 1, 1, 2, 1, 1
+    assert_array_equal(matrix, expected)
+    accuracy = per_class_accuracy(labels, predicted, num_classes=4)
+    assert_allclose(accuracy["accuracy"][:3], [0.5, 2 / 3, 1.0])
+    assert np.isnan(accuracy["accuracy"][3])
+    assert_array_equal(accuracy["images"], [2, 3, 1, 0])
+
+
+def test_confusion_matrix_matches_stored_predictions(tiny_run):
+    """Check the matrix of a real run counts all 10,000 test images and agrees with its predictions."""
+    store, record = tiny_run
+    probabilities, labels = store.load_predictions(record.run_id)
+    table = gallery_table(probabilities, labels)
+    matrix = confusion_matrix(table["true"], table["predicted"])
+    assert matrix.sum() == 10_000
+    assert np.trace(matrix) == int((probabilities.argmax(axis=1) == labels).sum())
+    assert_array_equal(matrix.sum(axis=1), np.bincount(labels, minlength=10))
+    assert_array_equal(matrix.sum(axis=0), np.bincount(probabilities.argmax(axis=1), minlength=10))
+    accuracy = per_class_accuracy(table["true"], table["predicted"])
+    assert (accuracy["correct"] * 1.0 / accuracy["images"]).tolist() == pytest.approx(accuracy["accuracy"].tolist())
+    assert np.trace(matrix) / 10_000 == pytest.approx(record.metric("test_accuracy"))
+
+
+def test_readout_of_every_hidden_state_matches_the_model(tiny_run, mnist):
+    """Check the numpy readout of h_t equals the traced step logits, and at t = 28 the model's logits."""
+    store, record = tiny_run
+    model = store.load_model(record.run_id)
+    images = mnist.test_images[:64]
+    trajectory = trace_hidden_states(model, images)
+    readout = model.get_layer("readout")
+    logits = apply_readout(trajectory.hidden_states, np.asarray(readout.kernel), np.asarray(readout.bias))
+    assert logits.shape == (64, 28, 10)
+    assert_allclose(logits, trajectory.step_logits, atol=1e-5)
+    assert_allclose(logits[:, -1], np.asarray(model(images)), atol=1e-4)
+    assert_allclose(softmax(logits), trajectory.step_probabilities, atol=1e-5)
+
+
+def test_apply_readout_refuses_mismatched_shapes():
+    """Check a readout kernel that does not fit the hidden states raises ValueError."""
+    with pytest.raises(ValueError, match="do not fit"):
+        apply_readout(np.zeros((2, 28, 16)), np.zeros((8, 10)), np.zeros(10))
+
+
+@pytest.mark.parametrize("leaders, expected", [
+    ([3] * 28, 1),  # never changes its mind
+    ([1] * 10 + [3] * 18, 11),
+    ([3] * 5 + [1] * 5 + [3] * 18, 11),  # a lead taken early and lost does not count
+    ([1] * 27 + [3], 28),
+])
+def test_decision_timestep(leaders, expected):
+    """Check the first row from which the leading class stays the final answer."""
+    probabilities = np.full((28, 10), 0.05)
+    probabilities[np.arange(28), leaders] = 0.55
+    assert decision_timestep(probabilities) == expected
+
+
+def test_unit_order_by_peak_time_hand_case():
+    """Check units are ordered by the timestep of their largest |value|, a negative peak counting too."""
+    states = np.zeros((28, 4))
+    states[20, 0] = 0.9
+    states[3, 1] = -0.8
+    states[10, 2] = 0.5
+    states[3, 3] = 0.7  # same peak time as unit 1: the positive one first
+    assert_array_equal(unit_order(states, "peak"), [3, 1, 2, 0])
+    assert_array_equal(unit_order(states, "trained"), [0, 1, 2, 3])
+
+
+def test_unit_order_clustered_puts_alike_units_together():
+    """Check units with the same time course end up side by side, and the order is a permutation."""
+    rng = np.random.default_rng(0)
+    time = np.linspace(0, 1, 28)
+    shapes = [np.sin(6 * time), np.cos(6 * time), time]
+    columns, groups = [], []
+    for unit in range(12):
+        group = [0, 1, 2][unit % 3]
+        columns.append(shapes[group] * (0.5 + unit / 20) + 0.01 * rng.standard_normal(28))
+        groups.append(group)
+    columns.append(np.zeros(28))  # a dead unit must not break the clustering
+    groups.append(3)
+    order = unit_order(np.stack(columns, axis=1), "clustered")
+    assert sorted(order.tolist()) == list(range(13))
+    ordered_groups = [groups[unit] for unit in order]
+    changes = sum(1 for left, right in zip(ordered_groups, ordered_groups[1:]) if left != right)
+    assert changes == 3  # four contiguous blocks
+
+
+def test_unit_order_refuses_unknown_method():
+    """Check an unknown ordering names the allowed ones."""
+    with pytest.raises(ValueError, match="trained, peak, clustered"):
+        unit_order(np.zeros((28, 4)), "alphabetical")
+
+
+def test_fit_pca_matches_the_covariance_eigenvectors():
+    """Check PCA against numpy's eigen-decomposition of the covariance, up to sign."""
+    rng = np.random.default_rng(1)
+    states = rng.standard_normal((50, 28, 6)) @ np.diag([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    projection = fit_pca(states, components=2)
+    flat = states.reshape(-1, 6)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(flat, rowvar=False))
+    top = eigenvectors[:, ::-1][:, :2].T
+    assert_allclose(np.abs(np.sum(projection.components * top, axis=1)), [1.0, 1.0], atol=1e-8)
+    assert_allclose(projection.explained_variance_ratio, eigenvalues[::-1][:2] / eigenvalues.sum(), rtol=1e-8)
+    assert_allclose(projection.transform(flat.mean(axis=0)), [0.0, 0.0], atol=1e-12)
+    assert projection.transform(states).shape == (50, 28, 2)
+    with pytest.raises(ValueError, match="fitted on 6"):
+        projection.transform(np.zeros((28, 5)))
+
+
+def test_class_means_hand_case():
+    """Check per-class means and their differences from the overall mean."""
+    states = np.stack([np.full((28, 2), value) for value in (1.0, 3.0, 10.0)])
+    labels = np.array([4, 4, 7])
+    means = class_mean_states(states, labels)
+    assert means.shape == (10, 28, 2)
+    assert_allclose(means[4], 2.0)
+    assert_allclose(means[7], 10.0)
+    assert np.isnan(means[0]).all()
+    differences = class_mean_differences(states, labels)
+    assert_allclose(differences[4], 2.0 - 14.0 / 3)
+    assert_allclose(differences[7], 10.0 - 14.0 / 3)
+
+
+@pytest.mark.parametrize("text, expected", [("0", 0), ("9999", 9999), (" 42 ", 42), ("007", 7)])
+def test_parse_test_index_accepts_indices(text, expected):
+    """Check whole numbers in range are read as test image indices."""
+    assert parse_test_index(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("10000", "out of range"), ("-1", "not a test image index"), ("1e3", "not a test image index"),
+    ("../../etc/passwd", "not a test image index"), ("", "not a test image index"),
+    ("٣", "not a test image index"), ("9" * 400, "not a test image index"), (None, "not a test image index"),
+])
+def test_parse_test_index_refuses_bad_values(text, message):
+    """Check hostile or out-of-range URL values raise ValueError with a short message."""
+    with pytest.raises(ValueError, match=message) as caught:
+        parse_test_index(text)
+    assert len(str(caught.value)) < 120
+
+
+def test_gallery_table_is_tidy():
+    """Check the table has one row per image and plain dtypes, ready for filtering and display."""
+    table = gallery_table(np.full((3, 10), 0.1), np.array([0, 1, 2]))
+    assert isinstance(table, pd.DataFrame) and len(table) == 3
+    assert table["index"].tolist() == [0, 1, 2]
+    assert table["correct"].dtype == bool
