@@ -1,0 +1,151 @@
+"""Turn a user's own digit (a drawing or a PNG/JPEG) into a 28x28 image made the way MNIST was made.
+
+MNIST's recipe (LeCun et al.): the digit is size-normalised to fit a 20x20 box keeping its aspect
+ratio, anti-aliased to grey levels, then centred in a 28x28 field by its centre of mass. MNIST
+stores bright ink (1.0) on a black background (0.0), so dark ink on light paper is inverted first.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SIZE = 28
+DIGIT_BOX = 20  # the longer side of the digit after scaling
+MNIST_CENTRE = IMAGE_SIZE // 2  # row and column index of the centre of mass
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 4096 * 4096  # a larger picture is refused before it is decoded (decompression bombs)
+ALLOWED_FORMATS = ("PNG", "JPEG")
+MIN_CONTRAST = 0.15  # ink must differ from the paper by this much (of full scale) to count
+NOISE_LEVEL = 0.1  # after normalising, fainter pixels are paper texture, not ink
+
+
+@dataclass(frozen=True)
+class PreprocessSteps:
+    """Every stage of the recipe, for showing the user what happened to their digit."""
+
+    grayscale: np.ndarray  # (h, w) in [0, 1], as given (alpha composited over white paper)
+    inverted: bool  # True when the input was dark ink on light paper
+    ink: np.ndarray  # (h, w) in [0, 1]: 1 is ink, 0 is background
+    cropped: np.ndarray  # (ink height, ink width): the bounding box of the ink
+    scaled: np.ndarray  # longer side DIGIT_BOX pixels
+    image: np.ndarray  # (28, 28) float32 in [0, 1], centred by centre of mass: the network's input
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """PNG or JPEG bytes -> (h, w) grayscale float in [0, 1]; transparency is laid on white paper."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValueError(f"image data must be bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ValueError("the file is empty; upload a PNG or JPEG picture of one digit")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB "
+                         "(a digit needs far less: crop or shrink the picture)")
+    try:
+        picture = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError("the file is not an image that can be read; upload a PNG or JPEG picture") from error
+    if picture.format not in ALLOWED_FORMATS:
+        raise ValueError(f"the file is a {picture.format} image; allowed formats are PNG and JPEG")
+    width, height = picture.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"the picture is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels "
+                         "(4096x4096)")
+    try:
+        picture.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ValueError(f"the {picture.format} file is damaged and cannot be decoded ({error})") from error
+    return _to_grayscale(np.asarray(picture.convert("RGBA")))
+
+
+def _to_grayscale(pixels: np.ndarray) -> np.ndarray:
+    """(h, w), (h, w, 3) or (h, w, 4) uint8 or float -> (h, w) float64 in [0, 1]."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype == np.uint8:
+        pixels = pixels.astype(np.float64) / 255.0
+    else:
+        pixels = np.clip(pixels.astype(np.float64), 0.0, 1.0)
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"pixels must have shape (h, w), (h, w, 3) or (h, w, 4), got {pixels.shape}")
+    # ITU-R 601 luma, the weights Pillow's convert("L") uses.
+    gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if pixels.shape[2] == 4:
+        alpha = pixels[..., 3]
+        gray = gray * alpha + 1.0 * (1.0 - alpha)  # transparent means white paper
+    return gray
+
+
+def find_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(ink in [0, 1] with 0 as background, inverted?) from a grayscale picture.
+
+    The paper is whatever the border of the picture mostly is; when it is light, the ink is dark
+    and the picture is inverted. Raises ValueError when nothing stands out from the paper.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    paper = float(np.median(border))
+    inverted = paper > 0.5
+    ink = (1.0 - gray) if inverted else gray.copy()
+    paper_level = (1.0 - paper) if inverted else paper
+    strongest = float(ink.max())
+    if strongest - paper_level < MIN_CONTRAST:
+        raise ValueError("no digit found: the picture is empty or blank (draw or upload one digit, "
+                         "dark on light or light on dark)")
+    ink = np.clip((ink - paper_level) / (strongest - paper_level), 0.0, 1.0)
+    ink[ink < NOISE_LEVEL] = 0.0
+    return ink, inverted
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    total = image.sum()
+    rows, columns = np.indices(image.shape)
+    return float((rows * image).sum() / total), float((columns * image).sum() / total)
+
+
+def mnist_steps(pixels: np.ndarray) -> PreprocessSteps:
+    """Run MNIST's recipe on a picture (h, w[, 3 or 4]) and keep every stage."""
+    gray = _to_grayscale(pixels)
+    if gray.shape[0] < 1 or gray.shape[1] < 1:
+        raise ValueError(f"the picture has no pixels (shape {gray.shape})")
+    ink, inverted = find_ink(gray)
+    rows = np.flatnonzero(ink.any(axis=1))
+    columns = np.flatnonzero(ink.any(axis=0))
+    cropped = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+
+    height, width = cropped.shape
+    scale = DIGIT_BOX / max(height, width)
+    new_height = max(1, round(height * scale))
+    new_width = max(1, round(width * scale))
+    # Bilinear resampling averages over the source pixels when shrinking: MNIST's anti-aliasing.
+    resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(
+        (new_width, new_height), Image.Resampling.BILINEAR)
+    scaled = np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
+    if scaled.max() <= 0:
+        raise ValueError("no digit found: the ink vanished when scaled to 20x20 (draw a bolder stroke)")
+    scaled = scaled / scaled.max()
+
+    # Put the centre of mass on pixel (14, 14), shifting by whole pixels, as MNIST did (its test
+    # images have their centre of mass at 14.0 +- 0.3 on both axes). A wide margin first, so a
+    # lopsided digit is shifted rather than cut.
+    margin = IMAGE_SIZE
+    field = np.zeros((new_height + 2 * margin, new_width + 2 * margin))
+    field[margin : margin + new_height, margin : margin + new_width] = scaled
+    centre_row, centre_column = _centre_of_mass(field)
+    top = int(round(centre_row - MNIST_CENTRE))
+    left = int(round(centre_column - MNIST_CENTRE))
+    image = field[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE].astype(np.float32)
+    return PreprocessSteps(grayscale=gray, inverted=inverted, ink=ink, cropped=cropped, scaled=scaled, image=image)
+
+
+def preprocess_pixels(pixels: np.ndarray) -> np.ndarray:
+    """A picture as an array (e.g. a drawing canvas's RGBA) -> (28, 28) float32 in [0, 1]."""
+    return mnist_steps(pixels).image
+
+
+def preprocess_image_bytes(data: bytes) -> np.ndarray:
+    """PNG or JPEG bytes -> (28, 28) float32 in [0, 1]; ValueError names what is wrong."""
+    return mnist_steps(decode_image(data)).image

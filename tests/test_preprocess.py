@@ -1,0 +1,152 @@
+"""Tests for core.preprocess: MNIST's recipe on synthetic strokes and on real digits, and bad files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from PIL import Image
+
+from core.preprocess import (MAX_UPLOAD_BYTES, decode_image, mnist_steps, preprocess_image_bytes,
+                             preprocess_pixels)
+
+
+def _centre_of_mass(image: np.ndarray) -> np.ndarray:
+    rows, columns = np.indices(image.shape)
+    return np.array([(rows * image).sum(), (columns * image).sum()]) / image.sum()
+
+
+def _ink_box(image: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(image.any(axis=1))
+    columns = np.flatnonzero(image.any(axis=0))
+    return rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
+
+
+def _encode(pixels: np.ndarray, file_format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=file_format)
+    return buffer.getvalue()
+
+
+def _stroke_canvas(top: int, left: int, height: int = 120, width: int = 30, size: int = 300) -> np.ndarray:
+    """A white uint8 canvas with one dark vertical bar (a '1') at (top, left)."""
+    canvas = np.full((size, size), 255, dtype=np.uint8)
+    canvas[top : top + height, left : left + width] = 20
+    return canvas
+
+
+@pytest.mark.parametrize("top, left", [(5, 5), (170, 260), (90, 120)])
+def test_shifted_stroke_comes_out_centred_and_20_high(top, left):
+    """Check a bar drawn anywhere on the canvas ends up centred by mass, 20 pixels tall, aspect kept."""
+    image = preprocess_pixels(_stroke_canvas(top, left))
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert 0.0 <= image.min() and image.max() == pytest.approx(1.0)
+    assert_allclose(_centre_of_mass(image), [14.0, 14.0], atol=0.5)
+    height, width = _ink_box(image)
+    assert height == 20
+    assert width == 5  # 30/120 of 20 pixels: the aspect ratio is kept
+
+
+def test_wide_stroke_fits_20_wide():
+    """Check a wide shape is scaled by its longer side, the width."""
+    canvas = np.full((200, 300), 255, dtype=np.uint8)
+    canvas[80:110, 20:260] = 0
+    height, width = _ink_box(preprocess_pixels(canvas))
+    assert width == 20 and height in (2, 3)
+
+
+def test_real_digits_survive_the_round_trip(mnist):
+    """Check real MNIST digits, enlarged, inverted and moved off-centre, come back as themselves."""
+    for index in range(20):
+        original = mnist.test_images[index]
+        enlarged = np.kron(original, np.ones((6, 6)))  # 168x168
+        paper = np.ones((320, 280))
+        paper[17 : 17 + 168, 101 : 101 + 168] = 1.0 - enlarged  # dark ink on white, off-centre
+        steps = mnist_steps((paper * 255).astype(np.uint8))
+        assert steps.inverted
+        correlation = np.corrcoef(steps.image.ravel(), original.ravel())[0, 1]
+        assert correlation > 0.95, f"test image {index}: correlation {correlation:.3f}"
+
+
+def test_light_ink_on_dark_is_not_inverted(mnist):
+    """Check an MNIST-style picture (light ink on black) is taken as it is."""
+    steps = mnist_steps((mnist.test_images[0] * 255).astype(np.uint8))
+    assert not steps.inverted
+    assert np.corrcoef(steps.image.ravel(), mnist.test_images[0].ravel())[0, 1] > 0.95
+
+
+def test_transparent_canvas_strokes_count_as_ink():
+    """Check RGBA strokes on a transparent background (how a drawing canvas may return them) work."""
+    rgba = np.zeros((280, 280, 4), dtype=np.uint8)
+    rgba[60:220, 130:154] = [0, 0, 0, 255]
+    image = preprocess_pixels(rgba)
+    assert _ink_box(image) == (20, 3)
+    assert_allclose(_centre_of_mass(image), [14.0, 14.0], atol=0.5)
+
+
+@pytest.mark.parametrize("file_format", ["PNG", "JPEG"])
+def test_png_and_jpeg_uploads_are_read(file_format):
+    """Check PNG and JPEG bytes of a drawn bar give the same centred digit."""
+    image = preprocess_image_bytes(_encode(_stroke_canvas(40, 40), file_format))
+    assert _ink_box(image)[0] == 20
+    assert_allclose(_centre_of_mass(image), [14.0, 14.0], atol=0.5)
+
+
+def test_colour_photo_is_read_as_grayscale():
+    """Check a colour picture (blue ink on cream paper) is turned into ink the same way."""
+    photo = np.zeros((200, 200, 3), dtype=np.uint8)
+    photo[:] = [250, 245, 230]
+    photo[40:160, 90:110] = [20, 30, 120]
+    image = preprocess_image_bytes(_encode(photo, "PNG"))
+    assert _ink_box(image)[0] == 20
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "the file is empty"),
+    (b"this is a text file, not a picture", "not an image"),
+    (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image|damaged"),
+])
+def test_files_that_are_not_images_are_refused(data, message):
+    """Check non-images raise ValueError with a message the page can show."""
+    with pytest.raises(ValueError, match=message):
+        preprocess_image_bytes(data)
+
+
+def test_other_image_formats_are_refused():
+    """Check a GIF is refused by name: only PNG and JPEG are allowed."""
+    with pytest.raises(ValueError, match="GIF image; allowed formats are PNG and JPEG"):
+        decode_image(_encode(_stroke_canvas(40, 40), "GIF"))
+
+
+def test_oversized_upload_is_refused_before_decoding():
+    """Check more than the upload limit is refused by its size alone."""
+    with pytest.raises(ValueError, match="limit is 5 MB"):
+        decode_image(b"\x89PNG" + b"\x00" * MAX_UPLOAD_BYTES)
+
+
+def test_huge_picture_is_refused_before_decoding():
+    """Check a small file that unpacks to a huge picture (a decompression bomb) is refused."""
+    data = _encode(np.zeros((5000, 4000), dtype=np.uint8), "PNG")
+    assert len(data) < MAX_UPLOAD_BYTES
+    with pytest.raises(ValueError, match="4000x5000 pixels"):
+        decode_image(data)
+
+
+@pytest.mark.parametrize("pixels", [
+    np.full((280, 280), 255, dtype=np.uint8),  # an empty white canvas
+    np.zeros((280, 280, 4), dtype=np.uint8),  # an empty transparent canvas
+    np.full((100, 100), 128, dtype=np.uint8),  # a flat grey picture
+])
+def test_empty_drawings_are_refused(pixels):
+    """Check a picture with no ink says so instead of predicting noise."""
+    with pytest.raises(ValueError, match="no digit found"):
+        preprocess_pixels(pixels)
+
+
+def test_bad_array_shape_is_refused():
+    """Check an array that is not a picture names the shapes allowed."""
+    with pytest.raises(ValueError, match=r"\(h, w\), \(h, w, 3\) or \(h, w, 4\)"):
+        preprocess_pixels(np.zeros((4, 4, 2)))
