@@ -1,0 +1,220 @@
+"""End to end in a real Chromium: the Misclassified gallery, its confusion matrix, and Hidden states.
+
+One `streamlit run dashboard/app.py` serves a copy of the session's tiny run. The tests click the
+most confidently wrong card and land on Hidden states, click a confusion-matrix cell, draw a digit on
+the canvas, and give the page a hostile URL. Same launch recipe as tests/test_browser.py; on failure
+a screenshot and the server log are saved in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+
+from core.analysis import confusion_matrix, filter_gallery, gallery_table
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SERVER_START_SECONDS = 120
+UI_SECONDS = 90  # the first Hidden states view loads TensorFlow and traces 2,000 images
+
+# Type and name of every trace of every Plotly chart on the page, and the shape of each trace's z.
+TRACES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(plot =>
+  (plot.data || []).map(trace => {
+    const z = trace.z;
+    let rows = null;
+    if (z && z.shape) rows = String(z.shape).split(',').map(Number);
+    else if (Array.isArray(z)) rows = [z.length, Array.isArray(z[0]) || ArrayBuffer.isView(z[0]) ? z[0].length : 0];
+    return {type: trace.type, name: trace.name || '', z_shape: rows};
+  }))"""
+
+# Page coordinates of the centre of confusion-matrix cell (true, predicted): the first chart's axes.
+CELL_JS = """([predicted, truth]) => {
+  const plot = document.querySelectorAll('.js-plotly-plot')[0];
+  const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+  return [box.left + xaxis._offset + xaxis.l2p(predicted), box.top + yaxis._offset + yaxis.l2p(truth)];
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is not installed")
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(name: str, page, log_path: Path):
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
+            page.screenshot(path=str(ARTIFACTS / f"inspect-{name}.png"), full_page=True)
+        if log_path.is_file():
+            shutil.copy(log_path, ARTIFACTS / "inspect-streamlit-server.log")
+        raise
+
+
+@pytest.fixture(scope="module")
+def served_run(tiny_run, tmp_path_factory):
+    """(base url, run id, server log) of `streamlit run dashboard/app.py` serving a copy of the tiny run."""
+    _require_chromium()
+    _, record = tiny_run
+    folder = tmp_path_factory.mktemp("browser-inspect")
+    runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
+    shutil.copytree(record.run_dir, runs_dir / record.run_id)
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not answer on port {port} in {SERVER_START_SECONDS} s")
+            time.sleep(0.2)
+        yield url, record.run_id, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(served_run):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    new_page = context.new_page()
+    new_page.set_default_timeout(UI_SECONDS * 1000)
+    yield new_page
+    context.close()
+
+
+def wait_for_charts(page, count: int) -> list[list[dict]]:
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {count} && "
+                           "Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.data)")
+    return page.evaluate(TRACES_JS)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator("body").inner_text()[:2000]
+
+
+def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run, page):
+    """Check the first gallery card is the most confident mistake and its link shows that image's states."""
+    url, run_id, log_path = served_run
+    store, _ = tiny_run
+    worst = int(filter_gallery(gallery_table(*store.load_predictions(run_id)), correct=False)["index"].iloc[0])
+    with artifacts_on_failure("gallery-to-hidden-states", page, log_path):
+        page.goto(f"{url}/misclassified?run={run_id}")
+        page.get_by_text("Images 1–24 of").wait_for()
+        first_card = page.locator("a[href*='image=']:visible").first
+        assert parse_qs(urlparse(first_card.get_attribute("href")).query)["image"] == [str(worst)]
+        first_card.click()
+        page.wait_for_url(f"**/hidden-states?*image={worst}*")
+        page.get_by_text(f"Test image #{worst}").first.wait_for()
+        inspect, probability_lines, trajectory = wait_for_charts(page, 3)[:3]
+        assert_no_exception(page)
+    assert [trace["type"] for trace in inspect] == ["heatmap"] * 3
+    assert inspect[1]["name"] == "hidden state h_t" and inspect[1]["z_shape"][0] == 28
+    assert len(probability_lines) == 10 and all(trace["type"] == "scatter" for trace in probability_lines)
+    assert any(trace["name"].endswith("(predicted)") for trace in probability_lines)
+    assert any(trace["name"] == "this image" for trace in trajectory)
+
+
+def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, page):
+    """Check a click on the commonest mistake's cell shows exactly that many cards in the gallery."""
+    url, run_id, log_path = served_run
+    store, _ = tiny_run
+    table = gallery_table(*store.load_predictions(run_id))
+    mistakes = confusion_matrix(table["true"], table["predicted"])
+    np.fill_diagonal(mistakes, 0)
+    truth, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
+    count = int(mistakes[truth, predicted])
+    with artifacts_on_failure("confusion-click", page, log_path):
+        page.goto(f"{url}/misclassified?run={run_id}")
+        page.get_by_text("Images 1–24 of").wait_for()
+        wait_for_charts(page, 2)
+        page.mouse.click(*page.evaluate(CELL_JS, [int(predicted), int(truth)]))
+        page.get_by_text(f"of {count:,}. Each card").wait_for()
+        assert_no_exception(page)
+        links = page.locator("a[href*='image=']:visible")  # Streamlit also renders a hidden copy
+        shown = [int(parse_qs(urlparse(links.nth(i).get_attribute("href")).query)["image"][0])
+                 for i in range(links.count())]
+    assert len(shown) == min(count, 24)
+    assert all((table.at[index, "true"], table.at[index, "predicted"]) == (truth, predicted) for index in shown)
+
+
+def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
+    """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states."""
+    url, run_id, log_path = served_run
+    with artifacts_on_failure("draw-a-digit", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&view=own")
+        page.get_by_text("The canvas is empty").wait_for()
+        canvas = page.locator("canvas").last
+        canvas.wait_for()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 140, box["y"] + 40)
+        page.mouse.down()
+        for step in range(1, 21):
+            page.mouse.move(box["x"] + 140, box["y"] + 40 + step * 10)
+        page.mouse.up()
+        page.get_by_text("Your digit").last.wait_for()
+        page.get_by_text("centred by its mass in 28×28").wait_for()
+        charts = wait_for_charts(page, 3)
+        assert_no_exception(page)
+    assert [trace["type"] for trace in charts[0]] == ["heatmap"] * 3
+
+
+def test_hostile_image_value_gives_a_message_not_a_traceback(served_run, page):
+    """Check ?image=<script> shows a warning and test image 0."""
+    url, run_id, log_path = served_run
+    with artifacts_on_failure("hostile-url", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image=%3Cscript%3E")
+        page.get_by_text("is not a test image index").wait_for()
+        page.get_by_text("Test image #0").first.wait_for()
+        assert_no_exception(page)
