@@ -40,7 +40,8 @@ def test_inspect_figure_aligns_image_states_and_probabilities(one_image):
     assert_array_equal(image_trace.y, np.arange(1, 29))
     # One row axis, row 1 at the top, for all three panels.
     assert figure.layout.yaxis.autorange == "reversed"
-    assert figure.layout.yaxis2.matches == "y" and figure.layout.yaxis3.matches == "y"
+    assert [trace.yaxis for trace in figure.data] == ["y", "y", "y"]
+    assert [trace.xaxis for trace in figure.data] == ["x", "x2", "x3"]
     assert _axis_title(figure, "yaxis") == "image row = timestep t"
     assert _axis_title(figure, "xaxis2") == "hidden unit (reordered)"
     assert _axis_title(figure, "xaxis3") == "digit"
