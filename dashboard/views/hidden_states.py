@@ -286,10 +286,12 @@ def show_image_views(run_id: str, image: np.ndarray, trace, true_class: int | No
     if true_class is not None:
         verdict = (" — :green[**correct**]" if predicted == true_class
                    else f" — :red[**wrong**], the true label is **{true_class}**")
+    now = ""
+    if timestep < 28:
+        now = (f" After row {timestep} it leans to **{int(probabilities[timestep - 1].argmax())}** "
+               f"({probabilities[timestep - 1].max():.0%}).")
     st.markdown(f"**{name}**: predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
-                f"The answer stays {predicted} from row **{decided_at}** on; after row {timestep} the network "
-                f"leans to **{int(probabilities[timestep - 1].argmax())}** "
-                f"({probabilities[timestep - 1].max():.0%}).")
+                f"The answer stays {predicted} from row **{decided_at}** on.{now}")
     # tanh keeps h_t in (-1, 1); an LSTM's cell state is unbounded, so its scale follows the data.
     limit = 1.0 if kind == "h" else max(1.0, float(np.abs(states).max()))
     order = unit_order(states, order_method)
@@ -321,14 +323,17 @@ def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -
     # Ordered on all ten panels at once (digit 0's rows, then digit 1's, ...): "peak time" then groups
     # units by the digit and row where they stand out most, "clustered" by how alike they respond.
     order = unit_order(means.reshape(-1, means.shape[2]), order_method)
-    limit = None if (show == "difference" or kind == "c") else 1.0
+    # tanh means stay in (-1, 1); differences are mostly small, so the scale saturates at the 99th
+    # percentile of |value| rather than letting a few extremes wash out the rest.
+    limit = 1.0 if (show == "mean" and kind == "h") else float(np.nanpercentile(np.abs(means), 99))
     label = f"{'Δ ' if show == 'difference' else ''}mean {kind}_t"
     title = (f"Mean {kind}_t of each digit" if show == "mean"
              else f"How each digit's mean {kind}_t differs from the mean of all digits")
     st.plotly_chart(class_means_figure(means, order, label, limit, title=title), key="hidden_class_chart")
     st.caption(f"Averages over the first {SAMPLE_SIZE:,} test images (about {SAMPLE_SIZE // 10} per digit); red "
-               "above zero, blue below. Rows are timesteps (image rows), columns hidden units, in the same order "
-               "in every panel: 'peak time' sorts units by the digit, then the row, where they are strongest.")
+               f"above zero, blue below, full colour from ±{limit:.2f}. Rows are timesteps (image rows), columns "
+               "hidden units, in the same order in every panel: 'peak time' sorts units by the digit, then the "
+               "row, where they are strongest.")
 
 
 # ---------------------------------------------------------------------------------------------

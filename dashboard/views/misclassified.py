@@ -134,7 +134,7 @@ metrics[1].metric("Misclassified", f"{wrong:,} of {len(table):,}")
 metrics[2].metric(f"Most common mistake ({off_diagonal[worst_true, worst_predicted]} images)",
                   f"{worst_true} read as {worst_predicted}")
 
-left, right = st.columns([1, 1.3])
+left, right = st.columns([1.1, 1])
 with left:
     selected = (st.session_state.get(TRUE_KEY, ANY), st.session_state.get(PREDICTED_KEY, ANY))
     figure = confusion_figure(matrix, selected if ANY not in selected else None,
