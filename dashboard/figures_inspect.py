@@ -14,9 +14,10 @@ PROBABILITY_COLORS = "Blues"
 HIGHLIGHT = "#f08c00"  # the chosen timestep, across every panel
 FONT = dict(family="sans-serif", size=13, color="#1f2430")
 ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
-# Ten colours that stay apart on a white slide (Plotly's D3 palette).
+# Ten colours that stay apart on a white slide: Plotly's D3 palette with its grey (7) made near-black,
+# so a bold line for digit 7 does not look faded.
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+                "#8c564b", "#e377c2", "#212529", "#bcbd22", "#17becf"]
 
 
 def _layout(figure: go.Figure, title: str, height: int, **extra) -> go.Figure:
