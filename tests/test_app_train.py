@@ -158,3 +158,16 @@ def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist):
     assert not app.exception
     assert "failed: NotADirectoryError" in _texts(app.error)
     st.cache_resource.clear()
+
+
+def test_script_runs_leave_the_keras_session_alone(monkeypatch):
+    """Check Streamlit's after-run cleanup no longer clears the Keras session under a running training."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import dashboard.common  # noqa: F401 - importing it replaces the cleanup
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
+    script_runner._clean_problem_modules()
+    assert calls == []
