@@ -46,6 +46,7 @@ class JobSnapshot:
     cached: bool  # True when the run was complete already and nothing was trained
     stop_requested: bool
     submitted_at: float  # time.time() values
+    stop_requested_at: float | None
     started_at: float | None
     finished_at: float | None
 
@@ -93,6 +94,7 @@ class Job:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._submitted_at = time.time()
+        self._stop_requested_at: float | None = None
         self._started_at: float | None = None
         self._finished_at: float | None = None
 
@@ -111,6 +113,7 @@ class Job:
                 run_id=self.run_id, config=self.config, status=self._status, events=tuple(self._events),
                 progress=self._progress, error=self._error, record=self._record, cached=self._cached,
                 stop_requested=self._stop.is_set(), submitted_at=self._submitted_at,
+                stop_requested_at=self._stop_requested_at,
                 started_at=self._started_at, finished_at=self._finished_at,
             )
 
@@ -127,6 +130,12 @@ class Job:
                 self._progress = event
             else:
                 self._events.append(event)
+
+    def _request_stop(self) -> None:
+        with self._lock:
+            if self._stop_requested_at is None:
+                self._stop_requested_at = time.time()
+        self._stop.set()
 
     def _start(self) -> None:
         with self._lock:
@@ -208,9 +217,10 @@ class JobManager:
                 return
             if run_id in self._queue:
                 self._queue.remove(run_id)
+                job._request_stop()
                 job._finish(CANCELLED, error="cancelled before it started")
                 return
-        job._stop.set()
+        job._request_stop()
 
     def job(self, run_id: str) -> Job | None:
         with self._lock:

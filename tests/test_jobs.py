@@ -115,6 +115,7 @@ def test_stop_running_job_keeps_run_marked_stopped(manager):
     assert snapshot.progress.iteration < config.total_iterations
     record = manager.store.read_run(job.run_id)
     assert record.status == "stopped" and record.has_artifacts
+    assert snapshot.finished_at - snapshot.stop_requested_at == pytest.approx(stop_seconds, abs=0.5)
     assert stop_seconds < 10, f"stopping took {stop_seconds:.1f} s"
 
 
