@@ -51,6 +51,9 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
     figure.update_yaxes(rangemode="tozero", row=1, col=1)
     figure.update_yaxes(tickformat=".0%", row=1, col=2)
     if batch_history.empty and epoch_history.empty:
+        # Nothing to autorange on yet: show the ranges a fresh network starts in (loss ln 10 = 2.3).
+        figure.update_yaxes(range=[0, 2.5], row=1, col=1)
+        figure.update_yaxes(range=[0, 1], row=1, col=2)
         figure.add_annotation(text="Waiting for the first logged batch...", showarrow=False,
                               xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
     return _finish_layout(figure, uirevision, height)

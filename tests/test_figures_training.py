@@ -51,6 +51,7 @@ def test_training_curves_figure_empty_histories_say_waiting():
     figure = training_curves_figure(batch.iloc[:0], epoch.iloc[:0], total_iterations=100)
     assert all(len(trace.x) == 0 for trace in figure.data)
     assert any("Waiting" in annotation.text for annotation in figure.layout.annotations)
+    assert figure.layout.yaxis2.range == (0, 1)  # accuracy, not Plotly's default -1 to 4
 
 
 def _curves() -> pd.DataFrame:

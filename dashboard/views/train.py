@@ -19,6 +19,7 @@ WATCHED_JOB = KEY + "watched_job"  # run id of the job this tab shows
 SELECTED_JOB = KEY + "selected_job"  # run id last made the selected run, so that happens once per job
 FORM_ERROR = KEY + "form_error"
 REFRESH_SECONDS = 1.0
+STOPPING_REFRESH_SECONDS = 0.25
 TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
 
 
@@ -217,7 +218,7 @@ def progress_ui(snapshot: JobSnapshot) -> None:
     if snapshot.stop_requested:
         text = "Stopping after this batch, then evaluating on the 10,000 test images..."
     elif progress is None:
-        text = snapshot.messages[-1] if snapshot.messages else "Preparing: loading TensorFlow, building the network..."
+        text = snapshot.messages[-1] if snapshot.messages else "Preparing: building the network and compiling its training step..."
     elif progress.iteration >= progress.total_iterations:
         text = "Training done; evaluating on the 10,000 test images and saving the run..."
     else:
@@ -244,7 +245,9 @@ def finished_job_ui(snapshot: JobSnapshot) -> None:
         st.info(f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. Press **Train** to queue it again.")
         return
     if snapshot.record is None:
-        st.error(f"Training of run `{snapshot.run_id}` failed: {snapshot.error}")
+        # One line: an error's own indentation would otherwise turn into a markdown code block.
+        st.error(f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
+                 icon=":material/error:")
         return
     record = snapshot.record
     if snapshot.cached:
@@ -322,5 +325,9 @@ if st.session_state.get(FORM_ERROR):
 
 manager = get_job_manager()
 live = bool(manager.running() or manager.queued())
-# While anything is queued or running the fragment polls; otherwise it is drawn once.
-st.fragment(job_ui, run_every=REFRESH_SECONDS if live else None)(watched_job_id(), live)
+watched = watched_job_id()
+stopping = watched is not None and manager.job(watched).stop_requested
+# While anything is queued or running the fragment polls, faster once Stop was pressed so the
+# result shows as soon as the job ends; otherwise it is drawn once.
+refresh = (STOPPING_REFRESH_SECONDS if stopping else REFRESH_SECONDS) if live else None
+st.fragment(job_ui, run_every=refresh)(watched, live)
