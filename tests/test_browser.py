@@ -1,0 +1,242 @@
+"""End to end in a real Chromium: train from the browser, watch the live chart, find the run after a reload.
+
+The module starts one `streamlit run dashboard/app.py` with an empty runs folder and trains one tiny
+run through the widgets (the `trained_run` fixture); each test then checks one thing about it. A
+later step can reuse both fixtures, e.g. to open an image from the Misclassified gallery.
+On failure a screenshot and the server log are saved in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SERVER_START_SECONDS = 120
+TRAINING_SECONDS = 600  # generous: the two cores may be shared with other test sessions
+UI_SECONDS = 60
+
+# Batch loss trace of the first chart on the page: its number of points, whatever encoding Plotly got.
+BATCH_POINTS_JS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  const trace = plot && plot.data && plot.data.find(t => t.name === 'Batch (training)');
+  if (!trace) return null;
+  const x = trace.x;
+  if (!x) return 0;
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return x.length;
+  if (x._inputArray) return x._inputArray.length;
+  if (x.bdata) {
+    const size = {i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, f4: 4, f8: 8}[x.dtype];
+    return atob(x.bdata).length / size;
+  }
+  return 0;
+}"""
+
+
+@dataclass
+class Server:
+    url: str
+    runs_dir: Path
+    log_path: Path
+    process: subprocess.Popen
+
+
+@dataclass
+class TrainedRun:
+    """What the browser saw while training one tiny run from the Train page."""
+
+    run_id: str
+    batch_points_while_training: list[int] = field(default_factory=list)  # polled from the live chart
+    result_text: str = ""  # the main area once the result is shown
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is not installed")
+
+
+def _save_artifacts(name: str, page=None, server: Server | None = None) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    if page is not None:
+        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if server is not None and server.log_path.is_file():
+        shutil.copy(server.log_path, ARTIFACTS / "streamlit-server.log")
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(name: str, page=None, server: Server | None = None):
+    try:
+        yield
+    except BaseException:
+        _save_artifacts(name, page, server)
+        raise
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Server:
+    """`streamlit run dashboard/app.py` on a free port, with its own empty runs folder."""
+    _require_chromium()
+    folder = tmp_path_factory.mktemp("browser")
+    runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
+    port = _free_port()
+    environment = {**os.environ, "RNN_RUNS_DIR": str(runs_dir)}
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    started = Server(f"http://localhost:{port}", runs_dir, log_path, process)
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {process.returncode}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{started.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not answer on port {port} in {SERVER_START_SECONDS} s")
+            time.sleep(0.2)
+    except BaseException:
+        _save_artifacts("server-start", server=started)
+        process.kill()
+        raise
+    yield started
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    new_page = context.new_page()
+    new_page.set_default_timeout(UI_SECONDS * 1000)
+    yield new_page
+    context.close()
+
+
+def open_app(page, server: Server, path: str = "") -> None:
+    page.goto(f"{server.url}/{path}")
+    page.get_by_role("heading", level=1).wait_for()
+
+
+def set_slider(page, label: str, value: float) -> None:
+    """Move a sidebar slider with the keyboard: Home, then right arrows until it reaches value."""
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(1_000):
+        if float(thumb.get_attribute("value")) >= value:
+            break
+        thumb.press("ArrowRight")
+    assert float(thumb.get_attribute("value")) == value, f"{label} slider stuck at {thumb.get_attribute('value')}"
+
+
+def batch_points(page) -> int | None:
+    return page.evaluate(BATCH_POINTS_JS)
+
+
+@pytest.fixture(scope="module")
+def trained_run(browser, server) -> TrainedRun:
+    """Set a tiny config with the widgets, press Train, and watch until the result is shown."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(UI_SECONDS * 1000)
+    with artifacts_on_failure("train-from-browser", page, server):
+        open_app(page, server)
+        # 8,000 images in batches of 1 is 8,000 iterations: several seconds of training even on a fast
+        # machine (the chart refreshes once a second), short enough to wait for on a slow one.
+        set_slider(page, "Training images", 8_000)
+        set_slider(page, "Epochs", 1)
+        set_slider(page, "Batch size", 1)
+        page.get_by_role("button", name="Train", exact=True).click()
+
+        progress = page.locator('[data-testid="stProgress"]')
+        progress.wait_for(timeout=TRAINING_SECONDS * 1000)
+        result = page.get_by_text("Tutorial's accuracy")
+        observed: list[int] = []
+        deadline = time.monotonic() + TRAINING_SECONDS
+        while not result.is_visible():
+            assert time.monotonic() < deadline, f"no result after {TRAINING_SECONDS} s"
+            points = batch_points(page)
+            if points and progress.is_visible() and (not observed or points != observed[-1]):
+                observed.append(points)
+            time.sleep(0.25)
+        run_id = parse_qs(urlparse(page.url).query).get("run", [""])[0]
+        trained = TrainedRun(run_id, observed, page.locator('[data-testid="stMain"]').inner_text())
+    context.close()
+    return trained
+
+
+def test_live_chart_gains_points_while_training(trained_run, server):
+    """Check the batch-loss trace grew while the progress bar was still showing."""
+    with artifacts_on_failure("live-chart", server=server):
+        points = trained_run.batch_points_while_training
+        assert len(points) >= 2, f"the chart changed only {len(points)} time(s) during training: {points}"
+        assert points == sorted(points)
+        assert points[-1] <= 80  # 8,000 iterations, logged every 100th (the tutorial's display_freq)
+
+
+def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):
+    """Check the finished job shows test accuracy on all 10,000 images next to the tutorial's 95.1%."""
+    with artifacts_on_failure("result", server=server):
+        text = trained_run.result_text
+        assert f"Run {trained_run.run_id} is complete." in text
+        assert "Test accuracy" in text and "95.1%" in text
+        assert "all 10,000 test images" in text
+        status = (server.runs_dir / trained_run.run_id / "status.json").read_text()
+        assert '"status": "complete"' in status
+
+
+def test_run_listed_under_runs_after_reload(trained_run, server, page):
+    """Check a fresh page load still shows the result, and the run is in the Runs table."""
+    with artifacts_on_failure("runs-after-reload", page, server):
+        open_app(page, server, f"?run={trained_run.run_id}")
+        page.get_by_text("Tutorial's accuracy").wait_for()
+        page.reload()
+        page.get_by_text("Tutorial's accuracy").wait_for()
+        page.get_by_role("link", name="Runs").click()
+        page.get_by_role("heading", name="Runs").wait_for()
+        cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]')
+        cells.filter(has_text=trained_run.run_id).first.wait_for(state="attached")
+        assert trained_run.run_id in cells.all_inner_texts()
