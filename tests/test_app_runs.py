@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
 from tests.conftest import TINY_CONFIG
+from tests.test_app_train import FIRST_RENDER_SCRIPT
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 DAMAGED_ID = "0123456789abcdef"
@@ -114,3 +118,12 @@ def test_runs_page_delete_needs_confirmation(runs_dir, second_run):
     assert not (runs_dir / second_run.run_id).exists()
     assert second_run.run_id not in app.dataframe[0].value["run_id"].tolist()
     assert app.query_params.get("run") != second_run.run_id
+
+
+def test_runs_page_renders_without_tensorflow(runs_dir):
+    """Check listing runs and drawing their curves imports neither TensorFlow nor Keras."""
+    completed = subprocess.run([sys.executable, "-c", FIRST_RENDER_SCRIPT, APP, "views/runs.py"],
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -171,3 +174,48 @@ def test_script_runs_leave_the_keras_session_alone(monkeypatch):
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
     script_runner._clean_problem_modules()
     assert calls == []
+
+
+# Run in a fresh interpreter: this test session has long since imported TensorFlow.
+FIRST_RENDER_SCRIPT = """
+import sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file(sys.argv[1], default_timeout=60)
+if sys.argv[2]:
+    app.switch_page(sys.argv[2])
+app.run()
+assert not app.exception, app.exception
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_train_page_renders_without_tensorflow(runs_dir):
+    """Check the first render of the Train page imports neither TensorFlow nor Keras (fast start-up)."""
+    completed = subprocess.run([sys.executable, "-c", FIRST_RENDER_SCRIPT, APP, ""], capture_output=True,
+                               text=True, timeout=WAIT_SECONDS, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_train_page_edit_settings_fills_the_form(runs_dir, tiny_run):
+    """Check 'Edit these settings' on a result puts that run's hyperparameters in the form."""
+    app = _app()
+    _set_config(app, TINY_CONFIG)
+    _press(app, "Train")
+    _press(app, "Tutorial")
+    assert app.sidebar.get_by_key("train_train_subset").value == 55_000
+    app.button(key="train_edit_settings").click().run()
+    assert not app.exception
+    for name, value in TINY_CONFIG.to_dict().items():
+        assert app.sidebar.get_by_key(f"train_{name}").value == value
+
+
+def test_train_page_shows_the_run_in_the_url(runs_dir, tiny_run):
+    """Check a fresh server with ?run= shows that run's result from disk, with no job in memory."""
+    _, record = tiny_run
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["run"] = record.run_id
+    app.run()
+    assert not app.exception
+    assert f"Run `{record.run_id}` is complete." in _texts(app.success)
+    assert get_job_manager().latest() is None

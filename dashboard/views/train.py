@@ -10,14 +10,15 @@ import streamlit as st
 
 from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
 from core.jobs import CANCELLED, JobSnapshot
-from core.runs import RunError
-from dashboard.common import get_job_manager, get_store, select_run, selected_run_id
+from core.runs import RunError, RunRecord
+from dashboard.common import get_job_manager, get_store, select_run, selected_run, selected_run_id
 from dashboard.figures_training import training_curves_figure
 
 KEY = "train_"  # prefix of every widget and session-state key on this page
 WATCHED_JOB = KEY + "watched_job"  # run id of the job this tab shows
 SELECTED_JOB = KEY + "selected_job"  # run id last made the selected run, so that happens once per job
 FORM_ERROR = KEY + "form_error"
+RERUN_PAGE = KEY + "rerun_page"  # set by a callback inside the fragment that changed the sidebar
 REFRESH_SECONDS = 1.0
 STOPPING_REFRESH_SECONDS = 0.25
 TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
@@ -50,11 +51,15 @@ def _range(name: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
-def apply_preset(name: str) -> None:
-    """Widget callback: put a preset's values into every form widget."""
-    for field_name, value in PRESETS[name].to_dict().items():
+def apply_config(config: RNNConfig) -> None:
+    """Widget callback: put a config's values into every form widget."""
+    for field_name, value in config.to_dict().items():
         st.session_state[KEY + field_name] = value
     st.session_state.pop(FORM_ERROR, None)
+
+
+def apply_preset(name: str) -> None:
+    apply_config(PRESETS[name])
 
 
 def _rate(value: float) -> str:
@@ -249,8 +254,12 @@ def finished_job_ui(snapshot: JobSnapshot) -> None:
         st.error(f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
                  icon=":material/error:")
         return
-    record = snapshot.record
-    if snapshot.cached:
+    run_result_ui(snapshot.record, cached=snapshot.cached)
+
+
+def run_result_ui(record: RunRecord, cached: bool = False) -> None:
+    """A run on disk: how it ended, test accuracy beside the tutorial's, and its curves."""
+    if cached:
         st.success(f"This configuration was trained before: run `{record.run_id}` was loaded from the cache, "
                    "no training needed.", icon=":material/cached:")
     elif record.status == "stopped":
@@ -270,7 +279,7 @@ def finished_job_ui(snapshot: JobSnapshot) -> None:
                                            uirevision=record.run_id), key=KEY + "curves")
 
 
-def results_ui(record) -> None:
+def results_ui(record: RunRecord) -> None:
     """Test accuracy on all 10,000 test images next to the tutorial's figure on 1,000."""
     test_accuracy = record.metric("test_accuracy")
     best = record.metric("best_validation_accuracy")
@@ -284,21 +293,41 @@ def results_ui(record) -> None:
     st.caption(f"Test accuracy and loss are measured on all 10,000 test images; the tutorial printed 95.1% "
                f"on only its first 1,000. Validation uses the 5,000 held-out training images. Trained at "
                f"{record.metric('samples_per_second') or 0:,.0f} samples/s, evaluation time excluded.")
-    link_columns = st.columns([1, 1, 3])
+    link_columns = st.columns([1, 1, 1, 2], vertical_alignment="center")
     link_columns[0].page_link("views/hidden_states.py", label="See its hidden states", icon=":material/grid_on:",
                               query_params={"run": record.run_id})
     link_columns[1].page_link("views/misclassified.py", label="See what it gets wrong", icon=":material/error:",
                               query_params={"run": record.run_id})
+    link_columns[2].button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:",
+                           type="tertiary", on_click=edit_settings, args=(record.config,),
+                           help="Put this run's hyperparameters in the sidebar form")
 
 
-def job_ui(run_id: str | None, was_live: bool) -> None:
-    """The queue and this tab's job; when a job ends, rerun the whole page to leave live mode."""
+def edit_settings(config: RNNConfig) -> None:
+    """Button callback inside the fragment: fill the form, then ask for a whole-page rerun to show it."""
+    apply_config(config)
+    st.session_state[RERUN_PAGE] = True
+
+
+def live_state(run_id: str | None) -> tuple[bool, bool]:
+    """(anything queued or running, this tab's job queued or running)."""
     manager = get_job_manager()
-    is_live = bool(manager.running() or manager.queued())
-    if is_live != was_live:
+    job = manager.job(run_id) if run_id else None
+    return bool(manager.running() or manager.queued()), job is not None and job.snapshot().is_live
+
+
+def job_ui(run_id: str | None, state_when_drawn: tuple[bool, bool]) -> None:
+    """The queue and this tab's job. When either goes idle or live, rerun the whole page, so the
+    Stop button and the polling follow."""
+    manager = get_job_manager()
+    if live_state(run_id) != state_when_drawn or st.session_state.pop(RERUN_PAGE, False):
         st.rerun()
     queue_ui(run_id)
     job = manager.job(run_id) if run_id else None
+    url_run = selected_run() if job is None else None
+    if url_run is not None:  # no job for it in this server process (restarted, say): read it from disk
+        run_result_ui(url_run)
+        return
     if job is None:
         st.info("Choose hyperparameters in the sidebar and press **Train**. A configuration that was "
                 "trained before loads at once from the cache; a new one trains in the background while "
@@ -323,11 +352,10 @@ config_form_ui()
 if st.session_state.get(FORM_ERROR):
     st.error(st.session_state[FORM_ERROR], icon=":material/error:")
 
-manager = get_job_manager()
-live = bool(manager.running() or manager.queued())
 watched = watched_job_id()
-stopping = watched is not None and manager.job(watched).stop_requested
+state = live_state(watched)
+stopping = state[1] and get_job_manager().job(watched).stop_requested
 # While anything is queued or running the fragment polls, faster once Stop was pressed so the
 # result shows as soon as the job ends; otherwise it is drawn once.
-refresh = (STOPPING_REFRESH_SECONDS if stopping else REFRESH_SECONDS) if live else None
-st.fragment(job_ui, run_every=refresh)(watched, live)
+refresh = (STOPPING_REFRESH_SECONDS if stopping else REFRESH_SECONDS) if state[0] else None
+st.fragment(job_ui, run_every=refresh)(watched, state)
