@@ -15,10 +15,13 @@ from core.config import RNNConfig
 from core.data import MnistSplit
 from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
                          ignore_event)
-from core.model import build_model
+from core.model import build_model, fused_vanilla_logits
 
 PROGRESS_EVERY = 10  # iterations between Progress events
 EVALUATION_BATCH = 5_000  # evaluation runs in large batches: one call per 5,000 images
+# The vanilla cell's training step cuts each batch into this many independent parts, one per core
+# of the 2-core machine it was tuned on; see configure_threads and bench/bench_training.py.
+TRAINING_SHARDS = 2
 
 BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
 EPOCH_COLUMNS = ["epoch", "iteration", "validation_loss", "validation_accuracy", "learning_rate",
@@ -37,7 +40,7 @@ class TrainingOutcome:
     test_loss: float
     test_accuracy: float
     best_validation_accuracy: float | None
-    train_seconds: float  # time in training steps, evaluation excluded
+    train_seconds: float  # wall time of the batch loops (tracing included); evaluation and checkpoints excluded
     samples_seen: int
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -59,26 +62,60 @@ def make_optimizer(config: RNNConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(learning_rate=learning_rate, **clip)
 
 
+def configure_threads() -> bool:
+    """One thread per TensorFlow op, two ops at a time; False if TensorFlow has already started.
+
+    A step's matmuls, (50 x 128) @ (128 x 128), run no faster on two threads than on one, and the
+    hand-off costs more than it saves. With one thread per op the two shards of a batch run side by
+    side instead, one per core. The settings can only be made before the first TensorFlow op of the
+    process: a process that has already run one (a dashboard that traced a model first, say)
+    keeps its settings and trains correctly, only slower.
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(TRAINING_SHARDS)
+    except RuntimeError:
+        return False
+    return True
+
+
 class _CompiledSteps:
     """The model's training step and evaluation, each compiled once with tf.function."""
 
     def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, train_images: tf.Tensor,
-                 train_labels: tf.Tensor):
+                 train_labels: tf.Tensor, batch_size: int):
         self.model = model
         self.optimizer = optimizer
         self.train_images = train_images  # (n, 28, 28) float32, kept as a tensor: no per-batch copies
         self.train_labels = train_labels  # (n,) int64
+        self.batch_size = batch_size
+        # The epoch's shuffled order is stored once per epoch and each step takes its own next batch
+        # of indices, so a step is called without arguments: no conversion from Python per batch.
+        self.order = tf.Variable(tf.zeros(len(train_labels), tf.int32), trainable=False)  # (n,)
+        self.position = tf.Variable(0, trainable=False)  # index into order of the next batch
         self.loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        index_spec = tf.TensorSpec(shape=(None,), dtype=tf.int32)
-        self.train_step = tf.function(self._train_step, input_signature=[index_spec])
+        self.fused = isinstance(model.get_layer("recurrent"), keras.layers.SimpleRNN)
+        self.train_step = tf.function(self._train_step)
         image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
         self.logits = tf.function(self._logits, input_signature=[image_spec])
 
-    def _train_step(self, batch_indices: tf.Tensor):
+    def start_epoch(self, order: np.ndarray) -> None:
+        """order: (n,) int32, this epoch's permutation of the training images."""
+        self.order.assign(order)
+        self.position.assign(0)
+
+    def _train_step(self):
+        start = self.position.read_value()
+        batch_indices = self.order[start : start + self.batch_size]  # the last batch may be shorter
+        self.position.assign_add(self.batch_size)
         images = tf.gather(self.train_images, batch_indices)
         labels = tf.gather(self.train_labels, batch_indices)
         with tf.GradientTape() as tape:
-            logits = self.model(images, training=True)
+            if self.fused:
+                # The same logits and gradients as self.model(images), laid out to train faster.
+                logits = fused_vanilla_logits(self.model, images, TRAINING_SHARDS)
+            else:
+                logits = self.model(images, training=True)
             loss = self.loss_function(labels, logits)
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
@@ -114,12 +151,14 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     on_epoch_end(model, batch_history, epoch_history) lets the caller checkpoint after each epoch.
     """
     started = time.perf_counter()
+    configure_threads()
     keras.utils.set_random_seed(config.seed)
     model = build_model(config)
     optimizer = make_optimizer(config)
     train_images = data.train_images[: config.train_subset]
     train_labels = data.train_labels[: config.train_subset]
-    steps = _CompiledSteps(model, optimizer, tf.constant(train_images), tf.constant(train_labels))
+    steps = _CompiledSteps(model, optimizer, tf.constant(train_images), tf.constant(train_labels),
+                           config.batch_size)
     shuffler = np.random.default_rng(config.seed)
     timings = {"build_seconds": time.perf_counter() - started}
 
@@ -135,24 +174,26 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     stopped = False
 
     for epoch in range(1, config.epochs + 1):
+        # Training time is wall time of the whole batch loop (shuffling, stop checks and events
+        # included, the first epoch's tracing too); evaluation and checkpoints are left out.
         epoch_started = time.perf_counter()
-        order = shuffler.permutation(len(train_images)).astype(np.int32)
-        for start in range(0, len(order), config.batch_size):
+        steps.start_epoch(shuffler.permutation(len(train_images)).astype(np.int32))
+        for start in range(0, len(train_images), config.batch_size):
             if should_stop():
                 stopped = True
                 break
-            step_started = time.perf_counter()
-            loss, accuracy = steps.train_step(order[start : start + config.batch_size])
+            loss, accuracy = steps.train_step()  # the batch order[start : start + batch_size]
             iteration += 1
-            samples_seen += min(config.batch_size, len(order) - start)
+            samples_seen += min(config.batch_size, len(train_images) - start)
             if iteration % config.display_freq == 0:
                 # Reading the values waits for the step; only done when the tutorial would print.
                 on_event(BatchLogged(epoch, iteration, float(loss), float(accuracy)))
                 batch_rows.append((epoch, iteration, float(loss), float(accuracy)))
-            train_seconds += time.perf_counter() - step_started
             if iteration % PROGRESS_EVERY == 0 or iteration == config.total_iterations:
-                on_event(Progress(epoch, iteration, config.total_iterations, train_seconds,
-                                  samples_seen / max(train_seconds, 1e-9)))
+                elapsed = train_seconds + time.perf_counter() - epoch_started
+                on_event(Progress(epoch, iteration, config.total_iterations, elapsed,
+                                  samples_seen / max(elapsed, 1e-9)))
+        train_seconds += time.perf_counter() - epoch_started
         if stopped:
             break
         validation_loss, validation_accuracy, _ = evaluate_logits(
