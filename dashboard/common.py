@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
+import plotly
+import plotly.graph_objects as go
 import streamlit as st
+import streamlit.components.v1 as components
 
 from core.config import is_run_id
 from core.jobs import JobManager
@@ -126,3 +132,55 @@ def get_gallery_table(run_id: str):
 
     probabilities, labels = get_store().load_predictions(run_id)
     return gallery_table(probabilities, labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# A Plotly chart that updates in place
+
+
+# The page inside the live chart's iframe: plotly.js (from the plotly package, served locally) and
+# Streamlit's component protocol, version 1: say ready, then redraw on every render message.
+# Plotly.react updates the existing plot, so layout.uirevision keeps the user's zoom.
+LIVE_CHART_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><script src="plotly.min.js"></script>
+<style>html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }</style></head>
+<body><div id="chart"></div><script>
+const chart = document.getElementById("chart");
+let shownHeight = 0;
+function tell(type, values) {
+  window.parent.postMessage(Object.assign({isStreamlitMessage: true, type: type}, values), "*");
+}
+window.addEventListener("message", (event) => {
+  if (!event.data || event.data.type !== "streamlit:render") return;
+  const figure = JSON.parse(event.data.args.figure);
+  const config = Object.assign({responsive: true, displaylogo: false}, event.data.args.config);
+  const height = figure.layout.height || 450;
+  if (height !== shownHeight) {
+    shownHeight = height;
+    tell("streamlit:setFrameHeight", {height: height});
+  }
+  Plotly.react(chart, figure.data, figure.layout, config);
+});
+tell("streamlit:componentReady", {apiVersion: 1});
+</script></body></html>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def _live_chart_component():
+    """Declare the live chart component once per process, from a folder made for it."""
+    folder = Path(tempfile.mkdtemp(prefix="rnn-live-chart-"))
+    (folder / "index.html").write_text(LIVE_CHART_HTML, encoding="utf-8")
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", folder / "plotly.min.js")
+    return components.declare_component("rnn_live_plotly_chart", path=str(folder))
+
+
+def live_plotly_chart(figure: go.Figure, key: str, config: dict | None = None) -> None:
+    """Draw figure so that a redraw with new data updates the plot in place.
+
+    st.plotly_chart (Streamlit 1.67) derives the element's identity from the figure, so every
+    refresh of a live chart replaced the plot: a full redraw in the browser each second, and the
+    user's zoom lost despite layout.uirevision. This component keeps its identity by key and
+    calls Plotly.react with the new figure instead.
+    """
+    _live_chart_component()(figure=figure.to_json(), config=config or {}, key=key, default=None)

@@ -16,16 +16,19 @@ VALIDATION_COLOR = "#e8590c"  # strong: 5,000 images per point
 SEQUENTIAL_SCALE = "Viridis"
 QUALITATIVE_COLORS = plotly.colors.qualitative.D3
 LINE_DASHES = ("solid", "dash", "dot", "dashdot")
+FONT = {"family": "'Source Sans Pro', 'Source Sans 3', sans-serif", "size": 13, "color": "#1f2430"}
 
 
 def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFrame,
                            total_iterations: int | None = None, uirevision: str = "training",
-                           height: int = 380) -> go.Figure:
+                           steady_axes: bool = False, height: int = 380) -> go.Figure:
     """Loss and accuracy against iteration: batch values as logged, validation after each epoch.
 
     batch_history has columns epoch, iteration, loss, accuracy; epoch_history has epoch,
     iteration, validation_loss, validation_accuracy. The x axis spans total_iterations when given,
-    so a live chart fills from left to right. uirevision keeps the user's zoom across redraws.
+    so a live chart fills from left to right. steady_axes fixes the y ranges too (accuracy 0-100%,
+    loss from 0 to a bound that only grows), so a redraw with a few new points does not re-lay
+    the axes: cheaper for the browser, calmer to watch. uirevision keeps the user's zoom.
     """
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
     for column, (batch_column, validation_column) in enumerate(
@@ -50,10 +53,13 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
                             range=[0, total_iterations * 1.02] if total_iterations else None)
     figure.update_yaxes(rangemode="tozero", row=1, col=1)
     figure.update_yaxes(tickformat=".0%", row=1, col=2)
-    if batch_history.empty and epoch_history.empty:
-        # Nothing to autorange on yet: show the ranges a fresh network starts in (loss ln 10 = 2.3).
-        figure.update_yaxes(range=[0, 2.5], row=1, col=1)
-        figure.update_yaxes(range=[0, 1], row=1, col=2)
+    empty = batch_history.empty and epoch_history.empty
+    if steady_axes or empty:
+        # A fresh network starts at loss ln 10 = 2.3; the bound grows in steps of 0.5 if loss goes higher.
+        highest_loss = max([2.3, *batch_history["loss"], *epoch_history["validation_loss"]])
+        figure.update_yaxes(range=[0, math.ceil(highest_loss * 1.05 / 0.5) * 0.5], row=1, col=1)
+        figure.update_yaxes(range=[0, 1.02], row=1, col=2)
+    if empty:
         figure.add_annotation(text="Waiting for the first logged batch...", showarrow=False,
                               xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
     return _finish_layout(figure, uirevision, height)
@@ -134,9 +140,11 @@ def _is_number(value: object) -> bool:
 def _finish_layout(figure: go.Figure, uirevision: str, height: int, legend_below: bool = False) -> go.Figure:
     legend = ({"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0} if legend_below
               else {"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0})
+    # Fonts and margins are set here, not left to a renderer's theme: the live chart (drawn by
+    # plotly.js in an iframe) and the finished one (st.plotly_chart) must look the same.
     figure.update_layout(
-        height=height, uirevision=uirevision, hovermode="closest", legend=legend,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10}, plot_bgcolor="white",
+        height=height, uirevision=uirevision, hovermode="closest", legend=legend, font=FONT,
+        margin={"l": 55, "r": 15, "t": 60, "b": 50}, plot_bgcolor="white", paper_bgcolor="white",
     )
     figure.update_xaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)
     figure.update_yaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)

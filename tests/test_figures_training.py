@@ -51,7 +51,18 @@ def test_training_curves_figure_empty_histories_say_waiting():
     figure = training_curves_figure(batch.iloc[:0], epoch.iloc[:0], total_iterations=100)
     assert all(len(trace.x) == 0 for trace in figure.data)
     assert any("Waiting" in annotation.text for annotation in figure.layout.annotations)
-    assert figure.layout.yaxis2.range == (0, 1)  # accuracy, not Plotly's default -1 to 4
+    assert figure.layout.yaxis2.range == (0, 1.02)  # accuracy, not Plotly's default -1 to 4
+    assert figure.layout.yaxis.range == (0, 2.5)  # loss starts near ln 10 = 2.3
+
+
+def test_training_curves_figure_steady_axes_only_grow():
+    """Check steady axes fix accuracy at 0-100% and give loss a bound above its highest value."""
+    batch, epoch = _histories()
+    batch.loc[0, "loss"] = 3.7
+    figure = training_curves_figure(batch, epoch, total_iterations=40, steady_axes=True)
+    assert figure.layout.yaxis2.range == (0, 1.02)
+    assert figure.layout.yaxis.range == (0, 4.0)
+    assert training_curves_figure(batch, epoch).layout.yaxis.range is None  # finished charts autorange
 
 
 def _curves() -> pd.DataFrame:

@@ -11,7 +11,8 @@ import streamlit as st
 from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
 from core.jobs import CANCELLED, JobSnapshot
 from core.runs import RunError, RunRecord
-from dashboard.common import get_job_manager, get_store, select_run, selected_run, selected_run_id
+from dashboard.common import (get_job_manager, get_store, live_plotly_chart, select_run, selected_run,
+                              selected_run_id)
 from dashboard.figures_training import training_curves_figure
 
 KEY = "train_"  # prefix of every widget and session-state key on this page
@@ -240,8 +241,9 @@ def live_job_ui(run_id: str) -> None:
     st.caption(f"Run `{run_id}` · {describe(snapshot.config)}")
     progress_ui(snapshot)
     figure = training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
-                                    total_iterations=snapshot.config.total_iterations, uirevision=run_id)
-    st.plotly_chart(figure, key=KEY + "curves")
+                                    total_iterations=snapshot.config.total_iterations, uirevision=run_id,
+                                    steady_axes=True)
+    live_plotly_chart(figure, key=KEY + "live_curves", config={"displayModeBar": False})
 
 
 def finished_job_ui(snapshot: JobSnapshot) -> None:
@@ -276,7 +278,7 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> None:
         st.warning(str(error))
         return
     st.plotly_chart(training_curves_figure(batch_history, epoch_history, record.config.total_iterations,
-                                           uirevision=record.run_id), key=KEY + "curves")
+                                           uirevision=record.run_id), key=KEY + "curves", theme=None)
 
 
 def results_ui(record: RunRecord) -> None:
