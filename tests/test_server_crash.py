@@ -1,0 +1,94 @@
+"""kill -9 of the Streamlit server in the middle of a training loses nothing that was complete."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.runs import RunStore
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start_server(runs_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"streamlit did not start; see {log_path}")
+
+
+def _running_run(runs_dir: Path, timeout: float = 300) -> str:
+    """The id of the run the server is training, once it has finished its first epoch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for status_file in runs_dir.glob("*/status.json"):
+            with contextlib.suppress(OSError, ValueError):
+                info = json.loads(status_file.read_text())
+                if info["status"] == "running" and info.get("epochs_done", 0) >= 1:
+                    return status_file.parent.name
+        time.sleep(0.2)
+    raise AssertionError("the server never reported a running run with one finished epoch")
+
+
+def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
+    """Check a server killed mid-training leaves an interrupted (never complete) run with its last
+    finished epoch, listed as interrupted after a restart."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    runs_dir, log_path = tmp_path / "runs", tmp_path / "server.log"
+    store = RunStore(runs_dir)
+    process, url = _start_server(runs_dir, log_path)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(url)
+            # The tutorial's defaults: 10 epochs of 55,000 images, long enough to be killed mid-way.
+            page.get_by_role("button", name="Train", exact=True).click()
+            run_id = _running_run(runs_dir)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+
+            record = store.read_run(run_id)
+            assert record.status == "interrupted"
+            assert store.find_complete(run_id) is None
+            assert record.info["epochs_done"] >= 1
+
+            process, url = _start_server(runs_dir, log_path)
+            page.goto(f"{url}/runs")
+            page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
+            page.get_by_text("interrupted").first.wait_for(timeout=60_000)
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(ARTIFACTS / "server-crash.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+            process.kill()
+            process.wait(timeout=30)
