@@ -30,39 +30,52 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
     loss from 0 to a bound that only grows), so a redraw with a few new points does not re-lay
     the axes: cheaper for the browser, calmer to watch. uirevision keeps the user's zoom.
     """
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
-    for column, (batch_column, validation_column) in enumerate(
-            [("loss", "validation_loss"), ("accuracy", "validation_accuracy")], start=1):
-        value_format = ".4f" if batch_column == "loss" else ".1%"
-        figure.add_trace(go.Scatter(
+    # Built from plain dicts rather than make_subplots: the live chart rebuilds this every second,
+    # and the dict route takes a few milliseconds instead of about twenty.
+    traces = []
+    panels = [("loss", "validation_loss", ".4f", "x", "y"), ("accuracy", "validation_accuracy", ".1%", "x2", "y2")]
+    for batch_column, validation_column, value_format, xaxis, yaxis in panels:
+        first = xaxis == "x"
+        traces.append(go.Scatter(
             x=batch_history["iteration"], y=batch_history[batch_column], customdata=batch_history["epoch"],
-            mode="lines", name="Batch (training)", legendgroup="batch", showlegend=column == 1,
+            xaxis=xaxis, yaxis=yaxis, mode="lines", name="Batch (training)", legendgroup="batch", showlegend=first,
             line={"color": BATCH_COLOR, "width": 1.5},
             hovertemplate=f"epoch %{{customdata}}, iteration %{{x}}<br>batch {batch_column} %{{y:{value_format}}}"
                           "<extra></extra>",
-        ), row=1, col=column)
-        figure.add_trace(go.Scatter(
+        ))
+        traces.append(go.Scatter(
             x=epoch_history["iteration"], y=epoch_history[validation_column], customdata=epoch_history["epoch"],
-            mode="lines+markers", name="Validation (5,000 images)", legendgroup="validation",
-            showlegend=column == 1, line={"color": VALIDATION_COLOR, "width": 2.5}, marker={"size": 8},
+            xaxis=xaxis, yaxis=yaxis, mode="lines+markers", name="Validation (5,000 images)",
+            legendgroup="validation", showlegend=first, line={"color": VALIDATION_COLOR, "width": 2.5},
+            marker={"size": 8},
             hovertemplate=f"end of epoch %{{customdata}}<br>validation {batch_column} %{{y:{value_format}}}"
                           "<extra></extra>",
-        ), row=1, col=column)
-        # A little room on the right, so the last validation marker is not cut in half.
-        figure.update_xaxes(title_text="Iteration", row=1, col=column,
-                            range=[0, total_iterations * 1.02] if total_iterations else None)
-    figure.update_yaxes(rangemode="tozero", row=1, col=1)
-    figure.update_yaxes(tickformat=".0%", row=1, col=2)
+        ))
+    # A little room on the right, so the last validation marker is not cut in half.
+    x_range = [0, total_iterations * 1.02] if total_iterations else None
+    loss_axis: dict = {"anchor": "x", "rangemode": "tozero"}
+    accuracy_axis: dict = {"anchor": "x2", "tickformat": ".0%"}
     empty = batch_history.empty and epoch_history.empty
     if steady_axes or empty:
         # A fresh network starts at loss ln 10 = 2.3; the bound grows in steps of 0.5 if loss goes higher.
         highest_loss = max([2.3, *batch_history["loss"], *epoch_history["validation_loss"]])
-        figure.update_yaxes(range=[0, math.ceil(highest_loss * 1.05 / 0.5) * 0.5], row=1, col=1)
-        figure.update_yaxes(range=[0, 1.02], row=1, col=2)
+        loss_axis["range"] = [0, math.ceil(highest_loss * 1.05 / 0.5) * 0.5]
+        accuracy_axis["range"] = [0, 1.02]
+    annotations = [_panel_title("Loss", 0.23), _panel_title("Accuracy", 0.77)]
     if empty:
-        figure.add_annotation(text="Waiting for the first logged batch...", showarrow=False,
-                              xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
+        annotations.append({"text": "Waiting for the first logged batch...", "showarrow": False, "xref": "paper",
+                            "yref": "paper", "x": 0.5, "y": 0.5, "font": {"size": 15, "color": "#868e96"}})
+    figure = go.Figure(data=traces, layout={
+        "xaxis": {"domain": [0, 0.46], "anchor": "y", "title": {"text": "Iteration"}, "range": x_range},
+        "xaxis2": {"domain": [0.54, 1], "anchor": "y2", "title": {"text": "Iteration"}, "range": x_range},
+        "yaxis": loss_axis, "yaxis2": accuracy_axis, "annotations": annotations,
+    })
     return _finish_layout(figure, uirevision, height)
+
+
+def _panel_title(text: str, x: float) -> dict:
+    return {"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
+            "yanchor": "bottom", "showarrow": False, "font": {"size": 15}}
 
 
 def validation_overlay_figure(curves: pd.DataFrame, color_by: str, uirevision: str = "overlay",
@@ -142,10 +155,12 @@ def _finish_layout(figure: go.Figure, uirevision: str, height: int, legend_below
               else {"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0})
     # Fonts and margins are set here, not left to a renderer's theme: the live chart (drawn by
     # plotly.js in an iframe) and the finished one (st.plotly_chart) must look the same.
+    # No template: every look is set here, and a live figure sent each second stays small.
     figure.update_layout(
-        height=height, uirevision=uirevision, hovermode="closest", legend=legend, font=FONT,
+        template="none", height=height, uirevision=uirevision, hovermode="closest", legend=legend, font=FONT,
         margin={"l": 55, "r": 15, "t": 60, "b": 50}, plot_bgcolor="white", paper_bgcolor="white",
     )
-    figure.update_xaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)
+    figure.update_xaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False, showline=True, linecolor="#c9ced6",
+                        ticks="outside", tickcolor="#c9ced6")
     figure.update_yaxes(showgrid=True, gridcolor="#edf0f5", zeroline=False)
     return figure

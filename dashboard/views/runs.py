@@ -107,7 +107,7 @@ def overlay_ui(table: pd.DataFrame, run_ids: list[str]) -> None:
     if left_out:
         st.caption(f"No finished epoch to draw for {', '.join(left_out)}.")
     if not curves.empty:
-        st.plotly_chart(validation_overlay_figure(curves, color_by), key=KEY + "overlay")
+        st.plotly_chart(validation_overlay_figure(curves, color_by), key=KEY + "overlay", theme=None)
 
 
 def _ask_to_delete(run_id: str) -> None:
