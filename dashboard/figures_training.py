@@ -21,7 +21,8 @@ FONT = {"family": "'Source Sans Pro', 'Source Sans 3', sans-serif", "size": 13, 
 
 def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFrame,
                            total_iterations: int | None = None, uirevision: str = "training",
-                           steady_axes: bool = False, height: int = 380) -> go.Figure:
+                           steady_axes: bool = False, empty_note: str = "Waiting for the first logged batch...",
+                           height: int = 380) -> go.Figure:
     """Loss and accuracy against iteration: batch values as logged, validation after each epoch.
 
     batch_history has columns epoch, iteration, loss, accuracy; epoch_history has epoch,
@@ -29,6 +30,7 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
     so a live chart fills from left to right. steady_axes fixes the y ranges too (accuracy 0-100%,
     loss from 0 to a bound that only grows), so a redraw with a few new points does not re-lay
     the axes: cheaper for the browser, calmer to watch. uirevision keeps the user's zoom.
+    empty_note is written across the panels while both histories are empty.
     """
     # Built from plain dicts rather than make_subplots: the live chart rebuilds this every second,
     # and the dict route takes a few milliseconds instead of about twenty.
@@ -53,9 +55,10 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
         ))
     # A little room on the right, so the last validation marker is not cut in half.
     x_range = [0, total_iterations * 1.02] if total_iterations else None
+    empty = batch_history.empty and epoch_history.empty
+    x_ticks = bool(total_iterations) or not empty  # no made-up iteration numbers on an empty chart
     loss_axis: dict = {"anchor": "x", "rangemode": "tozero"}
     accuracy_axis: dict = {"anchor": "x2", "tickformat": ".0%"}
-    empty = batch_history.empty and epoch_history.empty
     if steady_axes or empty:
         # A fresh network starts at loss ln 10 = 2.3; the bound grows in steps of 0.5 if loss goes higher.
         highest_loss = max([2.3, *batch_history["loss"], *epoch_history["validation_loss"]])
@@ -63,11 +66,13 @@ def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFr
         accuracy_axis["range"] = [0, 1.02]
     annotations = [_panel_title("Loss", 0.23), _panel_title("Accuracy", 0.77)]
     if empty:
-        annotations.append({"text": "Waiting for the first logged batch...", "showarrow": False, "xref": "paper",
+        annotations.append({"text": empty_note, "showarrow": False, "xref": "paper",
                             "yref": "paper", "x": 0.5, "y": 0.5, "font": {"size": 15, "color": "#868e96"}})
     figure = go.Figure(data=traces, layout={
-        "xaxis": {"domain": [0, 0.46], "anchor": "y", "title": {"text": "Iteration"}, "range": x_range},
-        "xaxis2": {"domain": [0.54, 1], "anchor": "y2", "title": {"text": "Iteration"}, "range": x_range},
+        "xaxis": {"domain": [0, 0.46], "anchor": "y", "title": {"text": "Iteration"}, "range": x_range,
+                  "showticklabels": x_ticks},
+        "xaxis2": {"domain": [0.54, 1], "anchor": "y2", "title": {"text": "Iteration"}, "range": x_range,
+                   "showticklabels": x_ticks},
         "yaxis": loss_axis, "yaxis2": accuracy_axis, "annotations": annotations,
     })
     return _finish_layout(figure, uirevision, height)

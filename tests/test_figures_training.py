@@ -53,6 +53,9 @@ def test_training_curves_figure_empty_histories_say_waiting():
     assert any("Waiting" in annotation.text for annotation in figure.layout.annotations)
     assert figure.layout.yaxis2.range == (0, 1.02)  # accuracy, not Plotly's default -1 to 4
     assert figure.layout.yaxis.range == (0, 2.5)  # loss starts near ln 10 = 2.3
+    assert figure.layout.xaxis.showticklabels  # the run's length is known: its iterations are shown
+    idle = training_curves_figure(batch.iloc[:0], epoch.iloc[:0], empty_note="Press Train")
+    assert not idle.layout.xaxis.showticklabels and idle.layout.annotations[-1].text == "Press Train"
 
 
 def test_training_curves_figure_steady_axes_only_grow():

@@ -6,10 +6,12 @@ back to the same job. A fragment redraws the job every second while anything is 
 
 from __future__ import annotations
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
-from core.jobs import CANCELLED, JobSnapshot
+from core.jobs import BATCH_COLUMNS, CANCELLED, EPOCH_COLUMNS, JobSnapshot
 from core.runs import RunError, RunRecord
 from dashboard.common import (get_job_manager, get_store, live_plotly_chart, select_run, selected_run,
                               selected_run_id)
@@ -235,32 +237,38 @@ def progress_ui(snapshot: JobSnapshot) -> None:
     st.progress(min(done, 1.0), text=text)
 
 
-def live_job_ui(run_id: str) -> None:
-    """Redrawn every second by the fragment: progress, then the curves so far."""
+def empty_figure(note: str, uirevision: str = "idle") -> go.Figure:
+    no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
+    return training_curves_figure(*no_rows, uirevision=uirevision, empty_note=note)
+
+
+def live_job_ui(run_id: str) -> go.Figure:
+    """Redrawn every second by the fragment: the progress; returns the curves so far."""
     snapshot = get_job_manager().job(run_id).snapshot()
     st.caption(f"Run `{run_id}` · {describe(snapshot.config)}")
     progress_ui(snapshot)
-    figure = training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
-                                    total_iterations=snapshot.config.total_iterations, uirevision=run_id,
-                                    steady_axes=True)
-    live_plotly_chart(figure, key=KEY + "live_curves", config={"displayModeBar": False})
+    return training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
+                                  total_iterations=snapshot.config.total_iterations, uirevision=run_id,
+                                  steady_axes=True)
 
 
-def finished_job_ui(snapshot: JobSnapshot) -> None:
-    """A finished job: its outcome, test accuracy beside the tutorial's, and its curves."""
+def finished_job_ui(snapshot: JobSnapshot) -> go.Figure:
+    """A finished job: its outcome, test accuracy beside the tutorial's; returns its curves."""
     if snapshot.status == CANCELLED:
         st.info(f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. Press **Train** to queue it again.")
-        return
+        return empty_figure("Cancelled before it started", snapshot.run_id)
     if snapshot.record is None:
         # One line: an error's own indentation would otherwise turn into a markdown code block.
         st.error(f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
                  icon=":material/error:")
-        return
-    run_result_ui(snapshot.record, cached=snapshot.cached)
+        return training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
+                                      snapshot.config.total_iterations, uirevision=snapshot.run_id,
+                                      empty_note="Nothing was logged before the failure")
+    return run_result_ui(snapshot.record, cached=snapshot.cached)
 
 
-def run_result_ui(record: RunRecord, cached: bool = False) -> None:
-    """A run on disk: how it ended, test accuracy beside the tutorial's, and its curves."""
+def run_result_ui(record: RunRecord, cached: bool = False) -> go.Figure:
+    """A run on disk: how it ended, test accuracy beside the tutorial's; returns its curves."""
     if cached:
         st.success(f"This configuration was trained before: run `{record.run_id}` was loaded from the cache, "
                    "no training needed.", icon=":material/cached:")
@@ -276,9 +284,9 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> None:
         batch_history, epoch_history = get_store().load_histories(record.run_id)
     except RunError as error:
         st.warning(str(error))
-        return
-    st.plotly_chart(training_curves_figure(batch_history, epoch_history, record.config.total_iterations,
-                                           uirevision=record.run_id), key=KEY + "curves", theme=None)
+        return empty_figure("The curves of this run cannot be read", record.run_id)
+    return training_curves_figure(batch_history, epoch_history, record.config.total_iterations,
+                                  uirevision=record.run_id)
 
 
 def results_ui(record: RunRecord) -> None:
@@ -319,31 +327,39 @@ def live_state(run_id: str | None) -> tuple[bool, bool]:
 
 
 def job_ui(run_id: str | None, state_when_drawn: tuple[bool, bool]) -> None:
-    """The queue and this tab's job. When either goes idle or live, rerun the whole page, so the
-    Stop button and the polling follow."""
-    manager = get_job_manager()
+    """The queue and this tab's job above one chart. When either goes idle or live, rerun the
+    whole page, so the Stop button and the polling follow."""
     if live_state(run_id) != state_when_drawn or st.session_state.pop(RERUN_PAGE, False):
         st.rerun()
+    with st.container():
+        figure = job_view_ui(run_id)
+    # Always one chart, always in this place: its plotly.js loads while the page is idle (not
+    # during the first seconds of a training) and the same plot goes from idle to live to done.
+    # While training, no toolbar: it would flicker at every refresh; zooming by dragging still works.
+    live_plotly_chart(figure, key=KEY + "curves", config={"displayModeBar": False} if state_when_drawn[1] else {})
+
+
+def job_view_ui(run_id: str | None) -> go.Figure:
+    """Everything about this tab's job except its chart; returns the figure for the chart."""
     queue_ui(run_id)
+    manager = get_job_manager()
     job = manager.job(run_id) if run_id else None
     url_run = selected_run() if job is None else None
     if url_run is not None:  # no job for it in this server process (restarted, say): read it from disk
-        run_result_ui(url_run)
-        return
+        return run_result_ui(url_run)
     if job is None:
         st.info("Choose hyperparameters in the sidebar and press **Train**. A configuration that was "
                 "trained before loads at once from the cache; a new one trains in the background while "
                 "you explore the other pages.", icon=":material/arrow_back:")
-        return
+        return empty_figure("Press Train: loss and accuracy appear here as the network learns")
     snapshot = job.snapshot()
     if snapshot.is_live:
-        live_job_ui(run_id)
-        return
+        return live_job_ui(run_id)
     if snapshot.record is not None and snapshot.record.has_artifacts \
             and st.session_state.get(SELECTED_JOB) != run_id:
         st.session_state[SELECTED_JOB] = run_id
         select_run(run_id)  # the other pages now show this run
-    finished_job_ui(snapshot)
+    return finished_job_ui(snapshot)
 
 
 # ---------------------------------------------------------------------------------------------
