@@ -92,8 +92,12 @@ def test_runs_page_overlays_ticked_runs(runs_dir, tiny_run, second_run):
     app.run()
     assert not app.exception
     color_by = app.selectbox(key="runs_color_by")
-    assert color_by.value == "seed"  # the first field that differs between the two runs
+    assert color_by.value == "hidden_units"  # the first field that differs, the seed coming last
     assert len(app.get("plotly_chart")) == 1
+    color_by.set_value("cell").run()  # once the user picks a field, it stays picked
+    app.session_state["runs_table"] = {"selection": {"rows": [rows.index(second_run.run_id)], "columns": []}}
+    app.run()
+    assert app.selectbox(key="runs_color_by").value == "cell"
 
 
 def test_runs_page_selected_run_goes_in_the_url(runs_dir, tiny_run, second_run):

@@ -14,6 +14,7 @@ from dashboard.figures_training import format_value, validation_overlay_figure
 
 KEY = "runs_"  # prefix of every widget key on this page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
+COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
 HYPERPARAMETERS = [field.name for field in fields(RNNConfig)]
 # The table's columns, in reading order: outcome first, then what made it, then bookkeeping.
 COLUMNS = ["run_id", "status", "test_accuracy", "best_validation_accuracy", "cell", "hidden_units", "learning_rate",
@@ -89,6 +90,10 @@ def runs_table_ui(table: pd.DataFrame) -> list[str]:
     return [shown["run_id"].iloc[row] for row in event.selection.rows if row < len(shown)]
 
 
+def _remember_color_choice() -> None:
+    st.session_state[COLOR_BY_CHOSEN] = True
+
+
 def overlay_ui(table: pd.DataFrame, run_ids: list[str]) -> None:
     """Validation curves of the selected runs, coloured by a hyperparameter of the user's choice."""
     st.subheader("Compare validation curves")
@@ -98,9 +103,14 @@ def overlay_ui(table: pd.DataFrame, run_ids: list[str]) -> None:
         st.caption("Tick rows in the table (the boxes on the left) to overlay their validation curves.")
         return
     selected_rows = table[table["run_id"].isin(usable)]
-    varying = [name for name in HYPERPARAMETERS if selected_rows[name].astype(str).nunique() > 1]
+    # The seed last: runs that differ in something else are usually compared for that.
+    candidates = sorted(HYPERPARAMETERS, key=lambda name: name == "seed")
+    varying = [name for name in candidates if selected_rows[name].astype(str).nunique() > 1]
+    if not st.session_state.get(COLOR_BY_CHOSEN):
+        # Until the user picks one, follow the ticked runs: colour by the first field that differs.
+        st.session_state[KEY + "color_by"] = varying[0] if varying else "hidden_units"
     color_by = st.selectbox("Colour by", HYPERPARAMETERS, key=KEY + "color_by",
-                            index=HYPERPARAMETERS.index(varying[0] if varying else "hidden_units"),
+                            on_change=_remember_color_choice,
                             help="Runs with the same value share a colour; numbers run from dark to light")
     curves = validation_curves(get_store(), table, usable, color_by)
     left_out = sorted(set(usable) - set(curves["run_id"]))
