@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
+import hashlib
 import sys
-import tempfile
 from pathlib import Path
 
 import plotly
@@ -14,8 +13,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from core.config import is_run_id
+from core.data import default_data_dir
 from core.jobs import JobManager
 from core.runs import RunError, RunRecord, RunStore
+from core.storage import atomic_write_bytes
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
 SELECTED_RUN_STATE = "common_selected_run"  # the same choice, kept in the session across page switches
@@ -168,10 +169,18 @@ tell("streamlit:componentReady", {apiVersion: 1});
 
 @st.cache_resource(show_spinner=False)
 def _live_chart_component():
-    """Declare the live chart component once per process, from a folder made for it."""
-    folder = Path(tempfile.mkdtemp(prefix="rnn-live-chart-"))
-    (folder / "index.html").write_text(LIVE_CHART_HTML, encoding="utf-8")
-    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", folder / "plotly.min.js")
+    """Declare the live chart component once per process, from a folder in the user's cache.
+
+    The folder's name carries a digest of its content, so each version is written once (atomically)
+    and then shared by every later server and test process.
+    """
+    plotly_js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    content = {"index.html": LIVE_CHART_HTML.encode(), "plotly.min.js": plotly_js}
+    digest = hashlib.sha256(b"".join(content.values())).hexdigest()[:12]
+    folder = default_data_dir() / f"live-chart-{digest}"
+    for name, data in content.items():
+        if not (folder / name).is_file():
+            atomic_write_bytes(folder / name, data)
     return components.declare_component("rnn_live_plotly_chart", path=str(folder))
 
 

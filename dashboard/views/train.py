@@ -231,7 +231,8 @@ def progress_ui(snapshot: JobSnapshot) -> None:
     if snapshot.stop_requested:
         text = "Stopping after this batch, then evaluating on the 10,000 test images..."
     elif progress is None:
-        text = snapshot.messages[-1] if snapshot.messages else "Preparing: building the network and compiling its training step..."
+        text = (snapshot.messages[-1] if snapshot.messages
+                else "Preparing: building the network and compiling its training step...")
     elif progress.iteration >= progress.total_iterations:
         text = "Training done; evaluating on the 10,000 test images and saving the run..."
     else:
@@ -337,7 +338,7 @@ def job_ui(run_id: str | None, state_when_drawn: tuple[bool, bool]) -> None:
     if live_state(run_id) != state_when_drawn or st.session_state.pop(RERUN_PAGE, False):
         st.rerun()
     with st.container(key=JOB_AREA):
-        with st.container():
+        with st.container():  # whatever the state shows goes in here, so the chart keeps its place
             figure = job_view_ui(run_id)
         # Always one chart, always in this place: its plotly.js loads while the page is idle (not
         # during the first seconds of a training) and the same plot goes from idle to live to done.
