@@ -173,11 +173,11 @@ def run_actions_ui(table: pd.DataFrame, ticked: list[str]) -> None:
         record = None
         st.warning(str(error))
     has_artifacts = record is not None and record.has_artifacts
-    link_columns = st.columns(4)
-    link_columns[0].page_link("views/hidden_states.py", label="Open in Hidden states", icon=":material/grid_on:",
-                              query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
-    link_columns[1].page_link("views/misclassified.py", label="Open in Misclassified", icon=":material/error:",
-                              query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
+    with st.container(horizontal=True, gap="medium"):
+        st.page_link("views/hidden_states.py", label="Open in Hidden states", icon=":material/grid_on:",
+                     query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
+        st.page_link("views/misclassified.py", label="Open in Misclassified", icon=":material/error:",
+                     query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
 
     run_dir = store.run_dir(run_id)
     downloads = [("Batch metrics (CSV)", BATCH_HISTORY_FILE, "text/csv"),

@@ -309,14 +309,14 @@ def results_ui(record: RunRecord) -> None:
     st.caption(f"Test accuracy and loss are measured on all 10,000 test images; the tutorial printed 95.1% "
                f"on only its first 1,000. Validation uses the 5,000 held-out training images. Trained at "
                f"{record.metric('samples_per_second') or 0:,.0f} samples/s, evaluation time excluded.")
-    link_columns = st.columns([1, 1, 1, 2], vertical_alignment="center")
-    link_columns[0].page_link("views/hidden_states.py", label="See its hidden states", icon=":material/grid_on:",
-                              query_params={"run": record.run_id})
-    link_columns[1].page_link("views/misclassified.py", label="See what it gets wrong", icon=":material/error:",
-                              query_params={"run": record.run_id})
-    link_columns[2].button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:",
-                           type="tertiary", on_click=edit_settings, args=(record.config,),
-                           help="Put this run's hyperparameters in the sidebar form")
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        st.page_link("views/hidden_states.py", label="See its hidden states", icon=":material/grid_on:",
+                     query_params={"run": record.run_id})
+        st.page_link("views/misclassified.py", label="See what it gets wrong", icon=":material/error:",
+                     query_params={"run": record.run_id})
+        st.button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:", type="tertiary",
+                  on_click=edit_settings, args=(record.config,),
+                  help="Put this run's hyperparameters in the sidebar form")
 
 
 def edit_settings(config: RNNConfig) -> None:
