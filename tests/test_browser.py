@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from tests.streamlit_server import start_streamlit, stop_streamlit
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -76,12 +75,6 @@ class TrainedRun:
     result_text: str = ""  # the main area once the result is shown
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
-
-
 def _require_chromium() -> None:
     missing = ("the playwright package" if sync_playwright is None
                else CHROMIUM if not Path(CHROMIUM).exists() else None)
@@ -116,36 +109,13 @@ def server(tmp_path_factory) -> Server:
     _require_chromium()
     folder = tmp_path_factory.mktemp("browser")
     runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
-    port = _free_port()
-    environment = {**os.environ, "RNN_RUNS_DIR": str(runs_dir)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    started = Server(f"http://localhost:{port}", runs_dir, log_path, process)
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {process.returncode}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{started.url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streamlit did not answer on port {port} in {SERVER_START_SECONDS} s")
-            time.sleep(0.2)
+        process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
     except BaseException:
-        _save_artifacts("server-start", server=started)
-        process.kill()
+        _save_artifacts("server-start", server=Server("", runs_dir, log_path, None))
         raise
-    yield started
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    yield Server(url, runs_dir, log_path, process)
+    stop_streamlit(process)
 
 
 @pytest.fixture(scope="module")

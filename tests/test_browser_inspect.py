@@ -11,17 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 
+from tests.streamlit_server import start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
 
 pytestmark = pytest.mark.browser
@@ -50,12 +46,6 @@ CELL_JS = """([predicted, truth]) => {
   const xaxis = plot._fullLayout.xaxis, yaxis = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
   return [box.left + xaxis._offset + xaxis.l2p(predicted), box.top + yaxis._offset + yaxis.l2p(truth)];
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
 
 
 def _require_chromium() -> None:
@@ -87,33 +77,11 @@ def served_run(tiny_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-inspect")
     runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
     shutil.copytree(record.run_dir, runs_dir / record.run_id)
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
+    process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
     try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streamlit did not answer on port {port} in {SERVER_START_SECONDS} s")
-            time.sleep(0.2)
         yield url, record.run_id, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_streamlit(process)
 
 
 @pytest.fixture(scope="module")

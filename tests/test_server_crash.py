@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core.runs import RunStore
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium
+from tests.streamlit_server import start_streamlit
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _require_chromium
 
 pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _start_server(runs_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"streamlit did not start; see {log_path}")
 
 
 def _running_run(runs_dir: Path, timeout: float = 300) -> str:
@@ -62,7 +40,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
 
     runs_dir, log_path = tmp_path / "runs", tmp_path / "server.log"
     store = RunStore(runs_dir)
-    process, url = _start_server(runs_dir, log_path)
+    process, url = start_streamlit(runs_dir, log_path)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -79,7 +57,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
             assert store.find_complete(run_id) is None
             assert record.info["epochs_done"] >= 1
 
-            process, url = _start_server(runs_dir, log_path)
+            process, url = start_streamlit(runs_dir, log_path)
             page.goto(f"{url}/runs")
             page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
             page.get_by_text("interrupted").first.wait_for(timeout=60_000)

@@ -1,0 +1,53 @@
+"""Start and stop `streamlit run dashboard/app.py` for the browser tests, on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """Start the app with RNN_RUNS_DIR=runs_dir, logging to log_path; return (process, base url)
+    once its health check answers. Raises (and kills the server) if it does not start in time."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        if time.monotonic() > deadline:
+            process.kill()
+            raise TimeoutError(f"streamlit did not answer on port {port} in {timeout} s; see {log_path}")
+        time.sleep(0.2)
+
+
+def stop_streamlit(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
