@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -154,11 +155,15 @@ LIVE_CHART_HTML = """<!doctype html>
 <body><div id="chart"></div><script>
 const chart = document.getElementById("chart");
 let shownHeight = 0;
+let shownArguments = "";  // the figure and config last drawn: an unchanged redraw is skipped
 function tell(type, values) {
   window.parent.postMessage(Object.assign({isStreamlitMessage: true, type: type}, values), "*");
 }
 window.addEventListener("message", (event) => {
   if (!event.data || event.data.type !== "streamlit:render") return;
+  const drawn = event.data.args.figure + JSON.stringify(event.data.args.config);
+  if (drawn === shownArguments) return;
+  shownArguments = drawn;
   const figure = JSON.parse(event.data.args.figure);
   const config = Object.assign({responsive: true, displaylogo: false}, event.data.args.config);
   const height = figure.layout.height || 450;
@@ -190,12 +195,14 @@ def _live_chart_component():
     return components.declare_component("rnn_live_plotly_chart", path=str(folder))
 
 
-def live_plotly_chart(figure: go.Figure, key: str, config: dict | None = None) -> None:
-    """Draw figure so that a redraw with new data updates the plot in place.
+def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = None) -> None:
+    """Draw figure (a go.Figure, or a plain dict of JSON types with "data" and "layout", which is
+    cheaper to build each second) so that a redraw with new data updates the plot in place.
 
     st.plotly_chart (Streamlit 1.67) derives the element's identity from the figure, so every
     refresh of a live chart replaced the plot: a full redraw in the browser each second, and the
     user's zoom lost despite layout.uirevision. This component keeps its identity by key and
     calls Plotly.react with the new figure instead.
     """
-    _live_chart_component()(figure=figure.to_json(), config=config or {}, key=key, default=None)
+    figure_json = json.dumps(figure) if isinstance(figure, dict) else figure.to_json()
+    _live_chart_component()(figure=figure_json, config=config or {}, key=key, default=None)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.figures_training import (format_value, training_curves_figure, validation_overlay_figure,
-                                        value_colors)
+from dashboard.figures_training import (format_value, training_curves_figure, training_curves_spec,
+                                        validation_overlay_figure, value_colors)
 
 
 def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -36,6 +38,23 @@ def test_training_curves_figure_draws_batch_and_validation_values():
     assert figure.layout.xaxis.title.text == "Iteration"
     assert figure.layout.yaxis2.tickformat == ".0%"
     assert [annotation.text for annotation in figure.layout.annotations] == ["Loss", "Accuracy"]
+
+
+def test_training_curves_spec_is_plain_json_of_the_same_figure():
+    """Check the live chart's plain-dict spec serialises with the standard json module and says
+    what the go.Figure says, values and look (axis styles, margins, no template) included."""
+    batch, epoch = _histories()
+    spec = training_curves_spec(batch, epoch, total_iterations=40, uirevision="run-a", steady_axes=True)
+    sent = json.loads(json.dumps(spec))  # raises on numpy values or other non-JSON types
+    figure = json.loads(training_curves_figure(batch, epoch, total_iterations=40, uirevision="run-a",
+                                               steady_axes=True).to_json())
+    assert sent["layout"] == figure["layout"]
+    assert sent["layout"]["xaxis"]["gridcolor"] == "#edf0f5" and sent["layout"]["margin"]["l"] == 55
+    for sent_trace, figure_trace in zip(sent["data"], figure["data"], strict=True):
+        assert (sent_trace["name"], sent_trace["xaxis"], sent_trace["line"]) == \
+            (figure_trace["name"], figure_trace["xaxis"], figure_trace["line"])
+    np.testing.assert_allclose(sent["data"][0]["y"], batch["loss"])
+    np.testing.assert_allclose(sent["data"][3]["y"], epoch["validation_accuracy"])
 
 
 @pytest.mark.parametrize("uirevision", ["run-a", "0123456789abcdef"])

@@ -7,7 +7,6 @@ back to the same job. A fragment redraws the job every second while anything is 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
@@ -15,7 +14,7 @@ from core.jobs import BATCH_COLUMNS, CANCELLED, EPOCH_COLUMNS, JobSnapshot
 from core.runs import RunError, RunRecord
 from dashboard.common import (get_job_manager, get_store, live_plotly_chart, select_run, selected_run,
                               selected_run_id)
-from dashboard.figures_training import training_curves_figure
+from dashboard.figures_training import training_curves_spec
 
 KEY = "train_"  # prefix of every widget and session-state key on this page
 WATCHED_JOB = KEY + "watched_job"  # run id of the job this tab shows
@@ -243,22 +242,22 @@ def progress_ui(snapshot: JobSnapshot) -> None:
     st.progress(min(done, 1.0), text=text)
 
 
-def empty_figure(note: str, uirevision: str = "idle") -> go.Figure:
+def empty_figure(note: str, uirevision: str = "idle") -> dict:
     no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
-    return training_curves_figure(*no_rows, uirevision=uirevision, empty_note=note)
+    return training_curves_spec(*no_rows, uirevision=uirevision, empty_note=note)
 
 
-def live_job_ui(run_id: str) -> go.Figure:
+def live_job_ui(run_id: str) -> dict:
     """Redrawn every second by the fragment: the progress; returns the curves so far."""
     snapshot = get_job_manager().job(run_id).snapshot()
     st.caption(f"Run `{run_id}` · {describe(snapshot.config)}")
     progress_ui(snapshot)
-    return training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
+    return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
                                   total_iterations=snapshot.config.total_iterations, uirevision=run_id,
                                   steady_axes=True)
 
 
-def finished_job_ui(snapshot: JobSnapshot) -> go.Figure:
+def finished_job_ui(snapshot: JobSnapshot) -> dict:
     """A finished job: its outcome, test accuracy beside the tutorial's; returns its curves."""
     if snapshot.status == CANCELLED:
         st.info(f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. Press **Train** to queue it again.")
@@ -267,13 +266,13 @@ def finished_job_ui(snapshot: JobSnapshot) -> go.Figure:
         # One line: an error's own indentation would otherwise turn into a markdown code block.
         st.error(f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
                  icon=":material/error:")
-        return training_curves_figure(snapshot.batch_history(), snapshot.epoch_history(),
+        return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
                                       snapshot.config.total_iterations, uirevision=snapshot.run_id,
                                       empty_note="Nothing was logged before the failure")
     return run_result_ui(snapshot.record, cached=snapshot.cached)
 
 
-def run_result_ui(record: RunRecord, cached: bool = False) -> go.Figure:
+def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     """A run on disk: how it ended, test accuracy beside the tutorial's; returns its curves."""
     if cached:
         st.success(f"This configuration was trained before: run `{record.run_id}` was loaded from the cache, "
@@ -291,7 +290,7 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> go.Figure:
     except RunError as error:
         st.warning(str(error))
         return empty_figure("The curves of this run cannot be read", record.run_id)
-    return training_curves_figure(batch_history, epoch_history, record.config.total_iterations,
+    return training_curves_spec(batch_history, epoch_history, record.config.total_iterations,
                                   uirevision=record.run_id)
 
 
@@ -347,7 +346,7 @@ def job_ui(run_id: str | None, state_when_drawn: tuple[bool, bool]) -> None:
                           config={"displayModeBar": False} if state_when_drawn[1] else {})
 
 
-def job_view_ui(run_id: str | None) -> go.Figure:
+def job_view_ui(run_id: str | None) -> dict:
     """Everything about this tab's job except its chart; returns the figure for the chart."""
     queue_ui(run_id)
     manager = get_job_manager()
