@@ -1,0 +1,122 @@
+"""The Train page's sidebar form: presets and a widget for every hyperparameter of RNNConfig.
+
+Each widget's session-state key is KEY + the config field's name, so a config goes into the form
+with apply_config and comes out with form_values.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
+
+KEY = "train_"  # prefix of every widget and session-state key of the Train page
+FORM_ERROR = KEY + "form_error"
+
+
+# ---------------------------------------------------------------------------------------------
+# Widget choices: log-spaced values for the rates, 1-2-5 steps for counts that span decades
+
+
+def _decades(low: float, high: float, mantissas: tuple[int, ...], kind: type) -> list:
+    """mantissa x 10^exponent for every exponent, kept within [low, high]: 1, 2, 5, 10, 20, 50, ..."""
+    values = {kind(float(f"{mantissa}e{exponent}")) for exponent in range(-6, 6) for mantissa in mantissas}
+    return sorted(value for value in values if low <= value <= high)
+
+
+def _with_presets(name: str, values: list) -> list:
+    return sorted(set(values) | {getattr(preset, name) for preset in PRESETS.values()})
+
+
+LEARNING_RATES = _with_presets("learning_rate", _decades(*NUMERIC_RANGES["learning_rate"], (1, 2, 3, 5), float))
+INIT_STDDEVS = _with_presets("output_init_stddev",
+                             _decades(*NUMERIC_RANGES["output_init_stddev"], (1, 2, 5), float))
+DISPLAY_FREQUENCIES = _with_presets("display_freq", _decades(*NUMERIC_RANGES["display_freq"], (1, 2, 5), int))
+CLIP_NORMS = _with_presets("gradient_clip_norm",
+                           [0.0] + _decades(*NUMERIC_RANGES["gradient_clip_norm"], (1, 2, 5), float)[1:])
+
+
+def _range(name: str) -> tuple[int, int]:
+    low, high = NUMERIC_RANGES[name]
+    return int(low), int(high)
+
+
+def apply_config(config: RNNConfig) -> None:
+    """Widget callback: put a config's values into every form widget."""
+    for field_name, value in config.to_dict().items():
+        st.session_state[KEY + field_name] = value
+    st.session_state.pop(FORM_ERROR, None)
+
+
+def apply_preset(name: str) -> None:
+    apply_config(PRESETS[name])
+
+
+def _rate(value: float) -> str:
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidebar: the form
+
+
+def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], stop_enabled: bool) -> None:
+    """Preset buttons, then a form: Train and Stop on top, a widget for every RNNConfig field below.
+
+    on_train and on_stop are the buttons' callbacks; they run before the page is drawn.
+    """
+    for field_name, value in PRESETS["tutorial"].to_dict().items():
+        st.session_state.setdefault(KEY + field_name, value)
+    keep = {"persist_state": "session"}  # the form keeps its values while the user visits other pages
+
+    st.sidebar.header("Hyperparameters")
+    st.sidebar.caption("Start from a preset, adjust, then press **Train**.")
+    tutorial_column, tuned_column = st.sidebar.columns(2)
+    tutorial_column.button("Tutorial", key=KEY + "preset_tutorial", on_click=apply_preset, args=("tutorial",),
+                           width="stretch", icon=":material/restart_alt:",
+                           help="Reset every value to the Easy-TensorFlow tutorial's defaults")
+    tuned_column.button("Tuned", key=KEY + "preset_tuned", on_click=apply_preset, args=("tuned",),
+                        width="stretch", icon=":material/tune:",
+                        help="The same vanilla RNN with a cosine schedule, clipping and best-epoch weights")
+
+    with st.sidebar.form(KEY + "form", border=False):
+        train_column, stop_column = st.columns(2)
+        # At the top, so Stop is in reach while the page scrolls. Callbacks run before the page is
+        # drawn, so the page below already shows the new job.
+        train_column.form_submit_button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
+                                        on_click=on_train)
+        stop_column.form_submit_button("Stop", icon=":material/stop:", width="stretch", on_click=on_stop,
+                                       disabled=not stop_enabled)
+        st.subheader("Data")
+        st.slider("Training images", *_range("train_subset"), step=100, format="%,d", key=KEY + "train_subset",
+                  help="The first N of the 55,000 training images; fewer for a quick look", **keep)
+        st.number_input("Seed", *_range("seed"), step=1, key=KEY + "seed",
+                        help="Seeds the weights, the shuffling and everything else random", **keep)
+
+        st.subheader("Model")
+        st.selectbox("Cell", CHOICES["cell"], key=KEY + "cell", format_func=str.upper,
+                     help="RNN is the tutorial's vanilla tanh cell; LSTM and GRU for comparison", **keep)
+        st.slider("Hidden units", *_range("hidden_units"), step=4, key=KEY + "hidden_units", **keep)
+        st.select_slider("Readout init stddev", INIT_STDDEVS, key=KEY + "output_init_stddev", format_func=_rate,
+                         help="Truncated-normal stddev of the 10-way readout weights (log scale)", **keep)
+
+        st.subheader("Training")
+        st.selectbox("Optimizer", CHOICES["optimizer"], key=KEY + "optimizer", **keep)
+        st.select_slider("Learning rate", LEARNING_RATES, key=KEY + "learning_rate", format_func=_rate,
+                         help="Log scale. With the cosine schedule this is the peak rate", **keep)
+        st.selectbox("Learning-rate schedule", CHOICES["learning_rate_schedule"],
+                     key=KEY + "learning_rate_schedule", help="Cosine decays to 0 over all iterations", **keep)
+        st.slider("Epochs", *_range("epochs"), key=KEY + "epochs", **keep)
+        st.slider("Batch size", *_range("batch_size"), key=KEY + "batch_size", **keep)
+        st.select_slider("Log every (iterations)", DISPLAY_FREQUENCIES, key=KEY + "display_freq",
+                         help="Batch loss and accuracy are recorded every this many iterations", **keep)
+        st.select_slider("Gradient clip (global norm)", CLIP_NORMS, key=KEY + "gradient_clip_norm",
+                         format_func=lambda value: "off" if value == 0 else _rate(value), **keep)
+        st.toggle("Keep best weights", key=KEY + "keep_best_weights",
+                  help="End with the weights of the epoch with the best validation accuracy", **keep)
+
+
+def form_values() -> dict:
+    return {field_name: st.session_state[KEY + field_name] for field_name in PRESETS["tutorial"].to_dict()}
