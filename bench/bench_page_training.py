@@ -30,10 +30,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
-from streamlit_server import start_streamlit, stop_streamlit  # noqa: E402 - tests/ is not a package
+from streamlit_server import launch_chromium, start_streamlit, stop_streamlit  # noqa: E402 - tests/ is not a package
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
@@ -139,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             print("| seed | CLI samples/s | page samples/s | page / CLI | CPU seconds used meanwhile |")
             print("|---|---|---|---|---|")

@@ -1,4 +1,5 @@
-"""Start and stop `streamlit run dashboard/app.py` for the browser tests, on a free port."""
+"""Start and stop `streamlit run dashboard/app.py` for the browser tests, on a free port, and
+launch the Chromium they drive."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ import urllib.request
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Debian's chromium: Playwright's own browser download does not work on these machines.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def launch_chromium(playwright):
+    """A headless Chromium from a running sync_playwright(), with the settings every browser test uses."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.streamlit_server import start_streamlit, stop_streamlit
+from tests.streamlit_server import CHROMIUM, launch_chromium, start_streamlit, stop_streamlit
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -31,9 +31,6 @@ pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SERVER_START_SECONDS = 120
 TRAINING_SECONDS = 600  # generous: the two cores may be shared with other test sessions
 UI_SECONDS = 60
@@ -121,7 +118,7 @@ def server(tmp_path_factory) -> Server:
 @pytest.fixture(scope="module")
 def browser(server):
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

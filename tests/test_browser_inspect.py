@@ -17,16 +17,13 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.streamlit_server import start_streamlit, stop_streamlit
+from tests.streamlit_server import CHROMIUM, launch_chromium, start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
 
 pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SERVER_START_SECONDS = 120
 UI_SECONDS = 90  # the first Hidden states view loads TensorFlow and traces 2,000 images
 
@@ -88,7 +85,7 @@ def served_run(tiny_run, tmp_path_factory):
 def browser(served_run):
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

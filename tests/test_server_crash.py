@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.runs import RunStore
-from tests.streamlit_server import start_streamlit
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _require_chromium
+from tests.streamlit_server import launch_chromium, start_streamlit
+from tests.test_browser import ARTIFACTS, _require_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
     store = RunStore(runs_dir)
     process, url = start_streamlit(runs_dir, log_path)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(url)
