@@ -16,7 +16,7 @@ import streamlit.components.v1 as components
 from core.config import is_run_id
 from core.data import default_data_dir
 from core.jobs import JobManager
-from core.runs import RunError, RunRecord, RunStore
+from core.runs import COMPLETE, RunError, RunRecord, RunStore
 from core.storage import atomic_write_bytes
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
@@ -122,15 +122,60 @@ def selected_run() -> RunRecord | None:
     return record if record.has_artifacts else None
 
 
-def require_run() -> RunRecord:
-    """The chosen run, or a friendly 'train or pick a run first' state that ends the page."""
-    record = selected_run()
-    if record is None:
+@st.cache_data(ttl=2, show_spinner=False)
+def openable_runs(root: str) -> dict[str, str]:
+    """{run id: label} of the runs under root with weights and test predictions, newest first.
+
+    Kept for 2 seconds: listing verifies every run's files, and the inspect pages rerun on each
+    slider move.
+    """
+    records, _ = RunStore(root).list_runs()
+    return {record.run_id: _picker_label(record) for record in records if record.has_artifacts}
+
+
+def _picker_label(record: RunRecord) -> str:
+    """Short enough for the sidebar, most telling first: 'GRU 128 · 98.27% · 10 epochs · <run id>'."""
+    config = record.config
+    accuracy = record.metric("test_accuracy")
+    parts = [f"{config.cell.upper()} {config.hidden_units}",
+             f"{accuracy:.2%}" if accuracy is not None else "",
+             f"{config.epochs} epoch{'s' * (config.epochs != 1)}",
+             record.status if record.status != COMPLETE else "",
+             record.run_id]
+    return " · ".join(part for part in parts if part)
+
+
+def require_run(key: str) -> RunRecord:
+    """The run this page shows, picked in the sidebar: the run chosen on another page or in the
+    URL, else the newest. With no run to show, a friendly 'train or pick a run first' state ends
+    the page. key: a prefix for the picker's widget key, one per page."""
+    root = str(get_store().root)
+    choices = openable_runs(root)
+    wanted = selected_run_id()
+    if wanted is not None and wanted not in choices:  # finished or deleted since the list was cached?
+        openable_runs.clear()
+        choices = openable_runs(root)
+    if not choices:
         st.info("Train a run on the **Train** page, or pick one on the **Runs** page, to see this view.")
         st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
         st.page_link("views/runs.py", label="Go to Runs", icon=":material/table_view:")
         st.stop()
-    return record
+    run_ids = list(choices)
+    if wanted is not None and wanted not in choices:
+        st.warning(f"Run `{wanted}` has nothing to show (deleted, damaged or not finished yet); showing the "
+                   "newest run instead.")
+    current = wanted if wanted in choices else run_ids[0]
+    # The key follows the chosen run, so a run chosen elsewhere (the URL, another page) resets the picker.
+    run_id = st.sidebar.selectbox("Run", run_ids, index=run_ids.index(current), format_func=choices.get,
+                                  key=f"{key}run_{current}", help="Every run with weights, newest first; "
+                                  "the choice is shared with the other pages and kept in the URL")
+    if run_id != wanted:
+        select_run(run_id)
+    try:
+        return get_store().read_run(run_id)
+    except RunError as error:  # deleted or damaged in the last two seconds
+        st.warning(str(error))
+        st.stop()
 
 
 @st.cache_data(show_spinner="Reading test predictions...", max_entries=8)

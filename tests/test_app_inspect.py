@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -109,11 +110,48 @@ def test_hidden_states_hostile_image_values_give_a_message(rnn, value, message):
     assert "Test image #0" in _texts(app.markdown)
 
 
-def test_hidden_states_without_a_run_points_to_train(rnn):
-    """Check the page without ?run= shows the friendly pointer instead of views."""
-    app = _open(HIDDEN_STATES, run="not-a-run")
-    assert "Train a run" in _texts(app.info)
-    assert not app.get("plotly_chart")
+def _newest_openable(store: RunStore) -> str:
+    records, _ = store.list_runs()
+    return next(record.run_id for record in records if record.has_artifacts)
+
+
+@pytest.mark.parametrize("page", [HIDDEN_STATES, MISCLASSIFIED])
+def test_inspect_pages_without_a_chosen_run_show_the_newest(rnn, page):
+    """Check a page opened with no usable ?run= shows the newest run, picked in the sidebar and put in the URL."""
+    store, _ = rnn
+    app = _open(page, run="not-a-run")
+    newest = _newest_openable(store)
+    assert "Train a run" not in _texts(app.info)
+    assert app.sidebar.selectbox[0].value == newest
+    assert app.query_params["run"] == newest
+    assert f"Run `{newest}`" in _texts(app.caption)
+    assert not app.warning  # a malformed id is ignored quietly
+
+
+def test_inspect_page_with_an_unknown_run_says_so(rnn):
+    """Check a well-formed id of a run that is not there (deleted, say) warns and shows the newest run."""
+    store, _ = rnn
+    app = _open(MISCLASSIFIED, run="0123456789abcdef")
+    assert "`0123456789abcdef` has nothing to show" in _texts(app.warning)
+    assert app.sidebar.selectbox[0].value == _newest_openable(store)
+
+
+def test_run_picker_switches_the_run(rnn, lstm_run, tmp_path, monkeypatch):
+    """Check picking another run in the sidebar moves ?run= and the page follows."""
+    _, record = rnn
+    _, lstm_record = lstm_run
+    for run_dir in (record.run_dir, lstm_record.run_dir):
+        shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name)
+    monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
+    app = _open(HIDDEN_STATES, run=record.run_id)
+    picker = app.sidebar.selectbox[0]
+    assert picker.value == record.run_id
+    assert sorted(label.split(" · ")[-1] for label in picker.options) == sorted([record.run_id, lstm_record.run_id])
+    assert "RNN with" in _texts(app.caption)
+    picker.set_value(lstm_record.run_id).run()
+    assert not app.exception
+    assert app.query_params["run"] == lstm_record.run_id
+    assert "LSTM with" in _texts(app.caption)
 
 
 def test_pickers_write_the_image_into_the_url(rnn):
@@ -272,7 +310,10 @@ def test_misclassified_filters_switch_and_pages(rnn):
     assert app.selectbox(key="misclassified_true").value == "any"
 
 
-def test_misclassified_without_a_run_points_to_train(rnn):
-    """Check the gallery page without a run shows the friendly pointer."""
-    app = _open(MISCLASSIFIED)
+@pytest.mark.parametrize("page", [HIDDEN_STATES, MISCLASSIFIED])
+def test_inspect_pages_without_any_run_point_to_train(tmp_path, monkeypatch, fresh_caches, page):
+    """Check a page with no run to show gives the friendly pointer instead of views."""
+    monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
+    app = _open(page)
     assert "Train a run" in _texts(app.info)
+    assert not app.get("plotly_chart") and not app.sidebar.selectbox

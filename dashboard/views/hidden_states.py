@@ -341,7 +341,7 @@ def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -
 # The page
 
 st.title("Hidden states")
-record = require_run()
+record = require_run("hidden_")
 run_id = record.run_id
 accuracy = record.metric("test_accuracy")
 st.caption(f"Run `{run_id}` · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "

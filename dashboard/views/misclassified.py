@@ -118,7 +118,7 @@ def gallery(run_id: str, rows, filters: tuple) -> None:
 # The page
 
 st.title("Misclassified")
-record = require_run()
+record = require_run("misclassified_")
 run_id = record.run_id
 table = get_gallery_table(run_id)
 matrix, accuracy_table = confusion_and_accuracy(run_id)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.config import RNNConfig, is_run_id
 from core.runs import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError, RunStore)
-from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, select_run, selected_run_id
+from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
 from dashboard.figures_training import format_value, validation_overlay_figure
 
 KEY = "runs_"  # prefix of every widget key on this page
@@ -141,6 +141,7 @@ def confirm_delete(run_id: str) -> None:
             st.error(str(error))
             return
         _forget_pending_delete()
+        openable_runs.clear()  # the other pages' run pickers
         if selected_run_id() == run_id:
             forget_run()
         st.session_state[KEY + "deleted"] = run_id
