@@ -20,6 +20,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         stop_streamlit(server)
+        if arguments.work_dir is None and len(ratios) == len(arguments.seeds):
+            shutil.rmtree(work, ignore_errors=True)  # kept, with the server's log, when a pair failed
+        else:
+            print(f"runs folders and the server's log are in {work}")
     print()
     print(f"page / CLI samples/s over {len(ratios)} pairs: median {statistics.median(ratios):.3f}, "
           f"min {min(ratios):.3f}, max {max(ratios):.3f}")

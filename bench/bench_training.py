@@ -96,7 +96,8 @@ def child_core(epochs: int, seed: int) -> dict:
     data = load_mnist()
     config = RNNConfig(epochs=epochs, seed=seed)
     turns = _Turns()
-    checkpoint = os.path.join(tempfile.mkdtemp(prefix="bench-core-"), "checkpoint.weights.h5")
+    checkpoint_dir = tempfile.TemporaryDirectory(prefix="bench-core-")
+    checkpoint = os.path.join(checkpoint_dir.name, "checkpoint.weights.h5")
 
     def on_event(event) -> None:
         str(event)  # the CLI formats a line or updates its bar for every event it gets
@@ -113,7 +114,8 @@ def child_core(epochs: int, seed: int) -> dict:
         turns.epoch_done[epoch] = time.perf_counter()
         turns.wait(epoch + 1)
 
-    outcome = train(config, data, "bench", on_event, lambda: False, on_epoch_end)
+    with checkpoint_dir:
+        outcome = train(config, data, "bench", on_event, lambda: False, on_epoch_end)
     return turns.figures(epochs, config.train_subset, {"test_accuracy": outcome.test_accuracy})
 
 
