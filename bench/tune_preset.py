@@ -1,24 +1,33 @@
 """How the `tuned` preset was chosen: candidates ranked by validation accuracy only, never test.
 
     python bench/tune_preset.py                      # the candidates below, seeds 10 11
-    python bench/tune_preset.py --seeds 10 11 12 13 --only "lr 0.001, clip 1, batch 32" \
-        "lr 0.0015, clip 1, batch 64" "lr 0.0007, clip 1, batch 16" "cosine lr 0.002, clip 1"
-                                                     # the confirmation of the top ones that chose `tuned`
+    python bench/tune_preset.py --seeds 10 11 12 13 14 15 16 17 --only "batch 32, readout init 0.1" \
+        "batch 32, readout init 0.1, Adam beta_2 0.99"
+                                                     # the final comparison that chose `tuned`
 
 Tuning seeds (10, 11, ...) are kept apart from the seeds of the reported table (0, 1, 2), and
 the ranking is by the mean best validation accuracy (the 5,000 validation images), so the test
 set plays no part in the choice. Every candidate is a vanilla tanh RNN with 128 units and
 10 epochs. Runs go through the CLI and its run cache, like bench/accuracy_table.py.
 
-Also tried on seeds 10 and 11 with one-off patches of core.training, none better on validation
-than the winner (98.26 / 98.20) so none became a config field: a linear warm-up of 275-1,719
-iterations (97.62-98.04), Adam beta_2 0.99 (98.08-98.30), beta_1 0.8 (98.18 / 98.26), an
-exponential moving average of the weights (+0.00-0.02), random 1-2 pixel shifts (97.80-98.20),
-an identity recurrent initialisation (98.04 / 98.12) and label smoothing 0.1 (98.12 / 98.18).
-Later, on top of the preset (98.26 / 98.20 again through the same patch harness): dropout on the
-last hidden state 0.1-0.3 (means 97.97-98.07), AdamW weight decay 0.01 / 0.05 / 0.1 (97.96 / 98.17 /
-98.23), input dropout 0.1 (98.11), standardised pixels (97.82, 97.45 at lr 0.0005) and readout init
-stddev 0.1 (98.33, within the seeds' noise).
+Round 1 (the candidates below down to batch 16, seeds 10-13) settled on batch 32, cosine lr
+0.001, clip 1, keep best (98.26 / 98.20 on seeds 10 / 11). Round 2 tried changes on top of it, most
+as one-off patches of core.training (not config fields), on seeds 10 and 11, none clearly better:
+a linear warm-up of 275-1,719 iterations (97.62-98.04), Adam beta_2 0.99 (98.08-98.30), beta_1 0.8
+(98.18 / 98.26), an exponential moving average of the weights (+0.00-0.02), random 1-2 pixel shifts
+(97.80-98.20), an identity recurrent initialisation (98.04 / 98.12), label smoothing 0.1 (98.12 /
+98.18), dropout on the last hidden state 0.1-0.3 (means 97.97-98.07), input dropout 0.1 (98.11),
+standardised pixels (97.82), AdamW weight decay 0.01 / 0.05 / 0.1 (97.96 / 98.17 / 98.23).
+Round 3, mean over seeds 10-13 (the round-1 winner: 98.16): readout init stddev 0.1 (98.26),
+Adam beta_2 0.99 (98.17), both (98.34), both with beta_2 0.98 (98.17), readout init 0.1 with AdamW
+weight decay 0.1 (98.32), an auxiliary loss on the readout of the last 3-27 hidden states at
+weight 0.3-1 (98.11-98.22), Lion at lr 0.0003 (97.90), Nadam (98.02), averaging the last three
+epochs' weights (98.10), recurrent kernel x0.7 (97.72), input kernel x2 (98.00), batch 24 at lr
+0.0008 (98.12). The top three, again on seeds 14-17: both (98.40), readout init 0.1 with weight
+decay (98.32), readout init 0.1 alone (98.31). So `tuned` is the round-1 winner with readout init
+stddev 0.1 and Adam beta_2 0.99: 98.37 over seeds 10-17. (Round 3's one-off script also printed
+test accuracy on the tuning seeds; the choice did not follow it, which would have picked readout init
+0.1 with weight decay: 98.16 there against 98.03 for the choice.)
 """
 
 from __future__ import annotations
@@ -64,6 +73,11 @@ CANDIDATES: dict[str, list[str]] = {
     "cosine lr 0.001, clip 0.5, batch 32": cosine(0.001, batch_size=32, clip=0.5),
     "cosine lr 0.0005, clip 1, batch 16": cosine(0.0005, batch_size=16),
     "cosine lr 0.0007, clip 1, batch 16": cosine(0.0007, batch_size=16),
+    # Round 3: on top of the round-1 winner, cosine lr 0.001, clip 1, batch 32.
+    "batch 32, readout init 0.1": [*cosine(0.001, batch_size=32), "--output-init-stddev", "0.1"],
+    "batch 32, Adam beta_2 0.99": [*cosine(0.001, batch_size=32), "--adam-beta-2", "0.99"],
+    "batch 32, readout init 0.1, Adam beta_2 0.99":
+        [*cosine(0.001, batch_size=32), "--output-init-stddev", "0.1", "--adam-beta-2", "0.99"],
 }
 
 

@@ -56,7 +56,7 @@ def make_optimizer(config: RNNConfig) -> keras.optimizers.Optimizer:
     clip = {"global_clipnorm": config.gradient_clip_norm} if config.gradient_clip_norm > 0 else {}
     if config.optimizer == "adam":
         # TF1's AdamOptimizer used epsilon 1e-8 (Keras defaults to 1e-7).
-        return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-8, **clip)
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_2=config.adam_beta_2, epsilon=1e-8, **clip)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=learning_rate, **clip)
     return keras.optimizers.SGD(learning_rate=learning_rate, **clip)

@@ -36,6 +36,8 @@ INIT_STDDEVS = _with_presets("output_init_stddev",
 DISPLAY_FREQUENCIES = _with_presets("display_freq", _decades(*NUMERIC_RANGES["display_freq"], (1, 2, 5), int))
 CLIP_NORMS = _with_presets("gradient_clip_norm",
                            [0.0] + _decades(*NUMERIC_RANGES["gradient_clip_norm"], (1, 2, 5), float)[1:])
+# Adam's beta_2 as its memory: 1 - beta_2 of 0.1, 0.05, 0.02, 0.01, ..., 0.0001.
+ADAM_BETA_2S = _with_presets("adam_beta_2", [0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999])
 
 
 def _range(name: str) -> tuple[int, int]:
@@ -79,7 +81,8 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
                            help="Reset every value to the Easy-TensorFlow tutorial's defaults")
     tuned_column.button("Tuned", key=KEY + "preset_tuned", on_click=apply_preset, args=("tuned",),
                         width="stretch", icon=":material/tune:",
-                        help="The same vanilla RNN with a cosine schedule, clipping and best-epoch weights")
+                        help="The same vanilla RNN with batch 32, a cosine schedule, clipping, a wider readout init, "
+                             "Adam beta 2 0.99 and best-epoch weights")
 
     with st.sidebar.form(KEY + "form", border=False):
         train_column, stop_column = st.columns(2)
@@ -116,6 +119,9 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
                          format_func=lambda value: "off" if value == 0 else _rate(value), **keep)
         st.toggle("Keep best weights", key=KEY + "keep_best_weights",
                   help="End with the weights of the epoch with the best validation accuracy", **keep)
+        st.select_slider("Adam beta 2", ADAM_BETA_2S, key=KEY + "adam_beta_2", format_func="{:g}".format,
+                         help="How slowly Adam's average of squared gradients forgets (TF1's default 0.999); "
+                              "only the adam optimizer uses it", **keep)
 
 
 def form_values() -> dict:

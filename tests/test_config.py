@@ -68,9 +68,20 @@ def test_fingerprint_is_stable_and_sensitive():
     assert fingerprint(RNNConfig(), "data-b") != base
     changed = {field.name: fingerprint(RNNConfig().replace(**{field.name: value}), "data-a")
                for field, value in zip(dataclasses.fields(RNNConfig),
-                                       [1000, 1, "gru", 64, 0.02, "sgd", 0.01, "cosine", 2, 50, 10, 1.0, True])}
+                                       [1000, 1, "gru", 64, 0.02, "sgd", 0.01, "cosine", 2, 50, 10, 1.0, True, 0.99])}
+    assert len(changed) == len(dataclasses.fields(RNNConfig))
     assert base not in changed.values()
     assert len(set(changed.values())) == len(changed)
+
+
+def test_fields_added_later_keep_earlier_run_ids():
+    """Check run ids from before adam_beta_2 existed still match their folders: at its old implicit
+    value the field is left out of the fingerprint, and a stored config without it still loads."""
+    # Computed by the fingerprint of commit 42b9245, before the field existed.
+    assert fingerprint(RNNConfig(), "mnist-test-identity") == "3d5cdc95766eebbc"
+    stored_before = {key: value for key, value in RNNConfig().to_dict().items() if key != "adam_beta_2"}
+    assert fingerprint(RNNConfig.from_dict(stored_before), "mnist-test-identity") == "3d5cdc95766eebbc"
+    assert fingerprint(RNNConfig(adam_beta_2=0.99), "mnist-test-identity") != "3d5cdc95766eebbc"
 
 
 @pytest.mark.parametrize("text", ["../../etc/passwd", "0123456789ABCDEF", "0123", "", None, "0123456789abcdeg"])

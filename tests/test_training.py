@@ -5,7 +5,7 @@ import pytest
 
 from core.config import RNNConfig
 from core.events import BatchLogged, EpochEnded, Progress, TrainingStarted
-from core.training import train
+from core.training import make_optimizer, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
 
@@ -55,12 +55,19 @@ def test_stop_request_ends_training_early(mnist):
 
 @pytest.mark.parametrize("changes", [{"optimizer": "sgd", "learning_rate": 0.05}, {"optimizer": "rmsprop"},
                                      {"learning_rate_schedule": "cosine", "gradient_clip_norm": 1.0},
-                                     {"cell": "lstm"}, {"cell": "gru"}])
+                                     {"adam_beta_2": 0.99}, {"cell": "lstm"}, {"cell": "gru"}])
 def test_every_option_trains_and_learns(mnist, changes):
     """Check each optimizer, schedule, clipping and cell trains to better than chance."""
     config = SMALL.replace(**{"epochs": 1, "train_subset": 3_000, "learning_rate": 0.005, **changes})
     outcome = train(config, mnist)
     assert outcome.epoch_history["validation_accuracy"].iloc[-1] > 0.2
+
+
+def test_adam_gets_the_configured_beta_2_and_tf1_epsilon():
+    """Check adam_beta_2 reaches Adam (0.999 is TF1's default, as in the tutorial)."""
+    tutorial = make_optimizer(RNNConfig())
+    assert (tutorial.beta_1, tutorial.beta_2, tutorial.epsilon) == (0.9, 0.999, 1e-8)
+    assert make_optimizer(RNNConfig(adam_beta_2=0.99)).beta_2 == 0.99
 
 
 def test_cosine_schedule_decays_to_zero(mnist):

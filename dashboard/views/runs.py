@@ -19,7 +19,7 @@ HYPERPARAMETERS = [field.name for field in fields(RNNConfig)]
 # The table's columns, in reading order: outcome first, then what made it, then bookkeeping.
 COLUMNS = ["run_id", "status", "test_accuracy", "best_validation_accuracy", "cell", "hidden_units", "learning_rate",
            "learning_rate_schedule", "optimizer", "epochs", "batch_size", "train_subset", "gradient_clip_norm",
-           "keep_best_weights", "output_init_stddev", "display_freq", "seed", "train_seconds",
+           "keep_best_weights", "output_init_stddev", "adam_beta_2", "display_freq", "seed", "train_seconds",
            "samples_per_second", "started_at", "problem"]
 COLUMN_CONFIG = {
     "run_id": st.column_config.TextColumn("Run id", pinned=True),
@@ -39,6 +39,7 @@ COLUMN_CONFIG = {
     "gradient_clip_norm": st.column_config.NumberColumn("Clip", format="%g", help="0 means off"),
     "keep_best_weights": st.column_config.CheckboxColumn("Best weights"),
     "output_init_stddev": st.column_config.NumberColumn("Init stddev", format="%g"),
+    "adam_beta_2": st.column_config.NumberColumn("Adam beta 2", format="%g"),
     "display_freq": st.column_config.NumberColumn("Log every", format="%d"),
     "seed": st.column_config.NumberColumn("Seed", format="%d"),
     "train_seconds": st.column_config.NumberColumn("Train time (s)", format="%.0f",
