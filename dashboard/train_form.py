@@ -107,6 +107,9 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
 
         st.subheader("Training")
         st.selectbox("Optimizer", CHOICES["optimizer"], key=KEY + "optimizer", **keep)
+        st.select_slider("Adam beta 2", ADAM_BETA_2S, key=KEY + "adam_beta_2", format_func="{:g}".format,
+                         help="How slowly Adam's average of squared gradients forgets (TF1's default 0.999); "
+                              "only the adam optimizer uses it", **keep)
         st.select_slider("Learning rate", LEARNING_RATES, key=KEY + "learning_rate", format_func=_rate,
                          help="Log scale. With the cosine schedule this is the peak rate", **keep)
         st.selectbox("Learning-rate schedule", CHOICES["learning_rate_schedule"],
@@ -119,9 +122,6 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
                          format_func=lambda value: "off" if value == 0 else _rate(value), **keep)
         st.toggle("Keep best weights", key=KEY + "keep_best_weights",
                   help="End with the weights of the epoch with the best validation accuracy", **keep)
-        st.select_slider("Adam beta 2", ADAM_BETA_2S, key=KEY + "adam_beta_2", format_func="{:g}".format,
-                         help="How slowly Adam's average of squared gradients forgets (TF1's default 0.999); "
-                              "only the adam optimizer uses it", **keep)
 
 
 def form_values() -> dict:
