@@ -88,6 +88,7 @@ def test_train_page_complete_config_loads_from_cache(runs_dir, tiny_run):
     _set_config(app, TINY_CONFIG)
     _press(app, "Train")
     assert "loaded from the cache" in _texts(app.success)
+    assert "RNN, 16 units · adam at 0.001 · 1 epoch of 2,000 images, batch 100\n" in _texts(app.caption) + "\n"
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{record.metric('test_accuracy'):.2%}"
     assert metrics["Tutorial's accuracy"] == "95.1%"
@@ -107,7 +108,7 @@ def test_train_page_bad_input_is_a_message(runs_dir):
 
 def test_train_page_trains_in_background_then_shows_result(runs_dir):
     """Check a new config trains in a worker (the script returns at once) and its result shows after."""
-    config = TINY_CONFIG.replace(seed=7)
+    config = TINY_CONFIG.replace(seed=7, gradient_clip_norm=1.0, keep_best_weights=True, adam_beta_2=0.99)
     app = _app()
     _set_config(app, config)
     _press(app, "Train")
@@ -119,6 +120,8 @@ def test_train_page_trains_in_background_then_shows_result(runs_dir):
     app.run()
     assert not app.exception
     assert f"Run `{job.run_id}` is complete." in _texts(app.success)
+    assert ("RNN, 16 units · adam at 0.001 · 1 epoch of 2,000 images, batch 100 · beta 2 0.99 · clip 1 · "
+            "best-epoch weights · seed 7") in _texts(app.caption)
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{job.snapshot().record.metric('test_accuracy'):.2%}"
     assert app.query_params["run"] == job.run_id

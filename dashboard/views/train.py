@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.config import RNNConfig
+from core.config import PRESETS, RNNConfig
 from core.jobs import BATCH_COLUMNS, CANCELLED, EPOCH_COLUMNS, JobSnapshot
 from core.runs import RunError, RunRecord
 from dashboard.common import (get_job_manager, get_store, live_plotly_chart, select_run, selected_run,
@@ -78,10 +78,20 @@ def stop_training() -> None:
 
 
 def describe(config: RNNConfig) -> str:
+    """One line: the architecture and schedule, then whatever else differs from the tutorial."""
     schedule = "" if config.learning_rate_schedule == "constant" else f" ({config.learning_rate_schedule})"
+    tutorial = PRESETS["tutorial"]
+    extras = [text for changed, text in [
+        (config.optimizer == "adam" and config.adam_beta_2 != tutorial.adam_beta_2, f"beta 2 {config.adam_beta_2:g}"),
+        (config.gradient_clip_norm != tutorial.gradient_clip_norm, f"clip {config.gradient_clip_norm:g}"),
+        (config.output_init_stddev != tutorial.output_init_stddev, f"readout init {config.output_init_stddev:g}"),
+        (config.keep_best_weights, "best-epoch weights"),
+        (config.seed != tutorial.seed, f"seed {config.seed}"),
+    ] if changed]
     return (f"{config.cell.upper()}, {config.hidden_units} units · {config.optimizer} at "
             f"{config.learning_rate:g}{schedule} · {config.epochs} epoch{'s' * (config.epochs != 1)} "
-            f"of {config.train_subset:,} images, batch {config.batch_size}")
+            f"of {config.train_subset:,} images, batch {config.batch_size}"
+            + "".join(f" · {extra}" for extra in extras))
 
 
 def duration(seconds: float) -> str:
