@@ -24,6 +24,18 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+@contextlib.contextmanager
+def new_page(browser, viewport_height: int, timeout_seconds: float):
+    """A page in its own browser context (fresh cookies and storage), 1400 px wide, closed afterwards."""
+    context = browser.new_context(viewport={"width": 1400, "height": viewport_height})
+    page = context.new_page()
+    page.set_default_timeout(timeout_seconds * 1000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("localhost", 0))

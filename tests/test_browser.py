@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.streamlit_server import CHROMIUM, launch_chromium, start_streamlit, stop_streamlit
+from tests.streamlit_server import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -125,11 +125,8 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    new_page = context.new_page()
-    new_page.set_default_timeout(UI_SECONDS * 1000)
-    yield new_page
-    context.close()
+    with new_page(browser, 1000, UI_SECONDS) as fresh_page:
+        yield fresh_page
 
 
 def open_app(page, server: Server, path: str = "") -> None:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.streamlit_server import CHROMIUM, launch_chromium, start_streamlit, stop_streamlit
+from tests.streamlit_server import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
 
 pytestmark = pytest.mark.browser
@@ -92,11 +92,8 @@ def browser(served_run):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1400})
-    new_page = context.new_page()
-    new_page.set_default_timeout(UI_SECONDS * 1000)
-    yield new_page
-    context.close()
+    with new_page(browser, 1400, UI_SECONDS) as fresh_page:
+        yield fresh_page
 
 
 def wait_for_charts(page, count: int) -> list[list[dict]]:
