@@ -10,13 +10,10 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard.pages import ALL_PAGES  # noqa: E402
+
 st.set_page_config(page_title="RNN digit explorer", page_icon="🔢", layout="wide")
 
-VIEWS = Path(__file__).resolve().parent / "views"
-pages = [
-    st.Page(VIEWS / "train.py", title="Train", icon=":material/model_training:", default=True, url_path="train"),
-    st.Page(VIEWS / "runs.py", title="Runs", icon=":material/table_view:", url_path="runs"),
-    st.Page(VIEWS / "hidden_states.py", title="Hidden states", icon=":material/grid_on:", url_path="hidden-states"),
-    st.Page(VIEWS / "misclassified.py", title="Misclassified", icon=":material/error:", url_path="misclassified"),
-]
+pages = [st.Page(page.script, title=page.title, icon=page.icon, url_path=page.url_path, default=index == 0)
+         for index, page in enumerate(ALL_PAGES)]
 st.navigation(pages).run()

@@ -18,6 +18,7 @@ from core.data import default_data_dir
 from core.jobs import JobManager
 from core.runs import COMPLETE, RunError, RunRecord, RunStore
 from core.storage import atomic_write_bytes
+from dashboard.pages import RUNS, TRAIN
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
 SELECTED_RUN_STATE = "common_selected_run"  # the same choice, kept in the session across page switches
@@ -157,8 +158,8 @@ def require_run(key: str) -> RunRecord:
         choices = openable_runs(root)
     if not choices:
         st.info("Train a run on the **Train** page, or pick one on the **Runs** page, to see this view.")
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-        st.page_link("views/runs.py", label="Go to Runs", icon=":material/table_view:")
+        st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
+        st.page_link(RUNS.path, label="Go to Runs", icon=RUNS.icon)
         st.stop()
     run_ids = list(choices)
     if wanted is not None and wanted not in choices:

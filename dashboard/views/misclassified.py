@@ -9,6 +9,7 @@ import streamlit as st
 from core.analysis import confusion_matrix, filter_gallery, per_class_accuracy
 from dashboard.common import get_data, get_gallery_table, require_run
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure
+from dashboard.pages import HIDDEN_STATES
 
 CARDS_PER_ROW = 6
 ROWS_PER_PAGE = 4
@@ -88,7 +89,7 @@ def card(run_id: str, row) -> None:
         runners_up = ", ".join(f"{int(row[f'alternative_{rank}'])} ({row[f'alternative_{rank}_probability']:.1%})"
                                for rank in (1, 2, 3))
         st.caption(f"then {runners_up}")
-        st.page_link("views/hidden_states.py", label=f"#{index}", icon=":material/grid_on:",
+        st.page_link(HIDDEN_STATES.path, label=f"#{index}", icon=HIDDEN_STATES.icon,
                      query_params={"run": run_id, "image": str(index)}, help="Open in Hidden states")
 
 

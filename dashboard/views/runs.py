@@ -11,6 +11,7 @@ from core.config import RNNConfig, is_run_id
 from core.runs import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError, RunStore)
 from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
 from dashboard.figures_training import format_value, validation_overlay_figure
+from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
 
 KEY = "runs_"  # prefix of every widget key on this page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
@@ -176,9 +177,9 @@ def run_actions_ui(table: pd.DataFrame, ticked: list[str]) -> None:
         st.warning(str(error))
     has_artifacts = record is not None and record.has_artifacts
     with st.container(horizontal=True, gap="medium"):
-        st.page_link("views/hidden_states.py", label="Open in Hidden states", icon=":material/grid_on:",
+        st.page_link(HIDDEN_STATES.path, label="Open in Hidden states", icon=HIDDEN_STATES.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
-        st.page_link("views/misclassified.py", label="Open in Misclassified", icon=":material/error:",
+        st.page_link(MISCLASSIFIED.path, label="Open in Misclassified", icon=MISCLASSIFIED.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
 
     run_dir = store.run_dir(run_id)
@@ -212,7 +213,7 @@ except OSError as error:
     st.stop()
 if table.empty:
     st.info("No runs yet. Train one on the **Train** page; every run is kept here.", icon=":material/inbox:")
-    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
     st.stop()
 
 counts = table["status"].value_counts()

@@ -16,6 +16,7 @@ from dashboard.common import (get_job_manager, get_store, live_plotly_chart, sel
                               selected_run_id)
 from dashboard.figures_training import training_curves_spec
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, config_form_ui, form_values
+from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
 
 WATCHED_JOB = KEY + "watched_job"  # run id of the job this tab shows
 SELECTED_JOB = KEY + "selected_job"  # run id last made the selected run, so that happens once per job
@@ -215,9 +216,9 @@ def results_ui(record: RunRecord) -> None:
                f"on only its first 1,000. Validation uses the 5,000 held-out training images. Trained at "
                f"{record.metric('samples_per_second') or 0:,.0f} samples/s, evaluation time excluded.")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
-        st.page_link("views/hidden_states.py", label="See its hidden states", icon=":material/grid_on:",
+        st.page_link(HIDDEN_STATES.path, label="See its hidden states", icon=HIDDEN_STATES.icon,
                      query_params={"run": record.run_id})
-        st.page_link("views/misclassified.py", label="See what it gets wrong", icon=":material/error:",
+        st.page_link(MISCLASSIFIED.path, label="See what it gets wrong", icon=MISCLASSIFIED.icon,
                      query_params={"run": record.run_id})
         st.button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:", type="tertiary",
                   on_click=edit_settings, args=(record.config,),
