@@ -8,7 +8,7 @@ pair, so a drift of the machine's speed does not favour one side): once with
 `python -m core train --seed S --json` and once from the Train page of a real `streamlit run
 dashboard/app.py`, driven by Chromium through Playwright, whose tab stays open on the live chart
 for the whole training. Each side has its own runs folder, so neither is served from the other's
-cache. The page's figure is the run's own samples/s (runs/<id>/status.json, the same measure as
+cache. The page's figure is the run's own samples/s (read through core.run_store, the same measure as
 the CLI's: samples over the wall time of the batch loops). While the page trains, the CPU time
 of Chromium's processes and of the server's threads (grouped by thread name) is sampled from
 /proc, which shows where the cores go besides the training. Linux only; needs /usr/bin/chromium.
@@ -30,7 +30,10 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+sys.path.insert(0, str(PROJECT_ROOT))  # core, whose run store reads the page's run
 
+from core.run_format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
+from core.run_store import RunStore  # noqa: E402
 from streamlit_server import launch_chromium, start_streamlit, stop_streamlit  # noqa: E402 - tests/ is not a package
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -86,17 +89,10 @@ def cli_samples_per_second(seed: int, runs_dir: Path) -> float:
     return summary["samples_per_second"]
 
 
-def finished_page_run(runs_dir: Path, seed: int) -> dict | None:
-    """status.json of the page's run with this seed, once it is complete."""
-    for status_file in runs_dir.glob("*/status.json"):
-        try:
-            status = json.loads(status_file.read_text())
-            config = json.loads((status_file.parent / "config.json").read_text())["config"]
-        except (OSError, ValueError):
-            continue  # being written
-        if config["seed"] == seed and status.get("status") == "complete":
-            return status
-    return None
+def finished_page_run(runs_dir: Path, seed: int) -> RunRecord | None:
+    """The page's run with this seed, once it is complete."""
+    records, _ = RunStore(runs_dir).list_runs()  # a run being written lists as running, or damaged
+    return next((record for record in records if record.config.seed == seed and record.status == COMPLETE), None)
 
 
 def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pid: int) -> tuple[float, dict]:
@@ -112,7 +108,7 @@ def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pi
     page.get_by_role("button", name="Train", exact=True).click()
     deadline = time.monotonic() + 600
     server_after = dict(server_before)  # the last reading of every thread, those that end included
-    while (status := finished_page_run(runs_dir, seed)) is None:
+    while (record := finished_page_run(runs_dir, seed)) is None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the page's training of seed {seed} did not finish in 10 minutes")
         time.sleep(0.25)
@@ -121,7 +117,7 @@ def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pi
     usage = {"chromium": chromium_cpu() - chromium_before}
     usage.update({f"server {name}": seconds for name, seconds
                   in cpu_used_by_name(server_before, server_after).items() if seconds >= 0.05})
-    return status["metrics"]["samples_per_second"], usage
+    return record.metric("samples_per_second"), usage
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,7 +102,8 @@ def _config_from(arguments: argparse.Namespace) -> RNNConfig:
 
 def command_train(arguments: argparse.Namespace) -> int:
     from core.data import load_mnist
-    from core.runs import RunStore
+    from core.run_store import RunStore
+    from core.run_training import train_run
 
     config = _config_from(arguments)  # ValueError on a bad value: reported by main()
     store = RunStore(arguments.runs_dir)
@@ -119,7 +120,7 @@ def command_train(arguments: argparse.Namespace) -> int:
 
     previous_handler = signal.signal(signal.SIGINT, request_stop)
     try:
-        record, cached = store.train(config, data, reporter, stop_requested.is_set)
+        record, cached = train_run(store, config, data, reporter, stop_requested.is_set)
     finally:
         signal.signal(signal.SIGINT, previous_handler)
 
@@ -147,7 +148,7 @@ def command_train(arguments: argparse.Namespace) -> int:
 
 
 def command_runs(arguments: argparse.Namespace) -> int:
-    from core.runs import RunStore
+    from core.run_store import RunStore
 
     table = RunStore(arguments.runs_dir).runs_table()
     if arguments.json:

@@ -19,7 +19,9 @@ import pandas as pd
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit
 from core.events import BatchLogged, EpochEnded, Event, Message, Progress, TrainingFinished
-from core.runs import COMPLETE, FAILED, STOPPED, RunRecord, RunStore
+from core.run_format import COMPLETE, FAILED, STOPPED, RunRecord
+from core.run_store import RunStore
+from core.run_training import train_run
 
 # A job is queued, then running, then ends as one of the run statuses or as cancelled.
 QUEUED, RUNNING, CANCELLED = "queued", "running", "cancelled"
@@ -278,7 +280,7 @@ class JobManager:
         try:
             if job.stop_requested:  # stopped in the moment between dispatch and here
                 raise ValueError("cancelled before it started")
-            record, cached = self.store.train(job.config, self.data(), job.record_event, job._stop.is_set)
+            record, cached = train_run(self.store, job.config, self.data(), job.record_event, job._stop.is_set)
             outcome = {"status": record.status, "record": record, "cached": cached}
         except ValueError as error:  # bad input, damaged files, stopped while waiting for a lock
             outcome = {"status": CANCELLED if job.stop_requested else FAILED, "error": str(error)}

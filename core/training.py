@@ -15,17 +15,15 @@ from core.config import RNNConfig
 from core.data import MnistSplit
 from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
                          ignore_event)
-from core.model import build_model, fused_vanilla_logits
+from core.fused_rnn_step import fused_vanilla_logits
+from core.model import build_model
+from core.run_format import BATCH_COLUMNS, EPOCH_COLUMNS
 
 PROGRESS_EVERY = 10  # iterations between Progress events
 EVALUATION_BATCH = 5_000  # evaluation runs in large batches: one call per 5,000 images
 # The vanilla cell's training step cuts each batch into this many independent parts, one per core
 # of the 2-core machine it was tuned on; see configure_threads and bench/bench_training.py.
 TRAINING_SHARDS = 2
-
-BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
-EPOCH_COLUMNS = ["epoch", "iteration", "validation_loss", "validation_accuracy", "learning_rate",
-                 "epoch_seconds"]
 
 
 @dataclass

@@ -16,7 +16,8 @@ import streamlit.components.v1 as components
 from core.config import is_run_id
 from core.data import default_data_dir
 from core.jobs import JobManager
-from core.runs import COMPLETE, RunError, RunRecord, RunStore
+from core.run_format import COMPLETE, RunError, RunRecord
+from core.run_store import RunStore
 from core.storage import atomic_write_bytes
 from dashboard.pages import RUNS, TRAIN
 

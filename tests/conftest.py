@@ -6,7 +6,9 @@ import pytest
 
 from core.config import RNNConfig
 from core.data import MnistSplit, load_mnist
-from core.runs import RunRecord, RunStore
+from core.run_format import RunRecord
+from core.run_store import RunStore
+from core.run_training import train_run
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.
 TINY_CONFIG = RNNConfig(train_subset=2_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
@@ -22,6 +24,6 @@ def mnist() -> MnistSplit:
 def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
     """A RunStore in a temporary folder holding one complete run of TINY_CONFIG."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    record, cached = store.train(TINY_CONFIG, mnist)
+    record, cached = train_run(store, TINY_CONFIG, mnist)
     assert not cached and record.status == "complete"
     return store, record

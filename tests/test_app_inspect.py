@@ -17,7 +17,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.analysis import filter_gallery, gallery_table
-from core.runs import RunStore
+from core.run_store import RunStore
+from core.run_training import train_run
 from tests.conftest import TINY_CONFIG
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -28,7 +29,7 @@ HIDDEN_STATES, MISCLASSIFIED = "views/hidden_states.py", "views/misclassified.py
 def lstm_run(mnist, tmp_path_factory):
     """A tiny LSTM run, trained once for this module."""
     store = RunStore(tmp_path_factory.mktemp("lstm-run"))
-    record, _ = store.train(TINY_CONFIG.replace(cell="lstm"), mnist)
+    record, _ = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
     return store, record
 
 

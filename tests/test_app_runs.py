@@ -12,7 +12,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.runs import RunStore
+from core.run_store import RunStore
+from core.run_training import train_run
 from tests.conftest import TINY_CONFIG
 from tests.test_app_train import FIRST_RENDER_SCRIPT
 
@@ -24,7 +25,7 @@ DAMAGED_ID = "0123456789abcdef"
 def second_run(mnist, tmp_path_factory):
     """A second tiny run (another seed, two epochs), trained once for this module."""
     store = RunStore(tmp_path_factory.mktemp("second-run"))
-    record, _ = store.train(TINY_CONFIG.replace(seed=3, epochs=2, hidden_units=32), mnist)
+    record, _ = train_run(store, TINY_CONFIG.replace(seed=3, epochs=2, hidden_units=32), mnist)
     return record
 
 

@@ -9,7 +9,7 @@ import pytest
 from core.config import fingerprint
 from core.events import BatchLogged, EpochEnded, TrainingFinished, TrainingStarted
 from core.jobs import CANCELLED, QUEUED, RUNNING, JobManager
-from core.runs import RunStore
+from core.run_store import RunStore
 from tests.conftest import TINY_CONFIG
 
 WAIT_SECONDS = 300  # generous: other test sessions may share the two cores

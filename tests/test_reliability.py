@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core import runs as runs_module
+from core import run_training
 from core.config import RNNConfig
-from core.runs import RunStore
+from core.run_store import RunStore
+from core.run_training import train_run
 from core.storage import atomic_write_bytes, atomic_write_with
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,14 +34,14 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(mnist, tmp_path, monkeypatch):
     """Check a full disk during saving marks only that run failed; the earlier complete run still loads."""
     store = RunStore(tmp_path)
-    earlier, _ = store.train(FAST, mnist)
+    earlier, _ = train_run(store, FAST, mnist)
 
     def disk_full(*arguments, **keywords):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runs_module, "atomic_write_npz", disk_full)
+    monkeypatch.setattr(run_training, "write_predictions", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
-        store.train(FAST.replace(seed=5), mnist)
+        train_run(store, FAST.replace(seed=5), mnist)
     monkeypatch.undo()
 
     statuses = dict(zip(store.runs_table()["run_id"], store.runs_table()["status"]))
@@ -54,8 +55,8 @@ def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(mnist, tmp
 def test_prune_removes_oldest_unfinished_runs_and_never_a_complete_one(mnist, tmp_path):
     """Check the runs cap deletes stopped/failed runs oldest first and keeps every complete run."""
     store = RunStore(tmp_path)
-    complete_ids = [store.train(FAST.replace(seed=seed), mnist)[0].run_id for seed in (1, 2)]
-    stopped_ids = [store.train(FAST.replace(seed=seed, epochs=2), mnist, should_stop=lambda: True)[0].run_id
+    complete_ids = [train_run(store, FAST.replace(seed=seed), mnist)[0].run_id for seed in (1, 2)]
+    stopped_ids = [train_run(store, FAST.replace(seed=seed, epochs=2), mnist, should_stop=lambda: True)[0].run_id
                    for seed in (3, 4)]
     assert store.prune(3) == [stopped_ids[0]]
     assert store.prune(1) == [stopped_ids[1]]
@@ -69,8 +70,8 @@ def test_runs_cap_from_environment_prunes_after_training(mnist, tmp_path, monkey
     """Check RNN_MAX_RUNS caps the folder after each training and a bad value is refused clearly."""
     monkeypatch.setenv("RNN_MAX_RUNS", "1")
     store = RunStore(tmp_path)
-    store.train(FAST.replace(seed=7, epochs=2), mnist, should_stop=lambda: True)
-    kept, _ = store.train(FAST.replace(seed=8), mnist)
+    train_run(store, FAST.replace(seed=7, epochs=2), mnist, should_stop=lambda: True)
+    kept, _ = train_run(store, FAST.replace(seed=8), mnist)
     assert list(store.runs_table()["run_id"]) == [kept.run_id]
     monkeypatch.setenv("RNN_MAX_RUNS", "lots")
     with pytest.raises(ValueError, match="RNN_MAX_RUNS='lots' is not allowed"):

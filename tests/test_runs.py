@@ -13,7 +13,9 @@ import pytest
 
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
-from core.runs import RunError, RunStore
+from core.run_format import RunError, read_record, read_status
+from core.run_store import RunStore
+from core.run_training import train_run
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
@@ -23,7 +25,7 @@ def test_cache_round_trip_gives_identical_weights_and_history_without_training(t
     """Check a complete run reloads with the same weights and history and is not trained again."""
     store, record = tiny_run
     events = []
-    again, cached = store.train(record.config, mnist, on_event=events.append)
+    again, cached = train_run(store, record.config, mnist, on_event=events.append)
     assert cached and again.run_id == record.run_id and events == []
     first_model, second_model = store.load_model(record.run_id), store.load_model(again.run_id)
     for first, second in zip(first_model.get_weights(), second_model.get_weights()):
@@ -45,8 +47,8 @@ def test_cache_round_trip_gives_identical_weights_and_history_without_training(t
 def test_run_folder_records_config_versions_and_timings(tiny_run):
     """Check config.json, status.json and the artifacts are all written."""
     _, record = tiny_run
-    saved = json.loads((record.run_dir / "config.json").read_text())
-    assert saved["run_id"] == record.run_id and saved["config"] == record.config.to_dict()
+    reread = read_record(record.run_id, record.run_dir)
+    assert reread.config == record.config and reread.data_identity == record.data_identity
     info = record.info
     assert info["status"] == "complete" and info["versions"]["tensorflow"].startswith("2.")
     assert info["metrics"]["train_seconds"] > 0 and info["timings"]["wall_seconds"] > 0
@@ -66,14 +68,14 @@ def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path)
         return calls["count"] > 14
 
     events = []
-    record, cached = store.train(config, mnist, on_event=events.append, should_stop=stop_in_second_epoch)
+    record, cached = train_run(store, config, mnist, on_event=events.append, should_stop=stop_in_second_epoch)
     assert not cached and record.status == "stopped"
     assert record.info["epochs_done"] == 1 and record.has_artifacts
     assert isinstance(events[-1], TrainingFinished) and events[-1].status == "stopped"
     assert store.find_complete(record.run_id) is None
     assert list(store.runs_table()["status"]) == ["stopped"]
 
-    record, cached = store.train(config, mnist)
+    record, cached = train_run(store, config, mnist)
     assert not cached and record.status == "complete" and record.info["epochs_done"] == 3
 
 
@@ -85,9 +87,9 @@ def _damage(run_dir: Path, how: str) -> None:
         (run_dir / "epoch_history.csv").unlink()
     elif how == "edited config":
         path = run_dir / "config.json"
-        saved = json.loads(path.read_text())
-        saved["config"]["hidden_units"] = 64
-        path.write_text(json.dumps(saved))
+        original = path.read_bytes()
+        path.write_bytes(original.replace(b'"hidden_units": 8,', b'"hidden_units": 64,'))
+        assert path.read_bytes() != original
     elif how == "missing predictions":
         (run_dir / "test_predictions.npz").unlink()
     elif how == "garbage status":
@@ -104,8 +106,8 @@ def _damage(run_dir: Path, how: str) -> None:
 def test_damaged_runs_are_reported_skipped_and_retrainable(mnist, tmp_path, how, problem):
     """Check a damaged run shows up as damaged with its problem, others still list, and it retrains."""
     store = RunStore(tmp_path)
-    damaged, _ = store.train(FAST, mnist)
-    healthy, _ = store.train(FAST.replace(seed=1), mnist)
+    damaged, _ = train_run(store, FAST, mnist)
+    healthy, _ = train_run(store, FAST.replace(seed=1), mnist)
     _damage(damaged.run_dir, how)
     (tmp_path / "not-a-run").mkdir()
 
@@ -117,7 +119,7 @@ def test_damaged_runs_are_reported_skipped_and_retrainable(mnist, tmp_path, how,
     with pytest.raises(RunError, match="damaged"):
         store.load_model(damaged.run_id)
 
-    retrained, cached = store.train(FAST, mnist)
+    retrained, cached = train_run(store, FAST, mnist)
     assert not cached and retrained.status == "complete" and retrained.run_id == damaged.run_id
 
 
@@ -134,7 +136,7 @@ def test_malformed_run_ids_are_refused_before_any_path_is_built(tmp_path, run_id
 def test_delete_removes_a_run(mnist, tmp_path):
     """Check delete removes the folder and the run leaves the listing."""
     store = RunStore(tmp_path)
-    record, _ = store.train(FAST, mnist)
+    record, _ = train_run(store, FAST, mnist)
     store.delete(record.run_id)
     assert not record.run_dir.exists() and store.runs_table().empty
 
@@ -149,10 +151,10 @@ def _wait_for_status(store: RunStore, run_id: str, wanted: str, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            info = json.loads((store.run_dir(run_id) / "status.json").read_text())
-            if info["status"] == wanted and info.get("epochs_done", 0) >= 1:
+            info = read_status(run_id, store.run_dir(run_id))
+            if info["status"] == wanted and info["epochs_done"] >= 1:
                 return info
-        except (OSError, ValueError):
+        except RunError:
             pass
         time.sleep(0.2)
     raise AssertionError(f"run {run_id} never reached {wanted}")
@@ -177,7 +179,7 @@ def test_kill_9_mid_training_leaves_an_interrupted_run_that_retrains_clean(mnist
     assert (record.run_dir / "weights.weights.h5").stat().st_size > 0
 
     short = config.replace(epochs=1, train_subset=1_000)
-    assert store.train(short, mnist)[0].status == "complete"
+    assert train_run(store, short, mnist)[0].status == "complete"
 
 
 def test_second_process_waits_for_the_first_and_reuses_its_run(mnist, tmp_path):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from core.runs import RunStore
+from core.run_format import INTERRUPTED, RUNNING
+from core.run_store import RunStore
 from tests.streamlit_server import launch_chromium, start_streamlit
 from tests.test_browser import ARTIFACTS, _require_chromium
 
@@ -21,13 +21,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _running_run(runs_dir: Path, timeout: float = 300) -> str:
     """The id of the run the server is training, once it has finished its first epoch."""
+    store = RunStore(runs_dir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for status_file in runs_dir.glob("*/status.json"):
-            with contextlib.suppress(OSError, ValueError):
-                info = json.loads(status_file.read_text())
-                if info["status"] == "running" and info.get("epochs_done", 0) >= 1:
-                    return status_file.parent.name
+        records, _ = store.list_runs()
+        for record in records:
+            if record.status == RUNNING and record.info["epochs_done"] >= 1:
+                return record.run_id
         time.sleep(0.2)
     raise AssertionError("the server never reported a running run with one finished epoch")
 
@@ -53,7 +53,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
             process.wait(timeout=30)
 
             record = store.read_run(run_id)
-            assert record.status == "interrupted"
+            assert record.status == INTERRUPTED
             assert store.find_complete(run_id) is None
             assert record.info["epochs_done"] >= 1
 

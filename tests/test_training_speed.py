@@ -7,7 +7,8 @@ import tensorflow as tf
 
 import core.training
 from core.config import RNNConfig
-from core.model import build_model, fused_vanilla_logits
+from core.fused_rnn_step import fused_vanilla_logits
+from core.model import build_model
 from core.training import configure_threads, train
 
 

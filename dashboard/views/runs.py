@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.config import RNNConfig, is_run_id
-from core.runs import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError, RunStore)
+from core.run_format import BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError
+from core.run_store import RunStore
 from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
 from dashboard.figures_training import format_value, validation_overlay_figure
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.config import PRESETS, RNNConfig
 from core.jobs import BATCH_COLUMNS, CANCELLED, EPOCH_COLUMNS, JobSnapshot
-from core.runs import RunError, RunRecord
+from core.run_format import RunError, RunRecord
 from dashboard.common import (get_job_manager, get_store, live_plotly_chart, select_run, selected_run,
                               selected_run_id)
 from dashboard.figures_training import training_curves_spec

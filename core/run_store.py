@@ -1,0 +1,189 @@
+"""The run store: every run folder under one root, listed without ever crashing, opened verified.
+
+Listing reads each run's config.json and status.json and checks its files' presence and sizes;
+opening one run (read_run, and everything that loads from it) also checks every sha256. The
+folder format itself is core/run_format.py; training a run into the store is core/run_training.py.
+This module imports TensorFlow only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from core.config import RNNConfig, is_run_id
+from core.run_format import (COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, RunError, RunRecord,
+                             check_artifacts, load_weights, read_histories, read_predictions, read_record)
+
+TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
+TABLE_COLUMNS = (["run_id", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
+                 + ["started_at", "problem"])
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("RNN_RUNS_DIR") or "runs").expanduser()
+
+
+class RunStore:
+    """All runs under one root folder (default runs/, or RNN_RUNS_DIR)."""
+
+    def __init__(self, root: Path | str | None = None, max_runs: int | None = None):
+        self.root = Path(root) if root is not None else default_runs_dir()
+        # A cap on run folders (RNN_MAX_RUNS): after each training the oldest unfinished runs are
+        # pruned; complete runs are never pruned, so the cap can be exceeded by complete runs alone.
+        if max_runs is None and os.environ.get("RNN_MAX_RUNS"):
+            max_runs = _positive_int(os.environ["RNN_MAX_RUNS"], "RNN_MAX_RUNS")
+        self.max_runs = max_runs
+
+    # -- paths and locks --------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of run_id; refuses anything that is not a run id before building a path."""
+        if not is_run_id(run_id):
+            raise RunError(f"run id {str(run_id)[:40]!r} is not valid; a run id is 16 hex digits")
+        return self.root / run_id
+
+    def lock(self, run_id: str) -> FileLock:
+        """An inter-process lock held by whoever trains run_id (released by the OS if it dies)."""
+        self.run_dir(run_id)  # validates the id
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(lock_dir / f"{run_id}.lock")
+
+    def is_locked(self, run_id: str) -> bool:
+        probe = self.lock(run_id)
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _open(self, run_id: str, verify: bool) -> RunRecord:
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            raise RunError(f"run {run_id} does not exist under {self.root}")
+        record = read_record(run_id, run_dir)
+        check_artifacts(record, hashes=verify)
+        status = INTERRUPTED if record.status == RUNNING and not self.is_locked(run_id) else record.status
+        return RunRecord(run_id, run_dir, record.config, record.data_identity, status, record.info, verify)
+
+    def read_run(self, run_id: str) -> RunRecord:
+        """Read one run and verify every file's sha256; raise RunError saying what is damaged."""
+        return self._open(run_id, verify=True)
+
+    def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
+        """Every run, newest first, unverified (see RunRecord.verified), and {run id or folder
+        name: problem} for the damaged ones."""
+        records, damaged = [], {}
+        if not self.root.is_dir():
+            return records, damaged
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if not is_run_id(entry.name):
+                damaged[entry.name] = "not a run folder (its name is not a run id)"
+                continue
+            try:
+                records.append(self._open(entry.name, verify=False))
+            except RunError as error:
+                damaged[entry.name] = str(error)
+        records.sort(key=lambda record: record.started_at, reverse=True)
+        return records, damaged
+
+    def runs_table(self) -> pd.DataFrame:
+        """One row per run: id, status, hyperparameters, metrics, start time; damaged runs with a problem."""
+        records, damaged = self.list_runs()
+        rows = []
+        for record in records:
+            rows.append({"run_id": record.run_id, "status": record.status, **record.config.to_dict(),
+                         **{name: record.metric(name) for name in TABLE_METRICS},
+                         "started_at": record.info["started_at"], "problem": ""})
+        for name, problem in damaged.items():
+            rows.append({"run_id": name, "status": DAMAGED, "problem": problem})
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+    def find_complete(self, run_id: str) -> RunRecord | None:
+        """The verified run if it is complete; None if it is anything else or cannot be read."""
+        try:
+            record = self.read_run(run_id)
+        except RunError:
+            return None
+        return record if record.status == COMPLETE else None
+
+    def load_histories(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(batch history, epoch history) of a run, as tidy tables (see run_format.read_histories)."""
+        return read_histories(run_id, self.run_dir(run_id))
+
+    def load_predictions(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (10000, 10) float32, labels (10000,) int64) on the test set."""
+        return read_predictions(run_id, self.run_dir(run_id))
+
+    def load_model(self, run_id: str):
+        """The run's Keras model, rebuilt from its config and loaded with its verified weights only."""
+        record = self.read_run(run_id)
+        if not record.has_artifacts:
+            raise RunError(f"run {run_id} has no saved weights (status {record.status})")
+        from core.model import build_model  # imports TensorFlow
+
+        model = build_model(record.config)
+        load_weights(record, model)
+        return model
+
+    # -- deleting ----------------------------------------------------------------------------
+
+    def delete(self, run_id: str) -> None:
+        run_dir = self.run_dir(run_id)
+        if self.is_locked(run_id):
+            raise RunError(f"run {run_id} is training right now; stop it before deleting it")
+        if run_dir.is_dir():
+            self.delete_unlocked(run_id)
+
+    def delete_unlocked(self, run_id: str) -> None:
+        """Delete a run folder without checking its lock (the caller holds it)."""
+        run_dir = self.run_dir(run_id)
+        # Rename first so a half-deleted folder never looks like a run.
+        doomed = self.root / f".deleting-{run_id}-{os.getpid()}"
+        os.replace(run_dir, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def prune(self, max_runs: int, keep: str | None = None) -> list[str]:
+        """Delete the oldest unfinished runs (stopped, failed, interrupted, damaged) until at most
+        max_runs folders remain; never a complete run, a running one, or `keep`. Returns deleted ids."""
+        if max_runs < 1:
+            raise ValueError(f"max_runs={max_runs} is out of range; allowed 1 or more")
+        folders = [entry for entry in self.root.iterdir() if entry.is_dir() and is_run_id(entry.name)]
+        candidates = []
+        for folder in folders:
+            try:
+                status = self._open(folder.name, verify=False).status
+            except RunError:
+                status = DAMAGED
+            if status in (STOPPED, FAILED, INTERRUPTED, DAMAGED) and folder.name != keep:
+                candidates.append((folder.stat().st_mtime, folder.name))
+        deleted = []
+        for _, run_id in sorted(candidates):
+            if len(folders) - len(deleted) <= max_runs:
+                break
+            if not self.is_locked(run_id):
+                self.delete_unlocked(run_id)
+                deleted.append(run_id)
+        return deleted
+
+
+def _positive_int(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r} is not allowed; use a whole number of 1 or more")
+    return value
