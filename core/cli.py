@@ -13,6 +13,7 @@ from typing import Sequence
 
 from core.config import CHOICES, PRESETS, RNNConfig
 from core.events import BatchLogged, EpochEnded, Event, Message, Progress, TrainingFinished
+from core.process import configure_process
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -70,12 +71,15 @@ class _Reporter:
         if isinstance(event, Message):
             self._write(event.text)
         elif isinstance(event, BatchLogged):
-            self._write(f"iter {event.iteration:4d}:\t Loss={event.loss:.2f},\tTraining Accuracy={event.accuracy:.01%}")
+            if event.epoch_iteration == 0:  # every epoch logs its iteration 0 first
+                self._write(f"Training epoch: {event.epoch}")
+            self._write(f"iter {event.epoch_iteration:3d}:\t Loss={event.loss:.2f},\t"
+                        f"Training Accuracy={event.accuracy:.01%}")
         elif isinstance(event, EpochEnded):
-            self._write("-" * 80)
+            self._write("-" * 57)
             self._write(f"Epoch: {event.epoch}, validation loss: {event.validation_loss:.2f}, "
                         f"validation accuracy: {event.validation_accuracy:.01%} (all 5,000 validation images)")
-            self._write("-" * 80)
+            self._write("-" * 57)
         elif isinstance(event, Progress) and self.show_bar:
             if self.bar is None:
                 from tqdm import tqdm
@@ -102,6 +106,7 @@ def _config_from(arguments: argparse.Namespace) -> RNNConfig:
 
 def command_train(arguments: argparse.Namespace) -> int:
     from core.data import load_mnist
+    from core.run_format import COMPLETE
     from core.run_store import RunStore
     from core.run_training import train_run
 
@@ -144,7 +149,7 @@ def command_train(arguments: argparse.Namespace) -> int:
     print(f"Run {record.run_id} ({record.status}) in {summary['run_dir']}")
     if arguments.json:
         print(json.dumps(summary))
-    return 0 if record.status == "complete" else EXIT_FAILED
+    return 0 if record.status == COMPLETE else EXIT_FAILED
 
 
 def command_runs(arguments: argparse.Namespace) -> int:
@@ -164,6 +169,7 @@ def command_runs(arguments: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_process()
     arguments = build_parser().parse_args(argv)
     handlers = {"train": command_train, "runs": command_runs}
     try:

@@ -56,7 +56,7 @@ class RNNConfig:
     learning_rate_schedule: str = "constant"  # "cosine" decays to 0 over all iterations
     epochs: int = 10
     batch_size: int = 100
-    display_freq: int = 100  # log batch loss and accuracy every this many iterations
+    display_freq: int = 100  # log batch loss and accuracy at iterations 0, 100, 200, ... of each epoch
     gradient_clip_norm: float = 0.0  # global-norm clipping; 0 means off
     keep_best_weights: bool = False  # end with the weights of the best validation epoch
     adam_beta_2: float = 0.999  # decay of Adam's squared-gradient average (TF1's default); only adam uses it

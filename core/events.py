@@ -40,12 +40,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class BatchLogged:
-    """The tutorial's line every display_freq iterations: this batch's loss and accuracy."""
+    """The tutorial's line at iterations 0, display_freq, 2 display_freq, ... of each epoch: the
+    loss and accuracy of the batch just trained on, measured after its update."""
 
-    epoch: int
-    iteration: int
+    epoch: int  # 1-based
+    iteration: int  # updates so far, counted over all epochs (the x axis of the curves)
     loss: float
     accuracy: float
+    epoch_iteration: int  # 0-based within the epoch, as the tutorial prints it
 
 
 @dataclass(frozen=True)

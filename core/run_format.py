@@ -190,7 +190,7 @@ def _read_json_file(run_id: str, path: Path) -> Any:
         return read_json(path)
     except FileNotFoundError as error:
         raise RunError(f"run {run_id} is damaged: {path.name} is missing") from error
-    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON
+    except (OSError, ValueError, RecursionError) as error:  # unreadable, not UTF-8, not JSON, too deep
         raise RunError(f"run {run_id} is damaged: {path.name} cannot be read ({error})") from error
 
 
@@ -247,11 +247,13 @@ def check_artifacts(record: RunRecord, hashes: bool) -> None:
     sizes = record.info.get("sizes", {})
     for name, digest in (record.info.get("files") or {}).items():
         path = record.run_dir / name
+        if not path.is_file():
+            raise RunError(f"run {record.run_id} is damaged: {name} is missing")
         try:
-            size = path.stat().st_size
-        except OSError:
-            raise RunError(f"run {record.run_id} is damaged: {name} is missing") from None
-        if (name in sizes and size != sizes[name]) or (hashes and sha256(path) != digest):
+            changed = (name in sizes and path.stat().st_size != sizes[name]) or (hashes and sha256(path) != digest)
+        except OSError as error:
+            raise RunError(f"run {record.run_id} is damaged: {name} cannot be read ({error})") from error
+        if changed:
             raise RunError(f"run {record.run_id} is damaged: {name} is truncated or changed")
 
 

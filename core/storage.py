@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,26 +13,26 @@ import numpy as np
 import pandas as pd
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
+def _create_temporary(path: Path) -> Path:
+    """Create a new empty file beside path, named so no one else picks it, with the permissions
+    of any new file (0666 less the process's umask)."""
+    while True:
+        # The temporary name keeps the final suffix: some writers (Keras weights) insist on it.
+        temporary = path.parent / f".tmp-{secrets.token_hex(8)}-{path.name}"
+        try:
+            os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return temporary
 
 
 def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
     """Call write(temporary_path), then rename it over path; on any error the old file is intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name keeps the final suffix: some writers (Keras weights) insist on it.
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
+    temporary_path = _create_temporary(path)
     try:
         write(temporary_path)
-        os.chmod(temporary_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with open(temporary_path, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary_path, path)

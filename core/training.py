@@ -17,13 +17,11 @@ from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, Train
                          ignore_event)
 from core.fused_rnn_step import fused_vanilla_logits
 from core.model import build_model
+from core.process import TRAINING_SHARDS
 from core.run_format import BATCH_COLUMNS, EPOCH_COLUMNS
 
 PROGRESS_EVERY = 10  # iterations between Progress events
 EVALUATION_BATCH = 5_000  # evaluation runs in large batches: one call per 5,000 images
-# The vanilla cell's training step cuts each batch into this many independent parts, one per core
-# of the 2-core machine it was tuned on; see configure_threads and bench/bench_training.py.
-TRAINING_SHARDS = 2
 
 
 @dataclass
@@ -60,23 +58,6 @@ def make_optimizer(config: RNNConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(learning_rate=learning_rate, **clip)
 
 
-def configure_threads() -> bool:
-    """One thread per TensorFlow op, two ops at a time; False if TensorFlow has already started.
-
-    A step's matmuls, (50 x 128) @ (128 x 128), run no faster on two threads than on one, and the
-    hand-off costs more than it saves. With one thread per op the two shards of a batch run side by
-    side instead, one per core. The settings can only be made before the first TensorFlow op of the
-    process: a process that has already run one (a dashboard that traced a model first, say)
-    keeps its settings and trains correctly, only slower.
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(TRAINING_SHARDS)
-    except RuntimeError:
-        return False
-    return True
-
-
 class _CompiledSteps:
     """The model's training step and evaluation, each compiled once with tf.function."""
 
@@ -94,6 +75,7 @@ class _CompiledSteps:
         self.loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.fused = isinstance(model.get_layer("recurrent"), keras.layers.SimpleRNN)
         self.train_step = tf.function(self._train_step)
+        self.last_batch_metrics = tf.function(self._last_batch_metrics)
         image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
         self.logits = tf.function(self._logits, input_signature=[image_spec])
 
@@ -102,12 +84,14 @@ class _CompiledSteps:
         self.order.assign(order)
         self.position.assign(0)
 
-    def _train_step(self):
-        start = self.position.read_value()
+    def _batch(self, start: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """images (b, 28, 28) and labels (b,) of the batch order[start : start + batch_size]."""
         batch_indices = self.order[start : start + self.batch_size]  # the last batch may be shorter
+        return tf.gather(self.train_images, batch_indices), tf.gather(self.train_labels, batch_indices)
+
+    def _train_step(self) -> None:
+        images, labels = self._batch(self.position.read_value())
         self.position.assign_add(self.batch_size)
-        images = tf.gather(self.train_images, batch_indices)
-        labels = tf.gather(self.train_labels, batch_indices)
         with tf.GradientTape() as tape:
             if self.fused:
                 # The same logits and gradients as self.model(images), laid out to train faster.
@@ -118,8 +102,14 @@ class _CompiledSteps:
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
+
+    def _last_batch_metrics(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """Loss and accuracy of the batch the last step trained on, with the weights after its
+        update: what the tutorial's sess.run([loss, accuracy]) after the optimizer step prints."""
+        images, labels = self._batch(self.position.read_value() - self.batch_size)
+        logits = self.model(images, training=False)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), labels), tf.float32))
-        return loss, accuracy
+        return self.loss_function(labels, logits), accuracy
 
     def _logits(self, images: tf.Tensor):
         return self.model(images, training=False)
@@ -147,9 +137,9 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     """Train config's network on data, reporting through on_event; returns early if should_stop().
 
     on_epoch_end(model, batch_history, epoch_history) lets the caller checkpoint after each epoch.
+    Runs fastest in a process that called core.process.configure_process() before TensorFlow started.
     """
     started = time.perf_counter()
-    configure_threads()
     keras.utils.set_random_seed(config.seed)
     model = build_model(config)
     optimizer = make_optimizer(config)
@@ -176,17 +166,19 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         # included, the first epoch's tracing too); evaluation and checkpoints are left out.
         epoch_started = time.perf_counter()
         steps.start_epoch(shuffler.permutation(len(train_images)).astype(np.int32))
-        for start in range(0, len(train_images), config.batch_size):
+        for epoch_iteration, start in enumerate(range(0, len(train_images), config.batch_size)):
             if should_stop():
                 stopped = True
                 break
-            loss, accuracy = steps.train_step()  # the batch order[start : start + batch_size]
+            steps.train_step()  # the batch order[start : start + batch_size]
             iteration += 1
             samples_seen += min(config.batch_size, len(train_images) - start)
-            if iteration % config.display_freq == 0:
-                # Reading the values waits for the step; only done when the tutorial would print.
-                on_event(BatchLogged(epoch, iteration, float(loss), float(accuracy)))
-                batch_rows.append((epoch, iteration, float(loss), float(accuracy)))
+            if epoch_iteration % config.display_freq == 0:
+                # The tutorial's schedule: iterations 0, display_freq, ... of each epoch, after the
+                # update. Only these iterations pay for a second forward pass of their batch.
+                loss, accuracy = (float(value) for value in steps.last_batch_metrics())
+                on_event(BatchLogged(epoch, iteration, loss, accuracy, epoch_iteration))
+                batch_rows.append((epoch, iteration, loss, accuracy))
             if iteration % PROGRESS_EVERY == 0 or iteration == config.total_iterations:
                 elapsed = train_seconds + time.perf_counter() - epoch_started
                 on_event(Progress(epoch, iteration, config.total_iterations, elapsed,

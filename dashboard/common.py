@@ -75,12 +75,6 @@ def get_job_manager() -> JobManager:
 @st.cache_resource(show_spinner="Loading the model...", max_entries=8)
 def get_model(run_id: str):
     """The Keras model of a run, loaded once per run id (TensorFlow is imported here, lazily)."""
-    from core.training import configure_threads
-
-    # TensorFlow takes thread settings only before its first op, for the whole process. Apply the
-    # training's settings here too, so a training started after a model was viewed runs as fast
-    # as one started first (without this it ran about 1.3x slower, see core/training.py).
-    configure_threads()
     return get_store().load_model(run_id)
 
 

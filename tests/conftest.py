@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from core.config import RNNConfig
 from core.data import MnistSplit, load_mnist
+from core.process import configure_process
 from core.run_format import RunRecord
 from core.run_store import RunStore
 from core.run_training import train_run
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.
 TINY_CONFIG = RNNConfig(train_subset=2_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
+
+
+def pytest_configure(config):
+    """The test session is an entry point too: the CLI's process-wide settings, before TensorFlow starts."""
+    configure_process()
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +35,11 @@ def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
     record, cached = train_run(store, TINY_CONFIG, mnist)
     assert not cached and record.status == "complete"
     return store, record
+
+
+@pytest.fixture
+def copied_run(tiny_run, tmp_path) -> tuple[RunStore, RunRecord]:
+    """A copy of tiny_run's store in this test's own folder, free to damage, delete or add to."""
+    store, record = tiny_run
+    copy = RunStore(shutil.copytree(store.root, tmp_path / "runs"))
+    return copy, copy.read_run(record.run_id)

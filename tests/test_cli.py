@@ -22,8 +22,12 @@ def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(
     first = run_cli(*flags)
     assert first.returncode == 0, first.stderr
     lines = first.stdout.strip().splitlines()
-    assert "iter    2:\t Loss=" in first.stdout and "Training Accuracy=" in first.stdout
-    assert any(line.startswith("Epoch: 1, validation loss:") for line in lines)
+    # The tutorial's lines: 10 iterations per epoch, logged at 0, 2, 4, 6, 8 within the epoch.
+    log = [line for line in lines if line.startswith(("Training epoch", "iter", "Epoch:"))]
+    assert [line.split(":")[0] for line in log] == ["Training epoch", "iter   0", "iter   2", "iter   4",
+                                                    "iter   6", "iter   8", "Epoch"]
+    assert log[0] == "Training epoch: 1" and "\t Loss=" in log[1] and ",\tTraining Accuracy=" in log[1]
+    assert log[-1].startswith("Epoch: 1, validation loss:")
     summary = json.loads(lines[-1])
     expected_keys = {"run_id", "status", "cached", "test_accuracy", "test_loss", "best_val_accuracy",
                      "train_seconds", "samples_per_second", "run_dir"}

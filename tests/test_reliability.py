@@ -16,21 +16,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
 
 
-def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
-    """Check a write that fails half-way leaves the previous content and no stray temporary file."""
-    target = tmp_path / "status.json"
-    atomic_write_bytes(target, b"old content")
-
-    def write_half_then_fail(temporary: Path) -> None:
-        temporary.write_bytes(b"new con")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with pytest.raises(OSError, match="No space left"):
-        atomic_write_with(target, write_half_then_fail)
-    assert target.read_bytes() == b"old content"
-    assert [path.name for path in tmp_path.iterdir()] == ["status.json"]
-
-
 def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(mnist, tmp_path, monkeypatch):
     """Check a full disk during saving marks only that run failed; the earlier complete run still loads."""
     store = RunStore(tmp_path)

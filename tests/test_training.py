@@ -5,18 +5,23 @@ import pytest
 
 from core.config import RNNConfig
 from core.events import BatchLogged, EpochEnded, Progress, TrainingStarted
-from core.training import make_optimizer, train
+from core.training import evaluate_logits, make_optimizer, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
 
 
 def test_events_follow_the_tutorials_schedule(mnist):
-    """Check batch lines every display_freq iterations and a validation line after each epoch."""
+    """Check batch lines at iterations 0, display_freq, ... of each epoch and a validation line
+    after each epoch."""
     events = []
     outcome = train(SMALL, mnist, on_event=events.append)
     assert isinstance(events[0], TrainingStarted) and events[0].total_iterations == 40
-    logged = [event.iteration for event in events if isinstance(event, BatchLogged)]
-    assert logged == [7, 14, 21, 28, 35]
+    batch_events = [event for event in events if isinstance(event, BatchLogged)]
+    # 20 iterations per epoch, display_freq 7: within-epoch iterations 0, 7, 14, after 1, 8, 15 updates.
+    assert [(event.epoch, event.epoch_iteration) for event in batch_events] == [(1, 0), (1, 7), (1, 14),
+                                                                               (2, 0), (2, 7), (2, 14)]
+    logged = [event.iteration for event in batch_events]
+    assert logged == [1, 8, 15, 21, 28, 35]
     epochs = [event for event in events if isinstance(event, EpochEnded)]
     assert [event.epoch for event in epochs] == [1, 2] and [event.iteration for event in epochs] == [20, 40]
     assert [event.iteration for event in events if isinstance(event, Progress)][-1] == 40
@@ -28,6 +33,45 @@ def test_events_follow_the_tutorials_schedule(mnist):
     np.testing.assert_allclose(outcome.test_probabilities.sum(axis=1), 1.0, atol=1e-5)
     predicted = outcome.test_probabilities.argmax(axis=1)
     assert outcome.test_accuracy == pytest.approx((predicted == mnist.test_labels).mean())
+
+
+def test_tutorial_schedule_logs_six_lines_per_epoch(mnist):
+    """Check 550 iterations per epoch and display_freq 100 log iterations 0, 100, ..., 500 in every
+    epoch (6 lines each), as the tutorial does, not at global multiples of 100."""
+    config = RNNConfig(train_subset=1_100, batch_size=2, epochs=2, hidden_units=4, display_freq=100)
+    assert config.iterations_per_epoch == 550
+    events = []
+    train(config, mnist, on_event=events.append)
+    logged = [(event.epoch, event.epoch_iteration) for event in events if isinstance(event, BatchLogged)]
+    assert logged == [(epoch, iteration) for epoch in (1, 2) for iteration in (0, 100, 200, 300, 400, 500)]
+
+
+def test_logged_batch_loss_is_measured_after_the_update(mnist):
+    """Check the logged loss and accuracy are the batch's under the weights after its update:
+    recomputed by hand from the trained model on the same batch, and unlike the weights before it."""
+    config = RNNConfig(train_subset=150, batch_size=50, epochs=2, hidden_units=8, display_freq=2, seed=11)
+    events = []
+    outcome = train(config, mnist, on_event=events.append)
+    last = [event for event in events if isinstance(event, BatchLogged)][-1]
+    assert (last.epoch, last.epoch_iteration, last.iteration) == (2, 2, 6)  # the last batch of all
+    # The batch of that line: the same shuffles as training (one permutation per epoch, seed 11).
+    shuffler = np.random.default_rng(config.seed)
+    shuffler.permutation(150)
+    batch = shuffler.permutation(150)[100:150]
+    images, labels = mnist.train_images[:150][batch], mnist.train_labels[:150][batch]
+
+    after_loss, after_accuracy, _ = evaluate_logits(np.asarray(outcome.model(images)), labels)
+    assert last.loss == pytest.approx(after_loss, rel=1e-5)
+    assert last.accuracy == pytest.approx(after_accuracy)
+    calls = {"count": 0}
+
+    def stop_before_the_last_batch():
+        calls["count"] += 1
+        return calls["count"] > 5
+
+    before = train(config, mnist, should_stop=stop_before_the_last_batch).model  # 5 of the 6 updates
+    before_loss, _, _ = evaluate_logits(np.asarray(before(images)), labels)
+    assert abs(before_loss - last.loss) > 100 * abs(after_loss - last.loss) + 1e-4
 
 
 def test_same_config_and_seed_give_same_metrics(mnist):

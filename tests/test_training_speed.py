@@ -9,7 +9,7 @@ import core.training
 from core.config import RNNConfig
 from core.fused_rnn_step import fused_vanilla_logits
 from core.model import build_model
-from core.training import configure_threads, train
+from core.training import train
 
 
 def _model_with_busy_weights(config: RNNConfig) -> keras.Model:
@@ -74,14 +74,3 @@ def test_fused_training_follows_keras_training(mnist, monkeypatch):
     np.testing.assert_allclose(fused.batch_history["loss"], reference.batch_history["loss"], rtol=1e-3)
     np.testing.assert_allclose(fused.test_probabilities, reference.test_probabilities, atol=1e-3)
     assert fused.samples_seen == reference.samples_seen == 2_060
-
-
-def test_configure_threads_after_start_keeps_settings():
-    """Check asking for thread settings once TensorFlow has run an op is refused quietly, not raised."""
-    tf.constant(1.0) + 1.0  # TensorFlow has started now, whatever ran before
-    threads = tf.config.threading.get_intra_op_parallelism_threads()
-    if threads == 1:  # this process set them before starting: setting them again is allowed
-        assert configure_threads()
-    else:
-        assert not configure_threads()
-    assert tf.config.threading.get_intra_op_parallelism_threads() == threads

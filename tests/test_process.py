@@ -1,0 +1,80 @@
+"""Tests of the process-wide settings: applied by configure_process(), never by an import."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core.process import TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Prints how many threads of each name the process has once TensorFlow has run a matmul: the
+# inter-op pool's threads are named tf_Compute, the intra-op pool's keep the name python.
+THREAD_PROBE = """
+import collections, json, os
+import tensorflow as tf
+tf.matmul(tf.ones((256, 256)), tf.ones((256, 256)))
+names = collections.Counter(open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task"))
+print(json.dumps(names))
+"""
+
+
+def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter whose environment has none of our settings but these."""
+    clean = {name: value for name, value in os.environ.items() if name not in TENSORFLOW_ENVIRONMENT}
+    return subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=300, env={**clean, **environment})
+
+
+def threads_after(setup: str, **environment: str) -> dict[str, int]:
+    result = run_python(setup + THREAD_PROBE, **environment)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def api_settings(intra: int, inter: int) -> str:
+    return ("import tensorflow as tf\n"
+            f"tf.config.threading.set_intra_op_parallelism_threads({intra})\n"
+            f"tf.config.threading.set_inter_op_parallelism_threads({inter})\n")
+
+
+def test_configure_process_gives_tensorflow_one_thread_per_op():
+    """Check the thread pools after configure_process() are those TensorFlow's own API sets for one
+    thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins."""
+    configured = threads_after("from core.process import configure_process\nconfigure_process()\n")
+    assert configured == threads_after(api_settings(1, TRAINING_SHARDS))
+    assert configured["tf_Compute"] == TRAINING_SHARDS
+    user_choice = threads_after("from core.process import configure_process\nconfigure_process()\n",
+                                TF_NUM_INTRAOP_THREADS="3")
+    assert user_choice == threads_after(api_settings(3, TRAINING_SHARDS)) != configured
+
+
+def test_configure_process_after_tensorflow_started_fails_loudly():
+    """Check a first call after TensorFlow ran an op raises, and a repeated call (app.py reruns) does not."""
+    late = run_python("import tensorflow as tf\ntf.constant(1.0) + 1.0\n"
+                      "from core.process import configure_process\nconfigure_process()\n")
+    assert late.returncode != 0
+    assert "configure_process() was called after TensorFlow ran its first op" in late.stderr
+    repeated = run_python("from core.process import configure_process\nconfigure_process()\n"
+                          "import tensorflow as tf\ntf.constant(1.0) + 1.0\nconfigure_process()\nprint('ok')\n")
+    assert repeated.returncode == 0 and repeated.stdout.strip() == "ok", repeated.stderr
+
+
+CORE_MODULES = ["core", "core.config", "core.data", "core.events", "core.storage", "core.run_format",
+                "core.run_store", "core.run_training", "core.jobs", "core.cli", "core.process"]
+
+
+def test_importing_core_changes_no_process_setting():
+    """Check importing core's modules sets no environment variable, keeps the umask, and does not
+    import TensorFlow (the dashboard's first page must start without it)."""
+    code = ("import importlib, json, os, sys\nbefore = dict(os.environ)\numask = os.umask(0o022)\nchanged = {}\n"
+            f"for module in {CORE_MODULES!r}:\n"
+            "    importlib.import_module(module)\n"
+            "    changed[module] = [name for name, differs in [('environment', dict(os.environ) != before),\n"
+            "        ('umask', os.umask(0o022) != 0o022), ('tensorflow', 'tensorflow' in sys.modules)] if differs]\n"
+            "print(json.dumps(changed))\n")
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {module: [] for module in CORE_MODULES}
