@@ -159,6 +159,17 @@ class RunStore:
             raise RunError(f"run {run_id} is damaged: a complete run must list all of {ARTIFACT_FILES}")
         return RunRecord(run_id, run_dir, config, data_identity, status, info)
 
+    def read_config(self, run_id: str) -> RNNConfig:
+        """The config saved in run_id's folder, even when the rest of the run is damaged (to retrain
+        it); RunError when config.json itself is missing or unreadable."""
+        path = self.run_dir(run_id) / CONFIG_FILE
+        try:
+            return RNNConfig.from_dict(read_json(path)["config"])
+        except FileNotFoundError as error:
+            raise RunError(f"run {run_id} has no {CONFIG_FILE}") from error
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise RunError(f"run {run_id}: {CONFIG_FILE} cannot be read ({error})") from error
+
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
         """Every run, newest first, and {run id or folder name: problem} for the damaged ones."""
         records, damaged = [], {}

@@ -10,6 +10,7 @@ import string
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
+import pandas as pd
 
 from core.compare import differing_fields
 from core.config import PRESETS, RNNConfig, is_run_id
@@ -111,6 +112,16 @@ def picker_labels(records: Iterable[RunRecord]) -> dict[str, str]:
     records = list(records)
     differs = differences({record.run_id: record.config for record in records})
     return {record.run_id: picker_label(record, differs[record.run_id]) for record in records}
+
+
+def table_labels(table: pd.DataFrame, configs: Mapping[str, RNNConfig]) -> dict[str, str]:
+    """{run id: label} of the rows of a runs table (RunStore.runs_table()); configs: those of its
+    undamaged rows (core.compare.table_configs), labelled by what differs among them."""
+    differs = differences(configs)
+    return {row.run_id: run_label(row.run_id, row.status, configs.get(row.run_id),
+                                  row.test_accuracy if pd.notna(row.test_accuracy) else None,
+                                  differs.get(row.run_id, ""))
+            for row in table.itertuples()}
 
 
 def run_not_found(value: object, shown: str | None) -> str:

@@ -6,12 +6,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.config import PRESETS, RNNConfig
 from core.runs import RunRecord
-from dashboard.labels import (FIELD_LABELS, describe, distinguishing_labels, duration, field_label, picker_label, picker_labels,
-                              plain, run_label, run_not_found)
+from dashboard.labels import (FIELD_LABELS, describe, distinguishing_labels, duration, field_label, picker_label,
+                              picker_labels, plain, run_label, run_not_found, table_labels)
 
 
 @pytest.mark.parametrize("hostile", ["[click me](//e.co)", "![](//e.co/a.png)", "<script>alert(1)</script>",
@@ -107,6 +108,16 @@ def test_picker_labels_put_what_differs_first():
                                    "b" * 16: f"seed 2 · 50.00% · stopped · {'b' * 16}"}
     assert picker_label(runs[0]) == f"RNN 128 · 10 epochs · 95.12% · {'a' * 16}"
     assert run_label("c" * 16, "damaged") == f"damaged · {'c' * 16}"
+
+
+def test_table_labels_label_listed_and_damaged_rows():
+    """Check rows of a runs table get picker labels led by what differs; a damaged row says so."""
+    table = pd.DataFrame({"run_id": ["a" * 16, "b" * 16, "c" * 16], "status": ["complete", "interrupted", "damaged"],
+                          "test_accuracy": [0.9, None, None]})
+    configs = {"a" * 16: RNNConfig(hidden_units=16), "b" * 16: RNNConfig(hidden_units=32)}
+    assert table_labels(table, configs) == {"a" * 16: f"16 units · 90.00% · {'a' * 16}",
+                                            "b" * 16: f"32 units · interrupted · {'b' * 16}",
+                                            "c" * 16: f"damaged · {'c' * 16}"}
 
 
 @pytest.mark.parametrize("value, shown, text", [
