@@ -204,9 +204,9 @@ def read_status(run_id: str, run_dir: Path) -> dict[str, Any]:
     return info
 
 
-def read_record(run_id: str, run_dir: Path) -> RunRecord:
-    """config.json and status.json of a run, unverified; RunError if either is damaged or the
-    config does not give the folder's run id."""
+def read_config(run_id: str, run_dir: Path) -> tuple[RNNConfig, str]:
+    """(config, data identity) from config.json, whatever state the rest of the run is in (a
+    damaged run can still be retrained); RunError if it is damaged or does not give the run id."""
     saved = _read_json_file(run_id, run_dir / CONFIG_FILE)
     problem = None
     if not isinstance(saved, dict) or set(saved) != {"run_id", "config", "data_identity", "format_version"}:
@@ -223,8 +223,15 @@ def read_record(run_id: str, run_dir: Path) -> RunRecord:
         raise RunError(f"run {run_id} is damaged: {CONFIG_FILE}: {error}") from error
     if saved["run_id"] != run_id or fingerprint(config, saved["data_identity"]) != run_id:
         raise RunError(f"run {run_id} is damaged: its {CONFIG_FILE} does not match its id (edited by hand?)")
+    return config, saved["data_identity"]
+
+
+def read_record(run_id: str, run_dir: Path) -> RunRecord:
+    """config.json and status.json of a run, unverified; RunError if either is damaged or the
+    config does not give the folder's run id."""
+    config, data_identity = read_config(run_id, run_dir)
     info = read_status(run_id, run_dir)
-    return RunRecord(run_id, run_dir, config, saved["data_identity"], info["status"], info)
+    return RunRecord(run_id, run_dir, config, data_identity, info["status"], info)
 
 
 # -- the artifacts ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
-from core.run_format import (COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, RunError, RunRecord,
+from core.run_format import (COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, RunError, RunRecord, read_config,
                              check_artifacts, load_weights, read_histories, read_predictions, read_record)
 
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
@@ -79,6 +79,10 @@ class RunStore:
     def read_run(self, run_id: str) -> RunRecord:
         """Read one run and verify every file's sha256; raise RunError saying what is damaged."""
         return self._open(run_id, verify=True)
+
+    def read_config(self, run_id: str) -> RNNConfig:
+        """The config saved in run_id's folder, even when the rest of the run is damaged (to retrain it)."""
+        return read_config(run_id, self.run_dir(run_id))[0]
 
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
         """Every run, newest first, unverified (see RunRecord.verified), and {run id or folder

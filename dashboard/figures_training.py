@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Mapping
 
-import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.io
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from dashboard.labels import format_value, is_number
 
 BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate
 VALIDATION_COLOR = "#e8590c"  # strong: 5,000 images per point
@@ -101,14 +102,15 @@ def _panel_title(text: str, x: float) -> dict:
             "yanchor": "bottom", "showarrow": False, "font": {"size": 15}}
 
 
-def validation_overlay_figure(curves: pd.DataFrame, color_by: str, uirevision: str = "overlay",
-                              height: int = 400) -> go.Figure:
+def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mapping[str, str] | None = None,
+                              uirevision: str = "overlay", height: int = 400) -> go.Figure:
     """Validation accuracy and loss per epoch for several runs, one colour per value of color_by.
 
     curves is tidy: one row per (run, epoch) with columns run_id, epoch, validation_loss,
     validation_accuracy and color_by (the run's value of that hyperparameter). Numeric values
     get a sequential scale (logarithmic when they span more than a factor of 10), others a
-    qualitative palette.
+    qualitative palette. names: {run id: legend label}, say what differs among the runs; by
+    default the color_by value and the run id's first characters.
     """
     missing = {"run_id", "epoch", "validation_loss", "validation_accuracy", color_by} - set(curves.columns)
     if missing:
@@ -122,7 +124,7 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, uirevision: s
         same_color = [other for other in dashes if colors[other] == colors[run_id]]
         dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
     for run_id, run_curve in curves.groupby("run_id", sort=False):
-        label = f"{color_by}={format_value(values[run_id])} · {run_id[:8]}"
+        label = (names or {}).get(run_id) or f"{color_by}={format_value(values[run_id])} · {run_id[:8]}"
         for column, metric in enumerate(["validation_accuracy", "validation_loss"], start=1):
             value_format = ".2%" if metric == "validation_accuracy" else ".4f"
             figure.add_trace(go.Scatter(
@@ -133,18 +135,25 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, uirevision: s
                 hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:{value_format}}}<extra></extra>",
             ), row=1, col=column)
     figure.update_xaxes(title_text="Epoch", dtick=1 if curves["epoch"].max() <= 20 else None)
-    figure.update_yaxes(tickformat=".0%", row=1, col=1)
-    figure.update_layout(legend_title_text=f"Coloured by {color_by}")
+    # Plotly puts about five ticks on the range: whole percents would repeat themselves on a
+    # narrow one (97.8% to 98.2% read "98%, 98%, 98%"), so add a decimal per factor of 10 narrower.
+    spread = curves["validation_accuracy"].max() - curves["validation_accuracy"].min() if len(curves) else 1
+    decimals = 0 if spread >= 0.05 else 1 if spread >= 0.005 else 2
+    figure.update_yaxes(tickformat=f".{decimals}%", row=1, col=1)
     if curves.empty:
         figure.add_annotation(text="No validation curves to show", showarrow=False, xref="paper",
                               yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
-    return _finish_layout(figure, uirevision, height, legend_below=True)
+    _finish_layout(figure, uirevision, height)
+    # The legend stands right of the plots, one run per line: below them it covered the axis
+    # titles, and labels saying what differs among the runs can be long.
+    figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {color_by}")
+    return figure
 
 
 def value_colors(values: pd.Series) -> dict:
     """A colour for each index label of values: equal values get equal colours."""
     distinct = sorted(values.dropna().unique(), key=lambda value: (str(type(value)), value))
-    numeric = bool(distinct) and all(_is_number(value) for value in distinct)
+    numeric = bool(distinct) and all(is_number(value) for value in distinct)
     if numeric and len(distinct) > 1:
         low, high = float(distinct[0]), float(distinct[-1])
         use_log = low > 0 and high / low > 10
@@ -159,25 +168,12 @@ def value_colors(values: pd.Series) -> dict:
     return {label: palette.get(value, "#868e96") for label, value in values.items()}
 
 
-def format_value(value: object) -> str:
-    """A hyperparameter value as a short label: 0.001 not 0.0010000, 55,000 not 55000."""
-    if not _is_number(value):
-        return str(value)
-    if isinstance(value, numbers.Integral) or (float(value).is_integer() and abs(value) >= 1):
-        return f"{int(value):,}"
-    return f"{float(value):g}"
-
-
-def _is_number(value: object) -> bool:
-    # numpy integers count (they are numbers.Integral); booleans, numpy's too, do not.
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 # Fonts and margins are set here, not left to a renderer's theme: the live chart (drawn by
 # plotly.js in an iframe) and the finished one (st.plotly_chart) must look the same.
 X_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False, "showline": True,
                 "linecolor": "#c9ced6", "ticks": "outside", "tickcolor": "#c9ced6"}
 Y_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False}
+OVERLAY_LEGEND = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
 NO_TEMPLATE = plotly.io.templates["none"].to_plotly_json()  # what template="none" sends to plotly.js
 
 

@@ -8,12 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import pytest
 import streamlit as st
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from core.config import STORAGE_FORMAT_VERSION
+from core.run_format import RUNNING, WEIGHTS_FILE, read_status, write_status
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.common import get_job_manager
 from tests.conftest import TINY_CONFIG
 from tests.test_app_train import FIRST_RENDER_SCRIPT
 
@@ -43,6 +50,10 @@ def runs_dir(tiny_run, second_run, tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs
+    manager = get_job_manager()  # the manager a Retrain used, if any: leave no training behind
+    for snapshot in manager.running() + manager.queued():
+        manager.stop(snapshot.run_id)
+    manager.wait_idle(300)
     st.cache_resource.clear()
 
 
@@ -59,6 +70,20 @@ def _texts(elements) -> str:
     return "\n".join(str(element.value) for element in elements)
 
 
+def _unescaped(markdown: str) -> str:
+    """The text a reader sees of markdown written by labels.plain (backslash escapes removed)."""
+    return markdown.replace("\\", "")
+
+
+def _set_status(run_dir: Path, status: str) -> None:
+    """Rewrite a copied run's status as a training in progress (or killed: no lock held) or a stop
+    leaves it; a running run has no metrics and no verified files yet."""
+    info = {**read_status(run_dir.name, run_dir), "status": status}
+    if status == RUNNING:
+        info = {name: value for name, value in info.items() if name not in ("metrics", "files", "sizes")}
+    write_status(run_dir, info)
+
+
 def test_runs_page_lists_every_run_and_damaged_folders(runs_dir, tiny_run, second_run):
     """Check the table holds both runs with their metrics and lists damaged folders with their problem."""
     _, record = tiny_run
@@ -68,9 +93,9 @@ def test_runs_page_lists_every_run_and_damaged_folders(runs_dir, tiny_run, secon
     assert table.loc[record.run_id, "test_accuracy"] == pytest.approx(100 * record.metric("test_accuracy"))
     assert table.loc[second_run.run_id, "hidden_units"] == 32
     assert table.loc[DAMAGED_ID, "status"] == "damaged"
-    warning = _texts(_runs_page().warning)
-    assert f"`{DAMAGED_ID}`: run {DAMAGED_ID} is damaged" in warning
-    assert "`notes`: not a run folder" in warning
+    warning = _unescaped(_texts(_runs_page().warning))
+    assert f"{DAMAGED_ID}**: run {DAMAGED_ID} is damaged" in warning
+    assert "notes**: not a run folder" in warning
 
 
 def test_runs_page_empty_folder_says_train_first(tmp_path, monkeypatch):
@@ -132,3 +157,149 @@ def test_runs_page_renders_without_tensorflow(runs_dir):
                                env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)})
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_runs_page_table_puts_differing_hyperparameters_first(runs_dir):
+    """Check the hyperparameters that differ among the runs come right after the outcome, so runs that
+    differ only by seed (far right before) show it."""
+    columns = list(_runs_page().dataframe[0].value.columns)
+    assert columns[:7] == ["run_id", "status", "test_accuracy", "best_validation_accuracy",
+                           "hidden_units", "epochs", "seed"]
+
+
+def test_runs_page_overlay_names_curves_by_what_differs(runs_dir, tiny_run, second_run):
+    """Check the overlay's curves are named by what differs among the ticked runs, and its legend
+    stands right of the plots, clear of the Epoch axis titles below them."""
+    app = _runs_page()
+    rows = app.dataframe[0].value["run_id"].tolist()
+    app.session_state["runs_table"] = {"selection": {"rows": [rows.index(tiny_run[1].run_id),
+                                                              rows.index(second_run.run_id)], "columns": []}}
+    app.run()
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    names = [trace["name"] for trace in figure["data"] if trace["showlegend"]]
+    assert sorted(names) == ["16 units · 1 epoch · seed 0", "32 units · 2 epochs · seed 3"]
+    assert figure["layout"]["legend"]["x"] > 1 and figure["layout"]["legend"]["xanchor"] == "left"
+
+
+def test_runs_page_picker_labels_tell_runs_apart(runs_dir, tiny_run, second_run):
+    """Check the Run picker's labels start with what differs among the runs and end with the run id."""
+    _, record = tiny_run
+    picker = next(box for box in _runs_page().selectbox if box.label == "Run")
+    labels = dict(zip(picker.options, [record.run_id, second_run.run_id, DAMAGED_ID]))
+    assert sorted(picker.options) == sorted([
+        f"16 units · 1 epoch · seed 0 · {record.metric('test_accuracy'):.2%} · {record.run_id}",
+        f"32 units · 2 epochs · seed 3 · {second_run.metric('test_accuracy'):.2%} · {second_run.run_id}",
+        f"damaged · {DAMAGED_ID}"]), labels
+
+
+@pytest.mark.parametrize("status", ["interrupted", "stopped"])
+def test_runs_page_retrains_an_unfinished_run(runs_dir, tiny_run, status):
+    """Check an interrupted or stopped run offers Retrain, which queues its config and opens Train on it."""
+    _, record = tiny_run
+    _set_status(runs_dir / record.run_id, RUNNING if status == "interrupted" else status)
+    app = _runs_page({"run": record.run_id})
+    app.button(key="runs_retrain").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Train"
+    assert app.query_params["run"] == record.run_id
+    assert get_job_manager().job(record.run_id).config == record.config
+
+
+def test_runs_page_retrain_needs_a_readable_config(runs_dir, second_run):
+    """Check a complete run offers no Retrain, a damaged run with a readable config does, and one
+    whose config.json is broken says it cannot be retrained."""
+    assert "runs_retrain" not in [button.key for button in _runs_page({"run": second_run.run_id}).button]
+    with open(runs_dir / second_run.run_id / WEIGHTS_FILE, "ab") as weights:
+        weights.write(b"changed by hand")  # now damaged: its weights no longer match their digest
+    assert "runs_retrain" in [button.key for button in _runs_page({"run": second_run.run_id}).button]
+    app = _runs_page({"run": DAMAGED_ID})
+    assert "runs_retrain" not in [button.key for button in app.button]
+    assert "cannot be retrained" in _texts(app.caption)
+
+
+def test_runs_page_offers_no_delete_or_weights_for_a_running_run(runs_dir, second_run):
+    """Check a run being trained (its lock held) offers neither Delete nor its half-written weights."""
+    _set_status(runs_dir / second_run.run_id, RUNNING)
+    lock = RunStore(runs_dir).lock(second_run.run_id)
+    lock.acquire()
+    try:
+        app = _runs_page({"run": second_run.run_id})
+    finally:
+        lock.release()
+    assert "runs_delete" not in [button.key for button in app.button]
+    assert "Weights (.weights.h5)" not in [button.label for button in app.get("download_button")]
+    assert "training now" in _texts(app.caption)
+
+
+def test_runs_page_delete_of_a_run_deleted_elsewhere_says_so(runs_dir, second_run):
+    """Check Delete… of a run deleted in another tab after the page was drawn says it is gone."""
+    app = _runs_page({"run": second_run.run_id})
+    shutil.rmtree(runs_dir / second_run.run_id)
+    app.button(key="runs_delete").click().run()
+    assert not app.exception
+    assert f"Run {second_run.run_id} no longer exists" in _unescaped(_texts(app.warning))
+    assert "runs_confirm_delete" not in [button.key for button in app.button]
+    assert app.query_params.get("run") != second_run.run_id
+
+
+def _download(manager: MediaFileManager, proto) -> bytes:
+    """What the browser receives when a download button is clicked (a deferred file is made then)."""
+    url = manager.execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
+    return manager.read_file(url.rsplit("/", 1)[-1]).content
+
+
+def test_runs_page_weights_download_survives_deletion_elsewhere(runs_dir, second_run, monkeypatch):
+    """Check the weights of a run deleted in another tab after the page was drawn still download."""
+    managers = []
+
+    class RecordingMediaFileManager(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingMediaFileManager)
+    app = _runs_page({"run": second_run.run_id})
+    button = next(button for button in app.get("download_button") if button.label.startswith("Weights"))
+    weights = (runs_dir / second_run.run_id / WEIGHTS_FILE).read_bytes()
+    shutil.rmtree(runs_dir / second_run.run_id)
+    assert _download(managers[-1], button.proto) == weights
+
+
+@pytest.mark.parametrize("value", ["fedcba9876543210", "UPPER", "<script>alert(1)</script>", "[x](//e.co)",
+                                   pytest.param("7" * 10_000, id="10000-characters")])
+def test_runs_page_link_to_an_unknown_run_says_so(runs_dir, tiny_run, second_run, value):
+    """Check a ?run= naming no listed run says the link's run was not found and what is shown, and
+    the value leaves the URL; only a well-formed id is echoed."""
+    if value == "UPPER":
+        value = second_run.run_id.upper()
+    app = _runs_page({"run": value})
+    warning = _texts(app.warning)
+    assert "was not found" in warning
+    shown = app.query_params["run"]
+    assert shown in (tiny_run[1].run_id, second_run.run_id)
+    assert f"Showing run {shown} instead" in warning
+    assert ("fedcba9876543210" in warning) == (value == "fedcba9876543210")
+    assert "<script>" not in warning and "](" not in warning
+
+
+def test_runs_page_link_to_a_run_in_an_empty_folder_says_so(tmp_path, monkeypatch):
+    """Check an empty runs folder with ?run= says the link's run was not found and drops it."""
+    monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "nothing-yet"))
+    st.cache_resource.clear()
+    app = _runs_page({"run": "fedcba9876543210"})
+    assert "Run fedcba9876543210 was not found" in _texts(app.warning)
+    assert "run" not in app.query_params
+    st.cache_resource.clear()
+
+
+def test_runs_page_shows_folder_names_and_problems_literally(runs_dir):
+    """Check a folder name and a problem read from disk are shown as typed, never as markdown."""
+    (runs_dir / "x` [name](https:e.co) `").mkdir()
+    hostile = runs_dir / "00000000000000ff"
+    hostile.mkdir()
+    (hostile / "config.json").write_text(json.dumps({"run_id": hostile.name, "config": {"[field](https:e.co)": 1},
+                                                     "data_identity": "x", "format_version": STORAGE_FORMAT_VERSION}))
+    warning = _texts(_runs_page().warning)
+    assert "[name](" not in warning and "[field](" not in warning
+    assert "x` [name](https:e.co) `" in _unescaped(warning)
+    assert "['[field](https:e.co)']" in _unescaped(warning)

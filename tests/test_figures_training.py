@@ -111,6 +111,20 @@ def test_validation_overlay_figure_one_colour_per_value():
     assert figure.layout.xaxis.title.text == "Epoch"
 
 
+def test_validation_overlay_figure_names_runs_and_keeps_the_legend_off_the_axes():
+    """Check curves take the names given, the legend stands right of the plots (clear of the Epoch
+    titles), and accuracy ticks get a decimal when the curves span a few percent only."""
+    curves = _curves()
+    names = {"aaaaaaaaaaaaaaaa": "16 units", "bbbbbbbbbbbbbbbb": "seed 1", "cccccccccccccccc": "seed 2"}
+    figure = validation_overlay_figure(curves, "hidden_units", names=names)
+    assert [trace.name for trace in figure.data if trace.showlegend] == ["16 units", "seed 1", "seed 2"]
+    assert figure.layout.legend.x > 1 and figure.layout.legend.xanchor == "left"
+    assert figure.layout.yaxis.tickformat == ".0%"  # 0.9 to 0.97: whole percents differ
+    for scale, tickformat in [(10, ".1%"), (100, ".2%")]:  # spans of 0.7 and 0.07 percentage points
+        narrow = curves.assign(validation_accuracy=0.9 + curves["validation_accuracy"] / scale)
+        assert validation_overlay_figure(narrow, "hidden_units").layout.yaxis.tickformat == tickformat
+
+
 def test_validation_overlay_figure_rejects_missing_column():
     """Check a curves table without the colour column is refused, naming it."""
     with pytest.raises(ValueError, match="cell"):

@@ -1,28 +1,29 @@
-"""Runs page: every cached run in one table; overlay validation curves; open, download or delete a run."""
+"""Runs page: every cached run in one table; overlay validation curves; open, download, retrain or delete a run."""
 
 from __future__ import annotations
-
-from dataclasses import fields
 
 import pandas as pd
 import streamlit as st
 
-from core.config import RNNConfig, is_run_id
-from core.run_format import BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError
-from core.run_store import RunStore
-from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
-from dashboard.figures_training import format_value, validation_overlay_figure
+from core.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
+from core.config import is_run_id
+from core.run_format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
+                       WEIGHTS_FILE, RunError)
+from dashboard.common import (RUN_QUERY_KEY, forget_run, get_job_manager, get_store, openable_runs, select_run,
+                              selected_run_id)
+from dashboard.figures_training import validation_overlay_figure
+from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
 
 KEY = "runs_"  # prefix of every widget key on this page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
 COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
-HYPERPARAMETERS = [field.name for field in fields(RNNConfig)]
-# The table's columns, in reading order: outcome first, then what made it, then bookkeeping.
-COLUMNS = ["run_id", "status", "test_accuracy", "best_validation_accuracy", "cell", "hidden_units", "learning_rate",
-           "learning_rate_schedule", "optimizer", "epochs", "batch_size", "train_subset", "gradient_clip_norm",
-           "keep_best_weights", "output_init_stddev", "adam_beta_2", "display_freq", "seed", "train_seconds",
-           "samples_per_second", "started_at", "problem"]
+RETRAINABLE = (INTERRUPTED, STOPPED, FAILED, DAMAGED)  # a complete run would only come back from the cache
+PROBLEM_LIMIT = 300  # characters of a damaged folder's problem shown in the warning
+# The table's columns, in reading order: outcome first, then what made it (the hyperparameters
+# that differ among the runs first, so runs that differ only by seed show it), then bookkeeping.
+OUTCOME_COLUMNS = ["run_id", "status", "test_accuracy", "best_validation_accuracy"]
+BOOKKEEPING_COLUMNS = ["train_seconds", "samples_per_second", "started_at", "problem"]
 COLUMN_CONFIG = {
     "run_id": st.column_config.TextColumn("Run id", pinned=True),
     "status": st.column_config.TextColumn("Status", width="small"),
@@ -52,42 +53,19 @@ COLUMN_CONFIG = {
 }
 
 
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
+def display_table(table: pd.DataFrame, differing: list[str]) -> pd.DataFrame:
     """The runs table in display order, accuracies in percent and dates parsed, for the column formats."""
-    shown = table[COLUMNS].copy()
+    hyperparameters = differing + [name for name in FIELD_ORDER if name not in differing]
+    shown = table[OUTCOME_COLUMNS + hyperparameters + BOOKKEEPING_COLUMNS].copy()
     for name in ("test_accuracy", "best_validation_accuracy"):
         shown[name] = pd.to_numeric(shown[name]) * 100
     shown["started_at"] = pd.to_datetime(shown["started_at"], utc=True, errors="coerce")
     return shown
 
 
-def run_label(row: pd.Series) -> str:
-    """One line per run for pickers: id, status, test accuracy and the main hyperparameters."""
-    if row["status"] == DAMAGED:
-        return f"{row['run_id']} · damaged"
-    accuracy = f" · {row['test_accuracy']:.2%} test" if pd.notna(row["test_accuracy"]) else ""
-    return (f"{row['run_id']} · {row['status']}{accuracy} · {str(row['cell']).upper()} {int(row['hidden_units'])} "
-            f"units, lr {row['learning_rate']:g}, {int(row['epochs'])} epoch{'s' * (int(row['epochs']) != 1)}")
-
-
-def validation_curves(store: RunStore, table: pd.DataFrame, run_ids: list[str], color_by: str) -> pd.DataFrame:
-    """Epoch histories of run_ids stacked into one tidy table with run_id and the color_by value."""
-    parts = []
-    for run_id in run_ids:
-        try:
-            _, epochs = store.load_histories(run_id)
-        except RunError:
-            continue  # no history yet (stopped in its first epoch) or unreadable: left out, not fatal
-        value = table.loc[table["run_id"] == run_id, color_by].iloc[0]
-        parts.append(epochs.assign(run_id=run_id, **{color_by: value}))
-    if not parts:
-        return pd.DataFrame(columns=["run_id", "epoch", "validation_loss", "validation_accuracy", color_by])
-    return pd.concat(parts, ignore_index=True)
-
-
-def runs_table_ui(table: pd.DataFrame) -> list[str]:
+def runs_table_ui(table: pd.DataFrame, differing: list[str]) -> list[str]:
     """The table of every run; returns the run ids of the rows the user selected."""
-    shown = display_table(table)
+    shown = display_table(table, differing)
     event = st.dataframe(shown, key=KEY + "table", on_select="rerun", selection_mode="multi-row",
                          hide_index=True, column_config=COLUMN_CONFIG, placeholder="–")
     return [shown["run_id"].iloc[row] for row in event.selection.rows if row < len(shown)]
@@ -97,30 +75,26 @@ def _remember_color_choice() -> None:
     st.session_state[COLOR_BY_CHOSEN] = True
 
 
-def overlay_ui(table: pd.DataFrame, run_ids: list[str]) -> None:
+def overlay_ui(configs: dict, run_ids: list[str]) -> None:
     """Validation curves of the selected runs, coloured by a hyperparameter of the user's choice."""
     st.subheader("Compare validation curves")
-    usable = [run_id for run_id in run_ids if is_run_id(run_id)
-              and table.loc[table["run_id"] == run_id, "status"].iloc[0] != DAMAGED]
+    usable = {run_id: configs[run_id] for run_id in run_ids if run_id in configs}
     if not usable:
         st.caption("Tick rows in the table (the boxes on the left) to overlay their validation curves.")
         return
-    selected_rows = table[table["run_id"].isin(usable)]
-    # The seed last: runs that differ in something else are usually compared for that.
-    candidates = sorted(HYPERPARAMETERS, key=lambda name: name == "seed")
-    varying = [name for name in candidates if selected_rows[name].astype(str).nunique() > 1]
     if not st.session_state.get(COLOR_BY_CHOSEN):
         # Until the user picks one, follow the ticked runs: colour by the first field that differs.
-        st.session_state[KEY + "color_by"] = varying[0] if varying else "hidden_units"
-    color_by = st.selectbox("Colour by", HYPERPARAMETERS, key=KEY + "color_by",
-                            on_change=_remember_color_choice,
+        st.session_state[KEY + "color_by"] = next(iter(differing_fields(usable.values())), "hidden_units")
+    color_by = st.selectbox("Colour by", FIELD_ORDER, key=KEY + "color_by", on_change=_remember_color_choice,
                             help="Runs with the same value share a colour; numbers run from dark to light")
-    curves = validation_curves(get_store(), table, usable, color_by)
+    values = {run_id: getattr(config, color_by) for run_id, config in usable.items()}
+    curves = stack_histories(epoch_histories(get_store(), list(usable)), **{color_by: values})
     left_out = sorted(set(usable) - set(curves["run_id"]))
     if left_out:
         st.caption(f"No finished epoch to draw for {', '.join(left_out)}.")
     if not curves.empty:
-        st.plotly_chart(validation_overlay_figure(curves, color_by), key=KEY + "overlay", theme=None)
+        figure = validation_overlay_figure(curves, color_by, names=distinguishing_labels(usable))
+        st.plotly_chart(figure, key=KEY + "overlay", theme=None)
 
 
 def _ask_to_delete(run_id: str) -> None:
@@ -141,7 +115,7 @@ def confirm_delete(run_id: str) -> None:
         try:
             get_store().delete(run_id)
         except (RunError, OSError) as error:
-            st.error(str(error))
+            st.error(plain(error, PROBLEM_LIMIT))
             return
         _forget_pending_delete()
         openable_runs.clear()  # the other pages' run pickers
@@ -154,49 +128,97 @@ def confirm_delete(run_id: str) -> None:
         st.rerun()
 
 
-def run_actions_ui(table: pd.DataFrame, ticked: list[str]) -> None:
-    """One run: open it in the other pages, download its files, or delete it."""
-    st.subheader("Open, download or delete a run")
+def vanished_run_ui(run_ids: list[str]) -> None:
+    """Say so when the run the user asked to delete is not listed any more (deleted in another tab
+    between listing and click): its dialog would otherwise just not open."""
+    pending = st.session_state.get(PENDING_DELETE)
+    if pending is None or pending in run_ids:
+        return
+    _forget_pending_delete()
+    st.warning(f"Run {plain(pending)} no longer exists (deleted elsewhere), so there is nothing to delete.",
+               icon=":material/delete:")
+    if st.query_params.get(RUN_QUERY_KEY) == pending:
+        forget_run()  # said here already; no second message about the URL's run
+
+
+def retrain_button_ui(run_id: str, status: str) -> None:
+    """Retrain for a run that did not finish: the same config, queued on Train from the start."""
+    if status not in RETRAINABLE:
+        return
+    try:
+        config = get_store().read_config(run_id)
+    except RunError as error:
+        st.caption(f"It cannot be retrained: {plain(error, PROBLEM_LIMIT)}")
+        return
+    if st.button("Retrain", key=KEY + "retrain", icon=":material/replay:",
+                 help="Train this run's settings again from the start (its files are replaced), "
+                      "and follow it on Train"):
+        try:
+            job = get_job_manager().submit(config)
+        except (ValueError, OSError) as error:  # MNIST or the runs folder cannot be read
+            st.error(f"Could not start training: {plain(error, PROBLEM_LIMIT)}")
+            return
+        st.switch_page(TRAIN.path, query_params={RUN_QUERY_KEY: job.run_id})
+
+
+def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice) -> str | None:
+    """The run to act on: the URL's if listed, else a ticked one, else the newest (None if no folder is a run)."""
     choices = table[table["run_id"].map(is_run_id)]
     if choices.empty:
         st.caption("No run folder here can be opened.")
-        return
+        return None
     run_ids = choices["run_id"].tolist()
-    preferred = [selected_run_id(), *ticked, run_ids[0]]
-    current = next(run_id for run_id in preferred if run_id in run_ids)
-    labels = {row["run_id"]: run_label(row) for _, row in choices.iterrows()}
+    linked = st.query_params.get(RUN_QUERY_KEY)
+    current = next(run_id for run_id in [selected_run_id(), *ticked, run_ids[0]] if run_id in run_ids)
+    if linked is not None and linked not in run_ids:
+        notice.warning(run_not_found(linked, current), icon=":material/link_off:")
+    labels = table_labels(choices, configs)
     run_id = st.selectbox("Run", run_ids, index=run_ids.index(current), format_func=labels.get,
                           key=f"{KEY}run_{current}", help="This run is shared with the other pages through the URL")
-    if run_id != selected_run_id():
-        select_run(run_id)
+    if run_id != st.query_params.get(RUN_QUERY_KEY):
+        select_run(run_id)  # also replaces a link's run that is not listed
+    return run_id
 
+
+def run_actions_ui(run_id: str) -> None:
+    """One run: open it in the other pages, download its files, retrain or delete it."""
     store = get_store()
     try:
         record = store.read_run(run_id)
     except RunError as error:
         record = None
-        st.warning(str(error))
+        st.warning(plain(error, PROBLEM_LIMIT))
     has_artifacts = record is not None and record.has_artifacts
     with st.container(horizontal=True, gap="medium"):
         st.page_link(HIDDEN_STATES.path, label="Open in Hidden states", icon=HIDDEN_STATES.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
         st.page_link(MISCLASSIFIED.path, label="Open in Misclassified", icon=MISCLASSIFIED.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
-
-    run_dir = store.run_dir(run_id)
-    downloads = [("Batch metrics (CSV)", BATCH_HISTORY_FILE, "text/csv"),
-                 ("Epoch metrics (CSV)", EPOCH_HISTORY_FILE, "text/csv"),
-                 ("Weights (.weights.h5)", WEIGHTS_FILE, "application/octet-stream")]
-    button_columns = st.columns(4)
-    for column, (label, file_name, mime) in zip(button_columns, downloads):
-        path = run_dir / file_name
-        # The file is read only when the button is clicked, so big weights never slow the page.
-        column.download_button(label, data=lambda path=path: path.read_bytes(), file_name=f"{run_id}-{file_name}",
-                               mime=mime, key=f"{KEY}download_{file_name}", icon=":material/download:",
-                               disabled=record is None or not path.is_file(), on_click="ignore", width="stretch")
-    button_columns[3].button("Delete…", key=KEY + "delete", icon=":material/delete:", width="stretch",
-                             on_click=_ask_to_delete, args=(run_id,))
-    if st.session_state.get(PENDING_DELETE) == run_id:
+    status = record.status if record is not None else DAMAGED
+    if status == RUNNING:
+        st.caption("This run is training now: its weights can be downloaded, and the run deleted, once it ends.")
+        st.page_link(TRAIN.path, label="Follow it on Train", icon=TRAIN.icon, query_params={RUN_QUERY_KEY: run_id})
+    downloads = [(("Batch metrics (CSV)", BATCH_HISTORY_FILE, "text/csv"), record is not None),
+                 (("Epoch metrics (CSV)", EPOCH_HISTORY_FILE, "text/csv"), record is not None),
+                 # Weights only once verified: a running or interrupted run's are half-written or unchecked.
+                 (("Weights (.weights.h5)", WEIGHTS_FILE, "application/octet-stream"), has_artifacts)]
+    with st.container(horizontal=True):
+        for label, file_name, mime in [download for download, offered in downloads if offered]:
+            try:
+                # Read now, not on click: a run deleted elsewhere before the click still downloads
+                # what the page listed, instead of failing in the browser without a word. Cheap:
+                # the largest weights (LSTM, 512 units, 4.4 MB) take 2.5 ms to hand to Streamlit.
+                data = (store.run_dir(run_id) / file_name).read_bytes()
+            except OSError:
+                data = b""
+            st.download_button(label, data=data, file_name=f"{run_id}-{file_name}", mime=mime,
+                               key=f"{KEY}download_{file_name}", icon=":material/download:", disabled=not data,
+                               on_click="ignore")
+        retrain_button_ui(run_id, status)
+        if status != RUNNING:
+            st.button("Delete…", key=KEY + "delete", icon=":material/delete:", on_click=_ask_to_delete,
+                      args=(run_id,))
+    if st.session_state.get(PENDING_DELETE) == run_id and status != RUNNING:
         confirm_delete(run_id)
 
 
@@ -204,27 +226,35 @@ def run_actions_ui(table: pd.DataFrame, ticked: list[str]) -> None:
 # The page
 
 st.title("Runs")
+notice = st.container()  # messages about the URL's run, filled once the run picker has chosen
 deleted = st.session_state.pop(KEY + "deleted", None)
 if deleted:
     st.toast(f"Deleted run {deleted}", icon=":material/delete:")
 try:
     table = get_store().runs_table()
 except OSError as error:
-    st.error(f"The runs folder {get_store().root} cannot be read: {error}")
+    st.error(f"The runs folder {plain(get_store().root, 200)} cannot be read: {plain(error, PROBLEM_LIMIT)}")
     st.stop()
+vanished_run_ui(table["run_id"].tolist())
 if table.empty:
+    if st.query_params.get(RUN_QUERY_KEY) is not None:
+        notice.warning(run_not_found(st.query_params.pop(RUN_QUERY_KEY), None), icon=":material/link_off:")
     st.info("No runs yet. Train one on the **Train** page; every run is kept here.", icon=":material/inbox:")
     st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
     st.stop()
 
+configs = table_configs(table)
 counts = table["status"].value_counts()
-st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)} in `{get_store().root}`"]
+st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)} in {plain(get_store().root, 200)}"]
                       + [f"{count} {status}" for status, count in counts.items()]))
-ticked = runs_table_ui(table)
+ticked = runs_table_ui(table, differing_fields(configs.values()))
 damaged = table[table["status"] == DAMAGED]
 if not damaged.empty:
     st.warning("Damaged folders are listed but cannot be opened; delete them or repair them by hand:\n\n"
-               + "\n".join(f"- `{row.run_id}`: {row.problem}" for row in damaged.itertuples()),
-               icon=":material/warning:")
-overlay_ui(table, ticked)
-run_actions_ui(table, ticked)
+               + "\n".join(f"- **{plain(row.run_id)}**: {plain(row.problem, PROBLEM_LIMIT)}"
+                           for row in damaged.itertuples()), icon=":material/warning:")
+overlay_ui(configs, ticked)
+st.subheader("Open, download, retrain or delete a run")
+chosen = run_picker_ui(table, configs, ticked, notice)
+if chosen is not None:
+    run_actions_ui(chosen)
