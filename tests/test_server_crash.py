@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.runs import RunStore
-from tests.streamlit_server import launch_chromium, start_streamlit
+from dashboard.testing import launch_chromium, start_streamlit
 from tests.test_browser import ARTIFACTS, _require_chromium
 
 pytestmark = pytest.mark.browser
