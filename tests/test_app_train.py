@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
@@ -23,6 +24,8 @@ from tests.conftest import TINY_CONFIG
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 WAIT_SECONDS = 300
 LONG_CONFIG = TINY_CONFIG.replace(train_subset=20_000, epochs=20, batch_size=50, seed=8)  # 8,000 iterations
+# Streamlit's own after-run cleanup, taken before any app in this process could replace it.
+STREAMLIT_CLEANUP = script_runner._clean_problem_modules
 
 
 @pytest.fixture
@@ -230,6 +233,8 @@ def test_page_reruns_during_a_training_leave_keras_state_alone(runs_dir, monkeyp
     its session) while the Train page reruns during a training."""
     import keras
 
+    assert STREAMLIT_CLEANUP.__module__ == script_runner.__name__  # Streamlit's, not the app's replacement
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", STREAMLIT_CLEANUP)  # as in a new process
     calls = []
     clear_session = keras.backend.clear_session
     monkeypatch.setattr(keras.backend, "clear_session",
@@ -249,8 +254,6 @@ def test_page_reruns_during_a_training_leave_keras_state_alone(runs_dir, monkeyp
 
 def test_keras_workaround_fails_loudly_without_the_hook(monkeypatch):
     """Check the workaround raises, naming the hook, when Streamlit no longer has it."""
-    from streamlit.runtime.scriptrunner import script_runner
-
     from dashboard.process import keep_keras_state_between_runs
 
     monkeypatch.delattr(script_runner, "_clean_problem_modules")

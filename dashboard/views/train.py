@@ -178,7 +178,7 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
         st.warning(str(error))
         return empty_figure("The curves of this run cannot be read", record.run_id)
     return training_curves_spec(batch_history, epoch_history, record.config.total_iterations,
-                                uirevision=record.run_id)
+                                uirevision=record.run_id, empty_note="Nothing was logged before it stopped")
 
 
 def results_ui(record: RunRecord) -> None:
