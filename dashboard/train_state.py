@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core.config import RNNConfig
+from core.config import RNNConfig, is_run_id
 from core.jobs import NotOwnerError
 from dashboard.common import get_job_manager, selected_run_id
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, with_labels
@@ -20,6 +20,7 @@ from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, wit
 TAB_TOKEN = KEY + "tab_token"  # this tab's owner token for the jobs it submits (see core.jobs)
 TAB_JOB = KEY + "tab_job"  # the TabJob this tab submitted last
 RERUN_PAGE = KEY + "rerun_page"  # set by a callback inside the fragment that changed the sidebar
+JOB_QUERY_KEY = "job"  # ?job=<run id>: the live job this tab shows, so a reload comes back to it
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,35 @@ def tab_token() -> str:
 
 
 def shown_run_id() -> str | None:
-    """This tab's job while no other run was chosen since it was submitted, else the chosen run."""
+    """This tab's job while no other run was chosen since it was submitted, else the chosen run.
+
+    While the job is live it is also in the URL (?job=), so that a reload, which starts a new
+    session, shows it again (without the right to stop it: that stays with the old session).
+    """
     chosen = selected_run_id()
-    tab_job: TabJob | None = st.session_state.get(TAB_JOB)
-    if tab_job is not None and chosen in (tab_job.run_id, tab_job.chosen_before):
-        return tab_job.run_id
-    st.session_state.pop(TAB_JOB, None)  # a run chosen later wins over the job
-    return chosen
+    tab_job: TabJob | None = st.session_state.get(TAB_JOB) or _job_in_url(chosen)
+    if tab_job is None or chosen not in (tab_job.run_id, tab_job.chosen_before):
+        st.session_state.pop(TAB_JOB, None)  # a run chosen later wins over the job
+        _set_job_in_url(None)
+        return chosen
+    st.session_state[TAB_JOB] = tab_job
+    job = get_job_manager().job(tab_job.run_id)
+    _set_job_in_url(tab_job.run_id if job is not None and job.snapshot().is_live else None)
+    return tab_job.run_id
+
+
+def _job_in_url(chosen: str | None) -> TabJob | None:
+    run_id = st.query_params.get(JOB_QUERY_KEY)
+    return TabJob(run_id, chosen) if is_run_id(run_id) and get_job_manager().job(run_id) is not None else None
+
+
+def _set_job_in_url(run_id: str | None) -> None:
+    if st.query_params.get(JOB_QUERY_KEY) == run_id:
+        return
+    if run_id is None:
+        st.query_params.pop(JOB_QUERY_KEY, None)
+    else:
+        st.query_params[JOB_QUERY_KEY] = run_id
 
 
 def what_is_shown() -> Shown:

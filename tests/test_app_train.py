@@ -199,7 +199,7 @@ def test_train_page_only_the_submitting_tab_may_stop(runs_dir):
     assert f"`{job.run_id}`" in _texts(tab_b.markdown)  # only in the shared queue
 
     tab_b.button(key=f"train_watch_{job.run_id}").click().run()
-    assert f"Run `{job.run_id}`" in _texts(tab_b.caption) and "only that tab can stop it" in _texts(tab_b.caption)
+    assert f"Run `{job.run_id}`" in _texts(tab_b.caption) and "only the tab that started it" in _texts(tab_b.caption)
     assert _button(tab_b, "Stop").disabled
     tab_a.run()
     assert not _button(tab_a, "Stop").disabled
@@ -301,6 +301,23 @@ def test_train_page_shows_the_run_in_the_url(runs_dir, tiny_run):
     app = _app(record.run_id)
     assert f"Run `{record.run_id}` is complete." in _texts(app.success)
     assert get_job_manager().running() == get_job_manager().queued() == []
+
+
+def test_train_page_reload_comes_back_to_the_live_job(runs_dir):
+    """Check the live job is in the URL, and a reload (a new session on that URL) shows it again,
+    without the right to stop it."""
+    app = _app()
+    _set_config(app, LONG_CONFIG.replace(seed=10))
+    _press(app, "Train")
+    job = _job(LONG_CONFIG.replace(seed=10))
+    assert app.query_params["job"] == job.run_id
+
+    reloaded = AppTest.from_file(APP, default_timeout=120)
+    reloaded.query_params["job"] = job.run_id
+    reloaded.run()
+    assert not reloaded.exception
+    assert f"Run `{job.run_id}`" in _texts(reloaded.caption) and reloaded.get("progress")
+    assert _button(reloaded, "Stop").disabled
 
 
 def test_train_page_shows_this_tabs_run_not_another_tabs_job(runs_dir, tiny_run):

@@ -129,7 +129,8 @@ def empty_figure(note: str, uirevision: str = "idle") -> dict:
 
 def live_job_ui(snapshot: JobSnapshot, owned: bool) -> dict:
     """Redrawn every second by the fragment: the progress; returns the curves so far."""
-    started_here = "" if owned else " · started in another tab: only that tab can stop it"
+    started_here = "" if owned else (" · started in another tab, or before a reload: only the tab that "
+                                     "started it, or one that trains the same settings, can stop it")
     st.caption(f"Run `{snapshot.run_id}` · {describe(snapshot.config)}{started_here}")
     progress_ui(snapshot)
     return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
