@@ -12,6 +12,8 @@ import plotly.io
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.job import BATCH_COLUMNS, EPOCH_COLUMNS
+
 BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate
 VALIDATION_COLOR = "#e8590c"  # strong: 5,000 images per point
 SEQUENTIAL_SCALE = "Viridis"
@@ -84,6 +86,12 @@ def training_curves_spec(batch_history: pd.DataFrame, epoch_history: pd.DataFram
         **_layout_style(uirevision, height),
     }
     return {"data": traces, "layout": layout}
+
+
+def empty_curves_spec(note: str, uirevision: str = "idle") -> dict:
+    """training_curves_spec with no values yet, note written across it."""
+    no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
+    return training_curves_spec(*no_rows, uirevision=uirevision, empty_note=note)
 
 
 def loss_range(losses: list[float]) -> list[float]:

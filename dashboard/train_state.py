@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import RNNConfig, is_run_id
-from core.jobs import NotOwnerError
+from core.job import NotOwnerError
+from core.runs import INTERRUPTED, RunRecord, RunStore
 from dashboard.common import get_job_manager, selected_run_id
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, with_labels
 
@@ -87,6 +88,13 @@ def what_is_shown() -> Shown:
     can_stop = live and job.is_owned_by(tab_token())
     return Shown(run_id, live, can_stop, can_stop and job.stop_requested,
                  anything_live=bool(manager.running() or manager.queued()))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def interrupted_runs(root: str) -> list[RunRecord]:
+    """Runs whose training ended with its process (status running, but nobody holds the lock)."""
+    records, _ = RunStore(root).list_runs()
+    return [record for record in records if record.status == INTERRUPTED]
 
 
 def start_training() -> None:

@@ -16,7 +16,7 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.jobs import FAILED, QUEUED, RUNNING
+from core.job import FAILED, QUEUED, RUNNING
 from core.runs import COMPLETE, INTERRUPTED, STOPPED, RunStore
 from dashboard.common import get_job_manager
 from tests.conftest import TINY_CONFIG

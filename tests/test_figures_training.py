@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.figures_training import (accuracy_range, format_value, loss_range, training_curves_spec,
-                                        validation_overlay_figure, value_colors)
+from dashboard.figures_training import (accuracy_range, empty_curves_spec, format_value, loss_range,
+                                        training_curves_spec, validation_overlay_figure, value_colors)
 
 
 def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,7 +74,7 @@ def test_training_curves_spec_empty_histories_say_waiting():
     assert figure.layout.yaxis2.range == (0, 1.02)  # accuracy, not Plotly's default -1 to 4
     assert figure.layout.yaxis.range == (0, 2.5)  # loss starts near ln 10 = 2.3
     assert figure.layout.xaxis.showticklabels  # the run's length is known: its iterations are shown
-    idle = _figure(batch.iloc[:0], epoch.iloc[:0], empty_note="Press Train")
+    idle = go.Figure(empty_curves_spec("Press Train"))
     assert not idle.layout.xaxis.showticklabels and idle.layout.annotations[-1].text == "Press Train"
 
 

@@ -8,26 +8,25 @@ every second while anything is queued or running.
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
+
 import streamlit as st
 
 from core.config import PRESETS, RNNConfig
-from core.jobs import BATCH_COLUMNS, CANCELLED, EPOCH_COLUMNS, QUEUED, JobSnapshot
-from core.runs import INTERRUPTED, STOPPED, RunError, RunRecord, RunStore
+from core.job import CANCELLED, QUEUED, JobSnapshot
+from core.runs import STOPPED, RunError, RunRecord
 from dashboard.common import get_job_manager, get_store, live_plotly_chart, select_run, selected_run_id
-from dashboard.figures_training import training_curves_spec
+from dashboard.figures_training import empty_curves_spec, training_curves_spec
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, config_form_ui
-from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, edit_settings, retrain, shown_run_id,
-                                   start_training, stop_job, tab_token, watch_job, what_is_shown)
+from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, edit_settings, interrupted_runs, retrain,
+                                   shown_run_id, start_training, stop_job, tab_token, watch_job, what_is_shown)
 
 REFRESH_SECONDS = 1.0
 STOPPING_REFRESH_SECONDS = 0.25
 JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it the class st-key-<key>
-# Streamlit fades each redrawn element in over a second and eases the progress bar over half a
-# second. Redrawn every second, that kept the browser animating without a pause, and on a 2-core
-# machine the compositing took 5-10% off the training's speed (measured). Not in this area.
-STILL_JOB_AREA_CSS = f"<style>.st-key-{JOB_AREA}, .st-key-{JOB_AREA} * {{ transition: none !important; }}</style>"
+# The job area's look (no fading at every redraw; a notice when the server is gone): see the file.
+JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
 TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
@@ -122,11 +121,6 @@ def progress_ui(snapshot: JobSnapshot) -> None:
     st.progress(min(done, 1.0), text=text)
 
 
-def empty_figure(note: str, uirevision: str = "idle") -> dict:
-    no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
-    return training_curves_spec(*no_rows, uirevision=uirevision, empty_note=note)
-
-
 def live_job_ui(snapshot: JobSnapshot, owned: bool) -> dict:
     """Redrawn every second by the fragment: the progress; returns the curves so far."""
     started_here = "" if owned else (" · started in another tab, or before a reload: only the tab that "
@@ -142,7 +136,7 @@ def finished_job_ui(snapshot: JobSnapshot) -> dict:
     if snapshot.status == CANCELLED:
         headline("info", f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. "
                  "Press **Train** to queue it again.")
-        return empty_figure("Cancelled before it started", snapshot.run_id)
+        return empty_curves_spec("Cancelled before it started", snapshot.run_id)
     if snapshot.record is None:
         # One line: an error's own indentation would otherwise turn into a markdown code block.
         headline("error", f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
@@ -172,12 +166,12 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     st.caption(describe(record.config))
     results_ui(record)
     if not record.has_artifacts:
-        return empty_figure("This run has no curves", record.run_id)
+        return empty_curves_spec("This run has no curves", record.run_id)
     try:
         batch_history, epoch_history = get_store().load_histories(record.run_id)
     except RunError as error:
         st.warning(str(error))
-        return empty_figure("The curves of this run cannot be read", record.run_id)
+        return empty_curves_spec("The curves of this run cannot be read", record.run_id)
     return training_curves_spec(batch_history, epoch_history, record.config.total_iterations,
                                 uirevision=record.run_id, empty_note="Nothing was logged before it stopped")
 
@@ -205,13 +199,6 @@ def results_ui(record: RunRecord) -> None:
         st.button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:", type="tertiary",
                   on_click=edit_settings, args=(record.config,),
                   help="Put this run's hyperparameters in the sidebar form")
-
-
-@st.cache_data(ttl=10, show_spinner=False)
-def interrupted_runs(root: str) -> list[RunRecord]:
-    """Runs whose training ended with its process (status running, but nobody holds the lock)."""
-    records, _ = RunStore(root).list_runs()
-    return [record for record in records if record.status == INTERRUPTED]
 
 
 def interrupted_ui(root: str) -> None:
@@ -272,18 +259,18 @@ def job_view_ui(run_id: str | None) -> dict:
             return run_result_ui(get_store().read_run(run_id))
         except RunError as error:
             headline("warning", f"{error}. Choose another run on the Runs page, or train one.")
-            return empty_figure("Nothing to show for this run")
+            return empty_curves_spec("Nothing to show for this run")
     headline("info", "Choose hyperparameters in the sidebar and press **Train**. A configuration that was "
              "trained before loads at once from the cache; a new one trains in the background while "
              "you explore the other pages.", icon=":material/arrow_back:")
-    return empty_figure("Press Train: loss and accuracy appear here as the network learns")
+    return empty_curves_spec("Press Train: loss and accuracy appear here as the network learns")
 
 
 # ---------------------------------------------------------------------------------------------
 # The page
 
 st.title("Train")
-st.html(STILL_JOB_AREA_CSS)
+st.html(JOB_AREA_CSS)
 shown = what_is_shown()
 config_form_ui(on_train=start_training, on_stop=lambda: stop_job(shown_run_id()), stop_enabled=shown.can_stop,
                stop_help=None if shown.can_stop or not shown.live else
