@@ -16,7 +16,7 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.job import FAILED, QUEUED, RUNNING
+from core.job import CANCELLED, FAILED, QUEUED, RUNNING
 from core.runs import COMPLETE, INTERRUPTED, STOPPED, RunStore
 from dashboard.common import get_job_manager
 from tests.conftest import TINY_CONFIG
@@ -301,6 +301,28 @@ def test_train_page_shows_the_run_in_the_url(runs_dir, tiny_run):
     app = _app(record.run_id)
     assert f"Run `{record.run_id}` is complete." in _texts(app.success)
     assert get_job_manager().running() == get_job_manager().queued() == []
+
+
+def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
+    """Check a queued job shows its place in line to every tab, Cancel only to the tab that queued
+    it, and that tab's Stop cancels it."""
+    tab_a, tab_b = _app(), _app()
+    _set_config(tab_a, LONG_CONFIG.replace(seed=11))
+    _press(tab_a, "Train")
+    waiting_config = TINY_CONFIG.replace(seed=12)
+    _set_config(tab_a, waiting_config)
+    _press(tab_a, "Train")
+    waiting = _job(waiting_config)
+    assert waiting.status == QUEUED
+    assert "Waiting in the queue (#1)" in tab_a.get("progress")[0].proto.text
+
+    tab_b.run()
+    assert f"`{waiting.run_id}` waiting, #1 in line" in _texts(tab_b.markdown)
+    assert tab_b.button(key=f"train_cancel_{waiting.run_id}").disabled
+    assert not _button(tab_a, "Stop").disabled
+    _button(tab_a, "Stop").click().run()
+    assert waiting.status == CANCELLED
+    assert "cancelled before it started" in _texts(tab_a.info)
 
 
 def test_train_page_reload_comes_back_to_the_live_job(runs_dir):

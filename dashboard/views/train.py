@@ -72,8 +72,10 @@ def queue_ui(shown_run_id: str | None) -> None:
     """Every queued or running job other than the one shown below: Watch for the running one,
     Cancel for queued ones this tab submitted."""
     manager = get_job_manager()
+    waiting = manager.queued()
+    line = {snapshot.run_id: position for position, snapshot in enumerate(waiting, start=1)}
     running = [snapshot for snapshot in manager.running() if snapshot.run_id != shown_run_id]
-    queued = [snapshot for snapshot in manager.queued() if snapshot.run_id != shown_run_id]
+    queued = [snapshot for snapshot in waiting if snapshot.run_id != shown_run_id]
     if not running and not queued:
         return
     with st.container(border=True):
@@ -81,9 +83,8 @@ def queue_ui(shown_run_id: str | None) -> None:
         for snapshot in running + queued:
             text_column, button_column = st.columns([5, 1], vertical_alignment="center")
             if snapshot.status == QUEUED:
-                position = [queued.run_id for queued in manager.queued()].index(snapshot.run_id) + 1
-                text_column.markdown(f":material/schedule: `{snapshot.run_id}` waiting, #{position} in line — "
-                                     f"{describe(snapshot.config)}")
+                text_column.markdown(f":material/schedule: `{snapshot.run_id}` waiting, #{line[snapshot.run_id]} "
+                                     f"in line — {describe(snapshot.config)}")
                 owned = manager.job(snapshot.run_id).is_owned_by(tab_token())
                 button_column.button("Cancel", key=f"{KEY}cancel_{snapshot.run_id}", width="stretch",
                                      on_click=stop_job, args=(snapshot.run_id,), disabled=not owned,
