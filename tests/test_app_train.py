@@ -325,6 +325,24 @@ def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
     assert "cancelled before it started" in _texts(tab_a.info)
 
 
+def test_train_page_run_chosen_later_wins_and_the_queue_leads_back(runs_dir, tiny_run):
+    """Check a run chosen after this tab submitted a job is shown instead of the job, and the queue
+    marks the job as this tab's, with Show to bring it back (Stop still works)."""
+    _, record = tiny_run
+    app = _app()
+    _set_config(app, LONG_CONFIG.replace(seed=13))
+    _press(app, "Train")
+    job = _job(LONG_CONFIG.replace(seed=13))
+    app.query_params["run"] = record.run_id  # chosen on another page (or in the URL) since
+    app.run()
+    assert f"Run `{record.run_id}` is complete." in _texts(app.success)
+    assert f"`{job.run_id}` training" in _texts(app.markdown) and "**yours**" in _texts(app.markdown)
+
+    app.button(key=f"train_watch_{job.run_id}").click().run()
+    assert app.get("progress") and f"Run `{job.run_id}`" in _texts(app.caption)
+    assert not _button(app, "Stop").disabled
+
+
 def test_train_page_reload_comes_back_to_the_live_job(runs_dir):
     """Check the live job is in the URL, and a reload (a new session on that URL) shows it again,
     without the right to stop it."""

@@ -91,10 +91,11 @@ def queue_ui(shown_run_id: str | None) -> None:
                                      help=None if owned else "Only the tab that queued it can cancel it")
             else:
                 done = snapshot.progress.iteration / snapshot.progress.total_iterations if snapshot.progress else 0
+                yours = manager.job(snapshot.run_id).is_owned_by(tab_token())
                 text_column.markdown(f":material/play_circle: `{snapshot.run_id}` training ({done:.0%}) — "
-                                     f"{describe(snapshot.config)}")
-                button_column.button("Watch", key=f"{KEY}watch_{snapshot.run_id}", width="stretch",
-                                     on_click=watch_job, args=(snapshot.run_id,),
+                                     f"{'**yours** — ' * yours}{describe(snapshot.config)}")
+                button_column.button("Show" if yours else "Watch", key=f"{KEY}watch_{snapshot.run_id}",
+                                     width="stretch", on_click=watch_job, args=(snapshot.run_id,),
                                      help="Show its live curves here")
 
 
