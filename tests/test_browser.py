@@ -322,3 +322,26 @@ def test_another_tabs_training_cannot_be_stopped_from_here(server, browser):
 
         owner_stop.click()
         owner.get_by_text("was stopped during epoch").wait_for(timeout=TRAINING_SECONDS * 1000)
+
+
+JOB_AREA_NOTICE_JS = """() => getComputedStyle(document.querySelector('.st-key-train_job'), '::before').content"""
+JOB_AREA_STYLED_JS = """() => [...document.styleSheets].some(sheet => [...sheet.cssRules].some(
+  rule => rule.cssText.includes('st-key-train_job') && rule.cssText.includes('data-test-connection-state')))"""
+
+
+def test_train_page_says_when_the_server_is_gone(browser, tmp_path):
+    """Check the Train page's job area says its content is out of date once the server is killed
+    (it relies on an attribute Streamlit's frontend sets; a new Streamlit may drop it)."""
+    process, url = start_streamlit(tmp_path / "runs", tmp_path / "server.log", SERVER_START_SECONDS)
+    try:
+        with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("server-gone", page):
+            page.goto(url)
+            page.get_by_text("Choose hyperparameters in the sidebar").wait_for()
+            page.wait_for_function(JOB_AREA_STYLED_JS)  # the page's style sheet has arrived
+            assert page.evaluate(JOB_AREA_NOTICE_JS) == "none"
+            process.kill()
+            process.wait()
+            page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+    finally:
+        if process.poll() is None:
+            stop_streamlit(process)
