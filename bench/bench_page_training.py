@@ -29,12 +29,11 @@ import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-sys.path.insert(0, str(PROJECT_ROOT))  # core, whose run store reads the page's run
+sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.run_format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
 from core.run_store import RunStore  # noqa: E402
-from streamlit_server import launch_chromium, start_streamlit, stop_streamlit  # noqa: E402 - tests/ is not a package
+from dashboard.testing import launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -99,7 +98,7 @@ def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pi
     """Train the tutorial's config with this seed from the Train page; (samples/s, CPU seconds used
     meanwhile by Chromium and by the server's thread groups)."""
     page.goto(url)
-    seed_field = page.get_by_test_id("stNumberInputField")
+    seed_field = page.get_by_role("spinbutton", name="Seed")
     seed_field.wait_for(timeout=60_000)
     seed_field.fill(str(seed))
     seed_field.press("Enter")

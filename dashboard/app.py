@@ -1,4 +1,8 @@
-"""Entry point: `streamlit run dashboard/app.py`. A thin router and frame around the pages."""
+"""Entry point: `streamlit run dashboard/app.py`. A thin router and frame around the pages.
+
+Streamlit runs this script on every rerun of every page; process-wide settings are applied here,
+once per server process (see apply_process_settings).
+"""
 
 import sys
 from pathlib import Path
@@ -11,7 +15,23 @@ if str(PROJECT_ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard.pages import ALL_PAGES  # noqa: E402
+from dashboard.process import keep_keras_state_between_runs  # noqa: E402
 
+
+@st.cache_resource(show_spinner=False)
+def apply_process_settings() -> None:
+    """Once per server process: the settings every entry point applies (thread pools, see
+    core/process.py) and the dashboard's own workaround for Streamlit clearing Keras state."""
+    try:  # core/process.py lands with another branch; until then training configures its threads itself
+        from core.process import configure_process
+    except ImportError:
+        configure_process = None
+    if configure_process is not None:
+        configure_process()
+    keep_keras_state_between_runs()
+
+
+apply_process_settings()
 st.set_page_config(page_title="RNN digit explorer", page_icon="🔢", layout="wide")
 
 pages = [st.Page(page.script, title=page.title, icon=page.icon, url_path=page.url_path, default=index == 0)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import plotly
@@ -23,32 +21,6 @@ from dashboard.pages import RUNS, TRAIN
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
 SELECTED_RUN_STATE = "common_selected_run"  # the same choice, kept in the session across page switches
-
-
-def _keep_keras_state_between_runs() -> None:
-    """Stop Streamlit calling keras.backend.clear_session() after every script run.
-
-    Streamlit does that whenever keras is imported. With a training running in a worker thread,
-    each refresh of the live chart then cleared TensorFlow's kernel cache under the training and
-    ran a full garbage collection, which made training from the page ten times slower than from
-    the command line (measured). Models here live in st.cache_resource and are meant to survive
-    reruns. matplotlib figures are still closed, as Streamlit would.
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if not hasattr(script_runner, "_clean_problem_modules"):
-        return  # a Streamlit without this hook: nothing to undo
-
-    def clean_problem_modules_except_keras() -> None:
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            with contextlib.suppress(Exception):
-                pyplot.close("all")
-
-    script_runner._clean_problem_modules = clean_problem_modules_except_keras
-
-
-_keep_keras_state_between_runs()
 
 
 @st.cache_resource(show_spinner=False)

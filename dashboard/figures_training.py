@@ -11,6 +11,7 @@ import plotly.io
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.job import BATCH_COLUMNS, EPOCH_COLUMNS
 from dashboard.labels import format_value, is_number
 
 BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate
@@ -21,31 +22,25 @@ LINE_DASHES = ("solid", "dash", "dot", "dashdot")
 FONT = {"family": "'Source Sans Pro', 'Source Sans 3', sans-serif", "size": 13, "color": "#1f2430"}
 
 
-def training_curves_figure(batch_history: pd.DataFrame, epoch_history: pd.DataFrame,
-                           total_iterations: int | None = None, uirevision: str = "training",
-                           steady_axes: bool = False, empty_note: str = "Waiting for the first logged batch...",
-                           height: int = 380) -> go.Figure:
-    """Loss and accuracy against iteration: batch values as logged, validation after each epoch.
-
-    batch_history has columns epoch, iteration, loss, accuracy; epoch_history has epoch,
-    iteration, validation_loss, validation_accuracy. The x axis spans total_iterations when given,
-    so a live chart fills from left to right. steady_axes fixes the y ranges too (accuracy 0-100%,
-    loss from 0 to a bound that only grows), so a redraw with a few new points does not re-lay
-    the axes: cheaper for the browser, calmer to watch. uirevision keeps the user's zoom.
-    empty_note is written across the panels while both histories are empty.
-    """
-    return go.Figure(training_curves_spec(batch_history, epoch_history, total_iterations, uirevision,
-                                          steady_axes, empty_note, height))
+LOSS_RANGE_WHEN_EMPTY = [0.0, 2.5]  # a fresh network starts at loss ln 10 = 2.3
+ACCURACY_CEILING = 1.02  # a little above 100%, so points at 100% are not cut in half
 
 
 def training_curves_spec(batch_history: pd.DataFrame, epoch_history: pd.DataFrame,
                          total_iterations: int | None = None, uirevision: str = "training",
-                         steady_axes: bool = False, empty_note: str = "Waiting for the first logged batch...",
-                         height: int = 380) -> dict:
-    """training_curves_figure as a plain {"data": [...], "layout": {...}} dict of JSON types.
+                         empty_note: str = "Waiting for the first logged batch...", height: int = 380) -> dict:
+    """Loss and accuracy against iteration, as a plain {"data": [...], "layout": {...}} dict of JSON
+    types (go.Figure(spec) makes it a figure): batch values as logged, validation after each epoch.
+
+    batch_history has columns epoch, iteration, loss, accuracy; epoch_history has epoch,
+    iteration, validation_loss, validation_accuracy. The x axis spans total_iterations when given,
+    so a live chart fills from left to right. The y axes fit the values with some padding, loss
+    from 0 and accuracy up to 100%, by the same rule live and finished: their extremes are the
+    first points, so the axes settle early and do not jump when the training ends. uirevision
+    keeps the user's zoom. empty_note is written across the panels while both histories are empty.
 
     The live chart rebuilds this every second in the server's script thread, which shares
-    Python's lock with the training thread; building plain dicts takes well under a millisecond
+    Python's lock with the training thread; plain dicts take well under a millisecond to build
     where constructing and validating a go.Figure took about 13 ms.
     """
     traces = []
@@ -70,24 +65,20 @@ def training_curves_spec(batch_history: pd.DataFrame, epoch_history: pd.DataFram
             "hovertemplate": f"end of epoch %{{customdata}}<br>validation {batch_column} %{{y:{value_format}}}"
                              "<extra></extra>",
         })
-    # A little room on the right, so the last validation marker is not cut in half.
-    x_range = [0, total_iterations * 1.02] if total_iterations else None
     empty = batch_history.empty and epoch_history.empty
     x_ticks = bool(total_iterations) or not empty  # no made-up iteration numbers on an empty chart
-    loss_axis: dict = {"anchor": "x", "rangemode": "tozero", **Y_AXIS_STYLE}
-    accuracy_axis: dict = {"anchor": "x2", "tickformat": ".0%", **Y_AXIS_STYLE}
-    if steady_axes or empty:
-        # A fresh network starts at loss ln 10 = 2.3; the bound grows in steps of 0.5 if loss goes higher.
-        highest_loss = max([2.3, *batch_history["loss"].tolist(), *epoch_history["validation_loss"].tolist()])
-        loss_axis["range"] = [0, math.ceil(highest_loss * 1.05 / 0.5) * 0.5]
-        accuracy_axis["range"] = [0, 1.02]
+    losses = [*batch_history["loss"].tolist(), *epoch_history["validation_loss"].tolist()]
+    accuracies = [*batch_history["accuracy"].tolist(), *epoch_history["validation_accuracy"].tolist()]
+    loss_axis = {"anchor": "x", "range": loss_range(losses), **Y_AXIS_STYLE}
+    accuracy_axis = {"anchor": "x2", "tickformat": ".0%", "range": accuracy_range(accuracies), **Y_AXIS_STYLE}
     annotations = [_panel_title("Loss", 0.23), _panel_title("Accuracy", 0.77)]
     if empty:
         annotations.append({"text": empty_note, "showarrow": False, "xref": "paper",
                             "yref": "paper", "x": 0.5, "y": 0.5, "font": {"size": 15, "color": "#868e96"}})
     x_axis = {"title": {"text": "Iteration"}, "showticklabels": x_ticks, **X_AXIS_STYLE}
-    if x_range is not None:
-        x_axis["range"] = x_range
+    if total_iterations:
+        # A little room on the right, so the last validation marker is not cut in half.
+        x_axis["range"] = [0, total_iterations * 1.02]
     layout = {
         "xaxis": {"domain": [0, 0.46], "anchor": "y", **x_axis},
         "xaxis2": {"domain": [0.54, 1], "anchor": "y2", **x_axis},
@@ -95,6 +86,28 @@ def training_curves_spec(batch_history: pd.DataFrame, epoch_history: pd.DataFram
         **_layout_style(uirevision, height),
     }
     return {"data": traces, "layout": layout}
+
+
+def empty_curves_spec(note: str, uirevision: str = "idle") -> dict:
+    """training_curves_spec with no values yet, note written across it."""
+    no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
+    return training_curves_spec(*no_rows, uirevision=uirevision, empty_note=note)
+
+
+def loss_range(losses: list[float]) -> list[float]:
+    """From 0 to the highest finite loss plus 8%; 0 to 2.5 before there is any."""
+    finite = [value for value in losses if math.isfinite(value)]
+    return [0.0, max(finite) * 1.08] if finite and max(finite) > 0 else list(LOSS_RANGE_WHEN_EMPTY)
+
+
+def accuracy_range(accuracies: list[float]) -> list[float]:
+    """From a little below the lowest accuracy (first points, mostly) to just above 100%: a
+    training's accuracy rises towards 100%, so the axis is set by its first points and stays."""
+    finite = [value for value in accuracies if math.isfinite(value)]
+    if not finite:
+        return [0.0, ACCURACY_CEILING]
+    low = min(finite)
+    return [max(0.0, low - max(0.08 * (1.0 - low), 0.02)), ACCURACY_CEILING]
 
 
 def _panel_title(text: str, x: float) -> dict:

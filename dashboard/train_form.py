@@ -6,6 +6,7 @@ with apply_config and comes out with form_values.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import streamlit as st
@@ -14,6 +15,15 @@ from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
 
 KEY = "train_"  # prefix of every widget and session-state key of the Train page
 FORM_ERROR = KEY + "form_error"
+
+# The form's label of every RNNConfig field, so a message about a value names what the user sees.
+LABELS = {
+    "train_subset": "Training images", "seed": "Seed", "cell": "Cell", "hidden_units": "Hidden units",
+    "output_init_stddev": "Readout init stddev", "optimizer": "Optimizer", "adam_beta_2": "Adam beta 2",
+    "learning_rate": "Learning rate", "learning_rate_schedule": "Learning-rate schedule", "epochs": "Epochs",
+    "batch_size": "Batch size", "display_freq": "Log every (iterations)",
+    "gradient_clip_norm": "Gradient clip (global norm)", "keep_best_weights": "Keep best weights",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,6 +55,17 @@ def _range(name: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
+def _span(name: str) -> str:
+    low, high = _range(name)
+    return f"{low:,} to {high:,}"
+
+
+def with_labels(message: str) -> str:
+    """A config error as the form shows it: 'seed=-5 is out of range' becomes 'Seed -5 is out of range'."""
+    return re.sub(r"\b([a-z_0-9]+)=", lambda match: f"**{LABELS[match[1]]}** " if match[1] in LABELS
+                  else match[0], message)
+
+
 def apply_config(config: RNNConfig) -> None:
     """Widget callback: put a config's values into every form widget."""
     for field_name, value in config.to_dict().items():
@@ -64,10 +85,13 @@ def _rate(value: float) -> str:
 # Sidebar: the form
 
 
-def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], stop_enabled: bool) -> None:
+def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], stop_enabled: bool,
+                   stop_help: str | None = None) -> None:
     """Preset buttons, then a form: Train and Stop on top, a widget for every RNNConfig field below.
 
-    on_train and on_stop are the buttons' callbacks; they run before the page is drawn.
+    on_train and on_stop are the buttons' callbacks; they run before the page is drawn. The number
+    fields take any whole number: a value out of range reaches on_train, which refuses it with a
+    message (a field with bounds would keep its last valid value and train that, silently).
     """
     for field_name, value in PRESETS["tutorial"].to_dict().items():
         st.session_state.setdefault(KEY + field_name, value)
@@ -91,36 +115,40 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
         train_column.form_submit_button("Train", type="primary", icon=":material/play_arrow:", width="stretch",
                                         on_click=on_train)
         stop_column.form_submit_button("Stop", icon=":material/stop:", width="stretch", on_click=on_stop,
-                                       disabled=not stop_enabled)
+                                       disabled=not stop_enabled, help=stop_help)
         st.subheader("Data")
-        st.slider("Training images", *_range("train_subset"), step=100, format="%,d", key=KEY + "train_subset",
-                  help="The first N of the 55,000 training images; fewer for a quick look", **keep)
-        st.number_input("Seed", *_range("seed"), step=1, key=KEY + "seed",
-                        help="Seeds the weights, the shuffling and everything else random", **keep)
+        st.number_input(LABELS["train_subset"], step=1_000, key=KEY + "train_subset",
+                        help=f"The first N of the 55,000 training images ({_span('train_subset')}); fewer for a "
+                             "quick look", **keep)
+        st.number_input(LABELS["seed"], step=1, key=KEY + "seed",
+                        help=f"Seeds the weights, the shuffling and everything else random ({_span('seed')})",
+                        **keep)
 
         st.subheader("Model")
-        st.selectbox("Cell", CHOICES["cell"], key=KEY + "cell", format_func=str.upper,
+        st.selectbox(LABELS["cell"], CHOICES["cell"], key=KEY + "cell", format_func=str.upper,
                      help="RNN is the tutorial's vanilla tanh cell; LSTM and GRU for comparison", **keep)
-        st.slider("Hidden units", *_range("hidden_units"), step=4, key=KEY + "hidden_units", **keep)
-        st.select_slider("Readout init stddev", INIT_STDDEVS, key=KEY + "output_init_stddev", format_func=_rate,
-                         help="Truncated-normal stddev of the 10-way readout weights (log scale)", **keep)
+        st.slider(LABELS["hidden_units"], *_range("hidden_units"), step=4, key=KEY + "hidden_units", **keep)
+        st.select_slider(LABELS["output_init_stddev"], INIT_STDDEVS, key=KEY + "output_init_stddev",
+                         format_func=_rate, help="Truncated-normal stddev of the 10-way readout weights (log scale)",
+                         **keep)
 
         st.subheader("Training")
-        st.selectbox("Optimizer", CHOICES["optimizer"], key=KEY + "optimizer", **keep)
-        st.select_slider("Adam beta 2", ADAM_BETA_2S, key=KEY + "adam_beta_2", format_func="{:g}".format,
+        st.selectbox(LABELS["optimizer"], CHOICES["optimizer"], key=KEY + "optimizer", **keep)
+        st.select_slider(LABELS["adam_beta_2"], ADAM_BETA_2S, key=KEY + "adam_beta_2", format_func="{:g}".format,
                          help="How slowly Adam's average of squared gradients forgets (TF1's default 0.999); "
                               "only the adam optimizer uses it", **keep)
-        st.select_slider("Learning rate", LEARNING_RATES, key=KEY + "learning_rate", format_func=_rate,
+        st.select_slider(LABELS["learning_rate"], LEARNING_RATES, key=KEY + "learning_rate", format_func=_rate,
                          help="Log scale. With the cosine schedule this is the peak rate", **keep)
-        st.selectbox("Learning-rate schedule", CHOICES["learning_rate_schedule"],
+        st.selectbox(LABELS["learning_rate_schedule"], CHOICES["learning_rate_schedule"],
                      key=KEY + "learning_rate_schedule", help="Cosine decays to 0 over all iterations", **keep)
-        st.slider("Epochs", *_range("epochs"), key=KEY + "epochs", **keep)
-        st.slider("Batch size", *_range("batch_size"), key=KEY + "batch_size", **keep)
-        st.select_slider("Log every (iterations)", DISPLAY_FREQUENCIES, key=KEY + "display_freq",
+        st.slider(LABELS["epochs"], *_range("epochs"), key=KEY + "epochs", **keep)
+        st.number_input(LABELS["batch_size"], step=1, key=KEY + "batch_size",
+                        help=f"Images per training step ({_span('batch_size')}); the tutorial's is 100", **keep)
+        st.select_slider(LABELS["display_freq"], DISPLAY_FREQUENCIES, key=KEY + "display_freq",
                          help="Batch loss and accuracy are recorded every this many iterations", **keep)
-        st.select_slider("Gradient clip (global norm)", CLIP_NORMS, key=KEY + "gradient_clip_norm",
+        st.select_slider(LABELS["gradient_clip_norm"], CLIP_NORMS, key=KEY + "gradient_clip_norm",
                          format_func=lambda value: "off" if value == 0 else _rate(value), **keep)
-        st.toggle("Keep best weights", key=KEY + "keep_best_weights",
+        st.toggle(LABELS["keep_best_weights"], key=KEY + "keep_best_weights",
                   help="End with the weights of the epoch with the best validation accuracy", **keep)
 
 

@@ -50,10 +50,7 @@ def runs_dir(tiny_run, second_run, tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs
-    manager = get_job_manager()  # the manager a Retrain used, if any: leave no training behind
-    for snapshot in manager.running() + manager.queued():
-        manager.stop(snapshot.run_id)
-    manager.wait_idle(300)
+    get_job_manager().stop_all(300)  # the manager a Retrain used, if any: leave no training behind
     st.cache_resource.clear()
 
 
@@ -203,6 +200,7 @@ def test_runs_page_retrains_an_unfinished_run(runs_dir, tiny_run, status):
     assert app.title[0].value == "Train"
     assert app.query_params["run"] == record.run_id
     assert get_job_manager().job(record.run_id).config == record.config
+    assert app.session_state["train_hidden_units"] == record.config.hidden_units  # Train's form shows it
 
 
 def test_runs_page_retrain_needs_a_readable_config(runs_dir, second_run):

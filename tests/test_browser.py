@@ -1,9 +1,10 @@
-"""End to end in a real Chromium: train from the browser, watch the live chart, find the run after a reload.
+"""End to end in a real Chromium: train from the browser, watch the live chart, find the run after a
+reload, and keep two tabs' choices apart.
 
 The module starts one `streamlit run dashboard/app.py` with an empty runs folder and trains one tiny
-run through the widgets (the `trained_run` fixture); each test then checks one thing about it. A
-later step can reuse both fixtures, e.g. to open an image from the Misclassified gallery.
-On failure a screenshot and the server log are saved in test-artifacts/.
+run through the widgets (the `trained_run` fixture); each test then checks one thing about it. Each
+browser context is a tab of its own (its own Streamlit session). On failure a screenshot and the
+server log are saved in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.streamlit_server import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from core.run_format import COMPLETE
+from core.run_store import RunStore
+from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from tests.conftest import TINY_CONFIG
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -134,6 +138,13 @@ def open_app(page, server: Server, path: str = "") -> None:
     page.get_by_role("heading", level=1).wait_for()
 
 
+def set_number(page, label: str, value: int) -> None:
+    """Type value into a sidebar number field and leave it (the form takes it when Train is pressed)."""
+    field = page.get_by_role("spinbutton", name=label)
+    field.fill(str(value))
+    field.blur()
+
+
 def set_slider(page, label: str, value: float) -> None:
     """Move a sidebar slider with the keyboard: Home, then right arrows until it reaches value."""
     thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
@@ -179,9 +190,9 @@ def trained_run(browser, server) -> TrainedRun:
         open_app(page, server)
         # 10,000 images in batches of 1 is 10,000 iterations: several seconds of training even on a
         # fast machine (the chart refreshes once a second), short enough to wait for on a slow one.
-        set_slider(page, "Training images", 10_000)
+        set_number(page, "Training images", 10_000)
         set_slider(page, "Epochs", 1)
-        set_slider(page, "Batch size", 1)
+        set_number(page, "Batch size", 1)
         page.get_by_role("button", name="Train", exact=True).click()
 
         progress = page.locator('[data-testid="stProgress"]')
@@ -235,8 +246,7 @@ def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):
         assert f"Run {trained_run.run_id} is complete." in text
         assert "Test accuracy" in text and "95.1%" in text
         assert "all 10,000 test images" in text
-        status = (server.runs_dir / trained_run.run_id / "status.json").read_text()
-        assert '"status": "complete"' in status
+        assert RunStore(server.runs_dir).read_run(trained_run.run_id).status == COMPLETE
 
 
 def test_run_listed_under_runs_after_reload(trained_run, server, page):
@@ -251,3 +261,88 @@ def test_run_listed_under_runs_after_reload(trained_run, server, page):
         cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]')
         cells.filter(has_text=trained_run.run_id).first.wait_for(state="attached")
         assert trained_run.run_id in cells.all_inner_texts()
+
+
+def _url_run(page) -> str | None:
+    return parse_qs(urlparse(page.url).query).get("run", [None])[0]
+
+
+def test_train_shows_this_tabs_run_not_another_tabs_job(trained_run, server, browser, tiny_run):
+    """Check Train, opened from another page or by /?run=<id>, shows the run chosen in this tab (and
+    keeps it in the URL for the other pages), not the job another tab trained last; a fresh tab shows
+    no run at all."""
+    _, record = tiny_run  # a run trained elsewhere (as by the CLI), put into the server's runs folder
+    shutil.copytree(record.run_dir, server.runs_dir / record.run_id, dirs_exist_ok=True)
+    assert record.run_id != trained_run.run_id  # the server's latest job, submitted by the fixture's tab
+    with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("two-tabs", page, server):
+        open_app(page, server, f"hidden-states?run={record.run_id}")
+        page.get_by_role("link", name="Train").click()
+        page.get_by_text(f"Run {record.run_id} is complete.").wait_for()
+        assert _url_run(page) == record.run_id
+        page.get_by_role("link", name="Hidden states").click()
+        page.get_by_role("heading", name="Hidden states").wait_for()
+        page.wait_for_url(f"**run={record.run_id}**")
+
+        open_app(page, server, f"?run={record.run_id}")
+        page.get_by_text(f"Run {record.run_id} is complete.").wait_for()
+        page.get_by_role("button", name="Edit these settings").click()
+        page.get_by_role("spinbutton", name="Training images").wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('input')].some("
+                               f"input => input.getAttribute('aria-label') === 'Training images' "
+                               f"&& input.value === '{TINY_CONFIG.train_subset}')")
+        assert _url_run(page) == record.run_id
+
+    with new_page(browser, 1000, UI_SECONDS) as fresh, artifacts_on_failure("fresh-tab", fresh, server):
+        open_app(fresh, server)
+        fresh.get_by_text("Choose hyperparameters in the sidebar").wait_for()
+        main = fresh.locator('[data-testid="stMain"]').inner_text()
+        assert trained_run.run_id not in main and record.run_id not in main
+        assert _url_run(fresh) is None
+
+
+def test_another_tabs_training_cannot_be_stopped_from_here(server, browser):
+    """Check a tab sees another tab's training only in the shared queue with Stop disabled, while the
+    tab that started it may stop it."""
+    with new_page(browser, 1000, UI_SECONDS) as owner, new_page(browser, 1000, UI_SECONDS) as other, \
+            artifacts_on_failure("stop-owner", owner, server), artifacts_on_failure("stop-other", other, server):
+        open_app(owner, server)
+        set_number(owner, "Training images", 20_000)
+        set_number(owner, "Batch size", 10)
+        set_number(owner, "Seed", 3)
+        owner.get_by_role("button", name="Train", exact=True).click()
+        owner.locator('[data-testid="stProgress"]').wait_for(timeout=TRAINING_SECONDS * 1000)
+        owner_stop = owner.get_by_role("button", name="Stop", exact=True)
+        owner_stop.wait_for()
+        owner.wait_for_function("() => [...document.querySelectorAll('button')].some("
+                                "button => button.innerText.includes('Stop') && !button.disabled)")
+
+        open_app(other, server)
+        other.get_by_text("Training queue").wait_for()
+        other.get_by_text("Choose hyperparameters in the sidebar").wait_for()
+        assert other.get_by_role("button", name="Stop", exact=True).is_disabled()
+
+        owner_stop.click()
+        owner.get_by_text("was stopped during epoch").wait_for(timeout=TRAINING_SECONDS * 1000)
+
+
+JOB_AREA_NOTICE_JS = """() => getComputedStyle(document.querySelector('.st-key-train_job'), '::before').content"""
+JOB_AREA_STYLED_JS = """() => [...document.styleSheets].some(sheet => [...sheet.cssRules].some(
+  rule => rule.cssText.includes('st-key-train_job') && rule.cssText.includes('data-test-connection-state')))"""
+
+
+def test_train_page_says_when_the_server_is_gone(browser, tmp_path):
+    """Check the Train page's job area says its content is out of date once the server is killed
+    (it relies on an attribute Streamlit's frontend sets; a new Streamlit may drop it)."""
+    process, url = start_streamlit(tmp_path / "runs", tmp_path / "server.log", SERVER_START_SECONDS)
+    try:
+        with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("server-gone", page):
+            page.goto(url)
+            page.get_by_text("Choose hyperparameters in the sidebar").wait_for()
+            page.wait_for_function(JOB_AREA_STYLED_JS)  # the page's style sheet has arrived
+            assert page.evaluate(JOB_AREA_NOTICE_JS) == "none"
+            process.kill()
+            process.wait()
+            page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+    finally:
+        if process.poll() is None:
+            stop_streamlit(process)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.streamlit_server import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
 
 pytestmark = pytest.mark.browser

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
-from dashboard.figures_training import (format_value, training_curves_figure, training_curves_spec,
-                                        validation_overlay_figure, value_colors)
+from dashboard.figures_training import (accuracy_range, empty_curves_spec, format_value, loss_range,
+                                        training_curves_spec, validation_overlay_figure, value_colors)
 
 
 def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -22,10 +23,14 @@ def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return batch, epoch
 
 
-def test_training_curves_figure_draws_batch_and_validation_values():
+def _figure(*args, **kwargs) -> go.Figure:
+    return go.Figure(training_curves_spec(*args, **kwargs))
+
+
+def test_training_curves_spec_draws_batch_and_validation_values():
     """Check the four traces carry the histories' values against iteration."""
     batch, epoch = _histories()
-    figure = training_curves_figure(batch, epoch, total_iterations=40, uirevision="run-a")
+    figure = _figure(batch, epoch, total_iterations=40, uirevision="run-a")
     traces = {(trace.name, trace.xaxis): trace for trace in figure.data}
     assert len(figure.data) == 4
     np.testing.assert_allclose(traces["Batch (training)", "x"].y, batch["loss"])
@@ -40,51 +45,77 @@ def test_training_curves_figure_draws_batch_and_validation_values():
     assert [annotation.text for annotation in figure.layout.annotations] == ["Loss", "Accuracy"]
 
 
-def test_training_curves_spec_is_plain_json_of_the_same_figure():
-    """Check the live chart's plain-dict spec serialises with the standard json module and says
-    what the go.Figure says, values and look (axis styles, margins, no template) included."""
+def test_training_curves_spec_is_plain_json():
+    """Check the live chart's spec serialises with the standard json module (no numpy values) and
+    keeps its look (axis styles, margins, no template) when Plotly reads it."""
     batch, epoch = _histories()
-    spec = training_curves_spec(batch, epoch, total_iterations=40, uirevision="run-a", steady_axes=True)
+    spec = training_curves_spec(batch, epoch, total_iterations=40, uirevision="run-a")
     sent = json.loads(json.dumps(spec))  # raises on numpy values or other non-JSON types
-    figure = json.loads(training_curves_figure(batch, epoch, total_iterations=40, uirevision="run-a",
-                                               steady_axes=True).to_json())
-    assert sent["layout"] == figure["layout"]
+    figure = json.loads(go.Figure(spec).to_json())
+    assert sent["layout"]["xaxis"] == figure["layout"]["xaxis"]
     assert sent["layout"]["xaxis"]["gridcolor"] == "#edf0f5" and sent["layout"]["margin"]["l"] == 55
-    for sent_trace, figure_trace in zip(sent["data"], figure["data"], strict=True):
-        assert (sent_trace["name"], sent_trace["xaxis"], sent_trace["line"]) == \
-            (figure_trace["name"], figure_trace["xaxis"], figure_trace["line"])
     np.testing.assert_allclose(sent["data"][0]["y"], batch["loss"])
     np.testing.assert_allclose(sent["data"][3]["y"], epoch["validation_accuracy"])
 
 
 @pytest.mark.parametrize("uirevision", ["run-a", "0123456789abcdef"])
-def test_training_curves_figure_keeps_zoom_with_uirevision(uirevision):
+def test_training_curves_spec_keeps_zoom_with_uirevision(uirevision):
     """Check the figure carries the given uirevision, so redraws keep the user's zoom."""
     batch, epoch = _histories()
-    assert training_curves_figure(batch, epoch, uirevision=uirevision).layout.uirevision == uirevision
+    assert _figure(batch, epoch, uirevision=uirevision).layout.uirevision == uirevision
 
 
-def test_training_curves_figure_empty_histories_say_waiting():
-    """Check a job with no logged batch yet gets empty traces and a 'waiting' note."""
+def test_training_curves_spec_empty_histories_say_waiting():
+    """Check a job with no logged batch yet gets empty traces, a 'waiting' note and sensible axes."""
     batch, epoch = _histories()
-    figure = training_curves_figure(batch.iloc[:0], epoch.iloc[:0], total_iterations=100)
+    figure = _figure(batch.iloc[:0], epoch.iloc[:0], total_iterations=100)
     assert all(len(trace.x) == 0 for trace in figure.data)
     assert any("Waiting" in annotation.text for annotation in figure.layout.annotations)
     assert figure.layout.yaxis2.range == (0, 1.02)  # accuracy, not Plotly's default -1 to 4
     assert figure.layout.yaxis.range == (0, 2.5)  # loss starts near ln 10 = 2.3
     assert figure.layout.xaxis.showticklabels  # the run's length is known: its iterations are shown
-    idle = training_curves_figure(batch.iloc[:0], epoch.iloc[:0], empty_note="Press Train")
+    idle = go.Figure(empty_curves_spec("Press Train"))
     assert not idle.layout.xaxis.showticklabels and idle.layout.annotations[-1].text == "Press Train"
 
 
-def test_training_curves_figure_steady_axes_only_grow():
-    """Check steady axes fix accuracy at 0-100% and give loss a bound above its highest value."""
-    batch, epoch = _histories()
-    batch.loc[0, "loss"] = 3.7
-    figure = training_curves_figure(batch, epoch, total_iterations=40, steady_axes=True)
-    assert figure.layout.yaxis2.range == (0, 1.02)
-    assert figure.layout.yaxis.range == (0, 4.0)
-    assert training_curves_figure(batch, epoch).layout.yaxis.range is None  # finished charts autorange
+def test_training_curves_spec_axes_fit_the_values():
+    """Check the y axes span the values with padding (loss from 0, accuracy to 102%), and the x
+    axis the whole run."""
+    batch = pd.DataFrame({"epoch": [1, 1], "iteration": [5, 10], "loss": [3.0, 0.5], "accuracy": [0.5, 0.9]})
+    epoch = pd.DataFrame({"epoch": [1], "iteration": [10], "validation_loss": [0.4],
+                          "validation_accuracy": [0.95], "learning_rate": [0.001], "epoch_seconds": [1.0]})
+    figure = _figure(batch, epoch, total_iterations=100)
+    assert figure.layout.yaxis.range == pytest.approx((0, 3.24))  # 3.0 + 8%
+    assert figure.layout.yaxis2.range == pytest.approx((0.46, 1.02))  # 0.5 less 8% of the 0.5 left to 100%
+    assert figure.layout.xaxis.range == pytest.approx((0, 102))
+
+
+def test_training_curves_spec_live_chart_ends_as_the_finished_one():
+    """Check the last live redraw (all but the last points, the run's length known) has the
+    finished chart's axes, so nothing jumps when the training ends."""
+    batch = pd.DataFrame({"epoch": [1, 1, 2, 2], "iteration": [5, 10, 15, 20], "loss": [2.1, 1.0, 0.7, 0.5],
+                          "accuracy": [0.2, 0.7, 0.8, 0.9]})
+    epoch = pd.DataFrame({"epoch": [1, 2], "iteration": [10, 20], "validation_loss": [0.9, 0.5],
+                          "validation_accuracy": [0.75, 0.88], "learning_rate": [0.001] * 2,
+                          "epoch_seconds": [1.0] * 2})
+    live = _figure(batch.iloc[:3], epoch.iloc[:1], total_iterations=20, uirevision="run")
+    finished = _figure(batch, epoch, total_iterations=20, uirevision="run")
+    assert finished.layout == live.layout
+    assert finished.layout.yaxis.range == pytest.approx((0, 2.268))
+
+
+@pytest.mark.parametrize("losses, expected", [([], [0.0, 2.5]), ([float("nan"), 1.0], [0.0, 1.08]),
+                                              ([0.0], [0.0, 2.5])])
+def test_loss_range_ignores_values_that_cannot_be_drawn(losses, expected):
+    """Check loss_range skips NaN and falls back to 0-2.5 when nothing positive is left."""
+    assert loss_range(losses) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("accuracies, expected", [([], [0.0, 1.02]), ([1.0, 1.0], [0.98, 1.02]),
+                                                  ([0.01, 0.5], [0.0, 1.02]), ([float("nan"), 0.6], [0.568, 1.02])])
+def test_accuracy_range_stays_within_0_and_102_percent(accuracies, expected):
+    """Check accuracy_range pads below the lowest value, never below 0%, and ends at 102%."""
+    assert accuracy_range(accuracies) == pytest.approx(expected)
 
 
 def _curves() -> pd.DataFrame:

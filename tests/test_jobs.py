@@ -8,20 +8,22 @@ import pytest
 
 from core.config import fingerprint
 from core.events import BatchLogged, EpochEnded, TrainingFinished, TrainingStarted
-from core.jobs import CANCELLED, QUEUED, RUNNING, JobManager
+from core.job import CANCELLED, QUEUED, RUNNING, NotOwnerError
+from core.jobs import JobManager
+from core.run_format import COMPLETE, FAILED, STOPPED
 from core.run_store import RunStore
 from tests.conftest import TINY_CONFIG
 
 WAIT_SECONDS = 300  # generous: other test sessions may share the two cores
+TAB, OTHER_TAB = "tab-a", "tab-b"  # owner tokens, as two browser tabs would pass them
+LONG_CONFIG = TINY_CONFIG.replace(train_subset=20_000, epochs=20, batch_size=50)  # 8,000 iterations
 
 
 @pytest.fixture
 def manager(mnist, tmp_path):
     manager = JobManager(RunStore(tmp_path / "runs"), lambda: mnist)
     yield manager
-    for snapshot in manager.running() + manager.queued():  # leave no worker behind
-        manager.stop(snapshot.run_id)
-    manager.wait_idle(WAIT_SECONDS)
+    manager.stop_all(WAIT_SECONDS)  # leave no worker behind
 
 
 def _wait_for(condition, timeout: float = WAIT_SECONDS) -> None:
@@ -32,16 +34,20 @@ def _wait_for(condition, timeout: float = WAIT_SECONDS) -> None:
         time.sleep(0.02)
 
 
+def _wait_until_training(job, iterations: int = 30) -> None:
+    _wait_for(lambda: (progress := job.snapshot().progress) is not None and progress.iteration >= iterations)
+
+
 def test_submit_same_config_shares_one_job(manager, mnist):
     """Check two requests for one config get the same job, which trains once and records its events."""
-    first = manager.submit(TINY_CONFIG)
-    second = manager.submit(TINY_CONFIG.replace())  # an equal config built separately
+    first = manager.submit(TINY_CONFIG, TAB)
+    second = manager.submit(TINY_CONFIG.replace(), OTHER_TAB)  # an equal config built separately
     assert second is first
     assert first.run_id == fingerprint(TINY_CONFIG, mnist.identity)
     assert first.wait(WAIT_SECONDS)
 
     snapshot = first.snapshot()
-    assert snapshot.status == "complete" and not snapshot.cached
+    assert snapshot.status == COMPLETE and not snapshot.cached
     assert snapshot.record.run_id == first.run_id
     assert isinstance(snapshot.events[0], TrainingStarted)
     assert isinstance(snapshot.events[-1], TrainingFinished)
@@ -59,11 +65,11 @@ def test_submit_same_config_shares_one_job(manager, mnist):
 
 def test_submit_complete_run_answers_from_cache(manager, mnist):
     """Check a config whose run is complete comes back finished at once, marked cached, without training."""
-    manager.submit(TINY_CONFIG).wait(WAIT_SECONDS)
+    manager.submit(TINY_CONFIG, TAB).wait(WAIT_SECONDS)
     fresh = JobManager(manager.store, lambda: mnist)  # a new server process on the same runs folder
-    job = fresh.submit(TINY_CONFIG)
+    job = fresh.submit(TINY_CONFIG, TAB)
     snapshot = job.snapshot()
-    assert snapshot.status == "complete" and snapshot.cached
+    assert snapshot.status == COMPLETE and snapshot.cached
     assert snapshot.events == ()
     assert snapshot.record.run_id == job.run_id
     assert fresh.running() == [] and fresh.queued() == []
@@ -72,14 +78,14 @@ def test_submit_complete_run_answers_from_cache(manager, mnist):
 def test_other_configs_wait_in_queue_in_order(manager):
     """Check one training runs at a time and the others start in the order they were submitted."""
     configs = [TINY_CONFIG.replace(seed=seed) for seed in (1, 2, 3)]
-    jobs = [manager.submit(config) for config in configs]
+    jobs = [manager.submit(config, TAB) for config in configs]
     assert [snapshot.run_id for snapshot in manager.running()] == [jobs[0].run_id]
     assert [snapshot.run_id for snapshot in manager.queued()] == [jobs[1].run_id, jobs[2].run_id]
     assert [job.status for job in jobs] == [RUNNING, QUEUED, QUEUED]
 
     assert manager.wait_idle(WAIT_SECONDS)
     snapshots = [job.snapshot() for job in jobs]
-    assert [snapshot.status for snapshot in snapshots] == ["complete"] * 3
+    assert [snapshot.status for snapshot in snapshots] == [COMPLETE] * 3
     for earlier, later in zip(snapshots, snapshots[1:]):
         assert earlier.finished_at <= later.started_at
     assert set(manager.store.runs_table()["seed"]) == {1, 2, 3}
@@ -87,51 +93,87 @@ def test_other_configs_wait_in_queue_in_order(manager):
 
 def test_stop_cancels_queued_job(manager):
     """Check a queued job can be cancelled: it never runs and leaves no run folder."""
-    running = manager.submit(TINY_CONFIG.replace(seed=10))
-    waiting = manager.submit(TINY_CONFIG.replace(seed=11))
-    manager.stop(waiting.run_id)
+    running = manager.submit(TINY_CONFIG.replace(seed=10), TAB)
+    waiting = manager.submit(TINY_CONFIG.replace(seed=11), TAB)
+    manager.stop(waiting.run_id, TAB)
 
     snapshot = waiting.snapshot()
     assert snapshot.status == CANCELLED and "cancelled" in snapshot.error
     assert manager.queued() == []
-    assert running.wait(WAIT_SECONDS) and running.status == "complete"
+    assert running.wait(WAIT_SECONDS) and running.status == COMPLETE
     assert not (manager.store.root / waiting.run_id).exists()
     assert manager.store.runs_table()["run_id"].tolist() == [running.run_id]
 
 
 def test_stop_running_job_keeps_run_marked_stopped(manager):
-    """Check stopping mid-training ends the job quickly and keeps the partial run, marked stopped."""
-    config = TINY_CONFIG.replace(train_subset=20_000, epochs=20, batch_size=50)  # 8,000 iterations
-    job = manager.submit(config)
-    _wait_for(lambda: (progress := job.snapshot().progress) is not None and progress.iteration >= 30)
-    asked = time.monotonic()
-    manager.stop(job.run_id)
+    """Check stopping mid-training ends the job before its last iteration and keeps the partial
+    run, marked stopped."""
+    job = manager.submit(LONG_CONFIG, TAB)
+    _wait_until_training(job)
+    manager.stop(job.run_id, TAB)
     assert job.wait(WAIT_SECONDS)
-    stop_seconds = time.monotonic() - asked
 
     snapshot = job.snapshot()
-    assert snapshot.status == "stopped" and snapshot.stop_requested
-    assert snapshot.finished.status == "stopped"
-    assert snapshot.progress.iteration < config.total_iterations
+    assert snapshot.status == STOPPED and snapshot.stop_requested
+    assert snapshot.finished.status == STOPPED
+    assert 30 <= snapshot.progress.iteration < LONG_CONFIG.total_iterations
+    assert snapshot.started_at <= snapshot.stop_requested_at <= snapshot.finished_at
     record = manager.store.read_run(job.run_id)
-    assert record.status == "stopped" and record.has_artifacts
-    assert snapshot.finished_at - snapshot.stop_requested_at == pytest.approx(stop_seconds, abs=0.5)
-    assert stop_seconds < 10, f"stopping took {stop_seconds:.1f} s"
+    assert record.status == STOPPED and record.has_artifacts
+
+
+def test_only_a_tab_that_submitted_the_config_may_stop_it(manager):
+    """Check another tab's Stop is refused and changes nothing, until that tab submits the same
+    config: then it shares the job and may stop it."""
+    job = manager.submit(LONG_CONFIG, TAB)
+    _wait_until_training(job)
+    assert job.is_owned_by(TAB) and not job.is_owned_by(OTHER_TAB)
+    with pytest.raises(NotOwnerError, match="another browser tab"):
+        manager.stop(job.run_id, OTHER_TAB)
+    assert job.status == RUNNING and not job.stop_requested
+
+    assert manager.submit(LONG_CONFIG, OTHER_TAB) is job
+    assert job.is_owned_by(OTHER_TAB)
+    manager.stop(job.run_id, OTHER_TAB)
+    assert job.wait(WAIT_SECONDS) and job.status == STOPPED
+
+
+def test_another_tab_cannot_cancel_a_queued_job(manager):
+    """Check a queued job stays in the queue when a tab that did not submit it asks to cancel it."""
+    manager.submit(TINY_CONFIG.replace(seed=12), TAB)
+    waiting = manager.submit(TINY_CONFIG.replace(seed=13), TAB)
+    with pytest.raises(NotOwnerError):
+        manager.stop(waiting.run_id, OTHER_TAB)
+    assert [snapshot.run_id for snapshot in manager.queued()] == [waiting.run_id]
+    assert waiting.wait(WAIT_SECONDS) and waiting.status == COMPLETE
 
 
 def test_resubmitting_a_stopped_config_trains_it_again(manager):
-    """Check a config whose job was stopped gets a new job that completes the run."""
-    config = TINY_CONFIG.replace(seed=20)
-    first = manager.submit(config)
-    manager.stop(first.run_id)
-    first.wait(WAIT_SECONDS)
-    assert first.status in ("stopped", CANCELLED)
+    """Check a config whose training was stopped gets a new job that completes the run."""
+    config = LONG_CONFIG.replace(epochs=2, seed=20)
+    first = manager.submit(config, TAB)
+    _wait_until_training(first)
+    manager.stop(first.run_id, TAB)
+    assert first.wait(WAIT_SECONDS) and first.status == STOPPED
 
-    second = manager.submit(config)
+    second = manager.submit(config, TAB)
     assert second is not first
-    assert second.wait(WAIT_SECONDS) and second.status == "complete"
+    assert second.wait(WAIT_SECONDS) and second.status == COMPLETE
     assert manager.job(second.run_id) is second
-    assert manager.store.read_run(second.run_id).status == "complete"
+    assert manager.store.read_run(second.run_id).status == COMPLETE
+
+
+def test_resubmitting_a_cancelled_config_trains_it(manager):
+    """Check a config cancelled while queued gets a new job when submitted again."""
+    manager.submit(TINY_CONFIG.replace(seed=21), TAB)
+    config = TINY_CONFIG.replace(seed=22)
+    first = manager.submit(config, TAB)
+    manager.stop(first.run_id, TAB)
+    assert first.status == CANCELLED
+
+    second = manager.submit(config, TAB)
+    assert second is not first and second.status == QUEUED
+    assert second.wait(WAIT_SECONDS) and second.status == COMPLETE
 
 
 def test_failed_job_reports_error_and_queue_moves_on(mnist, tmp_path):
@@ -139,19 +181,19 @@ def test_failed_job_reports_error_and_queue_moves_on(mnist, tmp_path):
     not_a_folder = tmp_path / "runs"
     not_a_folder.write_text("a file where the runs folder should be")
     manager = JobManager(RunStore(not_a_folder), lambda: mnist)
-    failing = manager.submit(TINY_CONFIG)
-    also_failing = manager.submit(TINY_CONFIG.replace(seed=1))
+    failing = manager.submit(TINY_CONFIG, TAB)
+    also_failing = manager.submit(TINY_CONFIG.replace(seed=1), TAB)
     assert manager.wait_idle(WAIT_SECONDS)
     for job in (failing, also_failing):
         snapshot = job.snapshot()
-        assert snapshot.status == "failed"
+        assert snapshot.status == FAILED
         assert "Error" in snapshot.error and "runs" in snapshot.error
         assert snapshot.record is None
 
 
 def test_epoch_history_follows_epoch_events(manager):
     """Check the snapshot's epoch table has one row per EpochEnded event, with the event's values."""
-    job = manager.submit(TINY_CONFIG.replace(epochs=2, seed=30))
+    job = manager.submit(TINY_CONFIG.replace(epochs=2, seed=30), TAB)
     job.wait(WAIT_SECONDS)
     snapshot = job.snapshot()
     events = [event for event in snapshot.events if isinstance(event, EpochEnded)]

@@ -11,7 +11,7 @@ import pytest
 
 from core.run_format import INTERRUPTED, RUNNING
 from core.run_store import RunStore
-from tests.streamlit_server import launch_chromium, start_streamlit
+from dashboard.testing import launch_chromium, start_streamlit
 from tests.test_browser import ARTIFACTS, _require_chromium
 
 pytestmark = pytest.mark.browser

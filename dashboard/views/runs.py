@@ -8,12 +8,12 @@ import streamlit as st
 from core.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
 from core.config import is_run_id
 from core.run_format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
-                       WEIGHTS_FILE, RunError)
-from dashboard.common import (RUN_QUERY_KEY, forget_run, get_job_manager, get_store, openable_runs, select_run,
-                              selected_run_id)
+                             WEIGHTS_FILE, RunError)
+from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
 from dashboard.figures_training import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.train_state import retrain
 
 KEY = "runs_"  # prefix of every widget key on this page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
@@ -153,12 +153,10 @@ def retrain_button_ui(run_id: str, status: str) -> None:
     if st.button("Retrain", key=KEY + "retrain", icon=":material/replay:",
                  help="Train this run's settings again from the start (its files are replaced), "
                       "and follow it on Train"):
-        try:
-            job = get_job_manager().submit(config)
-        except (ValueError, OSError) as error:  # MNIST or the runs folder cannot be read
-            st.error(f"Could not start training: {plain(error, PROBLEM_LIMIT)}")
-            return
-        st.switch_page(TRAIN.path, query_params={RUN_QUERY_KEY: job.run_id})
+        # As Train's own button does: the settings go into Train's form, the job is this tab's, and
+        # Train shows it (or why it could not start).
+        retrain(config)
+        st.switch_page(TRAIN.path, query_params={RUN_QUERY_KEY: run_id})
 
 
 def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice) -> str | None:
