@@ -203,7 +203,7 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
     reordered = not np.array_equal(order, np.arange(units))
     figure.update_yaxes(autorange="reversed", tickvals=[1, 7, 14, 21, 28], showgrid=False)
     figure.update_xaxes(showgrid=False, tickvals=unit_ticks(units), tickfont=dict(size=10))
-    figure.update_yaxes(title_text="t", col=1)
+    figure.update_yaxes(title_text="row t", col=1)
     for column in range(1, CLASS_PANEL_COLUMNS + 1):
         figure.update_xaxes(title_text="hidden unit" + (" (position after reordering)" if reordered else ""),
                             row=rows, col=column)

@@ -17,7 +17,7 @@ from dashboard.figures_inspect import ink_picture
 from dashboard.labels import plain
 
 CANVAS_KEY = "hidden_canvas"
-DRAWING_STATE = "hidden_drawing"  # the canvas's last drawing (Fabric.js JSON), kept across views
+DRAWING_STATE = "hidden_drawing"  # (Fabric.js JSON, RGBA picture) of the last drawing, kept across views
 MOUNTED_DRAWING_STATE = "hidden_drawing_at_mount"  # what the mounted canvas started from: must not change
 UPLOAD_ROUND_STATE = "hidden_upload_round"  # part of the uploader's key: a new round is an empty uploader
 UPLOADED_STATE = "hidden_uploaded"  # (file name, sha256, bytes) of the last file uploaded
@@ -73,20 +73,25 @@ def drawing_ui() -> tuple[PreprocessSteps | None, str | None]:
     except Exception:  # the component needs a real Streamlit server; tests and odd installs fall back
         st.warning("The drawing canvas is not available here; upload a picture instead.")
         return None, None
-    st.markdown("Draw one digit, large, in the middle of the box.")
+    kept_drawing, kept_image = st.session_state.get(DRAWING_STATE) or (None, None)
     if CANVAS_KEY not in st.session_state:  # the canvas is mounted in this run: start from the kept drawing
-        st.session_state[MOUNTED_DRAWING_STATE] = st.session_state.get(DRAWING_STATE)
+        st.session_state[MOUNTED_DRAWING_STATE] = kept_drawing
+    st.space("small")  # room for the canvas's toolbar, which floats above it (on hover)
     # A 30 px pen on a 280 px box gives strokes of about 2.5 px at 20x20, as thick as MNIST's.
     result = st_canvas(stroke_width=30, stroke_color="#000000", background_color="#ffffff", height=280,
                        width=280, drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY,
                        initial_drawing=st.session_state[MOUNTED_DRAWING_STATE])
-    st.session_state[DRAWING_STATE] = result.json_data
-    drawn = bool(result.json_data and result.json_data.get("objects"))
-    if not drawn or result.image_data is None:
+    st.caption("Draw one digit, large, in the middle of the box; the tools above it undo and clear.")
+    drawing, image = result.json_data, result.image_data
+    objects = (drawing or {}).get("objects")
+    if image is None and objects and objects == (kept_drawing or {}).get("objects"):
+        image = kept_image  # remounted with the kept drawing: the canvas sends its picture only after a stroke
+    st.session_state[DRAWING_STATE] = (drawing, image)
+    if not objects or image is None:
         st.info("The canvas is empty: draw a digit to see how the network reads it.")
         return None, None
     try:
-        return mnist_steps(result.image_data), None
+        return mnist_steps(image), None
     except ValueError as error:
         return None, sentence(str(error))
 
