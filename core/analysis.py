@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the digits 0-9: the one definition the project uses
 ALTERNATIVES = 3  # runner-up classes shown on a gallery card
 
 GALLERY_COLUMNS = (
@@ -73,6 +74,60 @@ def filter_gallery(table: pd.DataFrame, correct: bool, true_class: int | None = 
                               kind="stable")
 
 
+@dataclass(frozen=True)
+class GalleryQuery:
+    """Which cards the Misclassified gallery shows, as it travels in the URL:
+    ?show=wrong|right&true=any|0-9&predicted=any|0-9&sort=high|low&page=1,2,..."""
+
+    correct: bool = False  # show=right: correct answers; show=wrong: mistakes
+    true_class: int | None = None  # None: any class
+    predicted_class: int | None = None
+    most_confident_first: bool = True  # sort=high
+    page: int = 1  # 1-based
+
+    def to_query(self) -> dict[str, str]:
+        return {"show": "right" if self.correct else "wrong",
+                "true": "any" if self.true_class is None else str(self.true_class),
+                "predicted": "any" if self.predicted_class is None else str(self.predicted_class),
+                "sort": "high" if self.most_confident_first else "low",
+                "page": str(self.page)}
+
+
+GALLERY_QUERY_NAMES = tuple(GalleryQuery().to_query())
+MAX_GALLERY_PAGE = 10_000  # more pages than 10,000 test images can fill
+
+
+def parse_gallery_query(values: Mapping[str, object]) -> tuple[GalleryQuery, list[str]]:
+    """The gallery query in URL values (missing names take their defaults), and one message per value
+    that was refused (naming it, the value and what is allowed); a refused value takes its default."""
+    problems = []
+
+    def choose(name: str, allowed: dict[str, object], wording: str, default: object) -> object:
+        text = values.get(name)
+        if text is None:
+            return default
+        if isinstance(text, str) and text in allowed:
+            return allowed[text]
+        problems.append(f"{name}={_shown(text)} is not allowed; use {wording}")
+        return default
+
+    classes = {"any": None} | {str(digit): digit for digit in range(NUM_CLASSES)}
+    pages = {str(page): page for page in range(1, MAX_GALLERY_PAGE + 1)}
+    return GalleryQuery(
+        correct=choose("show", {"wrong": False, "right": True}, "wrong or right", False),
+        true_class=choose("true", classes, f"any or a class from 0 to {NUM_CLASSES - 1}", None),
+        predicted_class=choose("predicted", classes, f"any or a class from 0 to {NUM_CLASSES - 1}", None),
+        most_confident_first=choose("sort", {"high": True, "low": False}, "high or low", True),
+        page=choose("page", pages, f"a page number from 1 to {MAX_GALLERY_PAGE:,}", 1),
+    ), problems
+
+
+def _shown(value: object, limit: int = 20) -> str:
+    """A URL value as repr, cut short: messages name the value without repeating 10,000 characters."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """(num_classes, num_classes) int64 counts: row = true class, column = predicted class."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -99,8 +154,7 @@ def parse_test_index(text: object, count: int = 10_000) -> int:
     """A test image index from a URL value such as "1234"; ValueError names the value and the range."""
     cleaned = text.strip() if isinstance(text, str) else ""
     if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > len(str(count)):
-        shown = str(text)[:20]
-        raise ValueError(f"image={shown!r} is not a test image index; use a whole number from 0 to {count - 1:,}")
+        raise ValueError(f"image={_shown(text)} is not a test image index; use a whole number from 0 to {count - 1:,}")
     value = int(cleaned)
     if value >= count:
         raise ValueError(f"image={value} is out of range; the test set has images 0 to {count - 1:,}")
@@ -111,22 +165,16 @@ def parse_test_index(text: object, count: int = 10_000) -> int:
 # Reading the network step by step
 
 
-def apply_readout(hidden_states: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The Dense readout applied to every h_t: (..., units) @ (units, 10) + (10,) -> (..., 10) logits."""
-    hidden_states = np.asarray(hidden_states, dtype=np.float64)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim != 2 or hidden_states.shape[-1] != kernel.shape[0] or np.shape(bias) != (kernel.shape[1],):
-        raise ValueError(f"hidden states (..., {hidden_states.shape[-1]}) do not fit a readout kernel "
-                         f"{kernel.shape} and bias {np.shape(bias)}")
-    return hidden_states @ kernel + np.asarray(bias, dtype=np.float64)
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log of the softmax over the last axis, computed stably (float64): (..., classes) -> (..., classes)."""
+    shifted = np.asarray(logits, dtype=np.float64)
+    shifted = shifted - shifted.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, computed stably."""
-    shifted = np.asarray(logits, dtype=np.float64)
-    shifted = shifted - shifted.max(axis=-1, keepdims=True)
-    exponentials = np.exp(shifted)
-    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+    """Softmax over the last axis, computed stably (float64): (..., classes) -> (..., classes)."""
+    return np.exp(log_softmax(logits))
 
 
 def decision_timestep(step_probabilities: np.ndarray) -> int:
@@ -246,8 +294,3 @@ def class_mean_states(states: np.ndarray, labels: np.ndarray, num_classes: int =
             means[digit] = states[members].mean(axis=0)
     return means
 
-
-def class_mean_differences(states: np.ndarray, labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Each class's mean state minus the mean over all images: (num_classes, 28, units)."""
-    overall = np.asarray(states, dtype=np.float64).mean(axis=0)
-    return class_mean_states(states, labels, num_classes) - overall

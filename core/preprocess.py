@@ -16,8 +16,16 @@ from PIL import Image, UnidentifiedImageError
 IMAGE_SIZE = 28
 DIGIT_BOX = 20  # the longer side of the digit after scaling
 MNIST_CENTRE = IMAGE_SIZE // 2  # row and column index of the centre of mass
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # matches server.maxUploadSize in .streamlit/config.toml
-MAX_PIXELS = 4096 * 4096  # a larger picture is refused before it is decoded (decompression bombs)
+# Streamlit's uploader counts a megabyte as 1,000,000 bytes; the page passes MAX_UPLOAD_MB to it,
+# so the browser and this module refuse the same files.
+MAX_UPLOAD_MB = 5
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000
+# 16.8 megapixels: more than a 12 MP phone photo of a digit needs. A larger picture is refused from
+# its header, before it is decoded (a 30 KB PNG can hold a picture of gigabytes).
+MAX_PIXELS = 4096 * 4096
+# Pictures are shrunk to this many pixels on the longer side while still 8-bit, before anything is
+# turned into floats: a digit fills a 20x20 box in the end, and 512 px leaves room for a small one.
+WORKING_SIZE = 512
 ALLOWED_FORMATS = ("PNG", "JPEG")
 MIN_CONTRAST = 0.15  # ink must differ from the paper by this much (of full scale) to count
 NOISE_LEVEL = 0.1  # after normalising, fainter pixels are paper texture, not ink
@@ -36,14 +44,15 @@ class PreprocessSteps:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """PNG or JPEG bytes -> (h, w) grayscale float in [0, 1]; transparency is laid on white paper."""
+    """PNG or JPEG bytes -> (h, w) grayscale float in [0, 1], at most WORKING_SIZE pixels on the
+    longer side; transparency is laid on white paper. ValueError says what is wrong with the file."""
     if not isinstance(data, (bytes, bytearray)):
         raise ValueError(f"image data must be bytes, got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("the file is empty; upload a PNG or JPEG picture of one digit")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB "
-                         "(a digit needs far less: crop or shrink the picture)")
+        raise ValueError(f"the file is {len(data):,} bytes; the limit is {MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} "
+                         "bytes); a digit needs far less: crop or shrink the picture")
     try:
         picture = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as error:
@@ -53,12 +62,17 @@ def decode_image(data: bytes) -> np.ndarray:
     width, height = picture.size
     if width * height > MAX_PIXELS:
         raise ValueError(f"the picture is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels "
-                         "(4096x4096)")
+                         "(4096x4096), far more than a photo of one digit needs: crop or shrink it")
     try:
+        picture.draft("RGB", (WORKING_SIZE, WORKING_SIZE))  # JPEG: decode at 1/2, 1/4 or 1/8 size
         picture.load()
+        picture.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Transparent means white paper; compositing in 8 bits keeps one small grey layer.
+        paper = Image.new("RGBA", picture.size, (255, 255, 255, 255))
+        gray = Image.alpha_composite(paper, picture.convert("RGBA")).convert("L")
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise ValueError(f"the {picture.format} file is damaged and cannot be decoded ({error})") from error
-    return _to_grayscale(np.asarray(picture.convert("RGBA")))
+    return np.asarray(gray, dtype=np.float64) / 255.0
 
 
 def _to_grayscale(pixels: np.ndarray) -> np.ndarray:
@@ -141,11 +155,6 @@ def mnist_steps(pixels: np.ndarray) -> PreprocessSteps:
     return PreprocessSteps(grayscale=gray, inverted=inverted, ink=ink, cropped=cropped, scaled=scaled, image=image)
 
 
-def preprocess_pixels(pixels: np.ndarray) -> np.ndarray:
-    """A picture as an array (e.g. a drawing canvas's RGBA) -> (28, 28) float32 in [0, 1]."""
-    return mnist_steps(pixels).image
-
-
-def preprocess_image_bytes(data: bytes) -> np.ndarray:
-    """PNG or JPEG bytes -> (28, 28) float32 in [0, 1]; ValueError names what is wrong."""
-    return mnist_steps(decode_image(data)).image
+def steps_from_bytes(data: bytes) -> PreprocessSteps:
+    """PNG or JPEG bytes -> every stage of MNIST's recipe; ValueError names what is wrong."""
+    return mnist_steps(decode_image(data))

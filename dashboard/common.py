@@ -17,6 +17,7 @@ from core.jobs import JobManager
 from core.run_format import COMPLETE, RunError, RunRecord
 from core.run_store import RunStore
 from core.storage import atomic_write_bytes
+from dashboard.labels import plain
 from dashboard.pages import RUNS, TRAIN
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
@@ -51,7 +52,8 @@ def get_model(run_id: str):
 
 
 def selected_run_id() -> str | None:
-    """The run chosen in the URL, if it is a well-formed run id; hostile values are ignored.
+    """The run chosen in the URL, if it is a well-formed run id; other values are not returned
+    (require_run reports them and replaces them in the URL).
 
     Moving between pages in the sidebar clears the URL's query parameters, so the choice is also
     remembered in the session and put back into the URL when it is missing.
@@ -115,35 +117,48 @@ def _picker_label(record: RunRecord) -> str:
 
 def require_run(key: str) -> RunRecord:
     """The run this page shows, picked in the sidebar: the run chosen on another page or in the
-    URL, else the newest. With no run to show, a friendly 'train or pick a run first' state ends
-    the page. key: a prefix for the picker's widget key, one per page."""
+    URL, else the newest. A link whose ?run= cannot be shown says so, names the run shown instead,
+    and the URL is rewritten to that run. With no run to show, a friendly 'train or pick a run
+    first' state ends the page. key: a prefix for the picker's widget key, one per page."""
     root = str(get_store().root)
+    linked = st.query_params.get(RUN_QUERY_KEY)  # read before anything rewrites the URL
     choices = openable_runs(root)
     wanted = selected_run_id()
     if wanted is not None and wanted not in choices:  # finished or deleted since the list was cached?
         openable_runs.clear()
         choices = openable_runs(root)
     if not choices:
+        if linked is not None:
+            st.warning(_link_problem(linked))
+            st.query_params.pop(RUN_QUERY_KEY, None)
         st.info("Train a run on the **Train** page, or pick one on the **Runs** page, to see this view.")
         st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
         st.page_link(RUNS.path, label="Go to Runs", icon=RUNS.icon)
         st.stop()
     run_ids = list(choices)
-    if wanted is not None and wanted not in choices:
-        st.warning(f"Run `{wanted}` has nothing to show (deleted, damaged or not finished yet); showing the "
-                   "newest run instead.")
     current = wanted if wanted in choices else run_ids[0]
+    if linked is not None and linked not in choices:
+        st.warning(f"{_link_problem(linked)} Showing {plain(choices[current], limit=120)} instead.")
     # The key follows the chosen run, so a run chosen elsewhere (the URL, another page) resets the picker.
     run_id = st.sidebar.selectbox("Run", run_ids, index=run_ids.index(current), format_func=choices.get,
                                   key=f"{key}run_{current}", help="Every run with weights, newest first; "
                                   "the choice is shared with the other pages and kept in the URL")
-    if run_id != wanted:
-        select_run(run_id)
+    if run_id != wanted or linked != run_id:
+        select_run(run_id)  # also replaces a bad ?run= in the URL
     try:
         return get_store().read_run(run_id)
     except RunError as error:  # deleted or damaged in the last two seconds
-        st.warning(str(error))
+        st.warning(plain(str(error), limit=300))
         st.stop()
+
+
+def _link_problem(linked: str) -> str:
+    """Why the run in a link is not shown, without repeating a value that is not a run id."""
+    if is_run_id(linked):
+        return (f"The run in this link, `{linked}`, was not found or has nothing to show (deleted, damaged or "
+                "not finished yet).")
+    return ("The run in this link was not found: its `?run=` value is not a run id (16 lowercase hexadecimal "
+            "characters).")
 
 
 @st.cache_data(show_spinner="Reading test predictions...", max_entries=8)

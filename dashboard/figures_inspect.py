@@ -6,8 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.analysis import NUM_CLASSES
+
 TIMESTEPS = 28
-NUM_CLASSES = 10
 STATE_COLORS = "RdBu_r"  # diverging, blue < 0 < red, centred on 0: tanh states live in (-1, 1)
 INK_COLORS = "Greys"  # 0 white paper, 1 black ink
 PROBABILITY_COLORS = "Blues"
@@ -172,30 +173,43 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
     return go.Figure(data=data, layout=layout)
 
 
+def unit_ticks(units: int) -> list[int]:
+    """Unit positions worth labelling on an axis of units (1-based): 1, then every 16 (or 4, 8) up to units."""
+    step = 16 if units > 64 else 8 if units > 16 else 4 if units > 8 else 1
+    return sorted({1, units} | set(range(step, units + 1, step)))
+
+
+CLASS_PANEL_COLUMNS = 2  # ten panels in 5 rows of 2: each gets half the page's width for its units
+
+
 def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state_name: str = "mean h_t",
                        color_limit: float | None = None, title: str = "") -> go.Figure:
-    """Ten small heatmaps, one per digit: means (10, 28, units), timestep down, unit across,
-    on one shared diverging colour scale centred at 0."""
+    """Ten heatmaps, one per digit, two to a row: means (10, 28, units), timestep down, unit across,
+    on one shared diverging colour scale centred at 0. Hover names each unit as trained."""
     units = means.shape[2]
     order = np.arange(units) if order is None else np.asarray(order)
     if color_limit is None:
         color_limit = float(np.nanmax(np.abs(means))) or 1.0
-    figure = make_subplots(rows=2, cols=5, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.015,
-                           vertical_spacing=0.09, subplot_titles=[f"digit {digit}" for digit in range(NUM_CLASSES)])
+    rows = -(-NUM_CLASSES // CLASS_PANEL_COLUMNS)
+    figure = make_subplots(rows=rows, cols=CLASS_PANEL_COLUMNS, shared_yaxes=True, horizontal_spacing=0.04,
+                           vertical_spacing=0.06, subplot_titles=[f"digit {digit}" for digit in range(NUM_CLASSES)])
+    positions = np.arange(1, units + 1)
     for digit in range(NUM_CLASSES):
         figure.add_trace(go.Heatmap(
-            z=means[digit][:, order], x=np.arange(1, units + 1), y=np.arange(1, TIMESTEPS + 1),
-            coloraxis="coloraxis", name=f"digit {digit}",
-            hovertemplate=f"digit {digit}, t=%{{y}}, unit position %{{x}}: %{{z:.3f}}<extra></extra>"),
-            row=digit // 5 + 1, col=digit % 5 + 1)
-    figure.update_yaxes(autorange="reversed", tickvals=[1, 14, 28], showgrid=False)
-    figure.update_xaxes(showgrid=False, showticklabels=False)
-    figure.update_yaxes(title_text="timestep t", col=1)
-    for column in range(1, 6):
-        figure.update_xaxes(title_text="hidden unit", row=2, col=column)
+            z=means[digit][:, order], x=positions, y=np.arange(1, TIMESTEPS + 1),
+            customdata=np.tile(order, (TIMESTEPS, 1)), coloraxis="coloraxis", name=f"digit {digit}",
+            hovertemplate=f"digit {digit}, t=%{{y}}, unit %{{customdata}}: %{{z:.3f}}<extra></extra>"),
+            row=digit // CLASS_PANEL_COLUMNS + 1, col=digit % CLASS_PANEL_COLUMNS + 1)
+    reordered = not np.array_equal(order, np.arange(units))
+    figure.update_yaxes(autorange="reversed", tickvals=[1, 7, 14, 21, 28], showgrid=False)
+    figure.update_xaxes(showgrid=False, tickvals=unit_ticks(units), tickfont=dict(size=10))
+    figure.update_yaxes(title_text="row t", col=1)
+    for column in range(1, CLASS_PANEL_COLUMNS + 1):
+        figure.update_xaxes(title_text="hidden unit" + (" (position after reordering)" if reordered else ""),
+                            row=rows, col=column)
     figure.update_layout(coloraxis=dict(colorscale=STATE_COLORS, cmin=-color_limit, cmax=color_limit, cmid=0,
                                         colorbar=dict(title=dict(text=state_name, side="right"), thickness=12)))
-    return _layout(figure, title, height=560)
+    return _layout(figure, title, height=180 * rows + 120)
 
 
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
@@ -238,14 +252,39 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
                    dragmode=False, margin=dict(l=60, r=10, t=50, b=60))
 
 
-def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, title: str = "") -> go.Figure:
-    """Bars of accuracy per true class, labelled with the percentage."""
+def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: float | None = None,
+                          title: str = "") -> go.Figure:
+    """Accuracy per true class as labelled dots on an axis zoomed to the data (dots, not bars, so a
+    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line."""
     accuracy = np.asarray(accuracy, dtype=float)
-    figure = go.Figure(go.Bar(
-        x=classes, y=accuracy, text=[f"{value:.1%}" for value in accuracy], textposition="outside",
-        marker_color="#4c6ef5", hovertemplate="digit %{x}: %{y:.2%} correct<extra></extra>", name="accuracy"))
+    figure = go.Figure(go.Scatter(
+        x=classes, y=accuracy, mode="markers+text", text=[f"{value:.1%}" for value in accuracy],
+        textposition="top center", marker=dict(color="#4c6ef5", size=12), name="accuracy",
+        hovertemplate="digit %{x}: %{y:.2%} correct<extra></extra>"))
+    values = accuracy[np.isfinite(accuracy)]
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    if overall is not None:
+        low, high = min(low, overall), max(high, overall)
+        figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1),
+                         annotation_text=f"all digits {overall:.1%}", annotation_position="bottom right")
+    # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
+    margin = max(0.01, (high - low) * 0.15)
     figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
-    # Bars start at zero, so their lengths compare honestly.
-    figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[0, 1.08],
+    figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
-    return _layout(figure, title, height=360)
+    return _layout(figure, title, height=360, showlegend=False)
+
+
+def ink_picture(ink: np.ndarray, scale: int = 1, size: int | None = None) -> np.ndarray:
+    """Ink in [0, 1] (h, w) -> uint8 picture of dark ink on white in a 1 px grey frame, enlarged by
+    whole pixels (so it stays crisp), or resized to `size` pixels on its longer side."""
+    from PIL import Image
+
+    picture = (np.clip(1.0 - np.asarray(ink, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
+    if size is not None:
+        resized = Image.fromarray(picture)
+        resized.thumbnail((size, size), Image.Resampling.BILINEAR)
+        picture = np.asarray(resized)
+    elif scale > 1:
+        picture = np.kron(picture, np.ones((scale, scale), dtype=np.uint8))
+    return np.pad(picture, 1, constant_values=170)

@@ -1,7 +1,10 @@
-"""Every page survives hostile URL query parameters: a clear state, no traceback, no stray files."""
+"""Every page survives hostile URL query parameters: a clear state, no traceback, no stray files,
+and nothing from the URL rendered as markdown (no links, no images that make the browser fetch)."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,43 @@ HOSTILE = [
     {"run": "x" * 5000, "image": "-1"},
     {"run": "<script>alert(1)</script>", "image": "../../../etc/shadow", "view": "<img src=x>"},
 ]
+# Values that would render as a live link or a remote image if echoed as markdown.
+MARKDOWN = [
+    {"image": "[click me](//e.co)"},
+    {"image": "![](//e.co/a.png)"},
+    {"run": "[click me](//e.co)", "view": "![](//e.co/a.png)"},
+    {"view": "<a href='//e.co'>x</a>", "true": "[click me](//e.co)", "page": "![](//e.co/a.png)"},
+    {"show": "<img src=//e.co/a.png>", "sort": "**bold** :red[red]", "predicted": "`code`"},
+]
+
+
+def _open(page: str, query: dict[str, str], fresh_caches: bool = True) -> AppTest:
+    if fresh_caches:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query)
+    app.run()
+    app.switch_page(page)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _markdown_texts(app: AppTest) -> list[str]:
+    """The source of every element that renders markdown: text, messages, captions, titles, labels."""
+    elements = [*app.markdown, *app.caption, *app.info, *app.warning, *app.error, *app.success, *app.title,
+                *app.header, *app.subheader]
+    texts = [str(element.value) for element in elements]
+    texts += [str(widget.label) for widget in app.get("selectbox") + app.get("number_input")]
+    return texts
+
+
+def assert_no_markdown_from_the_url(app: AppTest) -> None:
+    for text in _markdown_texts(app):
+        assert "](" not in text, text  # a link or an image: [text](url), ![alt](url)
+        assert not re.search(r"(?<!\\)<(a|img)\b", text), text  # HTML, unless its < is escaped
+        assert "e.co" not in text, text  # echoed only escaped, as e\.co
 
 
 @pytest.mark.parametrize("query", HOSTILE)
@@ -25,17 +65,39 @@ def test_page_shows_a_friendly_state_for_hostile_query_parameters(page, query, t
     and nothing is written outside the runs folder."""
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs_dir))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(page)
-    app.run()
-    assert not app.exception
+    app = _open(page, query)
     assert not app.error, [element.value for element in app.error]
     shown = " ".join(str(element.value) for element in [*app.info, *app.warning, *app.markdown, *app.caption])
     assert "passwd" not in shown and "<script>" not in shown
     if page in ("views/hidden_states.py", "views/misclassified.py"):
         assert any("pick one on the **Runs** page" in str(element.value) for element in app.info)
     assert sorted(path.name for path in tmp_path.iterdir()) in ([], ["runs"])
+    assert_no_markdown_from_the_url(app)
+    if "run" in query and page in ("views/hidden_states.py", "views/misclassified.py"):
+        assert any("The run in this link" in str(element.value) for element in app.warning)
+        assert "run" not in app.query_params  # the bad value is dropped from the URL
+
+
+@pytest.fixture(scope="module")
+def runs_with_one_run(tiny_run, tmp_path_factory) -> Path:
+    """A runs folder holding a copy of the tiny run, shared by this module's tests (and their caches)."""
+    _, record = tiny_run
+    runs_dir = tmp_path_factory.mktemp("hostile-urls") / "runs"
+    shutil.copytree(record.run_dir, runs_dir / record.run_id)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return runs_dir
+
+
+@pytest.mark.parametrize("query", MARKDOWN)
+@pytest.mark.parametrize("page", PAGES)
+def test_url_values_are_never_rendered_as_markdown(page, query, runs_with_one_run, monkeypatch):
+    """Check markdown and HTML in ?run=/?image=/?view= and the gallery's values are shown as plain text
+    (escaped), with a run to show, on every page."""
+    monkeypatch.setenv("RNN_RUNS_DIR", str(runs_with_one_run))
+    app = _open(page, query, fresh_caches=False)
+    assert_no_markdown_from_the_url(app)
+    if page == "views/hidden_states.py" and "image" in query:
+        (warning,) = app.warning
+        assert warning.value.startswith("image\\=\\'")  # the value, every mark escaped
+        assert "is not a test image index" in warning.value

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +49,12 @@ def rnn(tiny_run, monkeypatch, fresh_caches):
     return store, record
 
 
-def _open(page: str, **query: str) -> AppTest:
-    """Run the app once (st.navigation registers its pages), then switch to page with ?query."""
+def _open(script: str, **query: str) -> AppTest:
+    """Run the app once (st.navigation registers its pages), then switch to script with ?query."""
     app = AppTest.from_file(APP, default_timeout=120)
     app.query_params.update(query)
     app.run()
-    app.switch_page(page)
+    app.switch_page(script)
     app.run()
     assert not app.exception, app.exception
     return app
@@ -63,6 +62,11 @@ def _open(page: str, **query: str) -> AppTest:
 
 def _texts(elements) -> str:
     return "\n".join(str(element.value) for element in elements)
+
+
+def _read(elements) -> str:
+    """The text of markdown elements as a reader sees it: backslash escapes removed."""
+    return re.sub(r"\\(.)", r"\1", _texts(elements))
 
 
 def _charts(app: AppTest) -> list[dict]:
@@ -116,25 +120,54 @@ def _newest_openable(store: RunStore) -> str:
     return next(record.run_id for record in records if record.has_artifacts)
 
 
-@pytest.mark.parametrize("page", [HIDDEN_STATES, MISCLASSIFIED])
-def test_inspect_pages_without_a_chosen_run_show_the_newest(rnn, page):
-    """Check a page opened with no usable ?run= shows the newest run, picked in the sidebar and put in the URL."""
+BAD_RUN_LINKS = {
+    "path traversal": "../../etc/passwd",
+    "script tag": "<script>alert(1)</script>",
+    "10,000 characters": "a" * 10_000,
+    "unicode": "３eb8cc6f79e3891f",
+    "markdown link": "[click me](//e.co)",
+}
+
+
+@pytest.mark.parametrize("value", BAD_RUN_LINKS.values(), ids=BAD_RUN_LINKS.keys())
+def test_a_bad_run_link_says_so_and_shows_the_newest(rnn, value):
+    """Check a ?run= that is not a run id says the link's run was not found and which run is shown
+    instead, without repeating the value, and the URL holds the run shown."""
     store, _ = rnn
-    app = _open(page, run="not-a-run")
+    app = _open(MISCLASSIFIED, run=value)
     newest = _newest_openable(store)
-    assert "Train a run" not in _texts(app.info)
+    (warning,) = app.warning
+    assert warning.value.startswith("The run in this link was not found: its `?run=` value is not a run id")
+    assert newest in warning.value and "Showing" in warning.value
+    assert value[:8] not in warning.value
     assert app.sidebar.selectbox[0].value == newest
     assert app.query_params["run"] == newest
     assert f"Run `{newest}`" in _texts(app.caption)
-    assert not app.warning  # a malformed id is ignored quietly
+
+
+def test_an_uppercase_copy_of_a_real_run_id_is_not_found(rnn):
+    """Check run ids are matched exactly: the uppercase copy of a real id is reported, not opened."""
+    store, record = rnn
+    app = _open(HIDDEN_STATES, run=record.run_id.upper())
+    assert "The run in this link was not found" in _texts(app.warning)
+    assert app.query_params["run"] == _newest_openable(store)
 
 
 def test_inspect_page_with_an_unknown_run_says_so(rnn):
     """Check a well-formed id of a run that is not there (deleted, say) warns and shows the newest run."""
     store, _ = rnn
     app = _open(MISCLASSIFIED, run="0123456789abcdef")
-    assert "`0123456789abcdef` has nothing to show" in _texts(app.warning)
+    assert "The run in this link, `0123456789abcdef`, was not found" in _texts(app.warning)
     assert app.sidebar.selectbox[0].value == _newest_openable(store)
+    assert app.query_params["run"] == _newest_openable(store)
+
+
+def test_a_good_run_link_gives_no_warning(rnn):
+    """Check the run in a good link is shown without a message."""
+    _, record = rnn
+    app = _open(MISCLASSIFIED, run=record.run_id)
+    assert not app.warning
+    assert app.query_params["run"] == record.run_id
 
 
 def test_run_picker_switches_the_run(rnn, lstm_run, tmp_path, monkeypatch):
@@ -161,7 +194,7 @@ def test_pickers_write_the_image_into_the_url(rnn):
     table = gallery_table(*store.load_predictions(record.run_id))
     app = _open(HIDDEN_STATES, run=record.run_id, image="0")
     app.number_input(key="hidden_index").set_value(42).run()
-    assert app.query_params["image"] == ["42"] or app.query_params["image"] == "42"
+    assert app.query_params["image"] == "42"
     assert "Test image #42" in _texts(app.markdown)
 
     app.segmented_control(key="hidden_picker").set_value("True class").run()
@@ -184,6 +217,30 @@ def test_pickers_write_the_image_into_the_url(rnn):
     assert "Test image #" in _texts(app.markdown)
 
 
+def test_misclassified_picker_never_shows_an_image_the_page_does_not_show(rnn):
+    """Check switching to the Misclassified picker on a correct image opens the most confidently wrong
+    one (box and page agree), and a correct image reached through the URL leaves the box empty, from
+    where its first entry opens."""
+    store, record = rnn
+    table = gallery_table(*store.load_predictions(record.run_id))
+    correct = int(table.index[table["correct"]][0])
+    worst = int(filter_gallery(table, correct=False)["index"].iloc[0])
+    app = _open(HIDDEN_STATES, run=record.run_id, image=str(correct))
+    app.segmented_control(key="hidden_picker").set_value("Misclassified").run()
+    assert app.selectbox(key="hidden_mistake").value == worst
+    assert f"Test image #{worst}" in _texts(app.markdown)
+    assert app.query_params["image"] == str(worst)
+
+    app.query_params["image"] = str(correct)  # the Back button, say
+    app.run()
+    picker = app.selectbox(key="hidden_mistake")
+    assert f"Test image #{correct}" in _texts(app.markdown)
+    assert picker.value is None and picker.index is None
+    assert picker.placeholder == "Choose a misclassified image"
+    picker.set_value(worst).run()
+    assert f"Test image #{worst}" in _texts(app.markdown)
+
+
 def test_timestep_slider_outlines_that_row_everywhere(rnn):
     """Check moving the slider outlines row t in all three panels of the aligned figure."""
     _, record = rnn
@@ -197,33 +254,6 @@ def test_timestep_slider_outlines_that_row_everywhere(rnn):
         assert not app.exception
 
 
-def test_hidden_state_views_update_within_budget(rnn):
-    """Check a timestep change reruns the page fast: median AppTest rerun (an upper bound on server
-    time) under 0.4 s, twice the 0.2 s budget for slack on a busy CI machine."""
-    _, record = rnn
-    app = _open(HIDDEN_STATES, run=record.run_id, image="7")
-    seconds = []
-    for timestep in (3, 9, 15, 21, 27, 12, 6):
-        started = time.perf_counter()
-        app.slider(key="hidden_timestep").set_value(timestep).run()
-        seconds.append(time.perf_counter() - started)
-    assert statistics.median(seconds) < 0.4, [round(value, 3) for value in seconds]
-
-
-def test_first_gallery_page_renders_within_budget(rnn):
-    """Check the first gallery page, predictions read and table built from cold caches, takes under 2 s."""
-    _, record = rnn
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(run=record.run_id)
-    app.run()
-    app.switch_page(MISCLASSIFIED)
-    st.cache_data.clear()
-    started = time.perf_counter()
-    app.run()
-    assert time.perf_counter() - started < 2.0
-    assert len(app.get("page_link")) == 24
-
-
 def test_class_averages_show_ten_heatmaps(rnn):
     """Check the per-class view draws one heatmap per digit, as means and as differences."""
     _, record = rnn
@@ -231,30 +261,54 @@ def test_class_averages_show_ten_heatmaps(rnn):
     (chart,) = _charts(app)
     assert [trace["type"] for trace in chart["data"]] == ["heatmap"] * 10
     assert "differs from the mean" in chart["layout"]["title"]["text"]
+    assert _array(chart["data"][0]["z"]).shape == (28, TINY_CONFIG.hidden_units)
+    assert chart["layout"]["xaxis"]["tickvals"] == [1, 4, 8, 12, 16]  # unit ticks on every panel
     app.segmented_control(key="hidden_class_show").set_value("mean").run()
     (chart,) = _charts(app)
     assert chart["layout"]["title"]["text"].startswith("Mean h_t")
 
 
+def _upload(app: AppTest, name: str, data: bytes) -> None:
+    (uploader,) = app.get("file_uploader")  # its key changes after each file: it is emptied for the next
+    uploader.set_value((name, data, "image/png")).run()
+    assert not app.exception, app.exception
+
+
 def test_own_digit_upload_is_read_and_bad_files_get_a_message(rnn):
-    """Check an uploaded PNG is prepared like MNIST and inspected; a non-image gets a clear message."""
+    """Check an uploaded PNG is prepared like MNIST and inspected; a non-image gets a clear message; the
+    uploader is empty again after each file and the page names the file it shows."""
     _, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id, view="own")
-    assert "canvas is empty" in _texts(app.info) or "canvas is not available" in _texts(app.warning)
+    assert "The canvas is empty: draw a digit" in _texts(app.info)  # drawing: tests/test_browser_inspect.py
     app.segmented_control(key="hidden_own_source").set_value("Upload").run()
+    (uploader,) = app.get("file_uploader")
+    assert uploader.proto.max_upload_size_mb == 5
+    assert uploader.proto.label == "A PNG or JPEG of one digit (up to 5 MB)"
     paper = np.full((200, 200), 255, dtype=np.uint8)
     paper[30:170, 90:112] = 0  # a "1"
-    app.file_uploader(key="hidden_upload").set_value(("one.png", _png(paper), "image/png")).run()
-    assert not app.exception
+    _upload(app, "one.png", _png(paper))
     assert "**Your digit**: predicted" in _texts(app.markdown)
+    assert "Showing: one.png" in _read(app.caption)
     assert len(app.image) == 3  # the ink, the 20x20 digit and the 28x28 result
     assert len(_charts(app)) == 3
-    app.file_uploader(key="hidden_upload").set_value(("notes.png", b"not a picture", "image/png")).run()
-    assert "not an image" in _texts(app.error)
+    assert not app.get("file_uploader")[0].value  # emptied: refused files cannot pile up in it
+    _upload(app, "notes.png", b"not a picture")
+    assert "The file is not an image that can be read" in _read(app.error)
     assert not app.get("plotly_chart")
-    app.file_uploader(key="hidden_upload").set_value(("blank.png", _png(np.full((50, 50), 255, np.uint8)),
-                                                      "image/png")).run()
-    assert "No digit found" in _texts(app.error)
+    _upload(app, "blank.png", _png(np.full((50, 50), 255, np.uint8)))
+    assert "No digit found" in _read(app.error)
+    _upload(app, "big.png", b"\x89PNG" + bytes(5_000_001 - 4))
+    assert "The file is 5,000,001 bytes; the limit is 5 MB (5,000,000 bytes)" in _read(app.error)
+
+
+def test_an_uploaded_file_name_is_shown_literally(rnn):
+    """Check a file name made of markdown (a link, an image) is shown as text, not rendered."""
+    _, record = rnn
+    app = _open(HIDDEN_STATES, run=record.run_id, view="own")
+    app.segmented_control(key="hidden_own_source").set_value("Upload").run()
+    _upload(app, "![x](//e.co/a.png)[click](//e.co).png", b"not a picture")
+    assert "Refused: ![x](//e.co/a.png)[click](//e.co).png" in _read(app.caption)
+    assert "](" not in _texts(app.caption)  # as markdown, every bracket is escaped
 
 
 def test_lstm_run_offers_its_cell_state(lstm_run, monkeypatch, fresh_caches):
@@ -285,30 +339,91 @@ def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):
     assert f"{len(wrong):,} of 10,000" in _texts(app.metric)
     confusion, accuracy = _charts(app)
     assert [trace["type"] for trace in confusion["data"]] == ["scatter", "scatter"]
-    assert accuracy["data"][0]["type"] == "bar"
+    assert accuracy["data"][0]["mode"] == "markers+text"
+    assert app.query_params["show"] == "wrong" and app.query_params["page"] == "1"
+
+
+def _shown_cards(app: AppTest) -> list[int]:
+    return [int(link.proto.query_string.split("image=")[1]) for link in app.get("page_link")]
 
 
 def test_misclassified_filters_switch_and_pages(rnn):
-    """Check the class filters, the correct/misclassified switch and paging change the cards shown."""
+    """Check the class filters, the correct/misclassified switch, paging and sort change the cards
+    shown, and each change is written into the URL."""
     store, record = rnn
     table = gallery_table(*store.load_predictions(record.run_id))
     app = _open(MISCLASSIFIED, run=record.run_id)
-
-    def shown() -> list[int]:
-        return [int(link.proto.query_string.split("image=")[1]) for link in app.get("page_link")]
-
     app.selectbox(key="misclassified_true").set_value(8).run()
-    assert shown() and all(table.at[index, "true"] == 8 and not table.at[index, "correct"] for index in shown())
+    shown = _shown_cards(app)
+    assert shown and all(table.at[index, "true"] == 8 and not table.at[index, "correct"] for index in shown)
+    assert app.query_params["true"] == "8"
     app.segmented_control(key="misclassified_show").set_value("right").run()
-    assert all(table.at[index, "true"] == 8 and table.at[index, "correct"] for index in shown())
-    first_page = shown()
+    assert all(table.at[index, "true"] == 8 and table.at[index, "correct"] for index in _shown_cards(app))
+    first_page = _shown_cards(app)
     app.get("pagination")[0].set_value(2).run()
-    assert shown() and not set(shown()) & set(first_page)
+    assert _shown_cards(app) and not set(_shown_cards(app)) & set(first_page)
+    assert app.query_params["page"] == "2"
     app.selectbox(key="misclassified_sort").set_value("low").run()  # a new filter starts at page 1
-    confidences = table.loc[shown(), "confidence"].to_numpy()
-    assert (np.diff(confidences) >= 0).all()
+    assert app.query_params["page"] == "1" and app.query_params["sort"] == "low"
+    expected = filter_gallery(table, correct=True, true_class=8, most_confident_first=False)["index"].iloc[:24]
+    assert _shown_cards(app) == expected.tolist()
     app.button(key="misclassified_clear").click().run()
     assert app.selectbox(key="misclassified_true").value == "any"
+    assert app.query_params["true"] == "any"
+
+
+def test_misclassified_opens_the_filters_sort_and_page_of_its_url(rnn):
+    """Check a link with show, true, sort and page opens exactly those cards, widgets set to match."""
+    store, record = rnn
+    table = gallery_table(*store.load_predictions(record.run_id))
+    app = _open(MISCLASSIFIED, run=record.run_id, show="right", true="8", sort="low", page="2")
+    expected = filter_gallery(table, correct=True, true_class=8, most_confident_first=False)["index"].iloc[24:48]
+    assert _shown_cards(app) == expected.tolist()
+    assert app.segmented_control(key="misclassified_show").value == "right"
+    assert app.selectbox(key="misclassified_true").value == 8
+    assert app.selectbox(key="misclassified_sort").value == "low"
+    assert app.get("pagination")[0].value == 2
+    assert not app.warning
+
+
+def test_misclassified_keeps_its_filters_after_a_visit_to_hidden_states(rnn):
+    """Check filters, sort and page survive going to Hidden states and back through the sidebar,
+    which clears the URL's query parameters."""
+    _, record = rnn
+    app = _open(MISCLASSIFIED, run=record.run_id)
+    app.selectbox(key="misclassified_true").set_value(3).run()
+    app.selectbox(key="misclassified_sort").set_value("low").run()
+    before = _shown_cards(app)
+    app.switch_page(HIDDEN_STATES)
+    app.query_params.clear()
+    app.run()
+    assert "Test image #0" in _texts(app.markdown)
+    app.switch_page(MISCLASSIFIED)
+    app.query_params.clear()
+    app.run()
+    assert _shown_cards(app) == before
+    assert app.selectbox(key="misclassified_true").value == 3
+    assert (app.query_params["true"], app.query_params["sort"]) == ("3", "low")
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"true": "[click me](//e.co)"}, "true='[click me](//e.co)' is not allowed; use any or a class from 0 to 9."),
+    ({"predicted": "10"}, "predicted='10' is not allowed; use any or a class from 0 to 9."),
+    ({"show": "x" * 5000}, "show='xxxxxxxxxxxxxxxxxxxx...' is not allowed; use wrong or right."),
+    ({"sort": "<script>"}, "sort='<script>' is not allowed; use high or low."),
+    ({"page": "-1"}, "page='-1' is not allowed; use a page number from 1 to 10,000."),
+    ({"page": "999"}, "Page 999 does not exist for these filters; showing page"),
+])
+def test_misclassified_refuses_hostile_gallery_values_with_a_message(rnn, query, message):
+    """Check a bad filter, sort or page in the URL is named (as plain text) in a warning, replaced by
+    its default in the URL, and the gallery still shows cards."""
+    _, record = rnn
+    app = _open(MISCLASSIFIED, run=record.run_id, **query)
+    assert message in _read(app.warning)
+    assert "](" not in _texts(app.warning)
+    (name,) = query
+    assert app.query_params[name] != query[name]
+    assert app.get("page_link")
 
 
 @pytest.mark.parametrize("page", [HIDDEN_STATES, MISCLASSIFIED])

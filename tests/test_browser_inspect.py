@@ -1,8 +1,9 @@
 """End to end in a real Chromium: the Misclassified gallery, its confusion matrix, and Hidden states.
 
 One `streamlit run dashboard/app.py` serves a copy of the session's tiny run. The tests click the
-most confidently wrong card and land on Hidden states, click a confusion-matrix cell, draw a digit on
-the canvas, and give the page a hostile URL. Same launch recipe as tests/test_browser.py; on failure
+most confidently wrong card and land on Hidden states (and come Back to the same gallery page),
+click a confusion-matrix cell, switch the image picker, draw a digit on the canvas (kept across
+views), and give the page hostile URLs, markdown among them. Same launch recipe as tests/test_browser.py; on failure
 a screenshot and the server log are saved in test-artifacts/.
 """
 
@@ -12,7 +13,7 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pytest
@@ -152,7 +153,8 @@ def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, pag
 
 
 def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
-    """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states."""
+    """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states, and is
+    still there after a look at another view."""
     url, run_id, log_path = served_run
     with artifacts_on_failure("draw-a-digit", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&view=own")
@@ -169,7 +171,15 @@ def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
         page.get_by_text("centred by its mass in 28×28").wait_for()
         charts = wait_for_charts(page, 3)
         assert_no_exception(page)
-    assert [trace["type"] for trace in charts[0]] == ["heatmap"] * 3
+        assert [trace["type"] for trace in charts[0]] == ["heatmap"] * 3
+        drawn = page.get_by_text("Your digit: predicted").inner_text()
+        segment(page, "A test image").click()
+        page.get_by_text("Test image #0").first.wait_for()
+        segment(page, "Your own digit").click()
+        page.get_by_text("centred by its mass in 28×28").wait_for()
+        assert page.get_by_text("The canvas is empty").count() == 0
+        assert page.get_by_text("Your digit: predicted").inner_text() == drawn
+        assert_no_exception(page)
 
 
 def test_hostile_image_value_gives_a_message_not_a_traceback(served_run, page):
@@ -179,4 +189,76 @@ def test_hostile_image_value_gives_a_message_not_a_traceback(served_run, page):
         page.goto(f"{url}/hidden-states?run={run_id}&image=%3Cscript%3E")
         page.get_by_text("is not a test image index").wait_for()
         page.get_by_text("Test image #0").first.wait_for()
+        assert_no_exception(page)
+
+
+def segment(page, label: str):
+    """The button of a segmented control (not the sidebar's page link of the same name)."""
+    return page.locator('[data-testid="stButtonGroup"] button', has_text=label).first
+
+
+def test_misclassified_picker_opens_what_it_shows(served_run, tiny_run, page):
+    """Check switching the picker to Misclassified on a correct image shows the most confidently wrong
+    image in the box and on the page; after Back to the correct image the box is empty, and choosing
+    its first entry opens it."""
+    url, run_id, log_path = served_run
+    store, _ = tiny_run
+    table = gallery_table(*store.load_predictions(run_id))
+    correct = int(table.index[table["correct"]][0])
+    worst = int(filter_gallery(table, correct=False)["index"].iloc[0])
+    box = page.locator('input[role="combobox"][aria-label^="Misclassified test images"]')  # what the box shows
+    with artifacts_on_failure("misclassified-picker", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image={correct}")
+        page.get_by_text(f"Test image #{correct}").first.wait_for()
+        wait_for_charts(page, 3)
+        segment(page, "Misclassified").click()
+        page.wait_for_url(f"**image={worst}*")
+        page.get_by_text(f"Test image #{worst}: predicted").wait_for()
+        assert box.input_value().startswith(f"#{worst}: true")
+        page.go_back()
+        page.wait_for_url(f"**image={correct}*")
+        page.get_by_text(f"Test image #{correct}: predicted").wait_for()
+        page.wait_for_function("() => document.querySelector('input[aria-label^=\"Misclassified test images\"]')"
+                               ".value === ''")
+        assert box.get_attribute("placeholder") == "Choose a misclassified image"
+        box.click()
+        page.get_by_role("option").first.click()
+        page.get_by_text(f"Test image #{worst}: predicted").wait_for()
+        assert_no_exception(page)
+
+
+@pytest.mark.parametrize("value", ["[click me](//e.co)", "![](//e.co/a.png)", "<img src=//e.co/b>"])
+def test_markdown_in_the_url_is_shown_as_text(served_run, page, value):
+    """Check a link, image or HTML in ?image= is shown literally in the warning: no link or image to
+    e.co in the page, and the browser never asks e.co for anything."""
+    url, run_id, log_path = served_run
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if urlparse(request.url).hostname == "e.co" else None)
+    with artifacts_on_failure("markdown-url", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image={quote(value)}")
+        warning = page.locator('[data-testid="stAlert"]', has_text="is not a test image index")
+        warning.wait_for()
+        page.get_by_text("Test image #0").first.wait_for()
+        assert f"image='{value}' is not a test image index" in warning.inner_text()
+        assert page.locator("a[href*='e.co'], img[src*='e.co']").count() == 0
+        assert_no_exception(page)
+    assert asked == []
+
+
+def test_gallery_page_survives_a_visit_to_hidden_states(served_run, page):
+    """Check the gallery's page is in the URL: page 2, a card, then Back shows page 2 again."""
+    url, run_id, log_path = served_run
+    with artifacts_on_failure("gallery-back", page, log_path):
+        page.goto(f"{url}/misclassified?run={run_id}")
+        page.get_by_text("Images 1–24 of").wait_for()
+        page.locator('[data-testid="stPagination"] button', has_text="2").first.click()
+        page.get_by_text("Images 25–48 of").wait_for()
+        page.wait_for_url("**page=2*")
+        first_card = page.locator("a[href*='image=']:visible").first
+        index = parse_qs(urlparse(first_card.get_attribute("href")).query)["image"][0]
+        first_card.click()
+        page.get_by_text(f"Test image #{index}").first.wait_for()
+        page.go_back()
+        page.get_by_text("Images 25–48 of").wait_for()
+        assert parse_qs(urlparse(page.url).query)["page"] == ["2"]
         assert_no_exception(page)

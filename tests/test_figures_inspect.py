@@ -7,8 +7,9 @@ import plotly.graph_objects as go
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dashboard.figures_inspect import (class_accuracy_figure, class_means_figure, confusion_figure,
-                                       inspect_figure, probability_lines_figure, trajectory_figure)
+from core.analysis import softmax
+from dashboard.figures_inspect import (class_accuracy_figure, class_means_figure, confusion_figure, ink_picture,
+                                       inspect_figure, probability_lines_figure, trajectory_figure, unit_ticks)
 
 
 @pytest.fixture
@@ -17,9 +18,7 @@ def one_image():
     rng = np.random.default_rng(0)
     image = rng.random((28, 28)).astype(np.float32)
     states = np.tanh(rng.standard_normal((28, 8)))
-    logits = rng.standard_normal((28, 10))
-    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return image, states, probabilities
+    return image, states, softmax(rng.standard_normal((28, 10)))
 
 
 def _axis_title(figure: go.Figure, name: str) -> str:
@@ -113,6 +112,21 @@ def test_class_means_figure_has_ten_heatmaps_on_one_scale():
     assert figure.layout.coloraxis.cmid == 0
     assert figure.layout.coloraxis.cmax == pytest.approx(np.abs(means).max())
     assert [annotation.text for annotation in figure.layout.annotations] == [f"digit {d}" for d in range(10)]
+    assert_array_equal(figure.data[0].customdata[0], order)  # hover names the unit as trained
+    # Two panels to a row (each half the page wide), with unit ticks on every panel.
+    assert {(trace.xaxis, trace.yaxis) for trace in figure.data[:2]} == {("x", "y"), ("x2", "y2")}
+    assert figure.layout.xaxis.tickvals == figure.layout.xaxis10.tickvals == (1, 2, 3, 4, 5, 6)
+    assert _axis_title(figure, "xaxis10") == "hidden unit (position after reordering)"
+
+
+@pytest.mark.parametrize("units, ticks", [
+    (128, [1, 16, 32, 48, 64, 80, 96, 112, 128]),
+    (16, [1, 4, 8, 12, 16]),
+    (5, [1, 2, 3, 4, 5]),
+])
+def test_unit_ticks_label_a_readable_few(units, ticks):
+    """Check unit axes get the first, the last and round positions in between."""
+    assert unit_ticks(units) == ticks
 
 
 def test_confusion_figure_is_clickable_squares_holding_every_count():
@@ -137,12 +151,29 @@ def test_confusion_figure_is_clickable_squares_holding_every_count():
     assert (outline.x0, outline.y0) == (3.5, 8.5)
 
 
-def test_class_accuracy_figure_bars_hold_the_accuracy():
-    """Check one bar per class with its accuracy, on an axis that starts at zero."""
-    accuracy = np.linspace(0.8, 0.99, 10)
-    figure = class_accuracy_figure(np.arange(10), accuracy)
-    (bars,) = figure.data
-    assert bars.type == "bar"
-    assert_allclose(bars.y, accuracy)
-    assert figure.layout.yaxis.range[0] == 0
+def test_class_accuracy_figure_zooms_to_the_data():
+    """Check one labelled dot per class holds its accuracy, on an axis zoomed to the data's range
+    (92.4% and 98.7% far apart), with the overall accuracy as a dashed line."""
+    accuracy = np.array([0.987, 0.924, 0.95, 0.96, 0.97, 0.93, 0.98, 0.955, 0.94, 0.945])
+    figure = class_accuracy_figure(np.arange(10), accuracy, overall=0.955)
+    (dots,) = figure.data
+    assert dots.type == "scatter" and dots.mode == "markers+text"
+    assert_allclose(dots.y, accuracy)
+    assert dots.text[0] == "98.7%" and dots.text[1] == "92.4%"
+    low, high = figure.layout.yaxis.range
+    assert 0.9 < low < 0.924 and 0.987 < high <= 1.0
+    (line,) = figure.layout.shapes
+    assert line.y0 == line.y1 == 0.955 and line.line.dash == "dash"
     assert _axis_title(figure, "xaxis") == "true class"
+
+
+def test_ink_picture_is_dark_ink_on_white_in_a_frame():
+    """Check ink 1 becomes black, paper white, enlarged by whole pixels inside a 1 px grey frame."""
+    ink = np.zeros((28, 28))
+    ink[5, 7] = 1.0
+    picture = ink_picture(ink, scale=3)
+    assert picture.shape == (86, 86) and picture.dtype == np.uint8
+    assert (picture[0] == 170).all() and (picture[:, -1] == 170).all()
+    assert (picture[1 + 15 : 1 + 18, 1 + 21 : 1 + 24] == 0).all()
+    assert int((picture[1:-1, 1:-1] == 0).sum()) == 9 and picture[1, 1] == 255
+    assert ink_picture(np.zeros((400, 200)), size=140).shape == (142, 72)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from PIL import Image
 
-from core.preprocess import (MAX_UPLOAD_BYTES, decode_image, mnist_steps, preprocess_image_bytes,
-                             preprocess_pixels)
+from core.preprocess import MAX_PIXELS, MAX_UPLOAD_BYTES, WORKING_SIZE, decode_image, mnist_steps, steps_from_bytes
+
+
+def preprocess_pixels(pixels: np.ndarray) -> np.ndarray:
+    return mnist_steps(pixels).image
+
+
+def preprocess_image_bytes(data: bytes) -> np.ndarray:
+    return steps_from_bytes(data).image
 
 
 def _centre_of_mass(image: np.ndarray) -> np.ndarray:
@@ -121,17 +129,47 @@ def test_other_image_formats_are_refused():
         decode_image(_encode(_stroke_canvas(40, 40), "GIF"))
 
 
-def test_oversized_upload_is_refused_before_decoding():
-    """Check more than the upload limit is refused by its size alone."""
-    with pytest.raises(ValueError, match="limit is 5 MB"):
-        decode_image(b"\x89PNG" + b"\x00" * MAX_UPLOAD_BYTES)
+def test_upload_limit_is_streamlits_5_mb():
+    """Check the limit is 5 MB as Streamlit's uploader counts them (10^6 bytes), so one byte more is
+    refused by its size alone, with the size and the limit in bytes."""
+    assert MAX_UPLOAD_BYTES == 5_000_000
+    with pytest.raises(ValueError, match=r"5,000,001 bytes; the limit is 5 MB \(5,000,000 bytes\)"):
+        decode_image(b"\x89PNG" + b"\x00" * (MAX_UPLOAD_BYTES - 3))
+
+
+def test_large_picture_is_shrunk_before_it_becomes_floats():
+    """Check a 4096x4096 PNG (a few KB) comes back shrunk to the working size with its digit intact,
+    and no array of its full size is ever made (4096^2 float64 would be 134 MB)."""
+    paper = np.full((4096, 4096), 255, dtype=np.uint8)
+    paper[1000:3000, 1900:2200] = 0  # a '1', 2000 x 300 pixels
+    data = _encode(paper, "PNG")
+    assert len(data) < 100_000 and 4096 * 4096 <= MAX_PIXELS
+    tracemalloc.start()
+    try:
+        gray = decode_image(data)
+        steps = mnist_steps(gray)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert gray.shape == (WORKING_SIZE, WORKING_SIZE)
+    assert peak < 4096 * 4096  # less than one full-size array of single bytes
+    assert _ink_box(steps.image) == (20, 3)
+    assert_allclose(_centre_of_mass(steps.image), [14.0, 14.0], atol=0.5)
+
+
+def test_large_jpeg_is_shrunk_too():
+    """Check a large JPEG is decoded at reduced size and still read as the same digit."""
+    data = _encode(_stroke_canvas(600, 900, height=1600, width=400, size=3000), "JPEG")
+    gray = decode_image(data)
+    assert max(gray.shape) <= WORKING_SIZE
+    assert _ink_box(mnist_steps(gray).image)[0] == 20
 
 
 def test_huge_picture_is_refused_before_decoding():
     """Check a small file that unpacks to a huge picture (a decompression bomb) is refused."""
     data = _encode(np.zeros((5000, 4000), dtype=np.uint8), "PNG")
     assert len(data) < MAX_UPLOAD_BYTES
-    with pytest.raises(ValueError, match="4000x5000 pixels"):
+    with pytest.raises(ValueError, match="4000x5000 pixels; the limit is 16,777,216 pixels"):
         decode_image(data)
 
 

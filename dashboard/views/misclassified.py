@@ -1,14 +1,23 @@
 """Misclassified page: the tutorial's 3x3 plots of right and wrong answers, grown into galleries
-over all 10,000 test images, with a clickable confusion matrix and accuracy per class."""
+over all 10,000 test images, with a clickable confusion matrix and accuracy per class.
+
+The gallery's filters, sort and page live in the URL (?run=&show=&true=&predicted=&sort=&page=), so
+the Back button and a shared link bring the same cards back; the session remembers them too, for a
+return through the sidebar (which clears the URL).
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
-from core.analysis import confusion_matrix, filter_gallery, per_class_accuracy
+from core.analysis import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
+                           parse_gallery_query, per_class_accuracy)
 from dashboard.common import get_data, get_gallery_table, require_run
-from dashboard.figures_inspect import class_accuracy_figure, confusion_figure
+from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
+from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES
 
 CARDS_PER_ROW = 6
@@ -16,12 +25,14 @@ ROWS_PER_PAGE = 4
 CARDS_PER_PAGE = CARDS_PER_ROW * ROWS_PER_PAGE
 THUMBNAIL_SCALE = 3  # 28 px -> 84 px, whole pixels so digits stay crisp
 SHOWS = {"wrong": "Misclassified", "right": "Correct"}
+SORTS = {"high": "most confident first", "low": "least confident first"}
 ANY = "any"
 CLASS_CHOICES = [ANY] + list(range(10))
 
-# Widget keys, prefixed per page.
+# Widget keys, prefixed per page, and the remembered query.
 SHOW_KEY, TRUE_KEY, PREDICTED_KEY = "misclassified_show", "misclassified_true", "misclassified_predicted"
 SORT_KEY, PAGE_KEY, CONFUSION_KEY = "misclassified_sort", "misclassified_page", "misclassified_confusion"
+QUERY_STATE = "misclassified_query"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,15 +42,52 @@ def confusion_and_accuracy(run_id: str):
     return confusion_matrix(labels, predicted), per_class_accuracy(labels, predicted)
 
 
-def thumbnail(index: int) -> np.ndarray:
-    """A test image as dark ink on white, enlarged by whole pixels: (84, 84) uint8."""
-    image = get_data().test_images[index]
-    picture = ((1.0 - image) * 255).astype(np.uint8)
-    return np.kron(picture, np.ones((THUMBNAIL_SCALE, THUMBNAIL_SCALE), dtype=np.uint8))
-
-
 # ---------------------------------------------------------------------------------------------
-# Callbacks: they run before the script, so they may set the filter widgets' state.
+# The gallery query: read from the URL (or the session), written back by every widget's callback
+
+
+def query_from_url() -> GalleryQuery:
+    """The URL's gallery query; refused values get a message and are replaced in the URL."""
+    values = {name: st.query_params.get(name) for name in GALLERY_QUERY_NAMES if name in st.query_params}
+    if not values and isinstance(st.session_state.get(QUERY_STATE), GalleryQuery):
+        query = st.session_state[QUERY_STATE]  # back through the sidebar, which clears the URL
+    else:
+        query, problems = parse_gallery_query(values)
+        for problem in problems:
+            st.warning(f"{plain(problem, limit=200)}. Showing the default instead.")
+    write_query(query)
+    return query
+
+
+def write_query(query: GalleryQuery) -> None:
+    st.session_state[QUERY_STATE] = query
+    for name, value in query.to_query().items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def show_query_in_widgets(query: GalleryQuery) -> None:
+    """Set the widgets to the query before they are drawn (the URL may have changed under them)."""
+    values = query.to_query()
+    for key, value in ((SHOW_KEY, values["show"]), (SORT_KEY, values["sort"]), (PAGE_KEY, query.page),
+                       (TRUE_KEY, ANY if query.true_class is None else query.true_class),
+                       (PREDICTED_KEY, ANY if query.predicted_class is None else query.predicted_class)):
+        if st.session_state.get(key) != value:
+            st.session_state[key] = value
+
+
+def filters_changed() -> None:
+    """Any filter or the sort changed: the URL follows, from page 1."""
+    true_class, predicted_class = st.session_state[TRUE_KEY], st.session_state[PREDICTED_KEY]
+    write_query(GalleryQuery(correct=st.session_state[SHOW_KEY] == "right",
+                             true_class=None if true_class == ANY else true_class,
+                             predicted_class=None if predicted_class == ANY else predicted_class,
+                             most_confident_first=st.session_state[SORT_KEY] == "high"))
+
+
+def page_changed() -> None:
+    query = st.session_state[QUERY_STATE]
+    write_query(replace(query, page=st.session_state[PAGE_KEY]))
 
 
 def confusion_clicked() -> None:
@@ -49,41 +97,39 @@ def confusion_clicked() -> None:
         return
     # x and y are plain numbers in the event (customdata may arrive as an encoded typed array).
     true_class, predicted_class = int(round(points[0]["y"])), int(round(points[0]["x"]))
-    st.session_state[TRUE_KEY] = true_class
-    st.session_state[PREDICTED_KEY] = predicted_class
-    st.session_state[SHOW_KEY] = "right" if true_class == predicted_class else "wrong"
+    query = st.session_state[QUERY_STATE]
+    write_query(GalleryQuery(correct=true_class == predicted_class, true_class=true_class,
+                             predicted_class=predicted_class, most_confident_first=query.most_confident_first))
 
 
 def clear_filters() -> None:
-    st.session_state[TRUE_KEY] = ANY
-    st.session_state[PREDICTED_KEY] = ANY
+    query = st.session_state[QUERY_STATE]
+    write_query(GalleryQuery(correct=query.correct, most_confident_first=query.most_confident_first))
 
 
 # ---------------------------------------------------------------------------------------------
 # Widgets and views
 
 
-def filters_ui() -> tuple[bool, int | None, int | None, bool]:
-    """(correct?, true class or None, predicted class or None, most confident first?)."""
-    # The confusion matrix sets these widgets too, so they start from Session State, not defaults.
-    st.session_state.setdefault(SHOW_KEY, "wrong")
+def filters_ui(query: GalleryQuery) -> None:
+    """Show, true class, predicted class, sort and Clear, in one row; each change rewrites the URL."""
+    show_query_in_widgets(query)
     columns = st.columns([2, 1.2, 1.2, 1.6, 1])
-    show = columns[0].segmented_control("Show", list(SHOWS), format_func=SHOWS.get, required=True, key=SHOW_KEY)
-    true_class = columns[1].selectbox("True class", CLASS_CHOICES, key=TRUE_KEY)
-    predicted_class = columns[2].selectbox("Predicted class", CLASS_CHOICES, key=PREDICTED_KEY)
-    sort = columns[3].selectbox("Sort by confidence", ["high", "low"], key=SORT_KEY,
-                                format_func={"high": "most confident first", "low": "least confident first"}.get)
+    columns[0].segmented_control("Show", list(SHOWS), format_func=SHOWS.get, required=True, key=SHOW_KEY,
+                                 on_change=filters_changed)
+    columns[1].selectbox("True class", CLASS_CHOICES, key=TRUE_KEY, on_change=filters_changed)
+    columns[2].selectbox("Predicted class", CLASS_CHOICES, key=PREDICTED_KEY, on_change=filters_changed)
+    columns[3].selectbox("Sort by confidence", list(SORTS), format_func=SORTS.get, key=SORT_KEY,
+                         on_change=filters_changed)
     columns[4].button("Clear filters", on_click=clear_filters, key="misclassified_clear",
-                      disabled=true_class == ANY and predicted_class == ANY)
-    return (show == "right", None if true_class == ANY else true_class,
-            None if predicted_class == ANY else predicted_class, sort == "high")
+                      disabled=query.true_class is None and query.predicted_class is None)
 
 
 def card(run_id: str, row) -> None:
     """One test image: picture, true and predicted label, confidence, runners-up, link to Hidden states."""
     index, true_class, predicted_class = int(row["index"]), int(row["true"]), int(row["predicted"])
     with st.container(border=True):
-        st.image(thumbnail(index), width=28 * THUMBNAIL_SCALE)
+        st.image(ink_picture(get_data().test_images[index], THUMBNAIL_SCALE), width=28 * THUMBNAIL_SCALE + 2)
         verdict = "green" if true_class == predicted_class else "red"
         st.markdown(f"**{true_class}** → :{verdict}[**{predicted_class}**] &nbsp; {row['confidence']:.1%}")
         runners_up = ", ".join(f"{int(row[f'alternative_{rank}'])} ({row[f'alternative_{rank}_probability']:.1%})"
@@ -93,13 +139,14 @@ def card(run_id: str, row) -> None:
                      query_params={"run": run_id, "image": str(index)}, help="Open in Hidden states")
 
 
-def gallery(run_id: str, rows, filters: tuple) -> None:
-    """One page of cards and the page picker; a new set of filters starts again at page 1."""
+def gallery(run_id: str, rows, query: GalleryQuery) -> None:
+    """The query's page of cards and the page picker."""
     pages = max(1, -(-len(rows) // CARDS_PER_PAGE))
-    # The page picker's key names the filters, so changing a filter gives a fresh picker on page 1.
-    page_key = f"{PAGE_KEY}_{'_'.join(map(str, filters))}"
-    page = min(st.session_state.get(page_key, 1), pages)
-    start = (page - 1) * CARDS_PER_PAGE
+    if query.page > pages:
+        st.warning(f"Page {query.page:,} does not exist for these filters; showing page {pages:,}, the last.")
+        query = replace(query, page=pages)
+        write_query(query)
+    start = (query.page - 1) * CARDS_PER_PAGE
     shown = rows.iloc[start : start + CARDS_PER_PAGE]
     if shown.empty:
         st.info("No test image matches these filters.")
@@ -112,7 +159,9 @@ def gallery(run_id: str, rows, filters: tuple) -> None:
             for column, (_, row) in zip(columns, shown.iloc[first : first + CARDS_PER_ROW].iterrows()):
                 with column:
                     card(run_id, row)
-    st.pagination(pages, key=page_key)
+    if st.session_state.get(PAGE_KEY) != query.page:
+        st.session_state[PAGE_KEY] = query.page
+    st.pagination(pages, key=PAGE_KEY, on_change=page_changed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +170,7 @@ def gallery(run_id: str, rows, filters: tuple) -> None:
 st.title("Misclassified")
 record = require_run("misclassified_")
 run_id = record.run_id
+query = query_from_url()
 table = get_gallery_table(run_id)
 matrix, accuracy_table = confusion_and_accuracy(run_id)
 wrong = int((~table["correct"]).sum())
@@ -137,17 +187,19 @@ metrics[2].metric(f"Most common mistake ({off_diagonal[worst_true, worst_predict
 
 left, right = st.columns([1.1, 1])
 with left:
-    selected = (st.session_state.get(TRUE_KEY, ANY), st.session_state.get(PREDICTED_KEY, ANY))
-    figure = confusion_figure(matrix, selected if ANY not in selected else None,
+    selected = (query.true_class, query.predicted_class)
+    figure = confusion_figure(matrix, selected if None not in selected else None,
                               title="Confusion matrix: click a cell to see its images")
     st.plotly_chart(figure, key=CONFUSION_KEY, on_select=confusion_clicked, selection_mode="points",
                     width="content", config={"displayModeBar": False})
 with right:
     st.plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                          title="Accuracy per true class"), key="misclassified_accuracy_chart")
+                                          overall=1 - wrong / len(table), title="Accuracy per true class"),
+                    key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
-               "mistakes, each on its own scale. Each card's link opens the image on the Hidden states page.")
+               "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")
 
 st.subheader("Gallery")
-filters = filters_ui()
-gallery(run_id, filter_gallery(table, *filters), filters)
+filters_ui(query)
+gallery(run_id, filter_gallery(table, query.correct, query.true_class, query.predicted_class,
+                               query.most_confident_first), query)
