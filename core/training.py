@@ -12,7 +12,7 @@ import pandas as pd
 import tensorflow as tf
 
 from core.config import RNNConfig
-from core.data import MnistSplit
+from core.data import MnistSplit, to_float_images
 from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
                          ignore_event)
 from core.model import build_model, fused_vanilla_logits
@@ -79,23 +79,40 @@ def configure_threads() -> bool:
     return True
 
 
+def scale_pixels(pixels: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels -> float32 in [0, 1] inside a graph: the same values as core.data.to_float_images.
+
+    A look-up of the 256 possible values, not a division: in a compiled graph TensorFlow rewrites
+    x / 255 as x * (1 / 255), which is off by one float step for some pixels (measured).
+    """
+    values = tf.constant(to_float_images(np.arange(256, dtype=np.uint8)))  # (256,)
+    return tf.gather(values, tf.cast(pixels, tf.int32))
+
+
 class _CompiledSteps:
     """The model's training step and evaluation, each compiled once with tf.function."""
 
-    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, train_images: tf.Tensor,
-                 train_labels: tf.Tensor, batch_size: int):
+    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, train_size: int,
+                 batch_size: int):
         self.model = model
         self.optimizer = optimizer
-        self.train_images = train_images  # (n, 28, 28) float32, kept as a tensor: no per-batch copies
-        self.train_labels = train_labels  # (n,) int64
         self.batch_size = batch_size
         # The epoch's shuffled order is stored once per epoch and each step takes its own next batch
-        # of indices, so a step is called without arguments: no conversion from Python per batch.
-        self.order = tf.Variable(tf.zeros(len(train_labels), tf.int32), trainable=False)  # (n,)
+        # of indices, so a step is called with the same two tensors each time: no conversion from
+        # Python per batch.
+        self.order = tf.Variable(tf.zeros(train_size, tf.int32), trainable=False)  # (n,)
         self.position = tf.Variable(0, trainable=False)  # index into order of the next batch
         self.loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.fused = isinstance(model.get_layer("recurrent"), keras.layers.SimpleRNN)
-        self.train_step = tf.function(self._train_step)
+        # The training set is an argument of the step, never a tensor the traced graph captures.
+        # tf.custom_gradient (the fused step's backward pass) registers each traced backward
+        # function in TensorFlow's process-wide gradient registry, which is never emptied; that
+        # keeps the traced graph and everything it captures alive after training. A captured
+        # training set stayed in the dashboard's server after every training (256 MB of
+        # TensorFlow's allocator for the float32 copy of 55,000 images, measured).
+        pixel_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.uint8)
+        label_spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
+        self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec])
         image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
         self.logits = tf.function(self._logits, input_signature=[image_spec])
 
@@ -104,12 +121,13 @@ class _CompiledSteps:
         self.order.assign(order)
         self.position.assign(0)
 
-    def _train_step(self):
+    def _train_step(self, train_pixels: tf.Tensor, train_labels: tf.Tensor):
+        """One batch: train_pixels (n, 28, 28) uint8 and train_labels (n,) int64 are the whole set."""
         start = self.position.read_value()
         batch_indices = self.order[start : start + self.batch_size]  # the last batch may be shorter
         self.position.assign_add(self.batch_size)
-        images = tf.gather(self.train_images, batch_indices)
-        labels = tf.gather(self.train_labels, batch_indices)
+        images = scale_pixels(tf.gather(train_pixels, batch_indices))  # (batch, 28, 28) float32
+        labels = tf.gather(train_labels, batch_indices)
         with tf.GradientTape() as tape:
             if self.fused:
                 # The same logits and gradients as self.model(images), laid out to train faster.
@@ -126,10 +144,10 @@ class _CompiledSteps:
     def _logits(self, images: tf.Tensor):
         return self.model(images, training=False)
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """images (n, 28, 28) -> logits (n, 10), in large batches."""
-        parts = [self.logits(tf.constant(images[start : start + EVALUATION_BATCH])).numpy()
-                 for start in range(0, len(images), EVALUATION_BATCH)]
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """pixels (n, 28, 28) uint8 -> logits (n, 10), in large batches."""
+        parts = [self.logits(tf.constant(to_float_images(pixels[start : start + EVALUATION_BATCH]))).numpy()
+                 for start in range(0, len(pixels), EVALUATION_BATCH)]
         return np.concatenate(parts)
 
 
@@ -155,15 +173,16 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     keras.utils.set_random_seed(config.seed)
     model = build_model(config)
     optimizer = make_optimizer(config)
-    train_images = data.train_images[: config.train_subset]
-    train_labels = data.train_labels[: config.train_subset]
-    steps = _CompiledSteps(model, optimizer, tf.constant(train_images), tf.constant(train_labels),
-                           config.batch_size)
+    # The training set as uint8 tensors, a quarter of float32's size; each step scales its batch.
+    train_pixels = tf.constant(data.train_pixels[: config.train_subset])  # (n, 28, 28)
+    train_labels = tf.constant(data.train_labels[: config.train_subset])  # (n,)
+    train_size = len(train_labels)
+    steps = _CompiledSteps(model, optimizer, train_size, config.batch_size)
     shuffler = np.random.default_rng(config.seed)
     timings = {"build_seconds": time.perf_counter() - started}
 
     on_event(TrainingStarted(run_id, config.total_iterations, config.iterations_per_epoch, config.epochs,
-                             len(train_images)))
+                             train_size))
     batch_rows: list[tuple] = []
     epoch_rows: list[tuple] = []
     best_validation_accuracy: float | None = None
@@ -177,14 +196,15 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         # Training time is wall time of the whole batch loop (shuffling, stop checks and events
         # included, the first epoch's tracing too); evaluation and checkpoints are left out.
         epoch_started = time.perf_counter()
-        steps.start_epoch(shuffler.permutation(len(train_images)).astype(np.int32))
-        for start in range(0, len(train_images), config.batch_size):
+        steps.start_epoch(shuffler.permutation(train_size).astype(np.int32))
+        for start in range(0, train_size, config.batch_size):
             if should_stop():
                 stopped = True
                 break
-            loss, accuracy = steps.train_step()  # the batch order[start : start + batch_size]
+            # The batch order[start : start + batch_size].
+            loss, accuracy = steps.train_step(train_pixels, train_labels)
             iteration += 1
-            samples_seen += min(config.batch_size, len(train_images) - start)
+            samples_seen += min(config.batch_size, train_size - start)
             if iteration % config.display_freq == 0:
                 # Reading the values waits for the step; only done when the tutorial would print.
                 on_event(BatchLogged(epoch, iteration, float(loss), float(accuracy)))
@@ -197,7 +217,7 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         if stopped:
             break
         validation_loss, validation_accuracy, _ = evaluate_logits(
-            steps.predict(data.validation_images), data.validation_labels)
+            steps.predict(data.validation_pixels), data.validation_labels)
         learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         epoch_rows.append((epoch, iteration, validation_loss, validation_accuracy, learning_rate,
                            time.perf_counter() - epoch_started))
@@ -214,7 +234,7 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         model.set_weights(best_weights)
     evaluation_started = time.perf_counter()
     test_loss, test_accuracy, test_probabilities = evaluate_logits(
-        steps.predict(data.test_images), data.test_labels)
+        steps.predict(data.test_pixels), data.test_labels)
     timings["test_seconds"] = time.perf_counter() - evaluation_started
     timings["total_seconds"] = time.perf_counter() - started
     return TrainingOutcome(
