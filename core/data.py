@@ -12,6 +12,7 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -45,16 +46,43 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class MnistSplit:
-    """Images (n, 28, 28) float32 in [0, 1] and labels (n,) int64 for each part of the split."""
+    """Pixels (n, 28, 28) uint8 and labels (n,) int64 for each part of the split.
 
-    train_images: np.ndarray
+    The pixels are kept as MNIST stores them, a quarter of the memory of float32: the dashboard's
+    server holds this object for as long as it runs. train_images, validation_images and
+    test_images give float32 in [0, 1] (pixel / 255), each computed on its first use and kept;
+    training reads the pixels and scales each batch itself (see to_float_images).
+    """
+
+    train_pixels: np.ndarray
     train_labels: np.ndarray
-    validation_images: np.ndarray
+    validation_pixels: np.ndarray
     validation_labels: np.ndarray
-    test_images: np.ndarray
+    test_pixels: np.ndarray
     test_labels: np.ndarray
     identity: str  # sha256 prefix of the raw uint8 arrays: part of every run id
     source: str  # where the data came from, for the log
+
+    # cached_property writes straight into the instance's __dict__, which a frozen dataclass allows.
+    @cached_property
+    def train_images(self) -> np.ndarray:
+        """(55000, 28, 28) float32 in [0, 1]; 172 MB, so only made when something asks for it."""
+        return to_float_images(self.train_pixels)
+
+    @cached_property
+    def validation_images(self) -> np.ndarray:
+        """(5000, 28, 28) float32 in [0, 1]."""
+        return to_float_images(self.validation_pixels)
+
+    @cached_property
+    def test_images(self) -> np.ndarray:
+        """(10000, 28, 28) float32 in [0, 1]."""
+        return to_float_images(self.test_pixels)
+
+
+def to_float_images(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels (...) -> float32 in [0, 1], pixel / 255, the values every model here is fed."""
+    return pixels.astype(np.float32) / np.float32(255.0)
 
 
 def default_data_dir() -> Path:
@@ -286,16 +314,13 @@ def data_identity(arrays: dict[str, np.ndarray]) -> str:
 
 def split_mnist(arrays: dict[str, np.ndarray], source: str = "") -> MnistSplit:
     """Split raw MNIST like TF1's read_data_sets: validation is the first 5,000 training images."""
-    def scale(images: np.ndarray) -> np.ndarray:
-        return images.astype(np.float32) / np.float32(255.0)
-
     x_train, y_train = arrays["x_train"], arrays["y_train"].astype(np.int64)
     return MnistSplit(
-        train_images=scale(x_train[VALIDATION_SIZE:]),
+        train_pixels=x_train[VALIDATION_SIZE:],
         train_labels=y_train[VALIDATION_SIZE:],
-        validation_images=scale(x_train[:VALIDATION_SIZE]),
+        validation_pixels=x_train[:VALIDATION_SIZE],
         validation_labels=y_train[:VALIDATION_SIZE],
-        test_images=scale(arrays["x_test"]),
+        test_pixels=arrays["x_test"],
         test_labels=arrays["y_test"].astype(np.int64),
         identity=data_identity(arrays),
         source=source,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import (GALLERY_COLUMNS, class_mean_states, confusion_matrix, decision_timestep, filter_gallery,
-                           fit_pca, gallery_table, log_softmax, parse_test_index, per_class_accuracy, softmax,
-                           unit_order)
+from core.analysis import (GALLERY_COLUMNS, PCA_CHUNK_ROWS, class_mean_states, confusion_matrix, decision_timestep,
+                           filter_gallery, fit_pca, gallery_table, log_softmax, parse_test_index, per_class_accuracy,
+                           softmax, unit_order)
 from core.model import trace_hidden_states
 
 
@@ -180,6 +180,20 @@ def test_fit_pca_matches_the_covariance_eigenvectors():
     assert projection.transform(states).shape == (50, 28, 2)
     with pytest.raises(ValueError, match="fitted on 6"):
         projection.transform(np.zeros((28, 5)))
+
+
+def test_fit_pca_over_many_chunks_of_float32_states_matches_the_svd():
+    """Check PCA of float32 states spanning several chunks equals the SVD of all of them in float64."""
+    rng = np.random.default_rng(2)
+    states = np.tanh(rng.standard_normal((700, 28, 16)) @ rng.standard_normal((16, 16)) * 0.3).astype(np.float32)
+    assert states.shape[0] * states.shape[1] > 2 * PCA_CHUNK_ROWS
+    projection = fit_pca(states, components=3)
+    flat = states.reshape(-1, 16).astype(np.float64)
+    _, singular_values, right_vectors = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+    assert_allclose(np.abs(np.sum(projection.components * right_vectors[:3], axis=1)), 1.0, atol=1e-10)
+    assert_allclose(projection.explained_variance_ratio, singular_values[:3] ** 2 / np.sum(singular_values**2),
+                    rtol=1e-10)
+    assert_allclose(projection.mean, flat.mean(axis=0), atol=1e-12)
 
 
 def test_class_means_hand_case():

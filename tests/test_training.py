@@ -1,11 +1,15 @@
 """Tests of the training loop: the tutorial's schedule, reproducibility, stopping, accuracy."""
 
+import gc
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from core.config import RNNConfig
 from core.events import BatchLogged, EpochEnded, Progress, TrainingStarted
-from core.training import evaluate_logits, make_optimizer, train
+from core.data import to_float_images
+from core.training import evaluate_logits, make_optimizer, scale_pixels, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
 
@@ -105,6 +109,30 @@ def test_every_option_trains_and_learns(mnist, changes):
     config = SMALL.replace(**{"epochs": 1, "train_subset": 3_000, "learning_rate": 0.005, **changes})
     outcome = train(config, mnist)
     assert outcome.epoch_history["validation_accuracy"].iloc[-1] > 0.2
+
+
+def test_training_keeps_no_copy_of_the_training_set(mnist):
+    """Check no tensor of the training images outlives train(): the dashboard's server trains many times.
+
+    The fused step's tf.custom_gradient keeps every traced graph alive for the whole process, so a
+    graph that captured the training set kept it too (once per training).
+    """
+    config = SMALL.replace(train_subset=1_234, epochs=1)
+    outcome = train(config, mnist)
+    assert outcome.samples_seen == 1_234
+    del outcome
+    gc.collect()
+    kept = [item for item in gc.get_objects()
+            if isinstance(item, tf.Tensor) and item.shape.rank == 3 and item.shape[0] == 1_234]
+    assert kept == []
+
+
+def test_scale_pixels_in_a_graph_equals_the_float_images():
+    """Check the step's in-graph scaling gives exactly the float32 values of core.data, for all 256 pixels."""
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    scaled = tf.function(scale_pixels)(tf.constant(pixels)).numpy()
+    assert scaled.dtype == np.float32
+    np.testing.assert_array_equal(scaled, to_float_images(pixels))
 
 
 def test_adam_gets_the_configured_beta_2_and_tf1_epsilon():
