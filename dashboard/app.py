@@ -14,6 +14,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from core.process import configure_process  # noqa: E402
 from dashboard.pages import ALL_PAGES  # noqa: E402
 from dashboard.process import keep_keras_state_between_runs  # noqa: E402
 
@@ -22,12 +23,7 @@ from dashboard.process import keep_keras_state_between_runs  # noqa: E402
 def apply_process_settings() -> None:
     """Once per server process: the settings every entry point applies (thread pools, see
     core/process.py) and the dashboard's own workaround for Streamlit clearing Keras state."""
-    try:  # core/process.py lands with another branch; until then training configures its threads itself
-        from core.process import configure_process
-    except ImportError:
-        configure_process = None
-    if configure_process is not None:
-        configure_process()
+    configure_process()
     keep_keras_state_between_runs()
 
 

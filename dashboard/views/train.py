@@ -16,7 +16,7 @@ from core.job import CANCELLED, QUEUED, JobSnapshot
 from core.run_format import STOPPED, RunError, RunRecord
 from dashboard.common import get_job_manager, get_store, live_plotly_chart, select_run, selected_run_id
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
-from dashboard.labels import describe, duration
+from dashboard.labels import describe, duration, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, config_form_ui
 from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, edit_settings, interrupted_runs, retrain,
@@ -34,6 +34,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
 # attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so.
 JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
+MESSAGE_LIMIT = 400  # characters of an error shown on the page (it may quote a file: shown as plain text)
 TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
@@ -42,7 +43,7 @@ def headline(kind: str, text: str, icon: str | None = None) -> None:
     """The shown run's status line (st.success, st.warning, ...). A form error takes its place, so
     the page never shows a stale result above a message that the Train press did nothing."""
     if st.session_state.get(FORM_ERROR):
-        st.error(st.session_state[FORM_ERROR], icon=":material/error:")
+        st.error(plain(st.session_state[FORM_ERROR], MESSAGE_LIMIT), icon=":material/error:")
     else:
         getattr(st, kind)(text, icon=icon)
 
@@ -115,12 +116,12 @@ def live_job_ui(snapshot: JobSnapshot, owned: bool) -> dict:
 def finished_job_ui(snapshot: JobSnapshot) -> dict:
     """A finished job: its outcome, test accuracy beside the tutorial's; returns its curves."""
     if snapshot.status == CANCELLED:
-        headline("info", f"Run `{snapshot.run_id}` was {snapshot.error or 'cancelled'}. "
+        headline("info", f"Run `{snapshot.run_id}` was {plain(snapshot.error or 'cancelled', MESSAGE_LIMIT)}. "
                  "Press **Train** to queue it again.")
         return empty_curves_spec("Cancelled before it started", snapshot.run_id)
     if snapshot.record is None:
-        # One line: an error's own indentation would otherwise turn into a markdown code block.
-        headline("error", f"Training of run `{snapshot.run_id}` failed: {' '.join(str(snapshot.error).split())}",
+        # Shown as plain text on one line: an error can quote a file's content or path.
+        headline("error", f"Training of run `{snapshot.run_id}` failed: {plain(snapshot.error, MESSAGE_LIMIT)}",
                  icon=":material/error:")
         return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
                                     snapshot.config.total_iterations, uirevision=snapshot.run_id,
@@ -151,7 +152,7 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     try:
         batch_history, epoch_history = get_store().load_histories(record.run_id)
     except RunError as error:
-        st.warning(str(error))
+        st.warning(plain(error, MESSAGE_LIMIT))
         return empty_curves_spec("The curves of this run cannot be read", record.run_id)
     return training_curves_spec(batch_history, epoch_history, record.config.total_iterations,
                                 uirevision=record.run_id, empty_note="Nothing was logged before it stopped")
@@ -239,7 +240,7 @@ def job_view_ui(run_id: str | None) -> dict:
         try:
             return run_result_ui(get_store().read_run(run_id))
         except RunError as error:
-            headline("warning", f"{error}. Choose another run on the Runs page, or train one.")
+            headline("warning", f"{plain(error, MESSAGE_LIMIT)}. Choose another run on the Runs page, or train one.")
             return empty_curves_spec("Nothing to show for this run")
     headline("info", "Choose hyperparameters in the sidebar and press **Train**. A configuration that was "
              "trained before loads at once from the cache; a new one trains in the background while "
