@@ -22,6 +22,9 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from core.run_format import COMPLETE  # noqa: E402 - after the path set-up
 
 # Row name -> CLI flags. Tutorial defaults for the reference cells.
 ROWS: dict[str, list[str]] = {
@@ -58,7 +61,7 @@ def train_once(flags: list[str], seed: int, runs_dir: str | None) -> dict:
         raise RuntimeError(f"`{shlex.join(command)}` failed (exit {completed.returncode}):\n"
                            f"{completed.stderr[-2000:]}")
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
-    if summary["status"] != "complete":
+    if summary["status"] != COMPLETE:
         raise RuntimeError(f"`{shlex.join(command)}` ended {summary['status']}")
     return summary
 

@@ -21,7 +21,6 @@ import numpy as np
 from core.storage import atomic_write_bytes
 
 VALIDATION_SIZE = 5_000  # TF1's read_data_sets took the *first* 5,000 training images
-TRAIN_SIZE = 55_000
 TEST_SIZE = 10_000
 OFFICIAL_TRAIN_LABEL_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
 

@@ -88,19 +88,3 @@ def _trace_batch(model: keras.Model, images: tf.Tensor):
     step_logits = readout(hidden_states)  # Dense applies to the last axis: (n, 28, 10)
     cell_states = tf.stack(cell_steps, axis=1) if is_lstm else None
     return hidden_states, cell_states, step_logits
-
-
-def recurrent_weights(model: keras.Model) -> dict[str, np.ndarray]:
-    """The vanilla cell's weights by name: input_kernel (28, u), recurrent_kernel (u, u), bias (u,),
-    readout_kernel (u, 10), readout_bias (10,)."""
-    cell = model.get_layer("recurrent").cell
-    readout = model.get_layer("readout")
-    if not isinstance(cell, layers.SimpleRNNCell):
-        raise ValueError(f"recurrent_weights is for the vanilla cell; this model has {type(cell).__name__}")
-    return {
-        "input_kernel": np.asarray(cell.kernel),
-        "recurrent_kernel": np.asarray(cell.recurrent_kernel),
-        "bias": np.asarray(cell.bias),
-        "readout_kernel": np.asarray(readout.kernel),
-        "readout_bias": np.asarray(readout.bias),
-    }

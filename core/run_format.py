@@ -36,7 +36,6 @@ ARTIFACT_FILES = (WEIGHTS_FILE, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTI
 RUNNING, COMPLETE, STOPPED, FAILED = "running", "complete", "stopped", "failed"
 INTERRUPTED, DAMAGED = "interrupted", "damaged"  # running but nobody holds its lock; unreadable
 WRITTEN_STATUSES = (RUNNING, COMPLETE, STOPPED, FAILED)
-FINISHED_WITH_ARTIFACTS = (COMPLETE, STOPPED)  # statuses whose runs saved weights and predictions
 
 # The columns of the two history files.
 BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]

@@ -92,7 +92,6 @@ class _CompiledSteps:
         pixel_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.uint8)
         label_spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
         self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec])
-        self.last_batch_metrics = tf.function(self._last_batch_metrics, input_signature=[pixel_spec, label_spec])
         image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
         self.logits = tf.function(self._logits, input_signature=[image_spec])
 
@@ -101,15 +100,14 @@ class _CompiledSteps:
         self.order.assign(order)
         self.position.assign(0)
 
-    def _batch(self, start: tf.Tensor, train_pixels: tf.Tensor, train_labels: tf.Tensor):
-        """images (b, 28, 28) float32 and labels (b,) of the batch order[start : start + batch_size],
-        from the whole set: train_pixels (n, 28, 28) uint8 and train_labels (n,) int64."""
-        batch_indices = self.order[start : start + self.batch_size]  # the last batch may be shorter
-        return scale_pixels(tf.gather(train_pixels, batch_indices)), tf.gather(train_labels, batch_indices)
-
     def _train_step(self, train_pixels: tf.Tensor, train_labels: tf.Tensor) -> None:
-        images, labels = self._batch(self.position.read_value(), train_pixels, train_labels)
+        """One batch, order[position : position + batch_size], of the whole training set:
+        train_pixels (n, 28, 28) uint8 and train_labels (n,) int64."""
+        start = self.position.read_value()
+        batch_indices = self.order[start : start + self.batch_size]  # the last batch may be shorter
         self.position.assign_add(self.batch_size)
+        images = scale_pixels(tf.gather(train_pixels, batch_indices))  # (batch, 28, 28) float32
+        labels = tf.gather(train_labels, batch_indices)
         with tf.GradientTape() as tape:
             if self.fused:
                 # The same logits and gradients as self.model(images), laid out to train faster.
@@ -120,14 +118,6 @@ class _CompiledSteps:
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-
-    def _last_batch_metrics(self, train_pixels: tf.Tensor, train_labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Loss and accuracy of the batch the last step trained on, with the weights after its
-        update: what the tutorial's sess.run([loss, accuracy]) after the optimizer step prints."""
-        images, labels = self._batch(self.position.read_value() - self.batch_size, train_pixels, train_labels)
-        logits = self.model(images, training=False)
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), labels), tf.float32))
-        return self.loss_function(labels, logits), accuracy
 
     def _logits(self, images: tf.Tensor):
         return self.model(images, training=False)
@@ -162,11 +152,13 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     model = build_model(config)
     optimizer = make_optimizer(config)
     # The training set as uint8 tensors, a quarter of float32's size; each step scales its batch.
-    train_pixels = tf.constant(data.train_pixels[: config.train_subset])  # (n, 28, 28)
-    train_labels = tf.constant(data.train_labels[: config.train_subset])  # (n,)
-    train_size = len(train_labels)
+    pixels, labels = data.train_pixels[: config.train_subset], data.train_labels[: config.train_subset]
+    train_pixels, train_labels = tf.constant(pixels), tf.constant(labels)  # (n, 28, 28) uint8, (n,) int64
+    train_size = len(labels)
     steps = _CompiledSteps(model, optimizer, train_size, config.batch_size)
     shuffler = np.random.default_rng(config.seed)
+    # Trace the evaluation's compiled function now, not inside the timed loop at the first log line.
+    steps.predict(pixels[:1])
     timings = {"build_seconds": time.perf_counter() - started}
 
     on_event(TrainingStarted(run_id, config.total_iterations, config.iterations_per_epoch, config.epochs,
@@ -184,7 +176,8 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         # Training time is wall time of the whole batch loop (shuffling, stop checks and events
         # included, the first epoch's tracing too); evaluation and checkpoints are left out.
         epoch_started = time.perf_counter()
-        steps.start_epoch(shuffler.permutation(train_size).astype(np.int32))
+        order = shuffler.permutation(train_size).astype(np.int32)
+        steps.start_epoch(order)
         for epoch_iteration, start in enumerate(range(0, train_size, config.batch_size)):
             if should_stop():
                 stopped = True
@@ -193,9 +186,11 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
             iteration += 1
             samples_seen += min(config.batch_size, train_size - start)
             if epoch_iteration % config.display_freq == 0:
-                # The tutorial's schedule: iterations 0, display_freq, ... of each epoch, after the
-                # update. Only these iterations pay for a second forward pass of their batch.
-                loss, accuracy = (float(value) for value in steps.last_batch_metrics(train_pixels, train_labels))
+                # The tutorial's schedule: iterations 0, display_freq, ... of each epoch, the batch's
+                # loss and accuracy after its update. Only these iterations pay for a second forward
+                # pass, through the evaluation's compiled function (traced once for both).
+                batch = order[start : start + config.batch_size]
+                loss, accuracy, _ = evaluate_logits(steps.predict(pixels[batch]), labels[batch])
                 on_event(BatchLogged(epoch, iteration, loss, accuracy, epoch_iteration))
                 batch_rows.append((epoch, iteration, loss, accuracy))
             if iteration % PROGRESS_EVERY == 0 or iteration == config.total_iterations:

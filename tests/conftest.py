@@ -9,7 +9,7 @@ import pytest
 from core.config import RNNConfig
 from core.data import MnistSplit, load_mnist
 from core.process import configure_process
-from core.run_format import RunRecord
+from core.run_format import COMPLETE, RunRecord
 from core.run_store import RunStore
 from core.run_training import train_run
 
@@ -33,7 +33,7 @@ def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
     """A RunStore in a temporary folder holding one complete run of TINY_CONFIG."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
     record, cached = train_run(store, TINY_CONFIG, mnist)
-    assert not cached and record.status == "complete"
+    assert not cached and record.status == COMPLETE
     return store, record
 
 

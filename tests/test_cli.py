@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.run_format import COMPLETE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,7 +34,7 @@ def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(
     expected_keys = {"run_id", "status", "cached", "test_accuracy", "test_loss", "best_val_accuracy",
                      "train_seconds", "samples_per_second", "run_dir"}
     assert expected_keys <= set(summary)
-    assert summary["status"] == "complete" and summary["cached"] is False
+    assert summary["status"] == COMPLETE and summary["cached"] is False
     assert 0.1 < summary["test_accuracy"] <= 1 and Path(summary["run_dir"]).is_dir()
 
     second = run_cli(*flags)
@@ -43,7 +45,7 @@ def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(
 
     listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")
     rows = json.loads(listing.stdout)
-    assert [(row["run_id"], row["status"]) for row in rows] == [(summary["run_id"], "complete")]
+    assert [(row["run_id"], row["status"]) for row in rows] == [(summary["run_id"], COMPLETE)]
 
 
 @pytest.mark.parametrize("flags, message", [

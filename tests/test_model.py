@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.config import RNNConfig
-from core.model import build_model, recurrent_weights, trace_hidden_states
+from core.model import build_model, trace_hidden_states
 
 
 def numpy_vanilla_rnn(images, input_kernel, recurrent_kernel, bias):
@@ -26,10 +26,10 @@ def trained_model(tiny_run):
 def test_hidden_states_and_readout_match_numpy(trained_model, mnist):
     """Check every h_t and the per-timestep readout against NumPy to 1e-5, on real test images."""
     images = mnist.test_images[:64]
-    weights = recurrent_weights(trained_model)
-    expected_hidden = numpy_vanilla_rnn(images.astype(np.float64), weights["input_kernel"],
-                                        weights["recurrent_kernel"], weights["bias"])
-    expected_logits = expected_hidden @ weights["readout_kernel"] + weights["readout_bias"]
+    input_kernel, recurrent_kernel, bias = trained_model.get_layer("recurrent").get_weights()  # (28, u), (u, u), (u,)
+    readout_kernel, readout_bias = trained_model.get_layer("readout").get_weights()  # (u, 10), (10,)
+    expected_hidden = numpy_vanilla_rnn(images.astype(np.float64), input_kernel, recurrent_kernel, bias)
+    expected_logits = expected_hidden @ readout_kernel + readout_bias
 
     trajectory = trace_hidden_states(trained_model, images)
     assert trajectory.hidden_states.shape == (64, 28, 16)
@@ -67,5 +67,3 @@ def test_trace_rejects_wrong_shapes():
     model = build_model(RNNConfig(hidden_units=4))
     with pytest.raises(ValueError, match=r"images must have shape \(n, 28, 28\), got \(3, 784\)"):
         trace_hidden_states(model, np.zeros((3, 784), np.float32))
-    with pytest.raises(ValueError, match="recurrent_weights is for the vanilla cell"):
-        recurrent_weights(build_model(RNNConfig(cell="gru", hidden_units=4)))

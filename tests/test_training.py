@@ -78,6 +78,29 @@ def test_logged_batch_loss_is_measured_after_the_update(mnist):
     assert abs(before_loss - last.loss) > 100 * abs(after_loss - last.loss) + 1e-4
 
 
+def test_keep_best_weights_ends_with_the_best_epochs_weights(mnist):
+    """Check keep_best_weights ends with exactly the weights checkpointed after the best validation
+    epoch, on a config (learning rate 0.1) whose last epoch is worse than its third."""
+    config = RNNConfig(train_subset=300, epochs=4, hidden_units=8, batch_size=30, learning_rate=0.1, seed=0,
+                       keep_best_weights=True)
+    checkpoints = {}
+
+    def checkpoint(model, batch_history, epoch_history):
+        checkpoints[int(epoch_history["epoch"].iloc[-1])] = model.get_weights()
+
+    outcome = train(config, mnist, on_epoch_end=checkpoint)
+    accuracies = outcome.epoch_history["validation_accuracy"].tolist()
+    best_epoch = accuracies.index(max(accuracies)) + 1
+    assert best_epoch == 3 and outcome.best_validation_accuracy == max(accuracies)
+    final = outcome.model.get_weights()
+    for weights, best in zip(final, checkpoints[best_epoch], strict=True):
+        np.testing.assert_array_equal(weights, best)
+    assert not all(np.array_equal(weights, last) for weights, last in zip(final, checkpoints[config.epochs]))
+    # The test metrics are those of the restored weights.
+    _, test_accuracy, _ = evaluate_logits(np.asarray(outcome.model(mnist.test_images)), mnist.test_labels)
+    assert outcome.test_accuracy == pytest.approx(test_accuracy)
+
+
 def test_same_config_and_seed_give_same_metrics(mnist):
     """Check training is reproducible on CPU: same config and seed, same numbers."""
     first = train(SMALL, mnist)
