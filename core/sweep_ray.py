@@ -152,7 +152,7 @@ def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRec
 def _one_line(error: BaseException) -> str:
     cause = getattr(error, "cause", None) or error  # a RayTaskError wraps the worker's exception
     text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()
+    return f"{type(cause).__name__}: {text[0] if text else ''}".strip()
 
 
 def _connect(address: str | None, object_store_bytes: int, runtime_env: dict[str, Any]) -> bool:
