@@ -115,8 +115,8 @@ def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path):
 def test_stop_keeps_finished_trials(local_ray, mnist, tmp_path):
     """Check Stop after the first trial finishes keeps it as a complete run and marks the rest stopped."""
     store = RunStore(tmp_path)
-    # Two CPUs per trial on a 2-CPU instance: one trial at a time, so a stop always finds some unfinished.
-    spec = SweepSpec(BASE.replace(seed=7), (Axis("learning_rate", values=(0.001, 0.002, 0.003)),), cpus_per_trial=2)
+    # Two trials at a time on 2 CPUs: when the first finishes, the third has at most just started.
+    spec = SweepSpec(BASE.replace(seed=7), (Axis("learning_rate", values=(0.001, 0.002, 0.003)),))
     latest = []
     info = run_sweep(store, spec, mnist, on_update=latest.append,
                      should_stop=lambda: any(trial["state"] == "complete" for trial in latest[-1].trials))
