@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit, split_mnist
@@ -213,7 +214,7 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
     lock = driver_lock(store.root, sweep_id)
     try:
         lock.acquire(timeout=0)
-    except Exception:  # filelock.Timeout
+    except Timeout:
         raise SweepError(f"sweep {sweep_id} is being run by another process") from None
     try:
         return _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,

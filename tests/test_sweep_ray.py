@@ -95,7 +95,12 @@ def test_trial_equals_cli_training(swept, tmp_path):
 
 
 def _fail_on_high_learning_rate(config: RNNConfig) -> None:
-    """A test hook that runs on the worker: one trial raises before it trains."""
+    """A test hook that runs on the worker: one trial raises before it trains, and any trial whose
+    TensorFlow thread pools are not sized to its one CPU raises too."""
+    import os
+
+    if (os.environ.get("TF_NUM_INTEROP_THREADS"), os.environ.get("TF_NUM_INTRAOP_THREADS")) != ("1", "1"):
+        raise RuntimeError(f"thread pools not sized to 1 CPU: {os.environ.get('TF_NUM_INTEROP_THREADS')}")
     if config.learning_rate > 0.002:
         raise RuntimeError(f"injected failure for learning_rate={config.learning_rate}\nsecond line")
 
