@@ -187,3 +187,19 @@ def test_cli_sweep_without_ray_says_so_in_one_line(tmp_path):
     assert completed.returncode == 2
     errors = completed.stderr.strip().splitlines()
     assert errors == ["python -m core sweep: error: Ray is not installed; install it with `pip install ray==2.60.0`"]
+
+
+def test_cli_sweep_unreachable_address_says_so_in_one_line(tmp_path):
+    """Check an address nobody listens on is answered in one line with exit 2 (ray.init alone retries for minutes)."""
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    completed = subprocess.run([sys.executable, "-m", "core", "sweep", "--vary", "learning_rate=0.001,0.003",
+                                "--train-subset", "1000", "--epochs", "1", "--address", f"127.0.0.1:{port}",
+                                "--runs-dir", str(tmp_path / "runs")],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"python -m core sweep: error: cannot reach Ray at 127.0.0.1:{port}: Connection refused"]
