@@ -262,22 +262,20 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
         info["trials"].append(trial)
         by_run_id[run_id] = trial
     write_spec(store.root, spec)
-    write_sweep_status(store.root, info)
     epochs_total = sum(config.epochs for _, config in to_train)
 
     def publish() -> None:
         write_sweep_status(store.root, info)
         done = sum(by_run_id[run_id]["epoch"] for run_id, _ in to_train)
-        on_update(TrialUpdate(sweep_id, info["trials"], done, epochs_total))
+        on_update(TrialUpdate(sweep_id, [dict(trial) for trial in info["trials"]], done, epochs_total))
 
     publish()
-    stopped = unavailable = started_ray = False
+    stopped = unavailable = False
     mode = EXISTING
     try:
         if to_train:
             packed = pack_mnist(data)
             mode = _connect(address, object_store_bytes_for(packed), spec)
-            started_ray = mode == STARTED
             stopped = _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
                                     before_training)
     except RayUnavailable:
@@ -286,7 +284,7 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     except KeyboardInterrupt:
         stopped = True
     finally:
-        if started_ray:
+        if mode in (STARTED, JOINED):  # stop the local instance we started; leave a cluster we joined
             import ray
 
             ray.shutdown()
