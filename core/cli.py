@@ -52,7 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list cached runs")
     _add_common(runs)
+
+    sweep = commands.add_parser("sweep", help="train many configs at once on Ray (a local instance or a cluster)")
+    _add_config_flags(sweep)  # the base config of the sweep
+    sweep.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2|NAME=LOW:HIGH:COUNT[:log]",
+                       help="a config field to vary: explicit values, or COUNT samples of a range (repeatable)")
+    sweep.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds to repeat every combination with")
+    sweep.add_argument("--cpus-per-trial", type=int, default=None, help="CPUs Ray reserves per trial (default 1)")
+    sweep.add_argument("--spec", default=None, help="a sweep spec JSON file (see README); flags are then not allowed")
+    sweep.add_argument("--address", default=None, help="a Ray cluster to join (default: RAY_ADDRESS, else local)")
+    sweep.add_argument("--max-trials", type=int, default=None, help="raise the cap of 200 trials per sweep")
+    _add_common(sweep)
+    sweep.add_argument("--data", default=None, help="a Keras mnist.npz or a folder of the four IDX files")
+
+    sweeps = commands.add_parser("sweeps", help="list sweeps")
+    _add_common(sweeps)
     return parser
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tutorial",
+                        help="starting values; flags below override them (default: tutorial)")
+    for field in fields(RNNConfig):
+        kind = {int: int, float: float, bool: _bool, str: str}[type(field.default)]
+        flag = "--" + field.name.replace("_", "-")
+        parser.add_argument(flag, dest=field.name, type=kind, default=None, choices=CHOICES.get(field.name),
+                            help=f"default {field.default!r}")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -171,7 +196,9 @@ def command_runs(arguments: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     configure_process()
     arguments = build_parser().parse_args(argv)
-    handlers = {"train": command_train, "runs": command_runs}
+    from core.sweep_cli import command_sweep, command_sweeps
+
+    handlers = {"train": command_train, "runs": command_runs, "sweep": command_sweep, "sweeps": command_sweeps}
     try:
         return handlers[arguments.command](arguments)
     except ValueError as error:  # bad config values, bad data files, damaged runs
