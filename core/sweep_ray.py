@@ -71,13 +71,10 @@ def _now() -> str:
 
 
 def pack_mnist(data: MnistSplit) -> dict[str, Any]:
-    """The split as the raw uint8 arrays it was made from (images are k/255 in float32, exactly)."""
-    def raw(images: np.ndarray) -> np.ndarray:
-        return np.rint(images * np.float32(255.0)).astype(np.uint8)
-
-    return {"x_train": np.concatenate([raw(data.validation_images), raw(data.train_images)]),
+    """The split as the raw uint8 arrays it was made from."""
+    return {"x_train": np.concatenate([data.validation_pixels, data.train_pixels]),
             "y_train": np.concatenate([data.validation_labels, data.train_labels]).astype(np.uint8),
-            "x_test": raw(data.test_images), "y_test": data.test_labels.astype(np.uint8),
+            "x_test": data.test_pixels, "y_test": data.test_labels.astype(np.uint8),
             "identity": data.identity, "source": data.source}
 
 
