@@ -43,7 +43,7 @@ def headline(kind: str, text: str, icon: str | None = None) -> None:
     """The shown run's status line (st.success, st.warning, ...). A form error takes its place, so
     the page never shows a stale result above a message that the Train press did nothing."""
     if st.session_state.get(FORM_ERROR):
-        st.error(plain(st.session_state[FORM_ERROR], MESSAGE_LIMIT), icon=":material/error:")
+        st.error(st.session_state[FORM_ERROR], icon=":material/error:")  # our own message, labels in bold
     else:
         getattr(st, kind)(text, icon=icon)
 
