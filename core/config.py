@@ -91,6 +91,11 @@ class RNNConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _bound(value: float) -> str:
+    """A range's end as written: whole numbers in full (2147483647, not 2.14748e+09), rates short."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _field_types() -> dict[str, type]:
     return {field.name: type(field.default) for field in fields(RNNConfig)}
 
@@ -107,7 +112,7 @@ def validate(config: RNNConfig) -> None:
         if name in NUMERIC_RANGES:
             low, high = NUMERIC_RANGES[name]
             if not (low <= value <= high):  # also false for NaN
-                raise ValueError(f"{name}={value!r} is out of range; allowed {low:g} to {high:g}")
+                raise ValueError(f"{name}={value!r} is out of range; allowed {_bound(low)} to {_bound(high)}")
         if name in CHOICES and value not in CHOICES[name]:
             raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(CHOICES[name])}")
     if config.batch_size > config.train_subset:

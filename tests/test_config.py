@@ -32,6 +32,7 @@ def test_config_is_frozen():
         ({"hidden_units": 100_000}, "hidden_units=100000 is out of range"),
         ({"batch_size": 0}, "batch_size=0 is out of range"),
         ({"train_subset": 60_000}, "train_subset=60000 is out of range; allowed 100 to 55000"),
+        ({"seed": -5}, "seed=-5 is out of range; allowed 0 to 2147483647"),
         ({"cell": "transformer"}, "cell='transformer' is not allowed; choose one of rnn, lstm, gru"),
         ({"optimizer": "adamw"}, "optimizer='adamw' is not allowed"),
         ({"learning_rate_schedule": "step"}, "learning_rate_schedule='step' is not allowed"),
