@@ -14,10 +14,10 @@ import streamlit.components.v1 as components
 from core.config import is_run_id
 from core.data import default_data_dir
 from core.jobs import JobManager
-from core.run_format import COMPLETE, RunError, RunRecord
+from core.run_format import RunError, RunRecord
 from core.run_store import RunStore
 from core.storage import atomic_write_bytes
-from dashboard.labels import plain
+from dashboard.labels import picker_labels, plain
 from dashboard.pages import RUNS, TRAIN
 
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
@@ -94,25 +94,14 @@ def selected_run() -> RunRecord | None:
 
 @st.cache_data(ttl=2, show_spinner=False)
 def openable_runs(root: str) -> dict[str, str]:
-    """{run id: label} of the runs under root with weights and test predictions, newest first.
+    """{run id: label} of the runs under root with weights and test predictions, newest first, each
+    labelled by what sets it apart from the others (dashboard.labels.picker_labels).
 
-    Kept for 2 seconds: listing verifies every run's files, and the inspect pages rerun on each
-    slider move.
+    Kept for 2 seconds: the inspect pages rerun on each slider move, and listing reads two files
+    per run.
     """
     records, _ = RunStore(root).list_runs()
-    return {record.run_id: _picker_label(record) for record in records if record.has_artifacts}
-
-
-def _picker_label(record: RunRecord) -> str:
-    """Short enough for the sidebar, most telling first: 'GRU 128 · 98.27% · 10 epochs · <run id>'."""
-    config = record.config
-    accuracy = record.metric("test_accuracy")
-    parts = [f"{config.cell.upper()} {config.hidden_units}",
-             f"{accuracy:.2%}" if accuracy is not None else "",
-             f"{config.epochs} epoch{'s' * (config.epochs != 1)}",
-             record.status if record.status != COMPLETE else "",
-             record.run_id]
-    return " · ".join(part for part in parts if part)
+    return picker_labels(record for record in records if record.has_artifacts)
 
 
 def require_run(key: str) -> RunRecord:
