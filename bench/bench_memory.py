@@ -28,7 +28,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tests.streamlit_server import launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
+from dashboard.testing import launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
 
 STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
 SETTLE_SECONDS = 2.0  # after a page has rendered, let the server's script run and collection finish
