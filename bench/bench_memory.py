@@ -19,7 +19,6 @@ Linux only; needs /usr/bin/chromium and the playwright package.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +27,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from dashboard.testing import launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
+from dashboard.testing import (clean_up_work_dir, draw_vertical_stroke, launch_chromium, new_page,  # noqa: E402
+                               set_slider, start_streamlit, stop_streamlit)
 
 STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
 SETTLE_SECONDS = 2.0  # after a page has rendered, let the server's script run and collection finish
@@ -82,30 +82,6 @@ def open_in_sidebar(page, title: str) -> None:
     page.get_by_role("heading", name=title, level=1).wait_for()
 
 
-def set_slider(page, label: str, value: int) -> None:
-    """Move a Train form slider with the keyboard: Home, then right arrows until it reaches value."""
-    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
-    thumb.focus()
-    thumb.press("Home")
-    for _ in range(1_000):
-        if float(thumb.get_attribute("value")) >= value:
-            return
-        thumb.press("ArrowRight")
-    raise RuntimeError(f"the {label} slider stuck at {thumb.get_attribute('value')}")
-
-
-def draw_a_one(page) -> None:
-    """A vertical stroke down the middle of the drawing canvas."""
-    canvas = page.locator("canvas").last
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 140, box["y"] + 40)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(box["x"] + 140, box["y"] + 40 + step * 10)
-    page.mouse.up()
-
-
 def tour(page, url: str, recorder: Recorder, epochs: int | None) -> None:
     page.goto(url)
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=UI_SECONDS * 1000)
@@ -144,7 +120,7 @@ def tour(page, url: str, recorder: Recorder, epochs: int | None) -> None:
     choose(page, "Your own digit")
     page.get_by_text("The canvas is empty").wait_for()
     settle(page)
-    draw_a_one(page)
+    draw_vertical_stroke(page)
     page.get_by_text("centred by its mass in 28×28").wait_for()
     settle(page)
     recorder.record("Hidden states: your own digit (drawn)")
@@ -193,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         finished = True
     finally:
         stop_streamlit(server)
-        if arguments.work_dir is None and finished:
-            shutil.rmtree(work, ignore_errors=True)  # kept, with the server's log, when the tour failed
-        else:
-            print(f"the runs folder and the server's log are in {work}")
+        clean_up_work_dir(work, remove=arguments.work_dir is None and finished)
     print()
     print(f"server RSS after the tour: {final['VmRSS']:,.0f} MB; peak during the tour (VmHWM): "
           f"{final['VmHWM']:,.0f} MB")

@@ -20,7 +20,6 @@ import argparse
 import collections
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.run_format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
 from core.run_store import RunStore  # noqa: E402
-from dashboard.testing import launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
+from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -151,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         stop_streamlit(server)
-        if arguments.work_dir is None and len(ratios) == len(arguments.seeds):
-            shutil.rmtree(work, ignore_errors=True)  # kept, with the server's log, when a pair failed
-        else:
-            print(f"runs folders and the server's log are in {work}")
+        clean_up_work_dir(work, remove=arguments.work_dir is None and len(ratios) == len(arguments.seeds))
     print()
     print(f"page / CLI samples/s over {len(ratios)} pairs: median {statistics.median(ratios):.3f}, "
           f"min {min(ratios):.3f}, max {max(ratios):.3f}")

@@ -40,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a run, or answer it from the cache")
-    train.add_argument("--preset", choices=sorted(PRESETS), default="tutorial",
-                       help="starting values; flags below override them (default: tutorial)")
-    for field in fields(RNNConfig):
-        kind = {int: int, float: float, bool: _bool, str: str}[type(field.default)]
-        flag = "--" + field.name.replace("_", "-")
-        train.add_argument(flag, dest=field.name, type=kind, default=None, choices=CHOICES.get(field.name),
-                           help=f"default {field.default!r}")
+    _add_config_flags(train)
     _add_common(train)
     train.add_argument("--data", default=None, help="a Keras mnist.npz or a folder of the four IDX files")
 

@@ -26,6 +26,16 @@ TABLE_COLUMNS = (["run_id", "status"] + [field.name for field in fields(RNNConfi
                  + ["started_at", "problem"])
 
 
+def is_held(lock: FileLock) -> bool:
+    """True when another process (or thread) holds lock right now; never waits."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("RNN_RUNS_DIR") or "runs").expanduser()
 
@@ -57,13 +67,7 @@ class RunStore:
         return FileLock(lock_dir / f"{run_id}.lock")
 
     def is_locked(self, run_id: str) -> bool:
-        probe = self.lock(run_id)
-        try:
-            probe.acquire(timeout=0)
-        except Timeout:
-            return True
-        probe.release()
-        return False
+        return is_held(self.lock(run_id))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from core.config import is_run_id
+from core.run_store import is_held
 from core.storage import atomic_write_json, read_json
 from core.sweep_spec import SweepSpec, is_sweep_id
 
@@ -76,13 +77,7 @@ def driver_lock(runs_root: Path, sweep_id: str) -> FileLock:
 
 
 def is_driver_alive(runs_root: Path, sweep_id: str) -> bool:
-    probe = driver_lock(runs_root, sweep_id)
-    try:
-        probe.acquire(timeout=0)
-    except Timeout:
-        return True
-    probe.release()
-    return False
+    return is_held(driver_lock(runs_root, sweep_id))
 
 
 def _is_number_or_none(value: Any) -> bool:

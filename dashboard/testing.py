@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -77,3 +78,41 @@ def stop_streamlit(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+# -- what a user does in the page (Playwright's sync API) --------------------------------------
+
+
+def set_slider(page, label: str, value: float) -> None:
+    """Move the slider labelled `label` with the keyboard: Home, then right arrows until it reaches
+    value; RuntimeError if it stops short (value is not one of its steps)."""
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
+    thumb.focus()
+    thumb.press("Home")
+    for _ in range(1_000):
+        if float(thumb.get_attribute("value")) >= value:
+            break
+        thumb.press("ArrowRight")
+    if float(thumb.get_attribute("value")) != value:
+        raise RuntimeError(f"the {label} slider stuck at {thumb.get_attribute('value')}, not {value}")
+
+
+def draw_vertical_stroke(page) -> None:
+    """Draw a 1: a vertical stroke down the middle of the page's (last) drawing canvas."""
+    canvas = page.locator("canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + 140, box["y"] + 40 + step * 10)
+    page.mouse.up()
+
+
+def clean_up_work_dir(work: Path, remove: bool) -> None:
+    """A benchmark's temporary folder: removed when asked (it finished and was not given by the
+    user), else kept and named, with the server's log, for a look at what went wrong."""
+    if remove:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"the runs folders and the server's log are in {work}")

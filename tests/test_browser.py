@@ -22,7 +22,7 @@ import pytest
 
 from core.run_format import COMPLETE
 from core.run_store import RunStore
-from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from dashboard.testing import CHROMIUM, launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 from tests.conftest import TINY_CONFIG
 
 try:
@@ -143,18 +143,6 @@ def set_number(page, label: str, value: int) -> None:
     field = page.get_by_role("spinbutton", name=label)
     field.fill(str(value))
     field.blur()
-
-
-def set_slider(page, label: str, value: float) -> None:
-    """Move a sidebar slider with the keyboard: Home, then right arrows until it reaches value."""
-    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).locator('input[type="range"]')
-    thumb.focus()
-    thumb.press("Home")
-    for _ in range(1_000):
-        if float(thumb.get_attribute("value")) >= value:
-            break
-        thumb.press("ArrowRight")
-    assert float(thumb.get_attribute("value")) == value, f"{label} slider stuck at {thumb.get_attribute('value')}"
 
 
 def live_chart(page):

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import numpy as np
 import pytest
 
-from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from dashboard.testing import CHROMIUM, draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
 
 pytestmark = pytest.mark.browser
@@ -159,14 +159,7 @@ def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
     with artifacts_on_failure("draw-a-digit", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&view=own")
         page.get_by_text("The canvas is empty").wait_for()
-        canvas = page.locator("canvas").last
-        canvas.wait_for()
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + 140, box["y"] + 40)
-        page.mouse.down()
-        for step in range(1, 21):
-            page.mouse.move(box["x"] + 140, box["y"] + 40 + step * 10)
-        page.mouse.up()
+        draw_vertical_stroke(page)
         page.get_by_text("Your digit").last.wait_for()
         page.get_by_text("centred by its mass in 28×28").wait_for()
         charts = wait_for_charts(page, 3)
