@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections import deque
 from typing import Callable
 
@@ -22,6 +23,22 @@ from core.run_store import RunStore
 from core.run_training import train_run
 
 logger = logging.getLogger(__name__)
+
+
+def traceback_without_carets(error: BaseException) -> str:
+    """error's traceback as text, without the ^^^ markers under each line.
+
+    Python 3.11 places those markers by running ast.parse on each source line, and ast.parse in two
+    threads at once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+    gh-106905; seen in CI on 3.11.7 when a failed job's traceback was formatted while Streamlit's
+    script thread compiled a page). A worker thread must not take a page down, so it leaves them out.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in frames:
+        frame.colno = frame.end_colno = None  # no column range: format() skips the caret parse
+    lines = ["Traceback (most recent call last):\n", *frames.format(),
+             *traceback.format_exception_only(type(error), error)]
+    return "".join(lines).rstrip("\n")
 
 
 class JobManager:
@@ -162,7 +179,7 @@ class JobManager:
         except ValueError as error:  # bad input, damaged files, stopped while waiting for a lock
             outcome = {"status": CANCELLED if job.should_stop() else FAILED, "error": str(error)}
         except Exception as error:  # noqa: BLE001 - a failed job reports, the server keeps going
-            logger.exception("training job %s failed", job.run_id)
+            logger.error("training job %s failed\n%s", job.run_id, traceback_without_carets(error))
             outcome = {"status": FAILED, "error": f"{type(error).__name__}: {error}"}
         finally:
             job.finish(**outcome)

@@ -91,9 +91,13 @@ class _CompiledSteps:
         # TensorFlow's allocator for the float32 copy of 55,000 images, measured).
         pixel_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.uint8)
         label_spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
-        self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec])
+        # autograph=False: both functions are plain graphs (Python branches on Python values only),
+        # and autograph's conversion would ast.parse their source in the worker thread, which races
+        # with Streamlit compiling a page in its script thread on Python 3.11 (see core/jobs.py).
+        self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec],
+                                      autograph=False)
         image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
-        self.logits = tf.function(self._logits, input_signature=[image_spec])
+        self.logits = tf.function(self._logits, input_signature=[image_spec], autograph=False)
 
     def start_epoch(self, order: np.ndarray) -> None:
         """order: (n,) int32, this epoch's permutation of the training images."""
