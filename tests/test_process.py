@@ -28,10 +28,19 @@ def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
                           timeout=300, env={**clean, **environment})
 
 
-def threads_after(setup: str, **environment: str) -> dict[str, int]:
-    result = run_python(setup + THREAD_PROBE, **environment)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
+    """Thread names after each (setup code, environment) probe; the probes run side by side, since
+    each spends seconds importing TensorFlow."""
+    clean = {name: value for name, value in os.environ.items() if name not in TENSORFLOW_ENVIRONMENT}
+    processes = [subprocess.Popen([sys.executable, "-c", setup + THREAD_PROBE], cwd=PROJECT_ROOT, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean, **environment})
+                 for setup, environment in probes]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 def api_settings(intra: int, inter: int) -> str:
@@ -43,12 +52,13 @@ def api_settings(intra: int, inter: int) -> str:
 def test_configure_process_gives_tensorflow_one_thread_per_op():
     """Check the thread pools after configure_process() are those TensorFlow's own API sets for one
     thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins."""
-    configured = threads_after("from core.process import configure_process\nconfigure_process()\n")
-    assert configured == threads_after(api_settings(1, TRAINING_SHARDS))
+    configure = "from core.process import configure_process\nconfigure_process()\n"
+    configured, by_api, user_choice, user_by_api = threads_after(
+        (configure, {}), (api_settings(1, TRAINING_SHARDS), {}),
+        (configure, {"TF_NUM_INTRAOP_THREADS": "3"}), (api_settings(3, TRAINING_SHARDS), {}))
+    assert configured == by_api
     assert configured["tf_Compute"] == TRAINING_SHARDS
-    user_choice = threads_after("from core.process import configure_process\nconfigure_process()\n",
-                                TF_NUM_INTRAOP_THREADS="3")
-    assert user_choice == threads_after(api_settings(3, TRAINING_SHARDS)) != configured
+    assert user_choice == user_by_api != configured
 
 
 def test_configure_process_after_tensorflow_started_fails_loudly():
