@@ -12,7 +12,7 @@ import pytest
 from core.run_format import INTERRUPTED, RUNNING
 from core.run_store import RunStore
 from dashboard.testing import launch_chromium, start_streamlit
-from tests.test_browser import ARTIFACTS, _require_chromium
+from tests.test_browser import ARTIFACTS, _require_chromium, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +46,9 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(url)
-            # The tutorial's defaults: 10 epochs of 55,000 images, long enough to be killed mid-way.
+            # 10 epochs of 5,000 images: the first epoch ends in seconds, and the training is still
+            # running (nine epochs to go) when the server is killed.
+            set_number(page, "Training images", 5_000)
             page.get_by_role("button", name="Train", exact=True).click()
             run_id = _running_run(runs_dir)
             process.send_signal(signal.SIGKILL)
