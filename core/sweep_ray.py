@@ -6,19 +6,15 @@ the record, and the files must come back to the driver's machine. Tune would add
 experiment folders, checkpoint syncing and result store beside ours and hide the one-task-per-run
 mapping that makes cancel, cache hits and failures simple; plain tasks do all that in ~one page.
 
-No filesystem is shared: MNIST goes to the workers through the object store (raw uint8, 4x
-smaller than the float32 split, rebuilt exactly on the worker); each worker trains into a
-temporary local RunStore and returns the run folder's files as bytes; the driver writes them into
-its own store (status.json last) and verifies them with the store's reader. Per-epoch metrics
-stream back through a ray.util.queue.Queue while trials run.
+No filesystem is shared: MNIST goes to the workers through the object store, each worker returns
+its run folder's files as bytes, and the driver writes them into its own store (core/sweep_trial.py
+is both sides of that). Per-epoch metrics stream back through a ray.util.queue.Queue while trials run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,16 +25,15 @@ import numpy as np
 from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
-from core.data import MnistSplit, split_mnist
-from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, STATUS_FILE, RunError, RunRecord
+from core.data import MnistSplit
+from core.run_format import RunError
 from core.run_store import RunStore
-from core.storage import atomic_write_bytes
 from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, RUNNING,
                                STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
                                SweepError, driver_lock, write_spec, write_sweep_status)
 from core.sweep_spec import MAX_TRIALS, SweepSpec
+from core.sweep_trial import pack_mnist, receive_run, train_trial
 
-RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, STATUS_FILE)  # status.json last: written last on the driver
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What the project's working directory sent to a cluster leaves out: runs, data, caches, VCS.
 WORKING_DIR_EXCLUDES = [".git", "runs", "runs*", ".sweeps", "*.npz", "*.h5", "__pycache__", ".pytest_cache",
@@ -65,88 +60,6 @@ class TrialUpdate:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# -- the worker's side ------------------------------------------------------------------------
-
-
-def pack_mnist(data: MnistSplit) -> dict[str, Any]:
-    """The split as the raw uint8 arrays it was made from."""
-    return {"x_train": np.concatenate([data.validation_pixels, data.train_pixels]),
-            "y_train": np.concatenate([data.validation_labels, data.train_labels]).astype(np.uint8),
-            "x_test": data.test_pixels, "y_test": data.test_labels.astype(np.uint8),
-            "identity": data.identity, "source": data.source}
-
-
-def unpack_mnist(packed: dict[str, Any]) -> MnistSplit:
-    """Rebuild the split on a worker; refuses arrays whose identity is not the driver's."""
-    arrays = {name: packed[name] for name in ("x_train", "y_train", "x_test", "y_test")}
-    data = split_mnist(arrays, f"{packed['source']} (through Ray's object store)")
-    if data.identity != packed["identity"]:
-        raise RuntimeError(f"MNIST arrived with identity {data.identity}, expected {packed['identity']}")
-    return data
-
-
-def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], progress_queue,
-                before_training: Callable[[RNNConfig], None] | None = None) -> dict[str, Any]:
-    """A Ray task: train one config into a temporary local store and return its files as bytes.
-
-    before_training is a hook for tests (a trial that raises); the CLI never passes one.
-    """
-    from core.process import configure_process
-    from core.run_training import train_run
-    from core.events import EpochEnded
-
-    configure_process()  # the thread-pool variables came with the task's runtime_env
-    config = RNNConfig.from_dict(config_values)
-    data = unpack_mnist(packed_data)
-    run_id = fingerprint(config, data.identity)
-    if before_training is not None:
-        before_training(config)
-    work_dir = Path(tempfile.mkdtemp(prefix="rnn-sweep-trial-"))
-    try:
-        def report(event) -> None:
-            if isinstance(event, EpochEnded) and progress_queue is not None:
-                progress_queue.put({"run_id": run_id, "epoch": event.epoch,
-                                    "validation_accuracy": float(event.validation_accuracy),
-                                    "validation_loss": float(event.validation_loss)})
-
-        record, _ = train_run(RunStore(work_dir), config, data, report)
-        files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES if (record.run_dir / name).exists()}
-        import ray
-
-        return {"run_id": record.run_id, "status": record.status, "files": files, "host": socket.gethostname(),
-                "node_id": ray.get_runtime_context().get_node_id(), "work_dir": str(work_dir)}
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
-
-
-# -- the driver's side ------------------------------------------------------------------------
-
-
-def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRecord:
-    """Write a run folder that came back from a worker into the store, status.json last, under the
-    run's lock, and return it verified by the store's reader (RunError if it is not complete)."""
-    if set(files) != set(RUN_FILES):
-        raise RunError(f"run {run_id} came back with files {sorted(files)}; expected {sorted(RUN_FILES)}")
-    with store.lock(run_id):
-        existing = store.find_complete(run_id)
-        if existing is not None:
-            return existing  # another process finished it meanwhile
-        run_dir = store.run_dir(run_id)
-        if run_dir.exists():
-            store.delete_unlocked(run_id)  # an unfinished attempt: replace it
-        run_dir.mkdir(parents=True)
-        for name in RUN_FILES:  # RUN_FILES ends with status.json: only then does the run count
-            atomic_write_bytes(run_dir / name, files[name])
-        try:
-            record = store.read_run(run_id)
-        except RunError:
-            store.delete_unlocked(run_id)
-            raise
-    if record.status != COMPLETE:
-        raise RunError(f"run {run_id} came back {record.status}, not complete")
-    return record
 
 
 def _one_line(error: BaseException) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from core.analysis import log_softmax
 from core.config import RNNConfig
 from core.data import MnistSplit, to_float_images
 from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
@@ -135,8 +136,7 @@ class _CompiledSteps:
 
 def evaluate_logits(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
     """Mean cross-entropy, accuracy and softmax probabilities (n, 10) from logits (n, 10)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probabilities = log_softmax(logits)  # (n, 10) float64
     loss = float(-log_probabilities[np.arange(len(labels)), labels].mean())
     accuracy = float((logits.argmax(axis=1) == labels).mean())
     return loss, accuracy, np.exp(log_probabilities).astype(np.float32)
