@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
+# One Ray instance at a time: with pytest-xdist, every Ray test runs in the same worker, one after another.
+pytestmark = pytest.mark.xdist_group("ray")
 
 from core.config import RNNConfig, fingerprint  # noqa: E402
 from core.run_format import COMPLETE, STATUS_FILE  # noqa: E402

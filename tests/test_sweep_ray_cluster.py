@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
+# One Ray instance at a time: with pytest-xdist, every Ray test runs in the same worker, one after another.
+pytestmark = pytest.mark.xdist_group("ray")
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
