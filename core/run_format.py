@@ -299,6 +299,28 @@ def load_weights(record: RunRecord, model) -> None:
         raise RunError(f"run {record.run_id}: weights cannot be loaded ({error})") from error
 
 
+def read_weight_arrays(record: RunRecord) -> dict[str, list[np.ndarray]]:
+    """{"recurrent": the cell's arrays, "readout": the readout's} from the weights file, read with
+    h5py, without TensorFlow (for core/numpy_trace.py). Keras 3 keeps each layer's arrays under
+    layers/<class name>/[cell/]vars/<0, 1, ...>, with the layer's name in the vars group's "name"
+    attribute; anything else raises RunError (tests/test_numpy_trace.py checks this against Keras)."""
+    import h5py
+
+    found: dict[str, list[np.ndarray]] = {}
+    try:
+        with h5py.File(record.run_dir / WEIGHTS_FILE, "r") as weights:
+            for layer in weights["layers"].values():
+                name = layer["vars"].attrs.get("name") if "vars" in layer else None
+                if name in ("recurrent", "readout"):
+                    arrays = layer["cell/vars"] if name == "recurrent" else layer["vars"]
+                    found[name] = [np.asarray(arrays[key]) for key in sorted(arrays, key=int)]
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise RunError(f"run {record.run_id}: {WEIGHTS_FILE} cannot be read ({error})") from error
+    if set(found) != {"recurrent", "readout"}:
+        raise RunError(f"run {record.run_id}: {WEIGHTS_FILE} has no layers named recurrent and readout")
+    return found
+
+
 def write_histories(run_dir: Path, batch_history: pd.DataFrame, epoch_history: pd.DataFrame) -> None:
     atomic_write_csv(run_dir / BATCH_HISTORY_FILE, batch_history[BATCH_COLUMNS])
     atomic_write_csv(run_dir / EPOCH_HISTORY_FILE, epoch_history[EPOCH_COLUMNS])

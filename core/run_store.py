@@ -3,7 +3,8 @@
 Listing reads each run's config.json and status.json and checks its files' presence and sizes;
 opening one run (read_run, and everything that loads from it) also checks every sha256. The
 folder format itself is core/run_format.py; training a run into the store is core/run_training.py.
-This module imports TensorFlow only when a model is loaded.
+A run's analysis (core/run_analysis.py) is read, or computed and added to the run, by
+ensure_analysis. This module imports TensorFlow only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
+from core.numpy_trace import NetworkWeights
 from core.run_analysis import AnalysisOutdated, RunAnalysis
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
-                             RunError, RunRecord, check_artifacts, load_weights, read_analysis,
-                             read_config, read_histories, read_predictions, read_record, with_derived_file,
+                             RunError, RunRecord, check_artifacts, load_weights, read_analysis, read_config,
+                             read_histories, read_predictions, read_record, read_weight_arrays, with_derived_file,
                              write_analysis, write_status)
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
@@ -150,6 +152,17 @@ class RunStore:
         model = build_model(record.config)
         load_weights(record, model)
         return model
+
+    def load_network_weights(self, run_id: str) -> NetworkWeights:
+        """The run's verified weights as arrays, for core/numpy_trace.py (no TensorFlow needed)."""
+        record = self.read_run(run_id)
+        if not record.has_artifacts:
+            raise RunError(f"run {run_id} has no saved weights (status {record.status})")
+        arrays = read_weight_arrays(record)
+        try:
+            return NetworkWeights(record.config.cell, *arrays["recurrent"], *arrays["readout"])
+        except (TypeError, ValueError) as error:
+            raise RunError(f"run {run_id}: its weights do not fit its config ({error})") from error
 
     # -- the analysis (core/run_analysis.py), stored in the run folder -------------------------
 
