@@ -30,7 +30,7 @@ from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit, split_mnist
-from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, STATUS_FILE, RunError, RunRecord
+from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
 from core.run_store import RunStore
 from core.storage import atomic_write_bytes
 from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, RUNNING,
@@ -38,7 +38,8 @@ from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWE
                                SweepError, driver_lock, write_spec, write_sweep_status)
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 
-RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, STATUS_FILE)  # status.json last: written last on the driver
+RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # status.json last: written last on the driver
+REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in DERIVED_FILES)  # derived files may be absent
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What the project's working directory sent to a cluster leaves out: runs, data, caches, VCS.
 WORKING_DIR_EXCLUDES = [".git", "runs", "runs*", ".sweeps", "*.npz", "*.h5", "__pycache__", ".pytest_cache",
@@ -127,8 +128,9 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
 def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRecord:
     """Write a run folder that came back from a worker into the store, status.json last, under the
     run's lock, and return it verified by the store's reader (RunError if it is not complete)."""
-    if set(files) != set(RUN_FILES):
-        raise RunError(f"run {run_id} came back with files {sorted(files)}; expected {sorted(RUN_FILES)}")
+    if not set(REQUIRED_RUN_FILES) <= set(files) <= set(RUN_FILES):
+        raise RunError(f"run {run_id} came back with files {sorted(files)}; expected {sorted(REQUIRED_RUN_FILES)} "
+                       f"and optionally {sorted(DERIVED_FILES)}")
     with store.lock(run_id):
         existing = store.find_complete(run_id)
         if existing is not None:
@@ -138,7 +140,8 @@ def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRec
             store.delete_unlocked(run_id)  # an unfinished attempt: replace it
         run_dir.mkdir(parents=True)
         for name in RUN_FILES:  # RUN_FILES ends with status.json: only then does the run count
-            atomic_write_bytes(run_dir / name, files[name])
+            if name in files:
+                atomic_write_bytes(run_dir / name, files[name])
         try:
             record = store.read_run(run_id)
         except RunError:

@@ -189,3 +189,16 @@ def test_failed_analysis_at_save_time_is_reported_and_skipped(tmp_path, mnist):
 def test_analysis_module_has_a_group_for_every_field():
     """Check RunAnalysis's fields and GROUPS name the same groups, in order."""
     assert [field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS) == ["h", "c"]
+
+
+def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):
+    """Check a run's files sent as bytes (a Ray trial's result) arrive with their analysis, verified."""
+    from core.run_store import RunStore
+    from core.sweep_ray import RUN_FILES, receive_run
+
+    store, record = copied_run
+    files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES}
+    driver = RunStore(tmp_path / "driver")
+    received = receive_run(driver, record.run_id, files)
+    assert received.info["files"][ANALYSIS_FILE] == record.info["files"][ANALYSIS_FILE]
+    _assert_same(driver.load_analysis(record.run_id), store.load_analysis(record.run_id))
