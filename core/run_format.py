@@ -380,8 +380,9 @@ def read_analysis(record: RunRecord) -> dict[str, np.ndarray]:
         raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} cannot be read ({error})") from error
     if hashlib.sha256(content).hexdigest() != digest:
         raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} is truncated or changed")
+    buffer = io.BytesIO(content)  # the bytes whose sha256 was checked, not the file read again
     try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as archive:
+        with np.load(buffer, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} cannot be read ({error})") from error
