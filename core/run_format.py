@@ -1,8 +1,9 @@
 """The run-folder contract: file names, statuses, and the one reader and one writer of each file.
 
 A run folder holds config.json, status.json, weights.weights.h5, batch_history.csv,
-epoch_history.csv and test_predictions.npz. status.json is written last and records the sha256
-and size of every other file, so a run only counts as complete when every file is there and intact.
+epoch_history.csv and test_predictions.npz, and may hold analysis.npz (derived from the weights;
+see DERIVED_FILES). status.json is written last and records the sha256 and size of every other
+file, so a run only counts as complete when every file is there and intact.
 Every field read from config.json and status.json is type-checked: anything off raises RunError
 naming the run, the field and what was expected, so one hand-edited folder is reported as damaged
 and never stops another run from being listed or opened. Nothing here imports TensorFlow.
@@ -11,7 +12,9 @@ and never stops another run from being listed or opened. Nothing here imports Te
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +34,12 @@ BATCH_HISTORY_FILE = "batch_history.csv"
 EPOCH_HISTORY_FILE = "epoch_history.csv"
 PREDICTIONS_FILE = "test_predictions.npz"
 ARTIFACT_FILES = (WEIGHTS_FILE, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE)
+ANALYSIS_FILE = "analysis.npz"  # core/run_analysis.py: PCA, background paths, class averages
+# Files computed from the artifacts, recorded in status.json like them, but optional: runs made
+# before they existed have none, and a missing, changed or outdated one is recomputed by whoever
+# reads it; it never makes the run damaged (nothing the user trained is lost with it).
+DERIVED_FILES = (ANALYSIS_FILE,)
+ANALYSIS_SOURCE_KEY = "source.weights_sha256"  # in analysis.npz: the weights it was computed from
 
 # Statuses written to disk, and two that are derived when reading.
 RUNNING, COMPLETE, STOPPED, FAILED = "running", "complete", "stopped", "failed"
@@ -123,7 +132,7 @@ def _metrics(value: Any) -> str | None:
 
 
 def _is_artifact(name: Any) -> bool:
-    return name in ARTIFACT_FILES
+    return name in ARTIFACT_FILES or name in DERIVED_FILES
 
 
 STATUS_FIELDS: dict[str, Callable[[Any], str | None]] = {
@@ -140,9 +149,9 @@ STATUS_FIELDS: dict[str, Callable[[Any], str | None]] = {
     "metrics": _metrics,
     "timings": _mapping_of(lambda key: isinstance(key, str), _is_number, "a mapping of names to seconds"),
     "files": _mapping_of(_is_artifact, lambda item: isinstance(item, str) and re.fullmatch("[0-9a-f]{64}", item),
-                         f"a mapping of {', '.join(ARTIFACT_FILES)} to sha256 digests"),
+                         f"a mapping of {', '.join(ARTIFACT_FILES + DERIVED_FILES)} to sha256 digests"),
     "sizes": _mapping_of(_is_artifact, lambda item: _count(item) is None,
-                         f"a mapping of {', '.join(ARTIFACT_FILES)} to sizes in bytes"),
+                         f"a mapping of {', '.join(ARTIFACT_FILES + DERIVED_FILES)} to sizes in bytes"),
 }
 ALWAYS_REQUIRED = ("status", "started_at", "epochs_done")
 REQUIRED_BY_STATUS = {COMPLETE: ("finished_at", "metrics", "files"), STOPPED: ("finished_at", "metrics", "files"),
@@ -162,7 +171,7 @@ def check_status(info: Any) -> None:
     for name in (*ALWAYS_REQUIRED, *REQUIRED_BY_STATUS.get(info["status"] if "status" in info else "", ())):
         if name not in info:
             raise ValueError(f"{STATUS_FILE} has no field {name!r}")
-    if info["status"] == COMPLETE and set(info["files"]) != set(ARTIFACT_FILES):
+    if info["status"] == COMPLETE and not set(ARTIFACT_FILES) <= set(info["files"]):
         raise ValueError(f"a complete run must list all of {ARTIFACT_FILES} in {STATUS_FILE}")
     if "sizes" in info and set(info["sizes"]) != set(info.get("files") or {}):
         raise ValueError(f"{STATUS_FILE} lists sizes of other files than its sha256 digests")
@@ -241,17 +250,32 @@ def sha256(path: Path) -> str:
 
 
 def artifact_fingerprints(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """{"files": {name: sha256}, "sizes": {name: bytes}} of every artifact, for status.json."""
-    return {"files": {name: sha256(run_dir / name) for name in ARTIFACT_FILES},
-            "sizes": {name: (run_dir / name).stat().st_size for name in ARTIFACT_FILES}}
+    """{"files": {name: sha256}, "sizes": {name: bytes}} of every artifact and every derived file
+    present, for status.json."""
+    names = ARTIFACT_FILES + tuple(name for name in DERIVED_FILES if (run_dir / name).is_file())
+    return {"files": {name: sha256(run_dir / name) for name in names},
+            "sizes": {name: (run_dir / name).stat().st_size for name in names}}
+
+
+def with_derived_file(info: dict[str, Any], run_dir: Path, name: str) -> dict[str, Any]:
+    """A copy of status.json's info that also lists the derived file `name` (its sha256 and size)."""
+    if name not in DERIVED_FILES:
+        raise ValueError(f"{name!r} is not a derived file; allowed: {', '.join(DERIVED_FILES)}")
+    updated = {**info, "files": {**info["files"], name: sha256(run_dir / name)}}
+    if "sizes" in info:
+        updated["sizes"] = {**info["sizes"], name: (run_dir / name).stat().st_size}
+    return updated
 
 
 def check_artifacts(record: RunRecord, hashes: bool) -> None:
     """Raise RunError if an artifact listed in status.json is missing, has another size, or (when
     hashes is True) another sha256. Sizes are checked from the folder listing only: cheap enough
-    to list many runs; hashes read every byte and are checked when one run is opened."""
+    to list many runs; hashes read every byte and are checked when one run is opened. Derived files
+    are checked by their own readers (read_analysis), and recomputed when they do not match."""
     sizes = record.info.get("sizes", {})
     for name, digest in (record.info.get("files") or {}).items():
+        if name in DERIVED_FILES:
+            continue
         path = record.run_dir / name
         if not path.is_file():
             raise RunError(f"run {record.run_id} is damaged: {name} is missing")
@@ -273,6 +297,28 @@ def load_weights(record: RunRecord, model) -> None:
         model.load_weights(record.run_dir / WEIGHTS_FILE)
     except (OSError, ValueError) as error:
         raise RunError(f"run {record.run_id}: weights cannot be loaded ({error})") from error
+
+
+def read_weight_arrays(record: RunRecord) -> dict[str, list[np.ndarray]]:
+    """{"recurrent": the cell's arrays, "readout": the readout's} from the weights file, read with
+    h5py, without TensorFlow (for core/numpy_trace.py). Keras 3 keeps each layer's arrays under
+    layers/<class name>/[cell/]vars/<0, 1, ...>, with the layer's name in the vars group's "name"
+    attribute; anything else raises RunError (tests/test_numpy_trace.py checks this against Keras)."""
+    import h5py
+
+    found: dict[str, list[np.ndarray]] = {}
+    try:
+        with h5py.File(record.run_dir / WEIGHTS_FILE, "r") as weights:
+            for layer in weights["layers"].values():
+                name = layer["vars"].attrs.get("name") if "vars" in layer else None
+                if name in ("recurrent", "readout"):
+                    arrays = layer["cell/vars"] if name == "recurrent" else layer["vars"]
+                    found[name] = [np.asarray(arrays[key]) for key in sorted(arrays, key=int)]
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise RunError(f"run {record.run_id}: {WEIGHTS_FILE} cannot be read ({error})") from error
+    if set(found) != {"recurrent", "readout"}:
+        raise RunError(f"run {record.run_id}: {WEIGHTS_FILE} has no layers named recurrent and readout")
+    return found
 
 
 def write_histories(run_dir: Path, batch_history: pd.DataFrame, epoch_history: pd.DataFrame) -> None:
@@ -312,3 +358,35 @@ def read_predictions(run_id: str, run_dir: Path) -> tuple[np.ndarray, np.ndarray
         raise RunError(f"run {run_id}: test predictions have dtypes {probabilities.dtype} and {labels.dtype}; "
                        "expected float probabilities and integer labels")
     return probabilities, labels
+
+
+def write_analysis(run_dir: Path, arrays: dict[str, np.ndarray], weights_sha256: str) -> None:
+    """Write analysis.npz: arrays (core/run_analysis.py RunAnalysis.to_arrays) and the sha256 of
+    the weights they were computed from. status.json must then list it (artifact_fingerprints)."""
+    if ANALYSIS_SOURCE_KEY in arrays:
+        raise ValueError(f"analysis arrays must not contain {ANALYSIS_SOURCE_KEY!r}: the writer adds it")
+    atomic_write_npz(run_dir / ANALYSIS_FILE, **arrays, **{ANALYSIS_SOURCE_KEY: np.array(weights_sha256)})
+
+
+def read_analysis(record: RunRecord) -> dict[str, np.ndarray]:
+    """The arrays of a run's analysis.npz, checked against status.json: RunError if the run lists
+    none, or the file is missing, changed, unreadable, or computed from other weights."""
+    digest = (record.info.get("files") or {}).get(ANALYSIS_FILE)
+    if digest is None:
+        raise RunError(f"run {record.run_id} has no {ANALYSIS_FILE} in its {STATUS_FILE}")
+    try:
+        content = (record.run_dir / ANALYSIS_FILE).read_bytes()
+    except OSError as error:
+        raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} cannot be read ({error})") from error
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} is truncated or changed")
+    buffer = io.BytesIO(content)  # the bytes whose sha256 was checked, not the file read again
+    try:
+        with np.load(buffer, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} cannot be read ({error})") from error
+    source = arrays.pop(ANALYSIS_SOURCE_KEY, None)
+    if source is None or source.shape != () or str(source) != record.info["files"][WEIGHTS_FILE]:
+        raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} was computed from other weights")
+    return arrays

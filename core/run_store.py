@@ -3,7 +3,8 @@
 Listing reads each run's config.json and status.json and checks its files' presence and sizes;
 opening one run (read_run, and everything that loads from it) also checks every sha256. The
 folder format itself is core/run_format.py; training a run into the store is core/run_training.py.
-This module imports TensorFlow only when a model is loaded.
+A run's analysis (core/run_analysis.py) is read, or computed and added to the run, by
+ensure_analysis. This module imports TensorFlow only when a model is loaded.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ import os
 import shutil
 from dataclasses import fields
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
-from core.run_format import (COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, RunError, RunRecord, read_config,
-                             check_artifacts, load_weights, read_histories, read_predictions, read_record)
+from core.numpy_trace import NetworkWeights
+from core.run_analysis import AnalysisOutdated, RunAnalysis
+from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
+                             RunError, RunRecord, check_artifacts, load_weights, read_analysis, read_config,
+                             read_histories, read_predictions, read_record, read_weight_arrays, with_derived_file,
+                             write_analysis, write_status)
 
+ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
 TABLE_COLUMNS = (["run_id", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
                  + ["started_at", "problem"])
@@ -145,6 +152,67 @@ class RunStore:
         model = build_model(record.config)
         load_weights(record, model)
         return model
+
+    def load_network_weights(self, run_id: str) -> NetworkWeights:
+        """The run's verified weights as arrays, for core/numpy_trace.py (no TensorFlow needed)."""
+        record = self.read_run(run_id)
+        if not record.has_artifacts:
+            raise RunError(f"run {run_id} has no saved weights (status {record.status})")
+        arrays = read_weight_arrays(record)
+        try:
+            return NetworkWeights(record.config.cell, *arrays["recurrent"], *arrays["readout"])
+        except (TypeError, ValueError) as error:
+            raise RunError(f"run {run_id}: its weights do not fit its config ({error})") from error
+
+    # -- the analysis (core/run_analysis.py), stored in the run folder -------------------------
+
+    def load_analysis(self, run_id: str) -> RunAnalysis:
+        """The run's stored analysis; RunError if it has none or it is damaged, AnalysisOutdated
+        (with the groups still usable) if it is of another version or does not fit the run."""
+        record = self.read_run(run_id)
+        return RunAnalysis.from_arrays(read_analysis(record), record.config)
+
+    def ensure_analysis(self, run_id: str, test_images: np.ndarray, test_labels: np.ndarray,
+                        load_model: Callable[[], Any] | None = None) -> RunAnalysis:
+        """The run's analysis: the stored one, or computed now (only its outdated groups, when some
+        are still usable) from the model and the test set, and saved with the run.
+
+        A missing, damaged or outdated analysis.npz is never an error: it is recomputed.
+        load_model: where the model comes from (a cache), by default this store's load_model.
+        """
+        record = self.read_run(run_id)
+        reuse = {}
+        try:
+            return RunAnalysis.from_arrays(read_analysis(record), record.config)
+        except AnalysisOutdated as outdated:
+            reuse = outdated.usable
+        except RunError:
+            pass  # none, or damaged: compute it all
+        model = load_model() if load_model is not None else self.load_model(run_id)
+        analysis = RunAnalysis.compute(model, record.config, test_images, test_labels, reuse=reuse)
+        self.save_analysis(record, analysis)
+        return analysis
+
+    def save_analysis(self, record: RunRecord, analysis: RunAnalysis) -> bool:
+        """Add (or replace) analysis.npz in the run of record, under the run's lock, and record its
+        sha256 in status.json. Returns False, saving nothing, when the run is being trained right now
+        or its weights changed since record was read (the analysis belongs to the old ones)."""
+        weights_sha256 = record.info["files"][WEIGHTS_FILE]
+        try:
+            with self.lock(record.run_id).acquire(timeout=ANALYSIS_LOCK_SECONDS):
+                try:
+                    current = self.read_run(record.run_id)
+                except RunError:
+                    return False
+                if current.status not in (COMPLETE, STOPPED) or current.info["files"][WEIGHTS_FILE] != weights_sha256:
+                    return False
+                # The file first, then status.json: a crash in between leaves a file whose sha256 is
+                # not the listed one, which read_analysis refuses and the next view recomputes.
+                write_analysis(current.run_dir, analysis.to_arrays(), weights_sha256)
+                write_status(current.run_dir, with_derived_file(current.info, current.run_dir, ANALYSIS_FILE))
+                return True
+        except Timeout:
+            return False
 
     # -- deleting ----------------------------------------------------------------------------
 

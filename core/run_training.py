@@ -21,8 +21,10 @@ from core import __version__
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
-from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, RunError, RunRecord, artifact_fingerprints,
-                             write_config, write_histories, write_predictions, write_status, write_weights)
+from core.run_analysis import RunAnalysis
+from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
+                             artifact_fingerprints, sha256, write_analysis, write_config, write_histories,
+                             write_predictions, write_status, write_weights)
 from core.run_store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop
@@ -101,7 +103,7 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     started = time.perf_counter()
     try:
         outcome = train(config, data, run_id, on_event, should_stop, checkpoint)
-        status = _save_outcome(run_dir, info, outcome, data, started)
+        status = _save_outcome(run_dir, info, config, outcome, data, started, on_event)
     except BaseException as error:
         # Training or saving failed (a bug, a kill signal, a full disk): say so on disk if we
         # still can; earlier runs are untouched because every write here is atomic and local.
@@ -123,11 +125,13 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     return store.read_run(run_id)
 
 
-def _save_outcome(run_dir, info: dict[str, Any], outcome, data: MnistSplit, started: float) -> str:
+def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, data: MnistSplit, started: float,
+                  on_event: EventCallback) -> str:
     write_weights(run_dir, outcome.model)
     write_histories(run_dir, outcome.batch_history, outcome.epoch_history)
     write_predictions(run_dir, outcome.test_probabilities, data.test_labels)
     status = STOPPED if outcome.stopped else COMPLETE
+    analysis_seconds = _save_analysis(run_dir, config, outcome.model, data, on_event) if status == COMPLETE else None
     info.update(
         status=status,
         finished_at=_now(),
@@ -139,8 +143,24 @@ def _save_outcome(run_dir, info: dict[str, Any], outcome, data: MnistSplit, star
             "train_seconds": outcome.train_seconds,
             "samples_per_second": outcome.samples_per_second,
         },
-        timings={**outcome.timings, "wall_seconds": time.perf_counter() - started},
+        timings={**outcome.timings, "wall_seconds": time.perf_counter() - started,
+                 **({"analysis_seconds": analysis_seconds} if analysis_seconds is not None else {})},
         **artifact_fingerprints(run_dir),
     )
     write_status(run_dir, info)  # last: only now does the run count as complete
     return status
+
+
+def _save_analysis(run_dir, config: RNNConfig, model, data: MnistSplit, on_event: EventCallback) -> float | None:
+    """Compute the run's analysis (core/run_analysis.py) from the model in memory and write it, so
+    the run's first view on Hidden states only reads it; returns the seconds it took. The analysis
+    can always be recomputed on first view, so a failure here is reported and never fails the run."""
+    started = time.perf_counter()
+    try:
+        analysis = RunAnalysis.compute(model, config, data.test_images, data.test_labels)
+        write_analysis(run_dir, analysis.to_arrays(), sha256(run_dir / WEIGHTS_FILE))
+    except Exception as error:  # noqa: BLE001 - see the docstring: the trained run comes first
+        on_event(Message(f"The run's analysis was not saved ({type(error).__name__}: {error}); "
+                         "it is computed on the run's first view instead."))
+        return None
+    return time.perf_counter() - started

@@ -18,11 +18,12 @@ import numpy as np
 
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit, split_mnist
-from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, STATUS_FILE, RunError, RunRecord
+from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
 from core.run_store import RunStore
 from core.storage import atomic_write_bytes
 
-RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, STATUS_FILE)  # status.json last: written last on the driver
+RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # status.json last: written last on the driver
+REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in DERIVED_FILES)  # derived files may be absent
 
 
 # -- the worker's side ------------------------------------------------------------------------
@@ -85,8 +86,9 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
 def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRecord:
     """Write a run folder that came back from a worker into the store, status.json last, under the
     run's lock, and return it verified by the store's reader (RunError if it is not complete)."""
-    if set(files) != set(RUN_FILES):
-        raise RunError(f"run {run_id} came back with files {sorted(files)}; expected {sorted(RUN_FILES)}")
+    if not set(REQUIRED_RUN_FILES) <= set(files) <= set(RUN_FILES):
+        raise RunError(f"run {run_id} came back with files {sorted(files)}; expected {sorted(REQUIRED_RUN_FILES)} "
+                       f"and optionally {sorted(DERIVED_FILES)}")
     with store.lock(run_id):
         existing = store.find_complete(run_id)
         if existing is not None:
@@ -96,7 +98,8 @@ def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRec
             store.delete_unlocked(run_id)  # an unfinished attempt: replace it
         run_dir.mkdir(parents=True)
         for name in RUN_FILES:  # RUN_FILES ends with status.json: only then does the run count
-            atomic_write_bytes(run_dir / name, files[name])
+            if name in files:
+                atomic_write_bytes(run_dir / name, files[name])
         try:
             record = store.read_run(run_id)
         except RunError:

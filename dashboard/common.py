@@ -51,6 +51,12 @@ def get_model(run_id: str):
     return get_store().load_model(run_id)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_network_weights(run_id: str):
+    """A run's weights as numpy arrays (core/numpy_trace.py), read once per run id without TensorFlow."""
+    return get_store().load_network_weights(run_id)
+
+
 def selected_run_id() -> str | None:
     """The run chosen in the URL, if it is a well-formed run id; other values are not returned
     (require_run reports them and replaces them in the URL).

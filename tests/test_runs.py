@@ -14,7 +14,7 @@ import pytest
 
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
-from core.run_format import (ARTIFACT_FILES, BATCH_COLUMNS, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
+from core.run_format import (ANALYSIS_FILE, ARTIFACT_FILES, BATCH_COLUMNS, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
                              PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, read_record,
                              read_status)
 from core.run_store import RunStore
@@ -55,8 +55,8 @@ def test_run_folder_records_config_versions_and_timings(tiny_run):
     info = record.info
     assert info["status"] == COMPLETE and info["versions"]["tensorflow"].startswith("2.")
     assert info["metrics"]["train_seconds"] > 0 and info["timings"]["wall_seconds"] > 0
-    assert info["sizes"] == {name: (record.run_dir / name).stat().st_size for name in ARTIFACT_FILES}
-    assert sorted(os.listdir(record.run_dir)) == sorted([CONFIG_FILE, STATUS_FILE, *ARTIFACT_FILES])
+    assert info["sizes"] == {name: (record.run_dir / name).stat().st_size for name in (*ARTIFACT_FILES, ANALYSIS_FILE)}
+    assert sorted(os.listdir(record.run_dir)) == sorted([CONFIG_FILE, STATUS_FILE, *ARTIFACT_FILES, ANALYSIS_FILE])
 
 
 def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path):

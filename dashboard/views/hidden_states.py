@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 
 from core.analysis import decision_timestep, filter_gallery, parse_test_index, unit_order
-from core.hidden_states import (BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary, summarize_run,
-                                trace_image)
-from dashboard.common import get_data, get_gallery_table, get_model, require_run
+from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
+from core.numpy_trace import trace_image_numpy
+from dashboard.common import get_data, get_gallery_table, get_model, get_network_weights, get_store, require_run
 from dashboard.figures_inspect import (class_means_figure, inspect_figure, probability_lines_figure,
                                        trajectory_figure)
 from dashboard.labels import plain
@@ -29,22 +29,27 @@ STATE_LABELS = {"h": "hidden state h_t", "c": "cell state c_t"}
 # Cached computations (no widgets inside)
 
 
+# One image is traced in numpy from the run's weights (core/numpy_trace.py): under a millisecond,
+# and no TensorFlow to import or model to build before a run's first view.
 @st.cache_data(show_spinner=False, max_entries=512)
 def trace_test_image(run_id: str, index: int) -> ImageTrace:
-    return trace_image(get_model(run_id), get_data().test_images[index])
+    return trace_image_numpy(get_network_weights(run_id), get_data().test_images[index])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def trace_own_image(run_id: str, image: np.ndarray) -> ImageTrace:
-    return trace_image(get_model(run_id), image)
+    return trace_image_numpy(get_network_weights(run_id), image)
 
 
-@st.cache_resource(show_spinner=f"Tracing {SAMPLE_SIZE:,} test images and fitting a PCA (once per run)...",
-                   max_entries=4)
+@st.cache_resource(show_spinner=f"Reading the PCA and class averages of {SAMPLE_SIZE:,} test images "
+                                "(computed once per run)...", max_entries=4)
 def state_summaries(run_id: str) -> dict[str, StateSummary]:
-    """{"h": ..., "c": ... for an LSTM} over the first SAMPLE_SIZE test images."""
+    """{"h": ..., "c": ... for an LSTM} over the first SAMPLE_SIZE test images: read from the run's
+    stored analysis, or computed (and stored) on a run's first view when it has none."""
     data = get_data()
-    return summarize_run(get_model(run_id), data.test_images[:SAMPLE_SIZE], data.test_labels[:SAMPLE_SIZE])
+    analysis = get_store().ensure_analysis(run_id, data.test_images, data.test_labels,
+                                           load_model=lambda: get_model(run_id))
+    return analysis.state_summaries
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""AppTest of the Hidden states page with the run's stored analysis: read as stored, computed and
+saved on the first view of a run that has none, recomputed when the file was tampered with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def served(copied_run, monkeypatch):
+    """A copy of the tiny run, served by fresh caches."""
+    store, record = copied_run
+    monkeypatch.setenv("RNN_RUNS_DIR", str(store.root))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield store, record
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _open_hidden_states(run_id: str, view: str = "test") -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(run=run_id, image="3", view=view)
+    app.run()
+    app.switch_page("views/hidden_states.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _trajectory_background(app: AppTest) -> int:
+    """How many grey background paths the PCA chart draws."""
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    return sum(1 for trace in charts[-1]["data"] if trace.get("name") != "this image")
+
+
+@pytest.mark.parametrize("damage", ["none stored", "tampered"])
+def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
+    """Check a run without a usable analysis.npz shows its views and leaves a verified one behind."""
+    store, record = served
+    path = record.run_dir / ANALYSIS_FILE
+    if damage == "none stored":
+        path.unlink()
+        info = {**record.info, **{name: {file: value for file, value in record.info[name].items() if file != ANALYSIS_FILE}
+                                  for name in ("files", "sizes")}}
+        (record.run_dir / STATUS_FILE).write_text(json.dumps(info))
+    else:
+        path.write_bytes(path.read_bytes()[:-100])
+    app = _open_hidden_states(record.run_id)
+    assert "Test image #3" in "\n".join(str(element.value) for element in app.markdown)
+    assert _trajectory_background(app) > 0
+    reread = store.read_run(record.run_id)
+    assert reread.info["files"][ANALYSIS_FILE] == sha256(path)
+    np.testing.assert_array_equal(store.load_analysis(record.run_id).h.class_means.shape,
+                                  (10, 28, record.config.hidden_units))
+
+
+def test_view_with_a_stored_analysis_never_builds_a_model(served, monkeypatch):
+    """Check the page reads the stored analysis and traces in numpy: no Keras model is loaded."""
+    store, record = served
+
+    def refuse(self, run_id):
+        raise AssertionError("a Keras model was loaded")
+
+    monkeypatch.setattr(type(store), "load_model", refuse)
+    for view in ("test", "classes"):
+        app = _open_hidden_states(record.run_id, view)
+        assert app.get("plotly_chart")

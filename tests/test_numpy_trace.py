@@ -1,0 +1,76 @@
+"""Tests for core.numpy_trace: the numpy forward pass against Keras's own cells, and the weights
+read from a run's file without TensorFlow (run_format.read_weight_arrays)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from core.config import RNNConfig
+from core.hidden_states import trace_image
+from core.model import build_model, trace_hidden_states
+from core.numpy_trace import NetworkWeights, trace_image_numpy, trace_states
+from core.run_format import COMPLETE, RunError, RunRecord, read_weight_arrays, write_weights
+
+
+def _random_model(cell: str, units: int = 8, seed: int = 0):
+    """A model of `cell` whose every weight (biases too) is random, so every term of the equations counts."""
+    model = build_model(RNNConfig(cell=cell, hidden_units=units))
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, 0.5, size=array.shape).astype(np.float32) for array in model.get_weights()])
+    return model
+
+
+def _weights_of(model, cell: str) -> NetworkWeights:
+    return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(), *model.get_layer("readout").get_weights())
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_numpy_trace_equals_the_keras_cells(cell, mnist):
+    """Check hidden states, cell states and step logits equal core.model's TensorFlow trace."""
+    model = _random_model(cell)
+    images = mnist.test_images[:6]
+    reference = trace_hidden_states(model, images)
+    hidden, memory, logits = trace_states(_weights_of(model, cell), images)
+    assert_allclose(hidden, reference.hidden_states, atol=2e-5)
+    assert_allclose(logits, reference.step_logits, atol=2e-5)
+    if cell == "lstm":
+        assert_allclose(memory, reference.cell_states, atol=2e-5)
+    else:
+        assert memory is None and reference.cell_states is None
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_weight_arrays_read_back_as_keras_wrote_them(cell, tmp_path):
+    """Check the weights file read with h5py gives the arrays Keras saved, in Keras's order."""
+    model = _random_model(cell, seed=1)
+    write_weights(tmp_path, model)
+    record = RunRecord("0" * 16, tmp_path, RNNConfig(cell=cell, hidden_units=8), "", COMPLETE)
+    arrays = read_weight_arrays(record)
+    for name in ("recurrent", "readout"):
+        layer = model.get_layer(name)
+        expected = (layer.cell if name == "recurrent" else layer).get_weights()
+        assert len(arrays[name]) == len(expected)
+        for read, saved in zip(arrays[name], expected):
+            assert_allclose(read, saved)
+
+
+def test_saved_run_traces_like_its_keras_model(tiny_run, mnist):
+    """Check a run's weights, read without TensorFlow, trace an image as its loaded Keras model does."""
+    store, record = tiny_run
+    weights = store.load_network_weights(record.run_id)
+    assert weights.cell == "rnn" and weights.units == record.config.hidden_units
+    expected = trace_image(store.load_model(record.run_id), mnist.test_images[7])
+    traced = trace_image_numpy(weights, mnist.test_images[7])
+    assert_allclose(traced.hidden_states, expected.hidden_states, atol=2e-5)
+    assert_allclose(traced.probabilities, expected.probabilities, atol=2e-5)
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path):
+    """Check mismatched shapes and a file without the two layers are refused with what is wrong."""
+    with pytest.raises(ValueError, match=r"lstm weights: kernel has shape \(28, 8\); expected \(28, 32\)"):
+        NetworkWeights("lstm", np.zeros((28, 8)), np.zeros((8, 32)), np.zeros(32), np.zeros((8, 10)), np.zeros(10))
+    (tmp_path / "weights.weights.h5").write_bytes(b"not an HDF5 file")
+    with pytest.raises(RunError, match="weights.weights.h5 cannot be read"):
+        read_weight_arrays(RunRecord("0" * 16, tmp_path, RNNConfig(), "", COMPLETE))

@@ -1,0 +1,204 @@
+"""Tests for core.run_analysis and its storage in the run folder (run_format, RunStore), on copies
+of the tiny trained run: round trip, versions, hashes, damaged and missing files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from core import run_analysis
+from core.config import RNNConfig
+from core.events import Message
+from core.hidden_states import SAMPLE_SIZE, summarize_states
+from core.run_analysis import GROUPS, AnalysisOutdated, RunAnalysis
+from core.run_format import (ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status,
+                             read_analysis, sha256, write_analysis)
+from core.run_training import _save_analysis
+
+
+def _synthetic_analysis(units: int, with_cell_state: bool, seed: int = 0) -> RunAnalysis:
+    """An analysis of random states (40, 28, units), without any model."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(40) % 10
+    summaries = [summarize_states(rng.standard_normal((40, 28, units)), labels, per_class=2)
+                 for _ in range(2 if with_cell_state else 1)]
+    return RunAnalysis(h=summaries[0], c=summaries[1] if with_cell_state else None)
+
+
+def _assert_same(first: RunAnalysis, second: RunAnalysis) -> None:
+    first_arrays, second_arrays = first.to_arrays(), second.to_arrays()
+    assert sorted(first_arrays) == sorted(second_arrays)
+    for name, array in first_arrays.items():
+        assert_allclose(second_arrays[name], array, atol=1e-12, err_msg=name)
+
+
+def _forbid_model():
+    raise AssertionError("the model was loaded although a stored analysis was there")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_arrays_round_trip(cell):
+    """Check to_arrays then from_arrays gives the same analysis, with c for an LSTM only."""
+    config = RNNConfig(cell=cell, hidden_units=6)
+    analysis = _synthetic_analysis(units=6, with_cell_state=cell == "lstm")
+    arrays = analysis.to_arrays()
+    assert ("c.class_means" in arrays) == (cell == "lstm") and int(arrays["h.version"]) == GROUPS["h"].version
+    again = RunAnalysis.from_arrays(arrays, config)
+    _assert_same(analysis, again)
+    assert list(again.state_summaries) == (["h", "c"] if cell == "lstm" else ["h"])
+    assert_array_equal(again.h.projection.transform(np.ones((28, 6))), analysis.h.projection.transform(np.ones((28, 6))))
+
+
+def test_arrays_that_do_not_fit_the_run_are_outdated():
+    """Check arrays of another unit count, a missing array or another version are refused group by group."""
+    arrays = _synthetic_analysis(units=6, with_cell_state=True).to_arrays()
+    with pytest.raises(AnalysisOutdated, match=r"h: pca_mean is float64 \(6,\); expected floating \(8,\)"):
+        RunAnalysis.from_arrays(arrays, RNNConfig(cell="lstm", hidden_units=8))
+    with pytest.raises(AnalysisOutdated, match="c: arrays") as caught:
+        RunAnalysis.from_arrays({name: value for name, value in arrays.items() if name != "c.background"},
+                                RNNConfig(cell="lstm", hidden_units=6))
+    assert list(caught.value.problems) == ["c"] and list(caught.value.usable) == ["h"]
+    with pytest.raises(AnalysisOutdated, match="c: missing or not version 1"):
+        RunAnalysis.from_arrays({**arrays, "c.version": np.int64(0)}, RNNConfig(cell="lstm", hidden_units=6))
+    with pytest.raises(AnalysisOutdated, match=f"file: sample_size is not {SAMPLE_SIZE}"):
+        RunAnalysis.from_arrays({**arrays, "sample_size": np.int64(100)}, RNNConfig(cell="lstm", hidden_units=6))
+
+
+def test_compute_reuses_usable_groups_without_the_model():
+    """Check groups given as reusable are taken as they are: with all of them, the model is never used."""
+    stored = _synthetic_analysis(units=6, with_cell_state=True)
+    images, labels = np.zeros((SAMPLE_SIZE, 28, 28), np.float32), np.zeros(SAMPLE_SIZE, np.int64)
+    analysis = RunAnalysis.compute(None, RNNConfig(cell="lstm", hidden_units=6), images, labels,
+                                   reuse={"h": stored.h, "c": stored.c})
+    assert analysis.h is stored.h and analysis.c is stored.c
+
+
+def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist):
+    """Check a training saves analysis.npz, lists its sha256 and size, and it equals a recomputation."""
+    store, record = copied_run
+    path = record.run_dir / ANALYSIS_FILE
+    assert record.info["files"][ANALYSIS_FILE] == sha256(path)
+    assert record.info["sizes"][ANALYSIS_FILE] == path.stat().st_size
+    assert record.info["timings"]["analysis_seconds"] > 0
+    stored = store.load_analysis(record.run_id)
+    recomputed = RunAnalysis.compute(store.load_model(record.run_id), record.config, mnist.test_images,
+                                     mnist.test_labels)
+    _assert_same(stored, recomputed)
+    assert stored.c is None and stored.h.class_means.shape == (10, 28, record.config.hidden_units)
+    # Read back as stored, the page does not need the model at all.
+    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model), stored)
+
+
+def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist):
+    """Check a run made before analyses existed is valid, gets one on first use, and keeps it."""
+    store, record = copied_run
+    (record.run_dir / ANALYSIS_FILE).unlink()
+    old_info = {**record.info, "files": {name: digest for name, digest in record.info["files"].items()
+                                         if name != ANALYSIS_FILE},
+                "sizes": {name: size for name, size in record.info["sizes"].items() if name != ANALYSIS_FILE}}
+    (record.run_dir / STATUS_FILE).write_text(json.dumps(old_info))
+    assert store.read_run(record.run_id).status == COMPLETE and not store.list_runs()[1]
+    with pytest.raises(RunError, match=f"has no {ANALYSIS_FILE}"):
+        store.load_analysis(record.run_id)
+    analysis = store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
+    reread = store.read_run(record.run_id)
+    assert reread.info["files"][ANALYSIS_FILE] == sha256(record.run_dir / ANALYSIS_FILE)
+    assert {name: reread.info["files"][name] for name in old_info["files"]} == old_info["files"]
+    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model), analysis)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("flip a byte", f"{ANALYSIS_FILE} is truncated or changed"),
+    ("delete it", f"{ANALYSIS_FILE} cannot be read"),
+    ("other weights", f"{ANALYSIS_FILE} was computed from other weights"),
+])
+def test_damaged_analysis_is_recomputed_and_the_run_stays_complete(copied_run, mnist, damage, message):
+    """Check a changed, missing or mismatching analysis.npz never damages the run and is recomputed."""
+    store, record = copied_run
+    path = record.run_dir / ANALYSIS_FILE
+    good = store.load_analysis(record.run_id)
+    if damage == "flip a byte":
+        content = bytearray(path.read_bytes())
+        content[len(content) // 2] ^= 0xFF
+        path.write_bytes(bytes(content))
+    elif damage == "delete it":
+        path.unlink()
+    else:  # a well-formed file, listed in status.json, but of other weights
+        write_analysis(record.run_dir, good.to_arrays(), "0" * 64)
+        info = {**record.info, "files": {**record.info["files"], ANALYSIS_FILE: sha256(path)},
+                "sizes": {**record.info["sizes"], ANALYSIS_FILE: path.stat().st_size}}
+        (record.run_dir / STATUS_FILE).write_text(json.dumps(info))
+    assert store.read_run(record.run_id).status == COMPLETE
+    assert [listed.run_id for listed in store.list_runs()[0]] == [record.run_id] and not store.list_runs()[1]
+    with pytest.raises(RunError, match=message):
+        store.load_analysis(record.run_id)
+    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), good)
+    _assert_same(store.load_analysis(record.run_id), good)
+    assert store.read_run(record.run_id).info["files"][WEIGHTS_FILE] == record.info["files"][WEIGHTS_FILE]
+
+
+def test_group_of_another_version_is_recomputed_and_saved(copied_run, mnist, monkeypatch):
+    """Check a stored group whose version the code has moved past is recomputed and saved with the new one."""
+    store, record = copied_run
+    monkeypatch.setitem(GROUPS, "h", dataclasses.replace(GROUPS["h"], version=GROUPS["h"].version + 1))
+    with pytest.raises(AnalysisOutdated, match=f"h: missing or not version {GROUPS['h'].version}"):
+        store.load_analysis(record.run_id)
+    store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
+    assert int(read_analysis(store.read_run(record.run_id))["h.version"]) == GROUPS["h"].version
+    store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model)
+
+
+def test_save_analysis_waits_for_nobody_and_never_saves_over_other_weights(copied_run, monkeypatch):
+    """Check save_analysis gives up while the run's lock is held, and refuses an analysis of other weights."""
+    store, record = copied_run
+    before = (record.run_dir / ANALYSIS_FILE).read_bytes()
+    analysis = _synthetic_analysis(units=record.config.hidden_units, with_cell_state=False)
+    monkeypatch.setattr("core.run_store.ANALYSIS_LOCK_SECONDS", 0.05)
+    with store.lock(record.run_id):
+        assert store.save_analysis(record, analysis) is False
+    other = dataclasses.replace(record, info={**record.info, "files": {**record.info["files"], WEIGHTS_FILE: "1" * 64}})
+    assert store.save_analysis(other, analysis) is False
+    assert (record.run_dir / ANALYSIS_FILE).read_bytes() == before
+    assert store.save_analysis(record, analysis) is True
+    _assert_same(store.load_analysis(record.run_id), analysis)
+
+
+def test_status_lists_the_analysis_as_an_optional_file(tiny_run):
+    """Check status.json may list analysis.npz or not, but no other extra file."""
+    _, record = tiny_run
+    check_status(record.info)
+    without = {name: {file: value for file, value in record.info[name].items() if file != ANALYSIS_FILE}
+               for name in ("files", "sizes")}
+    check_status({**record.info, **without})
+    with pytest.raises(ValueError, match="field 'files' is"):
+        check_status({**record.info, "files": {**record.info["files"], "notes.txt": "0" * 64}})
+
+
+def test_failed_analysis_at_save_time_is_reported_and_skipped(tmp_path, mnist):
+    """Check an analysis that cannot be computed when a run is saved says so and leaves no file."""
+    events = []
+    assert _save_analysis(tmp_path, RNNConfig(), None, mnist, events.append) is None
+    assert not (tmp_path / ANALYSIS_FILE).exists()
+    assert len(events) == 1 and isinstance(events[0], Message) and "computed on the run's first view" in events[0].text
+
+
+def test_analysis_module_has_a_group_for_every_field():
+    """Check RunAnalysis's fields and GROUPS name the same groups, in order."""
+    assert [field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS) == ["h", "c"]
+
+
+def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):
+    """Check a run's files sent as bytes (a Ray trial's result) arrive with their analysis, verified."""
+    from core.run_store import RunStore
+    from core.sweep_ray import RUN_FILES, receive_run
+
+    store, record = copied_run
+    files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES}
+    driver = RunStore(tmp_path / "driver")
+    received = receive_run(driver, record.run_id, files)
+    assert received.info["files"][ANALYSIS_FILE] == record.info["files"][ANALYSIS_FILE]
+    _assert_same(driver.load_analysis(record.run_id), store.load_analysis(record.run_id))
