@@ -1,0 +1,75 @@
+"""Which sweep the Sweeps page shows (?sweep=<id> in the URL), and the short-lived caches it reads through."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.run_format import RunRecord
+from core.run_store import RunStore
+from core.sweep_launch import is_starting, read_launch
+from core.sweep_record import SweepRecord, list_sweeps
+from core.sweep_spec import is_sweep_id
+from dashboard.train_form import LABELS
+
+SWEEP_QUERY_KEY = "sweep"  # ?sweep=<sweep id> makes a sweep's page bookmarkable
+SELECTED_SWEEP_STATE = "sweeps_selected"  # the same choice, kept across page switches
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def sweep_records(root: str) -> tuple[list[SweepRecord], dict[str, str]]:
+    """Every sweep under root, newest first, and {folder: problem} of the damaged ones; a folder
+    whose driver was just started here and has not written its status yet is not damaged, and is
+    left out of both (the page says it is starting). Kept for a second."""
+    records, damaged = list_sweeps(root)
+    return records, {name: problem for name, problem in damaged.items() if not is_starting(root, name)}
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def run_records(root: str) -> dict[str, RunRecord]:
+    """{run id: record} of every run under root (unverified: config and status only). Kept for 2 s."""
+    records, _ = RunStore(root).list_runs()
+    return {record.run_id: record for record in records}
+
+
+def starting_sweeps(root: str, records: list[SweepRecord], damaged: dict[str, str]) -> list[str]:
+    """Sweep ids started from here whose driver is alive but has not written the sweep's status yet."""
+    from core.sweep_record import sweeps_root
+
+    folder = sweeps_root(root)
+    listed = {record.sweep_id for record in records} | set(damaged)
+    names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+    return [name for name in names if is_sweep_id(name) and name not in listed and read_launch(root, name)
+            and is_starting(root, name)]
+
+
+def sweep_label(record: SweepRecord) -> str:
+    """'Learning rate · 2 seeds · 6 trials · running · 2026-12-02 01:10 · <id>'."""
+    varied = " × ".join(LABELS.get(name, name) for name in record.spec.varied if name != "seed")
+    seeds = len(record.spec.seeds)
+    parts = [varied or "seeds only", f"{seeds} seed{'s' * (seeds != 1)}", f"{len(record.trials)} trials",
+             record.status, record.info["started_at"][:16].replace("T", " "), record.sweep_id]
+    return " · ".join(parts)
+
+
+def chosen_sweep_id(choices: list[str]) -> tuple[str | None, str | None]:
+    """(the sweep to show, a problem with the URL's ?sweep= to tell the user, or None): the URL's
+    sweep if listed, else the one this session chose, else the newest. A bad value is removed."""
+    linked = st.query_params.get(SWEEP_QUERY_KEY)
+    problem = None
+    if linked is not None and linked not in choices:
+        if is_sweep_id(linked):
+            problem = f"Sweep {linked} was not found here (deleted, or run elsewhere)."
+        else:
+            problem = "The sweep in this link was not found: its ?sweep= value is not a sweep id (16 hexadecimal digits)."
+        st.query_params.pop(SWEEP_QUERY_KEY, None)
+        linked = None
+    remembered = st.session_state.get(SELECTED_SWEEP_STATE)
+    for candidate in (linked, remembered, choices[0] if choices else None):
+        if candidate in choices:
+            return candidate, problem
+    return None, problem
+
+
+def select_sweep(sweep_id: str) -> None:
+    st.session_state[SELECTED_SWEEP_STATE] = sweep_id
+    st.query_params[SWEEP_QUERY_KEY] = sweep_id
