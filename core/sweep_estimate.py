@@ -21,8 +21,10 @@ from core.run_format import COMPLETE, RunRecord
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 
 DEFAULT_SAMPLES_PER_SECOND = 40_000.0  # the tutorial's vanilla RNN here from the CLI (README: 41,900)
-RAY_START_SECONDS = 15.0  # a local Ray instance and the first workers (README: 10-20 s)
-TRIAL_OVERHEAD_SECONDS = 10.0  # a worker's TensorFlow import, the model's build, test-set evaluation
+# Fixed costs, from bench/bench_sweep.py on this 2-core machine (README, Sweeps): 6 trials of 2
+# epochs on 10,000 images took 102 s on a quiet machine, of which about 4 s is the training itself.
+RAY_START_SECONDS = 15.0  # a local Ray instance and its first workers
+TRIAL_OVERHEAD_SECONDS = 25.0  # per round of trials side by side: a worker's start, building, evaluation
 EVALUATION_COST = 1 / 3  # an image evaluated costs about a third of an image trained (no backward pass)
 VALIDATION_IMAGES, TEST_IMAGES = 5_000, 10_000
 

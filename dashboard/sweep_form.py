@@ -37,6 +37,11 @@ FIRST_VALUES = {
     "output_init_stddev": [0.01, 0.1], "adam_beta_2": [0.99, 0.999], "keep_best_weights": [False, True],
 }
 
+# The sidebar's first values: a quick sweep of the learning rate (a sweep trains many runs: start small).
+KEEP = {"persist_state": "session"}  # the sidebar keeps its values while the user visits other pages
+FIRST_CHOICES = {"start": "Tutorial", "train_subset": 10_000, "epochs": 2, "vary": ["learning_rate"], "seeds": 2,
+                 "cpus": 1, "address": ""}
+
 
 @dataclass(frozen=True)
 class SweepRequest:
@@ -60,7 +65,8 @@ def base_config(start: str) -> RNNConfig:
 
 def _values_ui(name: str) -> list:
     choices = VALUE_CHOICES[name]
-    return st.multiselect(f"{LABELS[name]} values", choices, default=FIRST_VALUES[name], key=f"{KEY}values_{name}",
+    st.session_state.setdefault(f"{KEY}values_{name}", FIRST_VALUES[name])
+    return st.multiselect(f"{LABELS[name]} values", choices, key=f"{KEY}values_{name}", **KEEP,
                           format_func=lambda value: format_value(value) if name != "gradient_clip_norm" or value
                           else "off", help="Log-spaced choices" if name == "learning_rate" else None)
 
@@ -70,22 +76,27 @@ def sweep_form_ui() -> SweepRequest:
     st.sidebar.header("New sweep")
     st.sidebar.caption("Every combination of the values you pick, once per seed. Each trial is an ordinary run: "
                        "one trained before is not trained again.")
+    for name, value in FIRST_CHOICES.items():  # set here, not as defaults: tests and links may set them first
+        st.session_state.setdefault(KEY + name, value)
     with st.sidebar:
-        start = st.segmented_control("Start from", list(STARTS), default="Tutorial", key=KEY + "start",
+        start = st.segmented_control("Start from", list(STARTS), key=KEY + "start", **KEEP,
                                      help="The values of every field you do not vary") or "Tutorial"
         train_subset = st.number_input(LABELS["train_subset"], min_value=int(NUMERIC_RANGES["train_subset"][0]),
-                                       max_value=55_000, value=10_000, step=1_000, key=KEY + "train_subset",
+                                       max_value=55_000, step=1_000, key=KEY + "train_subset", **KEEP,
                                        help="Fewer images make every trial quicker")
-        epochs = st.slider(LABELS["epochs"], 1, 20, value=2, key=KEY + "epochs")
-        varied = st.multiselect("Vary", list(VALUE_CHOICES), default=["learning_rate"], max_selections=MAX_AXES,
-                                format_func=LABELS.get, key=KEY + "vary", help=f"One to {MAX_AXES} hyperparameters")
+        epochs = st.slider(LABELS["epochs"], 1, 20, key=KEY + "epochs", **KEEP)
+        varied = st.multiselect("Vary", list(VALUE_CHOICES), max_selections=MAX_AXES, format_func=LABELS.get,
+                                key=KEY + "vary", **KEEP, help=f"One to {MAX_AXES} hyperparameters")
         values = {name: _values_ui(name) for name in varied}
-        seed_count = st.number_input("Seeds per configuration", min_value=1, max_value=MAX_SEEDS, value=2,
-                                     key=KEY + "seeds", help="Seeds 0, 1, ... : the spread over seeds shows noise")
+        seed_count = st.number_input("Seeds per configuration", min_value=1, max_value=MAX_SEEDS,
+                                     key=KEY + "seeds", **KEEP,
+                                     help="Seeds 0, 1, ...: the spread over seeds shows what is noise")
         with st.expander("Where to run"):
-            cpus = st.number_input("CPUs per trial", min_value=1, max_value=os.cpu_count() or 1, value=1,
-                                   key=KEY + "cpus", help="Ray runs as many trials side by side as CPUs allow")
-            address = st.text_input("Ray address", key=KEY + "address", placeholder="a new local Ray instance",
+            cpus = st.number_input("CPUs per trial", min_value=1, max_value=os.cpu_count() or 1,
+                                   key=KEY + "cpus", **KEEP,
+                                   help="Ray runs as many trials side by side as CPUs allow")
+            address = st.text_input("Ray address", key=KEY + "address", **KEEP,
+                                    placeholder="a new local Ray instance",
                                     help="Empty: Ray on this machine. HEAD:6379 joins a cluster; "
                                          "http://HEAD:8265 submits to its Jobs API (untested)").strip()
     if not varied:

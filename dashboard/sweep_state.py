@@ -60,7 +60,8 @@ def chosen_sweep_id(choices: list[str]) -> tuple[str | None, str | None]:
         if is_sweep_id(linked):
             problem = f"Sweep {linked} was not found here (deleted, or run elsewhere)."
         else:
-            problem = "The sweep in this link was not found: its ?sweep= value is not a sweep id (16 hexadecimal digits)."
+            problem = ("The sweep in this link was not found: its ?sweep= value is not a sweep id "
+                       "(16 hexadecimal digits).")
         st.query_params.pop(SWEEP_QUERY_KEY, None)
         linked = None
     remembered = st.session_state.get(SELECTED_SWEEP_STATE)

@@ -28,7 +28,8 @@ TOP_K = 20  # past this many finished trials, parallel coordinates show only the
 MESSAGE = KEY + "message"  # (kind, text) of what the last Start or Stop did, shown once
 MESSAGE_LIMIT = 400
 PAGE_LINKS = (("Train", TRAIN), ("Hidden states", HIDDEN_STATES), ("Misclassified", MISCLASSIFIED))
-STATE_ICONS = {"pending": "⏳", "running": "▶️", "complete": "✅", "cached": "♻️", "failed": "❌", "stopped": "⏹️"}
+STATE_ICONS = {"pending": "⏳", "running": "▶️", "complete": "✅", "cached": "♻️", "failed": "❌",
+               "stopped": "⏹️"}
 
 
 def root() -> str:
