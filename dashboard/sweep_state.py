@@ -9,6 +9,7 @@ from core.run_store import RunStore
 from core.sweep_launch import is_starting, read_launch
 from core.sweep_record import SweepRecord, list_sweeps
 from core.sweep_spec import is_sweep_id
+from dashboard.common import get_store
 from dashboard.train_form import LABELS
 
 SWEEP_QUERY_KEY = "sweep"  # ?sweep=<sweep id> makes a sweep's page bookmarkable
@@ -74,3 +75,20 @@ def chosen_sweep_id(choices: list[str]) -> tuple[str | None, str | None]:
 def select_sweep(sweep_id: str) -> None:
     st.session_state[SELECTED_SWEEP_STATE] = sweep_id
     st.query_params[SWEEP_QUERY_KEY] = sweep_id
+
+
+def sweep_filter_ui(table, key: str):
+    """A "Sweep" picker over a runs table (RunStore.runs_table()): all runs, or only one sweep's
+    trials. Shown only when the runs folder holds sweeps; returns the rows to show."""
+    from core.sweep_results import sweep_run_ids
+
+    records, _ = sweep_records(str(get_store().root))
+    if not records:
+        return table
+    labels = {record.sweep_id: sweep_label(record) for record in records}
+    chosen = st.selectbox("Sweep", [None, *labels], format_func=lambda sweep_id: labels.get(sweep_id, "All runs"),
+                          key=key + "sweep", help="Show only the runs of one sweep (see the Sweeps page)")
+    if chosen is None:
+        return table
+    trial_ids = sweep_run_ids(next(record for record in records if record.sweep_id == chosen))
+    return table[table["run_id"].isin(trial_ids)]

@@ -155,3 +155,19 @@ def test_bad_sweep_links_are_reported_as_plain_text(finished_sweep, value, says)
     warning = app.warning[0].value.replace("\\", "")  # plain() escapes every punctuation mark
     assert says in warning and "passwd" not in warning
     assert app.query_params["sweep"] == spec.fingerprint()
+
+
+def test_runs_page_filters_its_table_by_sweep(finished_sweep, tiny_run):
+    """Check Runs lists all 5 runs (the sweep's 4 and one other), and only the sweep's 4 once it is picked."""
+    store, spec = finished_sweep
+    _, other = tiny_run
+    shutil.copytree(other.run_dir, store.root / other.run_id)
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.switch_page("views/runs.py")
+    app.run()
+    assert not app.exception, app.exception
+    assert len(app.dataframe[0].value) == 5
+    app.selectbox(key="runs_sweep").set_value(spec.fingerprint()).run()
+    shown = app.dataframe[0].value
+    assert len(shown) == 4 and other.run_id not in set(shown["run_id"])
