@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.storage import atomic_write_json, read_json
-from core.sweep_record import (RUNNING, SPEC_FILE, SWEEP_STATUS_FILE, is_driver_alive, read_sweep,
-                               sweep_dir, write_spec)
+from core.sweep_record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -173,12 +172,17 @@ def is_process_alive(pid: int) -> bool:
 
 def is_starting(runs_root: Path, sweep_id: str) -> bool:
     """True while a driver started from here is alive but has not written the sweep's status yet
-    (it loads MNIST and checks the run store first: a few seconds)."""
+    (it loads MNIST and checks the run store first: a few seconds). A sweep started again counts
+    as starting until its new driver, not the last one, has written the status."""
     launch = read_launch(runs_root, sweep_id)
     if launch is None or launch.pid is None or launch.host != socket.gethostname():
         return False
-    status_written = (sweep_dir(runs_root, sweep_id) / SWEEP_STATUS_FILE).is_file()
-    return not status_written and is_process_alive(launch.pid)
+    if not is_process_alive(launch.pid):
+        return False
+    try:
+        return read_sweep(runs_root, sweep_id).info["pid"] != launch.pid
+    except SweepError:  # no status yet
+        return True
 
 
 def stop_sweep(runs_root: Path, sweep_id: str) -> str:

@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.run_format import RunRecord
 from core.run_store import RunStore
-from core.sweep_launch import is_starting, read_launch
-from core.sweep_record import SweepRecord, list_sweeps
+from core.sweep_launch import is_starting
+from core.sweep_record import SweepRecord, list_sweeps, sweeps_root
 from core.sweep_spec import is_sweep_id
 from dashboard.common import get_store
 from dashboard.train_form import LABELS
@@ -32,23 +32,20 @@ def run_records(root: str) -> dict[str, RunRecord]:
     return {record.run_id: record for record in records}
 
 
-def starting_sweeps(root: str, records: list[SweepRecord], damaged: dict[str, str]) -> list[str]:
-    """Sweep ids started from here whose driver is alive but has not written the sweep's status yet."""
-    from core.sweep_record import sweeps_root
-
+def starting_sweeps(root: str) -> list[str]:
+    """Sweep ids started from here whose driver is alive but has not written its status yet (a new
+    sweep, or one started again: its last status is then stale)."""
     folder = sweeps_root(root)
-    listed = {record.sweep_id for record in records} | set(damaged)
     names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
-    return [name for name in names if is_sweep_id(name) and name not in listed and read_launch(root, name)
-            and is_starting(root, name)]
+    return [name for name in names if is_sweep_id(name) and is_starting(root, name)]
 
 
 def sweep_label(record: SweepRecord) -> str:
-    """'Learning rate · 2 seeds · 6 trials · running · 2026-12-02 01:10 · <id>'."""
+    """'Learning rate · 2 seeds · 6 trials · 2026-12-02 01:10 · <id>' (its status is shown beside it)."""
     varied = " × ".join(LABELS.get(name, name) for name in record.spec.varied if name != "seed")
     seeds = len(record.spec.seeds)
     parts = [varied or "seeds only", f"{seeds} seed{'s' * (seeds != 1)}", f"{len(record.trials)} trials",
-             record.status, record.info["started_at"][:16].replace("T", " "), record.sweep_id]
+             record.info["started_at"][:16].replace("T", " "), record.sweep_id]
     return " · ".join(parts)
 
 

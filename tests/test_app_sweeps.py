@@ -124,10 +124,10 @@ def test_finished_sweep_shows_its_trials_results_and_links(finished_sweep):
     """Check a finished sweep's trials table, its 3 charts with all 4 trials, and links to each run."""
     store, spec = finished_sweep
     app = _open()
-    assert app.selectbox(key=f"sweeps_sweep_{spec.fingerprint()}").value == spec.fingerprint()
+    assert app.selectbox(key=f"sweeps_sweep_{spec.fingerprint()}_complete").value == spec.fingerprint()
     assert app.query_params["sweep"] == spec.fingerprint()
     trials = app.dataframe[0].value  # the live trials table, then the results table
-    assert len(trials) == 4 and set(trials["state"]) == {"✅ complete"}
+    assert len(trials) == 4 and set(trials["State"]) == {"complete"}
     assert set(trials["Run id"]) == {record.run_id for record in store.list_runs()[0]}
     parcoords = _chart(app, "sweeps_parcoords")["data"][0]
     assert parcoords["type"] == "parcoords" and len(_values(parcoords["dimensions"][0]["values"])) == 4

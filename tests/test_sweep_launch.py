@@ -58,6 +58,17 @@ def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_fro
     assert f"--spec {sweep_dir(root, spec.fingerprint()) / 'spec.json'}" in log
     assert f"Sweep {spec.fingerprint()} complete: 4 cached" in log
     assert not is_starting(root, spec.fingerprint())
+    # Started again: starting (its last status is stale) until the new driver writes its own.
+    again = launch_sweep(root, spec)
+    try:
+        assert again.pid != launch.pid and is_starting(root, spec.fingerprint())
+        _wait_for(lambda: not is_starting(root, spec.fingerprint()) and _finished(root, spec.fingerprint()),
+                  "the second run's end")
+    finally:
+        if is_starting(root, spec.fingerprint()):
+            os.kill(again.pid, 9)
+    record = read_sweep(root, spec.fingerprint())
+    assert record.info["pid"] == again.pid and record.status == COMPLETE
 
 
 def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):

@@ -28,8 +28,6 @@ TOP_K = 20  # past this many finished trials, parallel coordinates show only the
 MESSAGE = KEY + "message"  # (kind, text) of what the last Start or Stop did, shown once
 MESSAGE_LIMIT = 400
 PAGE_LINKS = (("Train", TRAIN), ("Hidden states", HIDDEN_STATES), ("Misclassified", MISCLASSIFIED))
-STATE_ICONS = {"pending": "⏳", "running": "▶️", "complete": "✅", "cached": "♻️", "failed": "❌",
-               "stopped": "⏹️"}
 
 
 def root() -> str:
@@ -81,14 +79,15 @@ def estimate_ui(request: SweepRequest) -> None:
 
 
 def display_trials(table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
-    """The trials table as shown: state with an icon, epoch of epochs, accuracies in percent."""
-    shown = pd.DataFrame({"state": [f"{STATE_ICONS.get(state, '')} {state}" for state in table["state"]],
-                          "epoch": [f"{epoch} / {epochs}" for epoch, epochs in zip(table["epoch"], table["epochs"])]})
+    """The trials table as shown: state, epoch of epochs, varied values, accuracies in percent."""
+    shown = pd.DataFrame({"State": table["state"],
+                          "Epoch": [f"{epoch} / {epochs}" for epoch, epochs in zip(table["epoch"], table["epochs"])]})
     for name in varied:
         shown[axis_label(name)] = table[name].map(format_value)
     shown["Validation acc. (%)"] = table["validation_accuracy"] * 100
     shown["Test acc. (%)"] = table["test_accuracy"] * 100
-    shown["Error"] = table["error"]
+    if table["error"].notna().any():
+        shown["Error"] = table["error"]
     shown["Run id"] = table["run_id"]
     return shown
 
@@ -119,14 +118,15 @@ def trials_ui(sweep_id: str, was_running: bool, finished_before: int) -> None:
 def starting_ui(sweep_id: str) -> None:
     """A driver started from here that has not written the sweep's status yet (loading MNIST)."""
     st.info(f"Starting sweep {sweep_id}: loading MNIST and the run store, then Ray...", icon=":material/hourglass_top:")
-    if not starting_sweeps(root(), *sweep_records(root())):
+    if sweep_id not in starting_sweeps(root()):
+        sweep_records.clear()
         st.rerun()
 
 
 def header_ui(record: SweepRecord) -> None:
     """The sweep's status, its spec in one line, and Stop while it runs."""
     spec = record.spec
-    st.caption(f"Base: {plain(spec.base.cell.upper())} · {spec.base.epochs} epochs · "
+    st.caption(f"**{record.status.capitalize()}** · base: {plain(spec.base.cell.upper())} · {spec.base.epochs} epochs · "
                f"{spec.base.train_subset:,} images · seeds {', '.join(map(str, spec.seeds))} · "
                f"{spec.cpus_per_trial} CPU per trial · started {record.info['started_at'].replace('T', ' ')}")
     if record.status == RUNNING:
@@ -197,9 +197,10 @@ if MESSAGE in st.session_state:
     kind, text = st.session_state.pop(MESSAGE)
     getattr(st, kind)(plain(text, MESSAGE_LIMIT))
 records, damaged = sweep_records(root())
-starting = starting_sweeps(root(), records, damaged)
-labels = {sweep_id: f"{sweep_id} · starting" for sweep_id in starting} | {
+starting = starting_sweeps(root())
+labels = {sweep_id: f"{sweep_id} · just started" for sweep_id in starting} | {
     record.sweep_id: sweep_label(record) for record in records}
+status = {record.sweep_id: record.status for record in records} | {sweep_id: "starting" for sweep_id in starting}
 sweep_id, problem = chosen_sweep_id(list(labels))
 if problem:
     st.warning(plain(problem, 200), icon=":material/link_off:")
@@ -212,7 +213,8 @@ if sweep_id is None:
             "you can open on the other pages.", icon=":material/inbox:")
     st.stop()
 chosen = st.selectbox("Sweep", list(labels), index=list(labels).index(sweep_id), format_func=labels.get,
-                      key=f"{KEY}sweep_{sweep_id}", help="Every sweep in this runs folder, newest first")
+                      key=f"{KEY}sweep_{sweep_id}_{status[sweep_id]}",  # a new status: the label changes
+                      help="Every sweep in this runs folder, newest first")
 if chosen != st.query_params.get("sweep"):
     select_sweep(chosen)
 if chosen in starting:
@@ -227,5 +229,8 @@ header_ui(record)
 table = trials_table(record, run_records(root()))
 running = record.status == RUNNING
 st.subheader("Trials")
+if running:
+    st.caption(f"Ray trains as many trials at a time as there are CPUs for ({record.spec.cpus_per_trial} each); "
+               "the others wait in its queue and are listed as running.")
 st.fragment(run_every=REFRESH_SECONDS if running else None)(trials_ui)(chosen, running, len(finished(table)))
 results_ui(record, table)
