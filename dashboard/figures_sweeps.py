@@ -19,7 +19,7 @@ from dashboard.labels import format_value, is_number
 from dashboard.train_form import LABELS
 
 METRIC_LABELS = {"best_validation_accuracy": "Best validation accuracy", "test_accuracy": "Test accuracy"}
-POINT_COLOR = "#868e96"  # every seed's own result: grey, under the coloured mean
+POINT_COLOR = "#495057"  # every seed's own result: hollow dark grey circles over the coloured mean
 MEAN_COLOR = VALIDATION_COLOR  # the mean over seeds when no other field varies
 
 
@@ -85,12 +85,6 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
     for column, name in enumerate(fields, start=1):
         summary = summaries[name]
         others = [key for key in summary.columns if key not in (name, "mean", "std", "seeds")]
-        figure.add_trace(go.Scatter(
-            x=trials[name], y=trials[metric] * 100, mode="markers", name="one seed", legendgroup="seeds",
-            showlegend=column == 1, marker={"color": POINT_COLOR, "size": 7, "opacity": 0.7},
-            customdata=trials[["run_id"]].to_numpy(),
-            hovertemplate=f"{axis_label(name)} %{{x}}<br>%{{y:.2f}}%<br>run %{{customdata[0]}}<extra></extra>",
-        ), row=1, col=column)
         groups = list(summary.groupby(others, sort=True)) if others else [((), summary)]
         for index, (key, group) in enumerate(groups):
             key = key if isinstance(key, tuple) else (key,)
@@ -106,6 +100,14 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
                 hovertemplate=(f"{axis_label(name)} %{{x}}<br>mean %{{y:.2f}}% ± %{{customdata[0]:.2%}}"
                                "<br>over %{customdata[1]} seed(s)<extra></extra>"),
             ), row=1, col=column)
+        # Every seed's own result, drawn last so it shows over the mean's marker and bars.
+        figure.add_trace(go.Scatter(
+            x=trials[name], y=trials[metric] * 100, mode="markers", name="one seed", legendgroup="seeds",
+            showlegend=column == 1,
+            marker={"color": POINT_COLOR, "size": 10, "symbol": "circle-open", "line": {"width": 2}},
+            customdata=trials[["run_id"]].to_numpy(),
+            hovertemplate=f"{axis_label(name)} %{{x}}<br>%{{y:.2f}}%<br>run %{{customdata[0]}}<extra></extra>",
+        ), row=1, col=column)
         numeric = all(is_number(value) for value in summary[name])
         if numeric and name in LOG_FIELDS:
             values = sorted(float(value) for value in summary[name])

@@ -90,7 +90,8 @@ def test_more_than_200_trials_are_refused_with_the_reason(empty_runs):
                  "sweeps_values_learning_rate": [0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01,
                                                  0.02],
                  "sweeps_values_hidden_units": [4, 8, 16, 32, 64, 128, 256, 512]})
-    assert app.sidebar.error[0].value == "the sweep expands to 240 trials; allowed up to 200 — pick fewer values or seeds"
+    refusal = "the sweep expands to 240 trials; allowed up to 200 — pick fewer values or seeds"
+    assert app.sidebar.error[0].value == refusal
     assert app.sidebar.button(key="sweeps_start_sweep").disabled
 
 
@@ -133,7 +134,8 @@ def test_finished_sweep_shows_its_trials_results_and_links(finished_sweep):
     assert parcoords["type"] == "parcoords" and len(_values(parcoords["dimensions"][0]["values"])) == 4
     assert parcoords["dimensions"][0]["label"] == "Learning rate (log)"
     versus = _chart(app, "sweeps_vs_value")["data"]
-    assert sorted(_values(versus[0]["x"])) == [0.001, 0.001, 0.01, 0.01]  # every seed's point
+    seeds = versus[-1]  # every seed's own point
+    assert seeds["name"] == "one seed" and sorted(_values(seeds["x"])) == [0.001, 0.001, 0.01, 0.01]
     curves = _chart(app, "sweeps_curves")["data"]
     assert len({trace["legendgroup"] for trace in curves}) == 4
     results = app.dataframe[1].value

@@ -59,7 +59,7 @@ def test_accuracy_vs_value_shows_every_seed_and_the_mean_with_std_error_bars():
     trials = LEARNING_RATE_TRIALS.drop(columns="cell")
     summary = seed_summary(trials, ["learning_rate", "seed"])
     figure = accuracy_vs_value_figure(trials, {"learning_rate": summary})
-    points, means = figure.data
+    means, points = figure.data  # the seeds' points are drawn last, on top
     assert list(points.x) == trials["learning_rate"].tolist()
     assert_allclose(points.y, [90, 92, 95, 97, 80, 60])
     assert_allclose(means.y, [91, 96, 70])

@@ -126,7 +126,8 @@ def starting_ui(sweep_id: str) -> None:
 def header_ui(record: SweepRecord) -> None:
     """The sweep's status, its spec in one line, and Stop while it runs."""
     spec = record.spec
-    st.caption(f"**{record.status.capitalize()}** · base: {plain(spec.base.cell.upper())} · {spec.base.epochs} epochs · "
+    st.caption(f"**{record.status.capitalize()}** · base: {plain(spec.base.cell.upper())} · "
+               f"{spec.base.epochs} epochs · "
                f"{spec.base.train_subset:,} images · seeds {', '.join(map(str, spec.seeds))} · "
                f"{spec.cpus_per_trial} CPU per trial · started {record.info['started_at'].replace('T', ' ')}")
     if record.status == RUNNING:
@@ -174,12 +175,14 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
     st.plotly_chart(validation_overlay_figure(curves, (fields or varied or ["seed"])[0], names=names),
                     key=KEY + "curves", theme=None)
     links = pd.DataFrame(trial_links(done["run_id"]))
-    shown_table = pd.concat([display_trials(done, varied).reset_index(drop=True), links], axis=1)
+    shown_table = pd.concat([display_trials(done, varied).drop(columns=["State", "Epoch"]).reset_index(drop=True),
+                             links], axis=1)
     st.dataframe(shown_table.sort_values("Validation acc. (%)", ascending=False), hide_index=True,
                  key=KEY + "results", column_config={
                      "Validation acc. (%)": st.column_config.NumberColumn("Best val. acc. (%)", format="%.2f"),
                      "Test acc. (%)": st.column_config.NumberColumn(format="%.2f"),
-                     **{label: st.column_config.LinkColumn(label, display_text=f"Open in {label}")
+                     **{label: st.column_config.LinkColumn(label, display_text="Open",
+                                                           help=f"This trial's run on {label}")
                         for label, _ in PAGE_LINKS}})
     trial = st.selectbox("Open a trial", done["run_id"].tolist(), format_func=lambda run_id: names[run_id] or run_id,
                          key=KEY + "trial")
