@@ -149,13 +149,14 @@ def test_finished_sweep_shows_its_trials_results_and_links(finished_sweep):
 @pytest.mark.parametrize("value, says", [
     ("../../etc/passwd", "its ?sweep= value is not a sweep id"),
     ("0123456789abcdef", "Sweep 0123456789abcdef was not found here"),
+    ("[click me](//e.co)", "its ?sweep= value is not a sweep id"),
 ])
 def test_bad_sweep_links_are_reported_as_plain_text(finished_sweep, value, says):
     """Check a malformed or unknown ?sweep= is named (never echoed raw), dropped, and the newest sweep shown."""
     _, spec = finished_sweep
     app = _open(sweep=value)
     warning = app.warning[0].value.replace("\\", "")  # plain() escapes every punctuation mark
-    assert says in warning and "passwd" not in warning
+    assert says in warning and "passwd" not in warning and "e.co" not in warning
     assert app.query_params["sweep"] == spec.fingerprint()
 
 
