@@ -3,6 +3,7 @@ are cache hits, or the driver is a stand-in that holds the lock and obeys SIGINT
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,6 @@ import time
 import pytest
 
 from core.config import RNNConfig
-from core.run_store import RunStore
 from core.sweep_launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_jobs_address, is_starting, launch_sweep,
                                read_launch, stop_sweep)
 from core.sweep_record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
@@ -109,8 +109,6 @@ def test_stop_sends_sigint_to_the_running_driver(tmp_path):
     that is not running cannot be stopped."""
     root = tmp_path / "runs"
     spec = SweepSpec(base=RNNConfig(epochs=1), axes=(Axis("learning_rate", values=(0.001, 0.01)),))
-    import json
-
     driver = subprocess.Popen([sys.executable, "-c", STAND_IN_DRIVER, str(root), json.dumps(spec.to_dict())],
                               cwd=PROJECT_ROOT)
     try:

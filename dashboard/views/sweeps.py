@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.sweep_estimate import estimate_sweep
 from core.sweep_launch import launch_sweep, log_tail, read_launch, stop_sweep
-from core.sweep_record import RUNNING, TRIAL_FAILED, TRIAL_RUNNING, SweepError, SweepRecord, read_sweep
+from core.sweep_record import RUNNING, TRIAL_FAILED, SweepError, SweepRecord, read_sweep
 from core.sweep_results import METRICS, finished, seed_summary, top_trials, trial_curves, trials_table
 from dashboard.common import RUN_QUERY_KEY, get_data, get_store
 from dashboard.figures_sweeps import METRIC_LABELS, accuracy_vs_value_figure, axis_label, parallel_coordinates_figure
