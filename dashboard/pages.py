@@ -24,4 +24,5 @@ TRAIN = PageInfo("views/train.py", "Train", ":material/model_training:", "train"
 RUNS = PageInfo("views/runs.py", "Runs", ":material/table_view:", "runs")
 HIDDEN_STATES = PageInfo("views/hidden_states.py", "Hidden states", ":material/grid_on:", "hidden-states")
 MISCLASSIFIED = PageInfo("views/misclassified.py", "Misclassified", ":material/error:", "misclassified")
-ALL_PAGES = (TRAIN, RUNS, HIDDEN_STATES, MISCLASSIFIED)  # in the sidebar's order; the first is the default
+SWEEPS = PageInfo("views/sweeps.py", "Sweeps", ":material/stacked_line_chart:", "sweeps")
+ALL_PAGES = (TRAIN, RUNS, SWEEPS, HIDDEN_STATES, MISCLASSIFIED)  # in the sidebar's order; the first is the default

@@ -43,3 +43,23 @@ def copied_run(tiny_run, tmp_path) -> tuple[RunStore, RunRecord]:
     store, record = tiny_run
     copy = RunStore(shutil.copytree(store.root, tmp_path / "runs"))
     return copy, copy.read_run(record.run_id)
+
+
+# A finished sweep of 2 learning rates x 2 seeds, trained directly (no Ray) on a tiny slice.
+SWEEP_BASE = RNNConfig(train_subset=500, epochs=2, hidden_units=8, batch_size=100, display_freq=5)
+SWEEP_LEARNING_RATES = (0.001, 0.01)
+SWEEP_SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(mnist, tmp_path_factory):
+    """A RunStore holding the 4 complete runs of a finished 2 x 2 sweep, and its SweepSpec; the
+    sweep's record is written by each test that needs it (core.sweep_record's writers)."""
+    from core.sweep_spec import Axis, SweepSpec
+
+    spec = SweepSpec(base=SWEEP_BASE, axes=(Axis("learning_rate", values=SWEEP_LEARNING_RATES),), seeds=SWEEP_SEEDS)
+    store = RunStore(tmp_path_factory.mktemp("sweep-runs"))
+    for config in spec.expand():
+        record, _ = train_run(store, config, mnist)
+        assert record.status == COMPLETE
+    return store, spec

@@ -13,6 +13,7 @@ from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs
 from dashboard.figures_training import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.sweep_state import sweep_filter_ui
 from dashboard.train_state import retrain
 
 KEY = "runs_"  # prefix of every widget key on this page
@@ -241,6 +242,7 @@ if table.empty:
     st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
     st.stop()
 
+table = sweep_filter_ui(table, KEY)  # all runs, or one sweep's trials
 configs = table_configs(table)
 counts = table["status"].value_counts()
 st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)} in {plain(get_store().root, 200)}"]

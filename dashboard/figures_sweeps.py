@@ -1,0 +1,122 @@
+"""Figures of a sweep: pure functions from core/sweep_results.py's tables to Plotly figures, no Streamlit.
+
+Accuracies arrive as fractions and are shown in percent. Fields in core.sweep_results.LOG_FIELDS
+(the learning rate) span decades and are drawn on log axes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.sweep_results import LOG_FIELDS
+from dashboard.figures_training import QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR, _finish_layout
+from dashboard.labels import format_value, is_number
+from dashboard.train_form import LABELS
+
+METRIC_LABELS = {"best_validation_accuracy": "Best validation accuracy", "test_accuracy": "Test accuracy"}
+POINT_COLOR = "#495057"  # every seed's own result: hollow dark grey circles over the coloured mean
+MEAN_COLOR = VALIDATION_COLOR  # the mean over seeds when no other field varies
+
+
+def axis_label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def _parcoords_dimension(name: str, values: pd.Series) -> dict:
+    """One axis of the parallel coordinates: log10 of a log field with its values as tick labels,
+    numbers as they are, anything else (cell, optimizer, True/False) as evenly spaced categories."""
+    distinct = sorted(values.unique(), key=lambda value: (str(type(value)), value))
+    label = axis_label(name)
+    if all(is_number(value) for value in distinct):
+        numbers = values.astype(float)
+        if name in LOG_FIELDS and (numbers > 0).all():
+            return {"label": f"{label} (log)", "values": np.log10(numbers).tolist(),
+                    "tickvals": [math.log10(value) for value in distinct],
+                    "ticktext": [format_value(value) for value in distinct]}
+        return {"label": label, "values": numbers.tolist(), "tickvals": [float(value) for value in distinct],
+                "ticktext": [format_value(value) for value in distinct]}
+    codes = {value: index for index, value in enumerate(distinct)}
+    return {"label": label, "values": [codes[value] for value in values], "tickvals": list(codes.values()),
+            "ticktext": [str(value) for value in distinct], "range": [-0.5, len(distinct) - 0.5]}
+
+
+def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric: str = "best_validation_accuracy",
+                                shown_of: int | None = None, height: int = 420) -> go.Figure:
+    """One line per finished trial across an axis per varied field, ending on the metric's axis;
+    lines coloured by the metric. trials: core.sweep_results.trials_table rows (finished ones);
+    shown_of: how many finished trials there are, when trials holds only the best of them."""
+    missing = set(varied + [metric]) - set(trials.columns)
+    if missing:
+        raise ValueError(f"trials is missing column(s) {sorted(missing)}")
+    accuracy = trials[metric].astype(float) * 100
+    dimensions = [_parcoords_dimension(name, trials[name]) for name in varied]
+    dimensions.append({"label": f"{METRIC_LABELS[metric]} (%)", "values": accuracy.tolist(),
+                       "tickformat": ".1f"})
+    figure = go.Figure(go.Parcoords(
+        dimensions=dimensions, labelangle=0, labelside="top",
+        line={"color": accuracy.tolist(), "colorscale": SEQUENTIAL_SCALE, "showscale": True,
+              "colorbar": {"title": {"text": "%"}, "thickness": 12}},
+    ))
+    count = len(trials)
+    title = f"{count} trial{'s' * (count != 1)}"
+    if shown_of is not None and shown_of > count:
+        title = f"The best {count} of {shown_of} trials"
+    _finish_layout(figure, "parcoords", height)
+    figure.update_layout(title={"text": f"{title}, coloured by {METRIC_LABELS[metric].lower()}", "x": 0.01},
+                         margin={"l": 60, "r": 40, "t": 110, "b": 30})
+    return figure
+
+
+def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataFrame],
+                             metric: str = "best_validation_accuracy", height: int = 380) -> go.Figure:
+    """A panel per varied field (the seed excepted): every finished trial as a grey point, and the
+    mean over seeds with ± one standard deviation as error bars, one colour per combination of the
+    other varied fields. summaries: {field: core.sweep_results.seed_summary rows}, in panel order."""
+    fields = list(summaries)
+    if not fields:
+        raise ValueError("summaries is empty; vary at least one field besides the seed")
+    figure = make_subplots(rows=1, cols=len(fields), shared_yaxes=True, horizontal_spacing=0.06,
+                           subplot_titles=[axis_label(name) for name in fields])
+    for column, name in enumerate(fields, start=1):
+        summary = summaries[name]
+        others = [key for key in summary.columns if key not in (name, "mean", "std", "seeds")]
+        groups = list(summary.groupby(others, sort=True)) if others else [((), summary)]
+        for index, (key, group) in enumerate(groups):
+            key = key if isinstance(key, tuple) else (key,)
+            label = " · ".join(f"{axis_label(other)} {format_value(value)}" for other, value in zip(others, key))
+            label = label or "mean ± std over seeds"
+            color = QUALITATIVE_COLORS[index % len(QUALITATIVE_COLORS)] if len(groups) > 1 else MEAN_COLOR
+            figure.add_trace(go.Scatter(
+                x=group[name], y=group["mean"] * 100, mode="lines+markers", name=label, legendgroup=label,
+                showlegend=column == 1, line={"color": color, "width": 2}, marker={"size": 9},
+                error_y={"type": "data", "array": (group["std"] * 100).tolist(), "visible": True,
+                         "thickness": 1.5, "width": 6},
+                customdata=group[["std", "seeds"]].to_numpy(),
+                hovertemplate=(f"{axis_label(name)} %{{x}}<br>mean %{{y:.2f}}% ± %{{customdata[0]:.2%}}"
+                               "<br>over %{customdata[1]} seed(s)<extra></extra>"),
+            ), row=1, col=column)
+        # Every seed's own result, drawn last so it shows over the mean's marker and bars.
+        figure.add_trace(go.Scatter(
+            x=trials[name], y=trials[metric] * 100, mode="markers", name="one seed", legendgroup="seeds",
+            showlegend=column == 1,
+            marker={"color": POINT_COLOR, "size": 10, "symbol": "circle-open", "line": {"width": 2}},
+            customdata=trials[["run_id"]].to_numpy(),
+            hovertemplate=f"{axis_label(name)} %{{x}}<br>%{{y:.2f}}%<br>run %{{customdata[0]}}<extra></extra>",
+        ), row=1, col=column)
+        numeric = all(is_number(value) for value in summary[name])
+        if numeric and name in LOG_FIELDS:
+            values = sorted(float(value) for value in summary[name])
+            figure.update_xaxes(type="log", tickvals=values, ticktext=[format_value(value) for value in values],
+                                row=1, col=column)
+        elif not numeric:
+            figure.update_xaxes(type="category", row=1, col=column)
+        else:
+            figure.update_xaxes(tickvals=sorted(summary[name]), row=1, col=column)
+    figure.update_yaxes(title_text=f"{METRIC_LABELS[metric]} (%)", row=1, col=1)
+    _finish_layout(figure, "accuracy_vs_value", height, legend_below=True)
+    return figure

@@ -1,0 +1,87 @@
+"""Tests of dashboard/figures_sweeps.py: figures checked by content (axes, values, ticks), never by pixels."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from core.sweep_results import seed_summary
+from dashboard.figures_sweeps import accuracy_vs_value_figure, parallel_coordinates_figure
+
+
+def _trials(rows: list[dict]) -> pd.DataFrame:
+    """Finished trials with run ids; rows give the varied values and best_validation_accuracy."""
+    table = pd.DataFrame(rows)
+    table["run_id"] = [f"{index:016x}" for index in range(len(table))]
+    table["state"] = "complete"
+    table["test_accuracy"] = table["best_validation_accuracy"] - 0.01
+    return table
+
+
+LEARNING_RATE_TRIALS = _trials([
+    {"learning_rate": rate, "seed": seed, "cell": cell, "best_validation_accuracy": accuracy}
+    for rate, seed, cell, accuracy in [(0.0003, 0, "rnn", 0.90), (0.0003, 1, "rnn", 0.92), (0.001, 0, "lstm", 0.95),
+                                       (0.001, 1, "lstm", 0.97), (0.003, 0, "rnn", 0.80), (0.003, 1, "gru", 0.60)]
+])
+
+
+def test_parallel_coordinates_draws_learning_rate_as_log10_with_its_values_as_ticks():
+    """Check the learning-rate axis holds log10 of each trial's rate, labelled with the rates."""
+    figure = parallel_coordinates_figure(LEARNING_RATE_TRIALS, ["learning_rate", "cell", "seed"])
+    learning_rate, cell, seed, accuracy = figure.data[0].dimensions
+    assert learning_rate.label == "Learning rate (log)"
+    assert_allclose(learning_rate.values, [math.log10(rate) for rate in LEARNING_RATE_TRIALS["learning_rate"]])
+    assert_allclose(learning_rate.tickvals, [math.log10(0.0003), -3, math.log10(0.003)])
+    assert list(learning_rate.ticktext) == ["0.0003", "0.001", "0.003"]
+    # A text field becomes evenly spaced categories, labelled by name.
+    assert list(cell.ticktext) == ["gru", "lstm", "rnn"] and list(cell.values) == [2, 2, 1, 1, 2, 0]
+    assert list(seed.values) == [0, 1, 0, 1, 0, 1]
+    assert_allclose(accuracy.values, [90, 92, 95, 97, 80, 60])
+    assert_allclose(figure.data[0].line.color, [90, 92, 95, 97, 80, 60])  # coloured by accuracy
+    assert figure.layout.title.text.startswith("6 trials, coloured by best validation accuracy")
+
+
+def test_parallel_coordinates_says_when_it_shows_only_the_best():
+    """Check the title names k of n when given the top k, and a missing column is refused."""
+    best = LEARNING_RATE_TRIALS.sort_values("best_validation_accuracy", ascending=False).head(3)
+    figure = parallel_coordinates_figure(best, ["learning_rate"], shown_of=6)
+    assert figure.layout.title.text.startswith("The best 3 of 6 trials")
+    assert_allclose(figure.data[0].dimensions[-1].values, [97, 95, 92])
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['hidden_units'\]"):
+        parallel_coordinates_figure(best, ["hidden_units"])
+
+
+def test_accuracy_vs_value_shows_every_seed_and_the_mean_with_std_error_bars():
+    """Check one grey point per trial and a mean ± std trace whose values are the seed summary's."""
+    trials = LEARNING_RATE_TRIALS.drop(columns="cell")
+    summary = seed_summary(trials, ["learning_rate", "seed"])
+    figure = accuracy_vs_value_figure(trials, {"learning_rate": summary})
+    means, points = figure.data  # the seeds' points are drawn last, on top
+    assert list(points.x) == trials["learning_rate"].tolist()
+    assert_allclose(points.y, [90, 92, 95, 97, 80, 60])
+    assert_allclose(means.y, [91, 96, 70])
+    assert_allclose(means.error_y.array, [pd.Series([90, 92]).std(), pd.Series([95, 97]).std(),
+                                          pd.Series([80, 60]).std()])
+    assert figure.layout.xaxis.type == "log" and list(figure.layout.xaxis.ticktext) == ["0.0003", "0.001", "0.003"]
+    assert figure.layout.yaxis.title.text == "Best validation accuracy (%)"
+
+
+def test_accuracy_vs_value_has_a_panel_per_field_and_a_trace_per_other_value():
+    """Check two varied fields give two panels, and each panel's means are split by the other field."""
+    trials = _trials([{"learning_rate": rate, "hidden_units": units, "seed": seed,
+                       "best_validation_accuracy": 0.5 + rate * 10 + units / 1000 + seed / 100}
+                      for rate in (0.001, 0.01) for units in (16, 32) for seed in (0, 1)])
+    summary = seed_summary(trials, ["learning_rate", "hidden_units", "seed"])
+    figure = accuracy_vs_value_figure(trials, {"learning_rate": summary, "hidden_units": summary})
+    titles = [annotation.text for annotation in figure.layout.annotations]
+    assert titles == ["Learning rate", "Hidden units"]
+    by_name = {(trace.name, trace.xaxis): trace for trace in figure.data}
+    sixteen_units = by_name[("Hidden units 16", "x")]
+    assert_allclose(sixteen_units.y, [(0.5 + 0.01 + 0.016 + 0.005) * 100, (0.5 + 0.1 + 0.016 + 0.005) * 100])
+    learning_rate_point_01 = by_name[("Learning rate 0.01", "x2")]
+    assert list(learning_rate_point_01.x) == [16, 32]
+    with pytest.raises(ValueError, match="summaries is empty"):
+        accuracy_vs_value_figure(trials, {})

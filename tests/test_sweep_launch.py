@@ -1,0 +1,133 @@
+"""Tests of core/sweep_launch.py: a real driver process started, found and stopped (no Ray: the trials
+are cache hits, or the driver is a stand-in that holds the lock and obeys SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from core.config import RNNConfig
+from core.sweep_launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_jobs_address, is_starting, launch_sweep,
+                               read_launch, stop_sweep)
+from core.sweep_record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
+from core.sweep_spec import Axis, SweepSpec
+
+WAIT_SECONDS = 300  # a loaded 2-core machine: the driver imports pandas and loads MNIST
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen in {WAIT_SECONDS} s")
+        time.sleep(0.5)
+
+
+def _finished(root, sweep_id) -> bool:
+    try:
+        return read_sweep(root, sweep_id).status != RUNNING
+    except SweepError:
+        return False
+
+
+def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_from_the_cache(tiny_sweep, tmp_path):
+    """Check launch_sweep returns at once, its driver has its own session and log, a second launch
+    is refused while it runs, and a sweep whose trials are all trained finishes as cache hits."""
+    store, spec = tiny_sweep
+    root = shutil.copytree(store.root, tmp_path / "runs")
+    launch = launch_sweep(root, spec)
+    try:
+        assert os.getsid(launch.pid) == launch.pid  # its own session: the dashboard's end does not reach it
+        assert read_launch(root, spec.fingerprint()) == launch
+        with pytest.raises(ValueError, match=f"sweep {spec.fingerprint()} is running already"):
+            launch_sweep(root, spec)
+        _wait_for(lambda: _finished(root, spec.fingerprint()), "the sweep's end")
+    finally:
+        if is_starting(root, spec.fingerprint()):
+            os.kill(launch.pid, 9)
+    record = read_sweep(root, spec.fingerprint())
+    assert record.status == COMPLETE and [trial["state"] for trial in record.trials] == [CACHED] * 4
+    log = (sweep_dir(root, spec.fingerprint()) / LOG_FILE).read_text()
+    assert f"--spec {sweep_dir(root, spec.fingerprint()) / 'spec.json'}" in log
+    assert f"Sweep {spec.fingerprint()} complete: 4 cached" in log
+    assert not is_starting(root, spec.fingerprint())
+    # Started again: starting (its last status is stale) until the new driver writes its own.
+    again = launch_sweep(root, spec)
+    try:
+        assert again.pid != launch.pid and is_starting(root, spec.fingerprint())
+        _wait_for(lambda: not is_starting(root, spec.fingerprint()) and _finished(root, spec.fingerprint()),
+                  "the second run's end")
+    finally:
+        if is_starting(root, spec.fingerprint()):
+            os.kill(again.pid, 9)
+    record = read_sweep(root, spec.fingerprint())
+    assert record.info["pid"] == again.pid and record.status == COMPLETE
+
+
+def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):
+    """Check a 201-trial sweep raises the spec's message and leaves no folder or process behind."""
+    spec = SweepSpec(axes=(Axis("hidden_units", values=tuple(range(4, 205))),))
+    with pytest.raises(ValueError, match="the sweep expands to 201 trials; allowed up to 200"):
+        launch_sweep(tmp_path / "runs", spec)
+    assert not (tmp_path / "runs").exists()
+
+
+# A stand-in driver: holds the driver lock, writes a running status with its pid, and on SIGINT
+# marks the sweep stopped, as core/sweep_cli.py's handler leads run_sweep to do.
+STAND_IN_DRIVER = textwrap.dedent("""
+    import json, os, signal, sys, time
+    from pathlib import Path
+    from core.sweep_record import driver_lock, write_spec, write_sweep_status
+    from core.sweep_spec import SweepSpec
+    root = Path(sys.argv[1])
+    spec = SweepSpec.from_dict(json.loads(sys.argv[2]))
+    lock = driver_lock(root, spec.fingerprint())
+    lock.acquire()
+    info = {"sweep_id": spec.fingerprint(), "status": "running", "started_at": "2026-12-01T10:00:00+00:00",
+            "finished_at": None, "data_identity": "x", "address": None, "pid": os.getpid(),
+            "host": os.uname().nodename, "trials": []}
+    write_spec(root, spec)
+    write_sweep_status(root, info)
+    def stop(signal_number, frame):
+        write_sweep_status(root, {**info, "status": "stopped", "finished_at": "2026-12-01T10:01:00+00:00"})
+        sys.exit(0)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        time.sleep(0.1)
+""")
+
+
+def test_stop_sends_sigint_to_the_running_driver(tmp_path):
+    """Check Stop signals the pid the running driver wrote, which marks the sweep stopped; a sweep
+    that is not running cannot be stopped."""
+    root = tmp_path / "runs"
+    spec = SweepSpec(base=RNNConfig(epochs=1), axes=(Axis("learning_rate", values=(0.001, 0.01)),))
+    driver = subprocess.Popen([sys.executable, "-c", STAND_IN_DRIVER, str(root), json.dumps(spec.to_dict())],
+                              cwd=PROJECT_ROOT)
+    try:
+        _wait_for(lambda: (sweep_dir(root, spec.fingerprint()) / "sweep_status.json").is_file(), "the status")
+        assert read_sweep(root, spec.fingerprint()).status == RUNNING
+        assert stop_sweep(root, spec.fingerprint()).startswith("Stopping")
+        assert driver.wait(timeout=60) == 0
+    finally:
+        driver.kill()
+        driver.wait()
+    assert read_sweep(root, spec.fingerprint()).status == STOPPED
+    with pytest.raises(ValueError, match=f"sweep {spec.fingerprint()} is stopped, not running; nothing to stop"):
+        stop_sweep(root, spec.fingerprint())
+    assert not (sweep_dir(root, spec.fingerprint()) / LAUNCH_FILE).exists()  # started by hand, not launched
+
+
+@pytest.mark.parametrize("address, jobs", [("http://head:8265", True), ("HTTPS://head:8265", True),
+                                           ("head:6379", False), ("ray://head:10001", False), (None, False),
+                                           ("", False)])
+def test_jobs_addresses_are_told_from_cluster_addresses(address, jobs):
+    """Check only an http(s) address goes to Ray's Jobs API."""
+    assert is_jobs_address(address) is jobs

@@ -1,0 +1,139 @@
+"""Tests of core/sweep_results.py on a finished 2 x 2 sweep of real tiny runs (tests/conftest.py tiny_sweep)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from core.config import fingerprint
+from core.run_store import RunStore
+from core.sweep_record import (COMPLETE, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
+                               write_spec, write_sweep_status)
+from core.sweep_results import (TRIAL_COLUMNS, finished, seed_summary, sweep_run_ids, top_trials, trial_curves,
+                                trials_table)
+from core.sweep_spec import SweepSpec
+from tests.conftest import SWEEP_BASE, SWEEP_LEARNING_RATES, SWEEP_SEEDS
+
+
+def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, store: RunStore,
+                       states: dict[str, str] | None = None, status: str = COMPLETE) -> list[dict]:
+    """Write spec.json and sweep_status.json by hand (core.sweep_record's writers), as a finished
+    driver would: every trial complete with its run's epochs and best validation accuracy, unless
+    states ({run id: state}) says otherwise. Returns the trials written."""
+    trials = []
+    for config in spec.expand():
+        run_id = fingerprint(config, data_identity)
+        state = (states or {}).get(run_id, TRIAL_COMPLETE)
+        record = store.find_complete(run_id) if state == TRIAL_COMPLETE else None
+        trials.append({"run_id": run_id, "values": spec.trial_values(config), "state": state,
+                       "epoch": record.info["epochs_done"] if record else 1,
+                       "validation_accuracy": record.metric("best_validation_accuracy") if record else 0.5,
+                       "validation_loss": None, "error": "RuntimeError: boom" if state == TRIAL_FAILED else None})
+    write_spec(runs_root, spec)
+    write_sweep_status(runs_root, {"sweep_id": spec.fingerprint(), "status": status,
+                                   "started_at": "2026-12-01T10:00:00+00:00",
+                                   "finished_at": None if status == RUNNING else "2026-12-01T10:05:00+00:00",
+                                   "data_identity": data_identity, "address": None, "pid": 1, "host": "here",
+                                   "trials": trials})
+    return trials
+
+
+@pytest.fixture
+def sweep(tiny_sweep, mnist, tmp_path):
+    """A copy of the sweep's runs in tmp_path, with the finished sweep's record written by hand."""
+    store, spec = tiny_sweep
+    copy = RunStore(shutil.copytree(store.root, tmp_path / "runs"))
+    write_sweep_record(copy.root, spec, mnist.identity, copy)
+    return copy, spec
+
+
+def _runs(store: RunStore) -> dict:
+    return {record.run_id: record for record in store.list_runs()[0]}
+
+
+def test_trials_table_holds_every_trial_with_its_runs_metrics(sweep, mnist):
+    """Check each row carries its trial's run id, state, varied values and its run's own metrics."""
+    store, spec = sweep
+    table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store))
+    assert list(table.columns) == TRIAL_COLUMNS + ["learning_rate", "seed"]
+    expected = [(learning_rate, seed) for learning_rate in SWEEP_LEARNING_RATES for seed in SWEEP_SEEDS]
+    assert list(zip(table["learning_rate"], table["seed"])) == expected
+    for row in table.itertuples():
+        config = SWEEP_BASE.replace(learning_rate=row.learning_rate, seed=row.seed)
+        assert row.run_id == fingerprint(config, mnist.identity)
+        run = store.read_run(row.run_id)
+        assert row.state == TRIAL_COMPLETE and row.epoch == 2 and row.epochs == 2
+        assert row.test_accuracy == run.metric("test_accuracy")
+        assert row.best_validation_accuracy == run.metric("best_validation_accuracy")
+    assert sweep_run_ids(read_sweep(store.root, spec.fingerprint())) == table["run_id"].tolist()
+
+
+def test_trials_table_leaves_unfinished_trials_without_final_metrics(sweep, mnist):
+    """Check a running and a failed trial keep their live values and have no test accuracy."""
+    store, spec = sweep
+    run_ids = [fingerprint(config, mnist.identity) for config in spec.expand()]
+    write_sweep_record(store.root, spec, mnist.identity, store, status=RUNNING,
+                       states={run_ids[0]: TRIAL_RUNNING, run_ids[1]: TRIAL_FAILED})
+    table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store)).set_index("run_id")
+    assert table.loc[run_ids[0], "state"] == TRIAL_RUNNING
+    assert table.loc[run_ids[0], "validation_accuracy"] == 0.5  # the live value from the status
+    assert np.isnan(table.loc[run_ids[0], "test_accuracy"]) and np.isnan(table.loc[run_ids[1], "test_accuracy"])
+    assert table.loc[run_ids[1], "error"] == "RuntimeError: boom"
+    assert set(finished(table.reset_index())["run_id"]) == set(run_ids[2:])
+
+
+def _table(values: list[tuple[float, int, float]], states: list[str] | None = None) -> pd.DataFrame:
+    """A hand-made trials table: (learning rate, seed, best validation accuracy) per trial."""
+    rows = [{"run_id": f"{index:016x}", "state": (states or [TRIAL_COMPLETE] * len(values))[index], "epoch": 1,
+             "epochs": 1, "validation_accuracy": accuracy, "best_validation_accuracy": accuracy,
+             "test_accuracy": accuracy - 0.01, "train_seconds": 1.0, "error": None, "learning_rate": rate,
+             "seed": seed} for index, (rate, seed, accuracy) in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_seed_summary_gives_mean_and_sample_std_over_seeds():
+    """Check mean and std (ddof=1) per learning rate, with the seed count, by hand-computed values."""
+    table = _table([(0.001, 0, 0.90), (0.001, 1, 0.94), (0.01, 0, 0.80), (0.01, 1, 0.70), (0.1, 0, 0.5)])
+    summary = seed_summary(table, ["learning_rate", "seed"])
+    assert summary["learning_rate"].tolist() == [0.001, 0.01, 0.1]
+    assert_allclose(summary["mean"], [0.92, 0.75, 0.5])
+    assert_allclose(summary["std"], [np.std([0.90, 0.94], ddof=1), np.std([0.80, 0.70], ddof=1), 0.0])
+    assert summary["seeds"].tolist() == [2, 2, 1]
+    test_summary = seed_summary(table, ["learning_rate", "seed"], metric="test_accuracy")
+    assert_allclose(test_summary["mean"], [0.91, 0.74, 0.49])
+
+
+def test_seed_summary_leaves_out_unfinished_trials_and_refuses_unknown_metrics():
+    """Check a running trial is not averaged in, and a bad metric names the allowed ones."""
+    table = _table([(0.001, 0, 0.90), (0.001, 1, 0.10)], states=[TRIAL_COMPLETE, TRIAL_RUNNING])
+    table.loc[1, "best_validation_accuracy"] = None
+    summary = seed_summary(table, ["learning_rate", "seed"])
+    assert_allclose(summary["mean"], [0.90]) and summary["seeds"].tolist() == [1]
+    with pytest.raises(ValueError, match="metric='loss' is not allowed; choose one of best_validation_accuracy"):
+        seed_summary(table, ["learning_rate"], metric="loss")
+
+
+def test_top_trials_keeps_the_best_in_order():
+    """Check the k best finished trials come first, and k < 1 is refused."""
+    table = _table([(0.001, 0, 0.90), (0.01, 0, 0.95), (0.1, 0, 0.50), (0.003, 0, 0.93)])
+    assert top_trials(table, 2)["best_validation_accuracy"].tolist() == [0.95, 0.93]
+    with pytest.raises(ValueError, match="count=0 is out of range"):
+        top_trials(table, 0)
+
+
+def test_trial_curves_stack_every_finished_trials_epochs(sweep):
+    """Check one row per (trial, epoch), with the validation accuracy the run's history holds."""
+    store, spec = sweep
+    table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store))
+    curves = trial_curves(store, table, ["learning_rate", "seed"])
+    assert len(curves) == 4 * 2 and set(curves["run_id"]) == set(table["run_id"])
+    for run_id, curve in curves.groupby("run_id"):
+        _, history = store.load_histories(run_id)
+        assert curve["validation_accuracy"].tolist() == history["validation_accuracy"].tolist()
+        row = table.set_index("run_id").loc[run_id]
+        assert (curve["learning_rate"] == row["learning_rate"]).all() and (curve["seed"] == row["seed"]).all()
