@@ -22,7 +22,7 @@ from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
 from core.sweep_record import COMPLETE, list_sweeps
 from dashboard.testing import CHROMIUM, launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ray")]  # starts Ray: never beside another Ray test
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
