@@ -3,22 +3,21 @@ occlusion, for any model built by core.model (vanilla RNN, LSTM, GRU). No UI."""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.analysis import NUM_CLASSES, softmax
+from core.attribution_engines import IMAGE_SHAPE, PREDICTED, logits_and_gradients
 
-IMAGE_SHAPE = (28, 28)  # rows are timesteps, columns the 28 pixels of a row
 MIN_STEPS = 32  # integrated gradients needs enough steps along the path for completeness to hold
 MAX_STEPS = 1_024  # one batch of steps + 1 images goes through the model at once
 # Measured on the tutorial's 128-unit RNN over 200 test images (bench/bench_attribution.py): with 64
 # trapezoid steps 5 images missed completeness by more than 1% (at most 2.7%); with 128 none did (at
-# most 0.22%), at a median of 86 ms per image on the busy 2-core machine.
+# most 0.22%), at a median of 50 ms per image on the busy 2-core machine (load average ~20).
 DEFAULT_STEPS = 128
 COMPLETENESS_TOLERANCE = 0.01  # the row sums must equal the logit difference within 1%
+ROWS = IMAGE_SHAPE[0]  # one timestep each
 
 
 @dataclass(frozen=True)
@@ -85,29 +84,28 @@ def attribute_image(model, image: np.ndarray, target_class: int | None = None, s
     """Integrated gradients and row occlusion of target_class's logit (default: the predicted class)
     for one image (28, 28) in [0, 1] through model (images (n, 28, 28) -> logits (n, 10)).
 
-    Two calls into the model, each one compiled graph: a forward pass over the image and its 28
-    occluded copies, then one forward and backward pass over all steps + 1 images of the path from
-    the black image (first) to the image (last). With refine, a result whose rows miss the logit
-    difference by more than COMPLETENESS_TOLERANCE is recomputed with 4 times the steps, up to MAX_STEPS.
+    One call of the model's traced graph (core.attribution_engines) on one batch: the image, its 28
+    occluded copies, and the steps + 1 images of the path from the black image to the image. With
+    refine, a result whose rows miss the logit difference by more than COMPLETENESS_TOLERANCE is
+    recomputed with 4 times the steps, up to MAX_STEPS.
     """
-    import tensorflow as tf  # imported only when a model is used
-
     image = check_image(image)
     steps = _check_steps(steps)
-    forward, path_gradients = _compiled(model)
-    occluded = np.repeat(image[None], IMAGE_SHAPE[0] + 1, axis=0)  # (29, 28, 28): the image, then
-    occluded[1 + np.arange(IMAGE_SHAPE[0]), np.arange(IMAGE_SHAPE[0])] = 0.0  # copy t + 1 has row t black
-    logits = forward(tf.constant(occluded)).numpy().astype(np.float64)  # (29, 10)
-    target_class = int(logits[0].argmax()) if target_class is None else _check_class(target_class)
-    probabilities = softmax(logits)[:, target_class]  # (29,)
+    target = PREDICTED if target_class is None else _check_class(target_class)
+    run = logits_and_gradients(model)
+    occluded = np.repeat(image[None], ROWS + 1, axis=0)  # (29, 28, 28): the image, then copy t + 1
+    occluded[1 + np.arange(ROWS), np.arange(ROWS)] = 0.0  # has row t black
+    batch = np.concatenate([occluded, _path(image, steps)])  # (29 + steps + 1, 28, 28)
+    logits, target, gradients = run(batch, target)
+    probabilities = softmax(logits[: ROWS + 1])[:, target]  # (29,)
+    path_logits, path_gradients = logits[ROWS + 1 :, target], gradients[ROWS + 1 :]
     while True:
-        pixels, image_logit, baseline_logit = _integrated_gradients(path_gradients, image, target_class, steps)
         attribution = Attribution(
-            explained_class=target_class,
-            pixel_attributions=pixels,
+            explained_class=target,
+            pixel_attributions=(pixels := _integrate(image, path_gradients)),
             row_attributions=pixels.sum(axis=1),
-            image_logit=image_logit,
-            baseline_logit=baseline_logit,
+            image_logit=float(path_logits[-1]),
+            baseline_logit=float(path_logits[0]),
             steps=steps,
             probability=float(probabilities[0]),
             occluded_probabilities=probabilities[1:],
@@ -115,55 +113,24 @@ def attribute_image(model, image: np.ndarray, target_class: int | None = None, s
         if not refine or steps == MAX_STEPS or attribution.completeness_error <= COMPLETENESS_TOLERANCE:
             return attribution
         steps = min(4 * steps, MAX_STEPS)
+        path_logits, _, path_gradients = run(_path(image, steps), target)
+        path_logits = path_logits[:, target]
 
 
-def _integrated_gradients(path_gradients, image: np.ndarray, target_class: int,
-                          steps: int) -> tuple[np.ndarray, float, float]:
-    """(pixel attributions (28, 28), logit(image), logit(black)) by the trapezoid rule with steps intervals."""
-    import tensorflow as tf
+def _path(image: np.ndarray, steps: int) -> np.ndarray:
+    """(steps + 1, 28, 28): the straight line from the black image (first) to image (last)."""
+    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
+    return alphas[:, None, None] * image[None]
 
-    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)  # (steps + 1,)
-    path = alphas[:, None, None] * image[None]  # (steps + 1, 28, 28): black ... image
-    path_logits, gradients = path_gradients(tf.constant(path), tf.constant(target_class, dtype=tf.int32))
-    weights = np.full(steps + 1, 1.0 / steps)  # the trapezoid rule on [0, 1]
+
+def _integrate(image: np.ndarray, path_gradients: np.ndarray) -> np.ndarray:
+    """(28, 28): (image - black) times the mean gradient along the path (steps + 1, 28, 28), by the
+    trapezoid rule."""
+    steps = len(path_gradients) - 1
+    weights = np.full(steps + 1, 1.0 / steps)
     weights[[0, -1]] /= 2
-    mean_gradient = np.tensordot(weights, gradients.numpy().astype(np.float64), axes=1)  # (28, 28)
-    path_logits = path_logits.numpy().astype(np.float64)  # (steps + 1,)
     # The baseline is black (all zeros), so image - baseline is the image itself.
-    return image.astype(np.float64) * mean_gradient, float(path_logits[-1]), float(path_logits[0])
-
-
-# model -> its two compiled functions. Eager calls of the unrolled 28-step model cost ~250 ms each
-# on 2 cores, a traced graph ~15 ms. The functions reach the model through a weak reference, so an
-# entry goes away with its model.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_COMPILED_LOCK = threading.Lock()
-
-
-def _compiled(model):
-    """(forward, path_gradients) for model, traced once per model."""
-    import tensorflow as tf
-
-    with _COMPILED_LOCK:
-        if model not in _COMPILED:
-            reference = weakref.ref(model)
-            images_spec = tf.TensorSpec((None, *IMAGE_SHAPE), tf.float32)
-
-            @tf.function(input_signature=[images_spec])
-            def forward(images):
-                return reference()(images, training=False)  # (n, 10)
-
-            @tf.function(input_signature=[images_spec, tf.TensorSpec((), tf.int32)])
-            def path_gradients(images, target_class):
-                with tf.GradientTape() as tape:
-                    tape.watch(images)
-                    target_logits = tf.gather(reference()(images, training=False), target_class, axis=1)  # (n,)
-                # Each image's logit depends on that image only, so the gradient of the batch's
-                # logits (summed by the tape) holds every image's own gradient.
-                return target_logits, tape.gradient(target_logits, images)  # (n,), (n, 28, 28)
-
-            _COMPILED[model] = (forward, path_gradients)
-        return _COMPILED[model]
+    return image.astype(np.float64) * np.tensordot(weights, path_gradients, axes=1)
 
 
 def class_mean_images(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
