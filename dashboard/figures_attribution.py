@@ -32,6 +32,12 @@ def _symmetric_range(values: np.ndarray) -> list[float]:
     return [-limit, limit]
 
 
+def _percent_format(values: np.ndarray) -> str:
+    """Enough decimals to tell the ticks apart: a confident answer loses well under 1% to one row."""
+    limit = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    return ".0%" if limit >= 0.2 else ".1%" if limit >= 0.02 else ".2%"
+
+
 def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_attributions: np.ndarray,
                        occlusion_drops: np.ndarray, explained_class: int, overlay: bool = False,
                        title: str = "") -> go.Figure:
@@ -73,7 +79,7 @@ def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_at
         xaxis2=dict(domain=DOMAINS[1], anchor="y", title=dict(text=f"contribution to logit of {explained_class}"),
                     range=_symmetric_range(row_attributions), **bars),
         xaxis3=dict(domain=DOMAINS[2], anchor="y", title=dict(text=f"drop in P({explained_class})"),
-                    range=_symmetric_range(occlusion_drops), tickformat=".0%", **bars),
+                    range=_symmetric_range(occlusion_drops), tickformat=_percent_format(occlusion_drops), **bars),
         # The one row axis, as on the figure above: row 1 at the top, square image pixels.
         yaxis=dict(autorange="reversed", tickvals=ROW_TICKS, constrain="domain", constraintoward="top",
                    title=dict(text="image row = timestep t"), **plain),

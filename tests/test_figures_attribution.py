@@ -32,7 +32,7 @@ def test_attribution_figure_draws_rows_on_one_reversed_axis():
     layout = figure.layout
     assert layout.yaxis.autorange == "reversed" and layout.yaxis.title.text == "image row = timestep t"
     assert layout.xaxis2.title.text == "contribution to logit of 7"
-    assert layout.xaxis3.title.text == "drop in P(7)" and layout.xaxis3.tickformat == ".0%"
+    assert layout.xaxis3.title.text == "drop in P(7)" and layout.xaxis3.tickformat == ".1%"  # drops up to ~15%
     # Bars centred on zero: the longest bar fits and the other side has as much room.
     low, high = layout.xaxis2.range
     assert low == -high and high > np.abs(rows).max()
@@ -63,3 +63,12 @@ def test_all_zero_attributions_still_draw(overlay):
     assert list(figure.layout.xaxis2.range) == [-1.0, 1.0]
     if overlay:
         assert (figure.data[1].zmin, figure.data[1].zmax) == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize("largest_drop, tick_format", [(0.5, ".0%"), (0.05, ".1%"), (0.004, ".2%")])
+def test_occlusion_ticks_keep_enough_decimals(largest_drop, tick_format):
+    """Check a confident answer's tiny drops get ticks with decimals, not a row of '0%'."""
+    image, pixels, rows, _ = _data()
+    drops = np.linspace(-largest_drop / 2, largest_drop, 28)
+    figure = attribution_figure(image, pixels, rows, drops, explained_class=1)
+    assert figure.layout.xaxis3.tickformat == tick_format
