@@ -66,6 +66,6 @@ def attribution_ui(run_id: str, image: np.ndarray, name: str, key: str = "hidden
 def class_average_attribution_ui(run_id: str, key: str = "hidden_class_attribution") -> Attribution:
     """Pick a digit; the same section for the mean test image of that digit."""
     st.subheader("Which rows decide for an average digit?")
-    digit = st.selectbox("Explain the mean of all test images of digit", range(10), key=f"{key}_digit")
+    digit = st.columns(4)[0].selectbox("Explain the mean of all test images of digit", range(10), key=f"{key}_digit")
     return attribution_ui(run_id, test_class_means()[digit], f"Mean test image of digit {digit}", key=key,
                           heading=False)
