@@ -1,9 +1,10 @@
 """Logits and input gradients of a model in one traced TensorFlow graph per model, for core.attribution.
 
 Why a graph: an eager call of the unrolled 28-step Keras model costs ~250 ms on the busy 2-core
-machine, a call of the traced graph 15-40 ms. Tracing costs 1-5 s once per model (about 650 ops
-with the gradient), so everything goes through one graph: the occluded images and the path images
-in one batch. A hand-written NumPy pass for the vanilla cell needed no tracing, but its BLAS
+machine, a call of the traced graph 12-85 ms. Tracing costs once per model (bench/bench_attribution.py,
+load average 8-20): 1.3-4 s for the vanilla RNN, 6-17 s for an LSTM; so everything goes through one
+graph, the occluded images and the path images in one batch. (Writing the vanilla cell in raw
+TensorFlow ops instead of calling the Keras model traced no faster: 2.9 s against 2.7 s.) A hand-written NumPy pass for the vanilla cell needed no tracing, but its BLAS
 matmuls ran 10-25 times slower whenever the machine was busy (OpenBLAS's threads waiting on each
 other; 30 ms per image with OPENBLAS_NUM_THREADS=1, 560-790 ms without); TensorFlow here runs one
 thread per op (core/process.py). That pass is now the reference in tests/test_attribution_engines.py.
