@@ -70,7 +70,9 @@ def _read(elements) -> str:
 
 
 def _charts(app: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    """The page's charts but the "Which rows decided" section's (tests/test_app_attribution.py)."""
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
+            if not chart.proto.id.endswith("attribution_chart")]
 
 
 def _array(value) -> np.ndarray:

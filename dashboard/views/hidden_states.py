@@ -13,6 +13,7 @@ import streamlit as st
 from core.analysis import decision_timestep, filter_gallery, parse_test_index, unit_order
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
+from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
 from dashboard.common import get_data, get_gallery_table, get_model, get_network_weights, get_store, require_run
 from dashboard.figures_inspect import (class_means_figure, inspect_figure, probability_lines_figure,
                                        trajectory_figure)
@@ -202,6 +203,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     st.caption(f"PCA fitted once for this run on every {kind}_t of the first {SAMPLE_SIZE:,} test images; grey "
                f"lines are {BACKGROUND_PER_CLASS} of them per digit, dots their final states. Unit order "
                f"'{ORDERS[order_method]}' is computed from this image's states.")
+    attribution_ui(run_id, image, name)  # run_id: this page's run, set below before any view is shown
 
 
 def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -> None:
@@ -227,6 +229,7 @@ def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -
                f"above zero, blue below, full colour from ±{limit:.2f}. Rows are timesteps (image rows), columns "
                "hidden units, in the same order in every panel: 'peak time' sorts units by the digit, then the "
                "row, where they are strongest.")
+    class_average_attribution_ui(run_id)
 
 
 # ---------------------------------------------------------------------------------------------

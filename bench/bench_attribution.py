@@ -1,0 +1,73 @@
+"""Server time and completeness of core.attribution on real test images, for each number of IG steps.
+
+    python bench/bench_attribution.py --runs-dir /tmp/runs                 # every complete run there
+    python bench/bench_attribution.py --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
+
+For each run and step count: the wall time of attribute_image per test image (integrated gradients
+plus the 28 occluded images, the work the Hidden states page does for a new image; median and max
+over images after the first call, which traces the model's graph and is shown apart; --refine adds the dashboard's recomputation of the few images
+that miss 1%), and the completeness error |sum of rows - (logit(image) -
+logit(black))| / |logit(image) - logit(black)| (median and max). Train a run first, e.g.
+`python -m core train --json --runs-dir /tmp/runs` (the tutorial's config) or add `--cell lstm`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from core.process import configure_process  # noqa: E402 - after the path set-up
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs-dir", default=None, help="the run store (default: RNN_RUNS_DIR or ./runs)")
+    parser.add_argument("--run-id", action="append", help="a run to measure (repeatable; default: every complete run)")
+    parser.add_argument("--images", type=int, default=30, help="test images 0 .. N-1 (default 30)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--refine", action="store_true",
+                        help="as the dashboard does: recompute with more steps when completeness misses 1%%")
+    arguments = parser.parse_args()
+    configure_process()  # the same thread settings as the dashboard and the CLI
+
+    from core.attribution import attribute_image
+    from core.data import load_mnist
+    from core.run_format import COMPLETE
+    from core.run_store import RunStore
+
+    store = RunStore(arguments.runs_dir)
+    run_ids = arguments.run_id or [record.run_id for record in store.list_runs()[0] if record.status == COMPLETE]
+    if not run_ids:
+        sys.exit(f"no complete run in {store.root}; train one first (see this script's docstring)")
+    images = load_mnist().test_images[: arguments.images]
+    print(f"{len(images)} test images, {'/'.join(map(str, arguments.steps))} steps"
+          f"{' (refined up to 1%)' if arguments.refine else ''}; times are wall ms per image")
+    print("| run | cell | units | steps | first call ms | median ms | max ms | median error % | max error % | images over 1% |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for run_id in run_ids:
+        config = store.read_config(run_id)
+        model = store.load_model(run_id)
+        for steps in arguments.steps:
+            start = time.perf_counter()  # the first call traces the model's graph (once per model)
+            attribute_image(model, images[0], steps=steps, refine=arguments.refine)
+            first = time.perf_counter() - start
+            seconds, errors = [], []
+            for image in images:
+                start = time.perf_counter()
+                attribution = attribute_image(model, image, steps=steps, refine=arguments.refine)
+                seconds.append(time.perf_counter() - start)
+                errors.append(attribution.completeness_error)
+            print(f"| {run_id} | {config.cell} | {config.hidden_units} | {steps} | {first * 1e3:.0f} | "
+                  f"{statistics.median(seconds) * 1e3:.0f} | {max(seconds) * 1e3:.0f} | "
+                  f"{statistics.median(errors) * 100:.3f} | {max(errors) * 100:.3f} | "
+                  f"{sum(error > 0.01 for error in errors)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
