@@ -2,7 +2,7 @@
 
 Tracing one image through the Keras cell in eager TensorFlow takes about 250 ms (28 steps of op
 dispatch) and needs TensorFlow imported and a model built; here it is 28 small matrix products,
-well under a millisecond, from the weights alone (run_format.read_weight_arrays reads them from the
+well under a millisecond, from the weights alone (run_files.read_weight_arrays reads them from the
 run's weights file without TensorFlow). The equations are Keras 3's SimpleRNN, LSTM (gates i, f, c,
 o) and GRU (gates z, r, h; the reset gate applied after the recurrent product) cells with their
 default activations, as core/model.py builds them; tests/test_numpy_trace.py checks every cell

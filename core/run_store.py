@@ -22,10 +22,11 @@ from filelock import FileLock, Timeout
 from core.config import RNNConfig, is_run_id
 from core.numpy_trace import NetworkWeights
 from core.run_analysis import AnalysisOutdated, RunAnalysis
+from core.run_files import (load_weights, read_analysis, read_histories, read_predictions, read_weight_arrays,
+                            write_analysis)
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
-                             RunError, RunRecord, check_artifacts, load_weights, read_analysis, read_config,
-                             read_histories, read_predictions, read_record, read_weight_arrays, with_derived_file,
-                             write_analysis, write_status)
+                             RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
+                             write_status)
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]

@@ -1,7 +1,7 @@
 """Train a config into the run store: under the run's lock, checkpointed each epoch, saved atomically.
 
 A second process asking for the same config waits on the lock and then reuses the result. Every
-write goes through core/run_format.py, and status.json is written last, so a run counts as
+write goes through core/run_format.py and core/run_files.py, and status.json is written last, so a run counts as
 complete only once every file is there. TensorFlow is imported only when a run is trained.
 """
 
@@ -22,9 +22,9 @@ from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.run_analysis import RunAnalysis
+from core.run_files import write_analysis, write_histories, write_predictions, write_weights
 from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
-                             artifact_fingerprints, sha256, write_analysis, write_config, write_histories,
-                             write_predictions, write_status, write_weights)
+                             artifact_fingerprints, sha256, write_config, write_status)
 from core.run_store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop

@@ -1,5 +1,5 @@
 """Tests for core.numpy_trace: the numpy forward pass against Keras's own cells, and the weights
-read from a run's file without TensorFlow (run_format.read_weight_arrays)."""
+read from a run's file without TensorFlow (run_files.read_weight_arrays)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from core.config import RNNConfig
 from core.hidden_states import trace_image
 from core.model import build_model, trace_hidden_states
 from core.numpy_trace import NetworkWeights, trace_image_numpy, trace_states
-from core.run_format import COMPLETE, RunError, RunRecord, read_weight_arrays, write_weights
+from core.run_files import read_weight_arrays, write_weights
+from core.run_format import COMPLETE, RunError, RunRecord
 
 
 def _random_model(cell: str, units: int = 8, seed: int = 0):

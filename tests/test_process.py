@@ -72,7 +72,7 @@ def test_configure_process_after_tensorflow_started_fails_loudly():
     assert repeated.returncode == 0 and repeated.stdout.strip() == "ok", repeated.stderr
 
 
-CORE_MODULES = ["core", "core.config", "core.data", "core.mnist_files", "core.events", "core.storage", "core.run_format",
+CORE_MODULES = ["core", "core.config", "core.data", "core.mnist_files", "core.events", "core.storage", "core.run_format", "core.run_files",
                 "core.run_store", "core.run_training", "core.jobs", "core.cli", "core.process"]
 
 

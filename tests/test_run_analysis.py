@@ -15,8 +15,8 @@ from core.config import RNNConfig
 from core.events import Message
 from core.hidden_states import SAMPLE_SIZE, summarize_states
 from core.run_analysis import GROUPS, AnalysisOutdated, RunAnalysis
-from core.run_format import (ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status,
-                             read_analysis, sha256, write_analysis)
+from core.run_files import read_analysis, write_analysis
+from core.run_format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
 from core.run_training import _save_analysis
 
 
