@@ -11,8 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.pages import ALL_PAGES
+
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
-PAGES = ["views/train.py", "views/runs.py", "views/hidden_states.py", "views/misclassified.py"]
+PAGES = [page.path for page in ALL_PAGES]  # every page, Sweeps included
 HOSTILE = [
     {"run": "../../etc/passwd"},
     {"run": "0123456789abcdef"},  # well formed, but no such run
@@ -23,7 +25,7 @@ HOSTILE = [
 MARKDOWN = [
     {"image": "[click me](//e.co)"},
     {"image": "![](//e.co/a.png)"},
-    {"run": "[click me](//e.co)", "view": "![](//e.co/a.png)"},
+    {"run": "[click me](//e.co)", "view": "![](//e.co/a.png)", "sweep": "[click me](//e.co)"},
     {"view": "<a href='//e.co'>x</a>", "true": "[click me](//e.co)", "page": "![](//e.co/a.png)"},
     {"show": "<img src=//e.co/a.png>", "sort": "**bold** :red[red]", "predicted": "`code`"},
 ]
