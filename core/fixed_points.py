@@ -21,7 +21,8 @@ import numpy as np
 FIXED_TOLERANCE = 1e-10  # q below this: a fixed point (‖F(h) − h‖ below about 1.4e-5)
 SLOW_TOLERANCE = 1e-4  # q below this (and above FIXED_TOLERANCE): a slow point
 MERGE_DISTANCE = 1e-3
-MAX_ITERATIONS = 200  # Levenberg-Marquardt steps per start at most  # points closer than this (Euclidean, in state space) are one point
+MAX_ITERATIONS = 50  # Levenberg-Marquardt steps per start at most
+STALLED = 1e-4  # a step that lowers q by less than this fraction ends that start's search  # points closer than this (Euclidean, in state space) are one point
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,13 @@ def _minimise_speeds(recurrent_kernel: np.ndarray, bias: np.ndarray, start_state
     """Minimise q from every start: (states (n, units), q (n,)) at the minima reached.
 
     Levenberg-Marquardt on the residual r(h) = F(h) − h, whose Jacobian is A = J − I: each step solves
-    (AᵀA + μ I) δ = −Aᵀ r for every start at once (batched solves). Near a fixed point (μ → 0) this is
+    (AᵀA + μ I) δ = −Aᵀ r for every start at once (batched solves, in TensorFlow). Near a fixed point (μ → 0) this is
     Newton's method and converges in a few steps to machine precision; at a slow point (no root,
     a minimum of q above 0) it is Gauss-Newton, which still converges there. Measured faster here than
     L-BFGS per start (scipy), which needed hundreds of iterations per start on a 128-unit network.
     """
     states = start_states.copy()
     count, units = states.shape
-    identity = np.eye(units)
     damping = np.full(count, 1e-3)  # μ per start: raised after a step that fails, lowered after one that works
     speeds = _speeds(recurrent_kernel, bias, states)
     active = np.ones(count, dtype=bool)
@@ -129,22 +129,51 @@ def _minimise_speeds(recurrent_kernel: np.ndarray, bias: np.ndarray, start_state
         current = states[rows]
         updated = np.tanh(current @ recurrent_kernel + bias)
         residual = updated - current  # (m, units)
-        # A[m] = diag(1 − F²) W_h − I with W_h = recurrent_kernelᵀ: (m, units, units)
-        residual_jacobian = (1.0 - updated**2)[:, :, None] * recurrent_kernel.T[None] - identity
-        transposed = residual_jacobian.transpose(0, 2, 1)
-        gradient = np.einsum("mji,mj->mi", residual_jacobian, residual)  # ∇q = Aᵀ r, (m, units)
-        system = transposed @ residual_jacobian + damping[rows, None, None] * identity
-        trial = current - np.linalg.solve(system, gradient[:, :, None])[:, :, 0]
+        gradient, step = _damped_steps(recurrent_kernel, updated, residual, damping[rows])
+        trial = current + step
         trial_speeds = _speeds(recurrent_kernel, bias, trial)
-        better = trial_speeds < speeds[rows]
+        before = speeds[rows]
+        better = trial_speeds < before
         states[rows[better]] = trial[better]
         speeds[rows[better]] = trial_speeds[better]
         damping[rows] = np.where(better, damping[rows] / 3, damping[rows] * 4)
-        # Done: exact to float64's precision, at a minimum (no gradient left), or no step helps any more.
-        finished = ((speeds[rows] < 1e-28) | (np.linalg.norm(gradient, axis=1) < 1e-14)
-                    | (damping[rows] > 1e8))
+        # Done: exact to float64's precision, at a minimum (no gradient left), stalled (a slow point
+        # creeping: it is good enough as a slow point), or no step helps any more.
+        finished = ((speeds[rows] < 1e-26) | (np.linalg.norm(gradient, axis=1) < 1e-13)
+                    | (better & (speeds[rows] > (1 - STALLED) * before)) | (damping[rows] > 1e8))
         active[rows[finished]] = False
+        # Starts that have run into each other follow the same path from here: keep the lowest q.
+        rows = np.flatnonzero(active)
+        squared = np.einsum("ij,ij->i", states[rows], states[rows])
+        distances = np.sqrt(np.maximum(squared[:, None] + squared[None] - 2 * states[rows] @ states[rows].T, 0))
+        lower = speeds[rows][None, :] < speeds[rows][:, None]  # [i, j]: start j is lower than start i
+        merged = ((distances < MERGE_DISTANCE / 10) & lower).any(axis=1)
+        active[rows[merged]] = False
+        speeds[rows[merged]] = np.inf  # a duplicate: not a point of its own
     return states, speeds
+
+
+def _damped_steps(recurrent_kernel: np.ndarray, updated: np.ndarray, residual: np.ndarray,
+                  damping: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(∇q (m, units), the Levenberg-Marquardt step δ (m, units)) at m states with F(h) = updated and
+    r = residual, solving (AᵀA + μ I) δ = −Aᵀ r with A = diag(1 − F²) W_h − I for each state.
+
+    In TensorFlow, whose thread pool the entry point sizes (core.process): numpy's batched solves
+    through OpenBLAS ran 25 times slower on a busy 2-core machine than on one thread, and OpenBLAS's
+    threads can only be set before numpy is imported.
+    """
+    import tensorflow as tf
+
+    units = recurrent_kernel.shape[0]
+    identity = tf.eye(units, dtype=tf.float64)
+    # A[m] = diag(1 − F²) W_h − I with W_h = recurrent_kernelᵀ: (m, units, units)
+    residual_jacobian = (tf.constant(1.0 - updated**2)[:, :, None] * tf.constant(recurrent_kernel.T)[None]
+                         - identity)
+    gradient = tf.linalg.matvec(residual_jacobian, tf.constant(residual), transpose_a=True)  # Aᵀ r
+    system = (tf.linalg.matmul(residual_jacobian, residual_jacobian, transpose_a=True)
+              + tf.constant(damping)[:, None, None] * identity)
+    step = -tf.linalg.solve(system, gradient[:, :, None])[:, :, 0]
+    return gradient.numpy(), step.numpy()
 
 
 def vanilla_weights(model) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,10 @@ def test_slow_points_are_labelled_and_kept_apart_from_fixed_points():
     starts = np.array([[-0.9], [-0.6], [0.9]])
     points = find_update_fixed_points(np.array([[2.0]]), np.array([0.55]), starts)
     assert points.is_fixed.tolist() == [True, False]
-    assert_allclose(points.states[:, 0], [root, slow_state], atol=1e-5)
+    # A slow point's search ends once q stops falling by 0.01% a step: q is then exact to 1e-4, its
+    # position (where q is flat) to about 1e-4.
+    assert_allclose(points.states[:, 0], [root, slow_state], atol=2e-4)
+    assert abs(points.states[0, 0] - root) < 1e-8
     assert_allclose(points.speeds[1], slow_speed, rtol=1e-4)
     strict = find_update_fixed_points(np.array([[2.0]]), np.array([0.55]), starts, slow_tolerance=1e-6)
     assert_allclose(strict.states[:, 0], [root], atol=1e-5)
