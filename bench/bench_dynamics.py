@@ -3,7 +3,7 @@
     python bench/bench_dynamics.py --runs-dir /tmp/dyn-runs [--run RUN_ID ...]
 
 Each run: the memory curve on the first 1,000 test images (twice: the first call includes tracing
-the graph) and, for a vanilla RNN, the fixed-point search from 300 visited states of 200 test images.
+the graph) and, for a vanilla RNN, the fixed-point search from 200 visited states of 200 test images.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> None:
             continue
         start = time.perf_counter()
         states = trace_hidden_states(model, data.test_images[:200]).hidden_states
-        points = find_fixed_points(model, visited_states(states, 300))
+        points = find_fixed_points(model, visited_states(states, 200))
         print(f"  fixed points: {time.perf_counter() - start:.2f} s (tracing 200 images included); "
               f"{int(points.is_fixed.sum())} fixed, {int((~points.is_fixed).sum())} slow, "
               f"{int(points.is_stable.sum())} stable", flush=True)

@@ -131,10 +131,12 @@ def memory_comparison_ui(run_ids: list[str]) -> None:
 
 
 def point_label(points: FixedPoints, index: int) -> str:
-    """'#2: stable fixed point · slowest direction fades by e in 12.3 rows'."""
+    """'#2: stable fixed point · largest |λ| 0.92: fades by e in 12.3 rows'."""
     kind = ("stable" if points.is_stable[index] else "unstable") + (
         " fixed point" if points.is_fixed[index] else " slow point")
-    return f"#{index + 1}: {kind} · slowest direction {describe_time_constant(points.time_constants[index][0])}"
+    largest = abs(points.eigenvalues[index][0])
+    tau = points.time_constants[index][0]
+    return f"#{index + 1}: {kind} · largest |λ| {largest:.3f}: {describe_time_constant(tau)}"
 
 
 def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> None:
@@ -165,23 +167,26 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
                                summary.background_labels, 28, projection.explained_variance_ratio,
                                title=f"Fixed and slow points, with the path of test image #{index}")
     add_fixed_points(figure, projection.transform(points.states), points.is_stable, points.is_fixed, chosen)
-    left, right = st.columns(2)
-    left.plotly_chart(figure, key=f"{KEY}points_chart", theme=None)
-    right.plotly_chart(eigenvalue_figure(points.eigenvalues[chosen], points.time_constants[chosen],
-                                         title=f"Eigenvalues of the update's Jacobian at point #{chosen + 1}"),
-                       key=f"{KEY}eigenvalue_chart", theme=None)
+    st.plotly_chart(figure, key=f"{KEY}points_chart", theme=None)
     stable = int(points.is_stable.sum())
     st.caption(f"{int(points.is_fixed.sum())} fixed and {int((~points.is_fixed).sum())} slow points; {stable} "
                f"stable (every |λ| < 1), {len(points) - stable} unstable. Filled markers are stable, hollow ones "
-               f"unstable; diamonds are slow points. PCA fitted on every h_t of the first {SAMPLE_SIZE:,} test "
-               f"images; grey lines are {BACKGROUND_PER_CLASS} of them per digit. The Jacobian at a point h* is "
-               "diag(1 − h*²)·W_h: along an eigenvector a small nudge is multiplied by λ at every blank row.")
-    time_constants_ui(points, chosen)
+               f"unstable; diamonds are slow points; the black ring is the point chosen above. PCA fitted on every "
+               f"h_t of the first {SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per "
+               "digit.")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(eigenvalue_figure(points.eigenvalues[chosen], points.time_constants[chosen],
+                                        title=f"Eigenvalues of the update's Jacobian at point #{chosen + 1}"),
+                      key=f"{KEY}eigenvalue_chart", theme=None)
+    with right:
+        time_constants_ui(points, chosen)
 
 
 def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:
-    """The slowest directions at a point: |λ| and τ = −1 / ln|λ| in rows."""
+    """The largest |λ| at a point, with τ = −1 / ln|λ| in rows."""
     values, taus = points.eigenvalues[index], points.time_constants[index]
     lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}" for value, tau in zip(values[:shown], taus)]
-    st.markdown(f"**Slowest directions at point #{index + 1}** (q = {points.speeds[index]:.1e}; τ = −1 / ln|λ| "
-                "rows):\n" + "\n".join(lines))
+    st.markdown(f"**The {len(lines)} largest |λ| at point #{index + 1}**, the directions that fade slowest or grow "
+                f"fastest (q = {points.speeds[index]:.1e}; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
+    st.caption("The Jacobian at a point h* is diag(1 − h*²)·W_h: along one of its eigenvectors, a small nudge away "
+               "from h* is multiplied by λ at every blank row, so it fades when |λ| < 1 and grows when |λ| > 1.")

@@ -13,6 +13,7 @@ TIMESTEPS = 28
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 STABLE_COLOR = "#1971c2"  # blue: perturbations fade
 UNSTABLE_COLOR = "#e03131"  # red: perturbations grow
+CHOSEN_COLOR = "#212529"  # near-black ring: not the orange the trajectory figure uses for its timestep
 
 
 def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, str], title: str = "") -> go.Figure:
@@ -111,5 +112,5 @@ def add_fixed_points(figure: go.Figure, projected_points: np.ndarray, stable: np
         figure.add_trace(go.Scatter(
             x=[projected_points[chosen, 0]], y=[projected_points[chosen, 1]], mode="markers",
             name=f"chosen: #{chosen + 1}", hoverinfo="skip",
-            marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(color="#f08c00", width=3))))
+            marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(color=CHOSEN_COLOR, width=3))))
     return figure

@@ -100,7 +100,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     circle, *groups = eigenvalues["data"]
     assert circle["name"] == "unit circle |λ| = 1"
     assert sum(len(_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
-    assert "Slowest directions at point #1" in _texts(app.markdown)
+    assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
 
 
 def test_dynamics_view_of_an_lstm_says_why_it_is_left_out(runs_dir, lstm_run):
