@@ -59,7 +59,8 @@ def test_memory_curve_real_images_matches_backpropagation_by_hand(weights, mnist
         for row in image:
             hidden = np.tanh(row @ input_kernel + hidden @ np.diag(GAINS) + bias)
             states.append(hidden)
-        # ∂ h_28 / ∂ x_t = diag(1 − h_28²) W_hᵀ · … · diag(1 − h_{t+1}²) W_hᵀ · diag(1 − h_t²) input_kernelᵀ
+        # ∂ h_28 / ∂ x_t = diag(1 − h_28²) W_hᵀ · … · diag(1 − h_{t+1}²) W_hᵀ
+        #                 · diag(1 − h_t²) input_kernelᵀ
         through = np.eye(2)  # ∂ h_28 / ∂ h_t, built from t = 28 backwards
         per_row = np.zeros(28)
         for t in range(27, -1, -1):
