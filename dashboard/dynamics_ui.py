@@ -66,13 +66,10 @@ def default_comparison(current: RunRecord, records: list[RunRecord]) -> list[str
 
 
 def memory_summary(curves: dict[str, np.ndarray], names: dict[str, str]) -> str:
-    """One sentence per run: how many orders of magnitude row 1's influence is below row 28's."""
-    parts = []
-    for run_id, curve in curves.items():
-        drop = float(np.log10(curve[-1] / curve[0])) if curve[0] > 0 else float("inf")
-        parts.append(f"{plain(names[run_id], 80)}: row 1 moves the answer {drop:.1f} orders of magnitude less "
-                     "than row 28")
-    return "; ".join(parts) + "."
+    """One sentence per run: row 1's gradient as a multiple of row 28's."""
+    parts = [f"{plain(names[run_id], 80)}: row 1's is {curve[0] / curve[-1]:.2g} × row 28's"
+             for run_id, curve in curves.items() if curve[-1] > 0]
+    return "Row 1's gradient against row 28's: " + "; ".join(parts) + "."
 
 
 def memory_chart_ui(records: list[RunRecord], key: str) -> None:
@@ -188,5 +185,5 @@ def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:
     lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}" for value, tau in zip(values[:shown], taus)]
     st.markdown(f"**The {len(lines)} largest |λ| at point #{index + 1}**, the directions that fade slowest or grow "
                 f"fastest (q = {points.speeds[index]:.1e}; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
-    st.caption("The Jacobian at a point h* is diag(1 − h*²)·W_h: along one of its eigenvectors, a small nudge away "
-               "from h* is multiplied by λ at every blank row, so it fades when |λ| < 1 and grows when |λ| > 1.")
+    st.caption("The Jacobian at a point h\\* is diag(1 − h\\*²)·W_h: along one of its eigenvectors, a small nudge away "
+               "from h\\* is multiplied by λ at every blank row, so it fades when |λ| < 1 and grows when |λ| > 1.")

@@ -38,8 +38,8 @@ def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, st
         legend=dict(orientation="h", x=0, y=-0.2, yanchor="top", title=dict(text="run:")),
         xaxis=dict(title=dict(text="image row t (timestep)"), range=[0.5, TIMESTEPS + 0.5], tickvals=ROW_TICKS,
                    showgrid=False),
-        yaxis=dict(title=dict(text="‖∂ final logits / ∂ row t‖ (mean)"), type="log", exponentformat="power",
-                   gridcolor="#eef0f4"),
+        yaxis=dict(title=dict(text="‖∂ final logits / ∂ row t‖ (mean)"), type="log", dtick="D2",
+                   gridcolor="#eef0f4"),  # D2: labels at 1, 2 and 5 of each decade, not at every digit
     )
     return go.Figure(data=data, layout=layout)
 

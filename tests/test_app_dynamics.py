@@ -82,7 +82,7 @@ def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_
     assert chart["layout"]["yaxis"]["type"] == "log"
     expected = memory_curve(store.load_model(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
     assert_allclose(_array(chart["data"][0]["y"]), expected, rtol=1e-5)
-    assert "orders of magnitude less than row 28" in _texts(app.caption)
+    assert f"RNN: row 1's is {expected[0] / expected[-1]:.2g} × row 28's" in _texts(app.caption)
 
 
 def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_run):
