@@ -116,7 +116,7 @@ def test_runs_page_overlays_ticked_runs(runs_dir, tiny_run, second_run):
     assert not app.exception
     color_by = app.selectbox(key="runs_color_by")
     assert color_by.value == "hidden_units"  # the first field that differs, the seed coming last
-    assert len(app.get("plotly_chart")) == 1
+    assert len(app.get("plotly_chart")) == 2  # the validation overlay, and the runs' memory curves
     color_by.set_value("cell").run()  # once the user picks a field, it stays picked
     app.session_state["runs_table"] = {"selection": {"rows": [rows.index(second_run.run_id)], "columns": []}}
     app.run()

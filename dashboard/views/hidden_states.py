@@ -15,12 +15,14 @@ from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, St
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
 from dashboard.common import get_data, get_gallery_table, get_model, get_network_weights, get_store, require_run
+from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.figures_inspect import (class_means_figure, inspect_figure, probability_lines_figure,
                                        trajectory_figure)
 from dashboard.labels import plain
 from dashboard.own_digit import own_digit_ui
 
-VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages"}
+VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
+         "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
 PICKERS = ("Index", "True class", "Random", "Misclassified")
 ORDERS = {"trained": "as trained", "peak": "peak time", "clustered": "clustered"}
 STATE_LABELS = {"h": "hidden state h_t", "c": "cell state c_t"}
@@ -260,5 +262,9 @@ elif view == "own":
     own_image = own_digit_ui()
     if own_image is not None:
         show_image_views(own_image, trace_own_image(run_id, own_image), None, "Your digit", summaries)
+elif view == "memory":
+    memory_view_ui(record)
+elif view == "dynamics":
+    dynamics_view_ui(record, summaries)
 else:
     show_class_views(summaries, has_cell_state="c" in summaries)

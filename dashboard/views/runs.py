@@ -10,6 +10,7 @@ from core.config import is_run_id
 from core.run_format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
                              WEIGHTS_FILE, RunError)
 from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, select_run, selected_run_id
+from dashboard.dynamics_ui import memory_comparison_ui
 from dashboard.figures_training import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
@@ -254,6 +255,7 @@ if not damaged.empty:
                + "\n".join(f"- **{plain(row.run_id)}**: {plain(row.problem, PROBLEM_LIMIT)}"
                            for row in damaged.itertuples()), icon=":material/warning:")
 overlay_ui(configs, ticked)
+memory_comparison_ui(ticked)
 st.subheader("Open, download, retrain or delete a run")
 chosen = run_picker_ui(table, configs, ticked, notice)
 if chosen is not None:

@@ -1,0 +1,124 @@
+"""AppTest of the dynamics views (Hidden states: how long it remembers, where the dynamics settle) and
+the memory chart on Runs, on the tiny vanilla run and a tiny LSTM run trained once for this module."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from numpy.testing import assert_allclose
+from streamlit.testing.v1 import AppTest
+
+from core.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.run_store import RunStore
+from core.run_training import train_run
+from tests.conftest import TINY_CONFIG
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
+
+
+@pytest.fixture(scope="module")
+def lstm_run(mnist, tmp_path_factory):
+    """A tiny LSTM run, trained once for this module."""
+    store = RunStore(tmp_path_factory.mktemp("lstm-run"))
+    record, _ = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
+    return record
+
+
+@pytest.fixture
+def runs_dir(tiny_run, lstm_run, tmp_path, monkeypatch):
+    """A runs folder with copies of the tiny vanilla run and the tiny LSTM run, fresh caches."""
+    runs = tmp_path / "runs"
+    for record in (tiny_run[1], lstm_run):
+        shutil.copytree(record.run_dir, runs / record.run_id)
+    monkeypatch.setenv("RNN_RUNS_DIR", str(runs))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield runs
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _open(script: str, **query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=180)
+    app.query_params.update(query)
+    app.run()
+    app.switch_page(script)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _charts(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def _array(value) -> np.ndarray:
+    """Plotly sends numeric arrays as {dtype, bdata}; plain lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_run, lstm_run, mnist):
+    """Check 'How long it remembers' picks this run and the LSTM by default and draws their curves,
+    the RNN's equal to core.memory_curve on the first test images."""
+    store, record = tiny_run
+    app = _open(HIDDEN_STATES, run=record.run_id, view="memory")
+    assert app.multiselect[0].value == [record.run_id, lstm_run.run_id]
+    (chart,) = _charts(app)
+    names = [trace["name"] for trace in chart["data"]]
+    assert names == ["RNN", "LSTM"]
+    assert chart["layout"]["yaxis"]["type"] == "log"
+    expected = memory_curve(store.load_model(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
+    assert_allclose(_array(chart["data"][0]["y"]), expected, rtol=1e-5)
+    assert f"RNN: row 1's is {expected[0] / expected[-1]:.2g} × row 28's" in _texts(app.caption)
+
+
+def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_run):
+    """Check 'Where the dynamics settle' on a vanilla run draws the points on the PCA plot with a test
+    image's path, and the chosen point's eigenvalues (one per hidden unit) beside the unit circle."""
+    _, record = tiny_run
+    app = _open(HIDDEN_STATES, run=record.run_id, view="dynamics")
+    trajectory, eigenvalues = _charts(app)
+    names = [trace.get("name") for trace in trajectory["data"]]
+    assert "this image" in names
+    assert any(name and name.endswith("points") for name in names)
+    assert "chosen: #1" in names
+    picker = app.selectbox(key=f"dynamics_point_{record.run_id}")
+    assert picker.value == 0 and picker.options[0].startswith("#1: ")
+    circle, *groups = eigenvalues["data"]
+    assert circle["name"] == "unit circle |λ| = 1"
+    assert sum(len(_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
+    assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
+
+
+def test_dynamics_view_of_an_lstm_says_why_it_is_left_out(runs_dir, lstm_run):
+    """Check an LSTM run gets a note instead of fixed points, and no chart."""
+    app = _open(HIDDEN_STATES, run=lstm_run.run_id, view="dynamics")
+    assert "Fixed points are shown for vanilla RNN runs only. This run is an LSTM" in _texts(app.info)
+    assert not app.get("plotly_chart")
+
+
+def test_runs_page_shows_the_memory_chart_of_ticked_runs(runs_dir, tiny_run, lstm_run):
+    """Check ticking two runs on Runs adds their memory curves under the validation overlay."""
+    app = _open(RUNS)
+    rows = app.dataframe[0].value["run_id"].tolist()
+    app.session_state["runs_table"] = {"selection": {"rows": [rows.index(tiny_run[1].run_id),
+                                                              rows.index(lstm_run.run_id)], "columns": []}}
+    app.run()
+    assert not app.exception
+    memory = next(chart for chart in _charts(app)
+                  if chart["layout"].get("title", {}).get("text", "").startswith("How much can row t"))
+    assert sorted(trace["name"] for trace in memory["data"]) == ["LSTM", "RNN"]
+    assert "How long they remember" in _texts(app.subheader)
