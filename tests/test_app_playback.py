@@ -110,7 +110,8 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
 
 def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     """Check choosing a second run sends two panels, one per run, of the same image at the same
-    timestep, each with its own model's probabilities."""
+    timestep, each with its own model's probabilities; making the second run the page's run leaves
+    one panel and offers the first run to compare."""
     store, record, other = two_runs
     app = _open(run=record.run_id, image="3", t="14")
     assert len(_sent(app)["panels"]) == 1
@@ -130,6 +131,11 @@ def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     assert first["inspect"]["figure"]["layout"]["title"]["text"].startswith("A: Test image #3")
     assert second["lines"]["figure"]["layout"]["title"]["text"].startswith("B: ")
     assert first["confidence"] != second["confidence"]  # two different networks
+    app.sidebar.selectbox[0].set_value(other.run_id).run()  # the compared run becomes the page's run
+    assert not app.exception, app.exception
+    assert [panel["label"] for panel in _sent(app)["panels"]] == [""]
+    options = app.selectbox(key="hidden_compare").options
+    assert len(options) == 2 and options[0] == "no, this run only" and record.run_id in options[1]
 
 
 @pytest.mark.parametrize("text, expected", [(None, 28), ("1", 1), ("28", 28)])
