@@ -101,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs-dir", type=Path, required=True, help="a runs folder with at least one run")
     parser.add_argument("--project", type=Path, default=PROJECT_ROOT, help="the checkout to serve")
+    parser.add_argument("--run", default="", help="the run to show (default: the newest)")
     parser.add_argument("--image", type=int, default=0, help="the test image to read")
     parser.add_argument("--moves", type=int, default=12, help="slider moves to time")
     parser.add_argument("--screenshots", type=Path, help="save screenshots of the playback here")
@@ -113,7 +114,8 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             with new_page(browser, 1400, 240) as page:
-                page.goto(f"{url}/hidden-states?image={arguments.image}")
+                run = f"&run={arguments.run}" if arguments.run else ""
+                page.goto(f"{url}/hidden-states?image={arguments.image}{run}")
                 page.wait_for_selector(".js-plotly-plot", timeout=240_000)
                 design = "playback" if page.locator(SLIDERS["playback"]).count() else "streamlit"
                 times = measure(page, design, arguments.moves)
@@ -130,14 +132,19 @@ def main() -> None:
 
 
 def take_screenshots(page, folder: Path) -> None:
-    """The page while playing (paused at row 12), and the two-run mode if the folder has two runs."""
+    """The page while playing (near row 12), and the two-run mode at row 14 if the folder has two runs."""
     folder.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 2600})  # the whole playback in view: a WebGL plot
-    page.wait_for_timeout(1000)                               # scrolled out of view is not painted    page.locator(".rnn-playback-play").click()
-    page.wait_for_function("() => Number(document.querySelector('.rnn-playback').dataset.timestep) >= 12")
+    page.wait_for_timeout(1000)                               # scrolled out of view is not painted
+    page.locator(".rnn-playback-slider").focus()
+    page.keyboard.press("Home")  # from row 1
     page.locator(".rnn-playback-play").click()
-    page.wait_for_timeout(2500)  # the pause reports t to Python: let its rerun settle
-    page.locator(".rnn-playback").screenshot(path=str(folder / "playback-playing.png"))
+    page.wait_for_function("() => Number(document.querySelector('.rnn-playback').dataset.timestep) >= 12")
+    page.locator(".rnn-playback").screenshot(path=str(folder / "playback-playing.png"))  # mid-play
+    page.wait_for_function("() => document.querySelector('.rnn-playback').dataset.playing === 'false'")
+    page.locator(".rnn-playback-slider").focus()
+    for _ in range(14):  # two runs at row 14, where the tutorial RNN is still making up its mind
+        page.keyboard.press("ArrowLeft")
     compare = page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare with another run")
     if not compare.count():
         return
