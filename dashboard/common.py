@@ -218,6 +218,13 @@ def _live_chart_component():
     return components.declare_component("rnn_live_plotly_chart", path=str(folder))
 
 
+def plotly_js_url() -> str:
+    """The address of plotly.min.js on this server (served from the live chart's folder), for
+    components that draw with plotly.js in the page itself (dashboard/playback.py)."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{'/' + base if base else ''}/component/{_live_chart_component().name}/plotly.min.js"
+
+
 def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = None) -> None:
     """Draw figure (a go.Figure, or a plain dict of JSON types with "data" and "layout", which is
     cheaper to build each second) so that a redraw with new data updates the plot in place.

@@ -166,7 +166,7 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
     layout = _layout_spec(
         title, height=480, margin=dict(l=60, r=20, t=60, b=110),
         legend=dict(orientation="h", x=0, y=-0.2, yanchor="top", itemsizing="constant",
-                    title=dict(text="where other test images end, by digit:"), font=dict(size=11)),
+                    title=dict(text="where other test images end, by digit:", side="top"), font=dict(size=11)),
         xaxis=dict(title=dict(text=f"PC 1 ({explained[0]:.0%} of variance)"), showgrid=False, zeroline=False),
         yaxis=dict(title=dict(text=f"PC 2 ({explained[1]:.0%} of variance)"), showgrid=False, zeroline=False),
     )

@@ -70,9 +70,16 @@ def _read(elements) -> str:
 
 
 def _charts(app: AppTest) -> list[dict]:
-    """The page's charts but the "Which rows decided" section's (tests/test_app_attribution.py)."""
-    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
-            if not chart.proto.id.endswith("attribution_chart")]
+    """Every figure on the page but the "Which rows decided" section's (tests/test_app_attribution.py):
+    st.plotly_chart's, then the playback component's (for each run: the aligned figure, the
+    probability lines and the PCA path; see tests/test_app_playback.py)."""
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
+               if not chart.proto.id.endswith("attribution_chart")]
+    for component in app.get("bidi_component"):
+        if component.proto.component_name == "rnn_playback":
+            for panel in json.loads(component.proto.mixed.json or component.proto.json)["panels"]:
+                figures += [panel[name]["figure"] for name in ("inspect", "lines", "path")]
+    return figures
 
 
 def _array(value) -> np.ndarray:
@@ -243,17 +250,19 @@ def test_misclassified_picker_never_shows_an_image_the_page_does_not_show(rnn):
     assert f"Test image #{worst}" in _texts(app.markdown)
 
 
-def test_timestep_slider_outlines_that_row_everywhere(rnn):
-    """Check moving the slider outlines row t in all three panels of the aligned figure."""
+def test_unit_orders_reorder_the_states_panel(rnn):
+    """Check each unit order draws the states panel: as trained in unit order, the others reordered.
+    (The timestep is stepped in the browser: tests/test_app_playback.py, tests/test_browser_playback.py.)"""
     _, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id, image="7")
-    app.slider(key="hidden_timestep").set_value(9).run()
-    shapes = _charts(app)[0]["layout"]["shapes"]
-    assert len(shapes) == 3 and all((shape["y0"], shape["y1"]) == (8.5, 9.5) for shape in shapes)
-    assert "After row 9 it leans to" in _texts(app.markdown)
-    for method in ("trained", "clustered"):
+    for method, title in (("trained", "hidden unit"), ("clustered", "hidden unit (reordered)"),
+                          ("peak", "hidden unit (reordered)")):
         app.segmented_control(key="hidden_order").set_value(method).run()
         assert not app.exception
+        inspect = _charts(app)[0]
+        assert inspect["layout"]["xaxis2"]["title"]["text"] == title
+        customdata = _array(inspect["data"][1]["customdata"]).reshape(28, -1)[0]
+        assert sorted(customdata.tolist()) == list(range(TINY_CONFIG.hidden_units))
 
 
 def test_class_averages_show_ten_heatmaps(rnn):
@@ -296,7 +305,7 @@ def test_own_digit_upload_is_read_and_bad_files_get_a_message(rnn):
     assert not app.get("file_uploader")[0].value  # emptied: refused files cannot pile up in it
     _upload(app, "notes.png", b"not a picture")
     assert "The file is not an image that can be read" in _read(app.error)
-    assert not app.get("plotly_chart")
+    assert not _charts(app)
     _upload(app, "blank.png", _png(np.full((50, 50), 255, np.uint8)))
     assert "No digit found" in _read(app.error)
     _upload(app, "big.png", b"\x89PNG" + bytes(5_000_001 - 4))

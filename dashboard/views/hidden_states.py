@@ -14,12 +14,13 @@ from core.analysis import decision_timestep, filter_gallery, parse_test_index, u
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import get_data, get_gallery_table, get_model, get_network_weights, get_store, require_run
+from dashboard.common import (get_data, get_gallery_table, get_model, get_network_weights, get_store, openable_runs,
+                              plotly_js_url, require_run, selected_run_id)
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
-from dashboard.figures_inspect import (class_means_figure, inspect_figure, probability_lines_figure,
-                                       trajectory_figure)
+from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import plain
 from dashboard.own_digit import own_digit_ui
+from dashboard.playback import image_panel, playback, timestep_from_url
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -152,11 +153,10 @@ def picker_changed(table, index: int) -> None:
 
 
 def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[int, str, str]:
-    """(timestep 1..28, unit order, state kind "h" or "c"), side by side; t is 28 when not asked for."""
+    """(timestep 1..28, unit order, state kind "h" or "c"), side by side. The timestep is the one
+    last let go of in the playback (kept in the URL as ?t=); 28 when not asked for."""
+    timestep = timestep_from_url() if with_timestep else 28
     slots = iter(st.columns(3))
-    timestep = 28
-    if with_timestep:
-        timestep = next(slots).slider("Timestep t (the image row just read)", 1, 28, 28, key="hidden_timestep")
     order = next(slots).segmented_control("Order of hidden units", list(ORDERS), format_func=ORDERS.get,
                                           default="peak", required=True, key="hidden_order")
     kind = "h"
@@ -166,46 +166,55 @@ def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[
     return timestep, order, kind
 
 
+def compare_run_ui(run_id: str) -> str | None:
+    """Another run to read the same image beside this one, or None."""
+    choices = {other: label for other, label in openable_runs(str(get_store().root)).items() if other != run_id}
+    if not choices:
+        return None
+    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare",
+                        format_func=lambda other: "no, this run only" if other is None else choices[other],
+                        help="Both runs read the same image; the Play button and the slider step them together")
+
+
 # ---------------------------------------------------------------------------------------------
 # Views
 
 
 def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | None, name: str,
                      summaries: dict[str, StateSummary]) -> None:
-    """The aligned image | states | probabilities figure, the decision curve and the PCA path."""
-    probabilities = trace.probabilities
+    """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
+    row by row in the browser; with another run chosen, both read the image side by side."""
+    run_id = selected_run_id()
+    compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
-    states = trace.states(kind)
+    probabilities = trace.probabilities
     predicted = int(probabilities[-1].argmax())
-    decided_at = decision_timestep(probabilities)
     verdict = ""
     if true_class is not None:
         verdict = (" — :green[**correct**]" if predicted == true_class
                    else f" — :red[**wrong**], the true label is **{true_class}**")
-    now = ""
-    if timestep < 28:
-        now = (f" After row {timestep} it leans to **{int(probabilities[timestep - 1].argmax())}** "
-               f"({probabilities[timestep - 1].max():.0%}).")
     st.markdown(f"**{name}**: predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
-                f"The answer stays {predicted} from row **{decided_at}** on.{now}")
-    # tanh keeps h_t in (-1, 1); an LSTM's cell state is unbounded, so its scale follows the data.
-    limit = 1.0 if kind == "h" else max(1.0, float(np.abs(states).max()))
-    order = unit_order(states, order_method)
-    st.plotly_chart(inspect_figure(image, states, probabilities, timestep, order, STATE_LABELS[kind], limit,
-                                   title=f"{name}: read row by row"), key="hidden_inspect_chart")
-    left, right = st.columns(2)
-    left.plotly_chart(probability_lines_figure(probabilities, timestep, decided_at, true_class,
-                                               title="When does the network make up its mind?"),
-                      key="hidden_probability_chart")
-    summary = summaries[kind]
-    right.plotly_chart(trajectory_figure(summary.projection.transform(states), summary.background,
-                                         summary.background_labels, timestep, summary.projection.explained_variance_ratio,
-                                         title=f"Path of {kind}_t through state space (PCA)"),
-                       key="hidden_trajectory_chart")
-    st.caption(f"PCA fitted once for this run on every {kind}_t of the first {SAMPLE_SIZE:,} test images; grey "
-               f"lines are {BACKGROUND_PER_CLASS} of them per digit, dots their final states. Unit order "
-               f"'{ORDERS[order_method]}' is computed from this image's states.")
-    attribution_ui(run_id, image, name)  # run_id: this page's run, set below before any view is shown
+                f"The answer stays {predicted} from row **{decision_timestep(probabilities)}** on.")
+    title = f"{name}: read row by row"
+    if compare_id is None:
+        panels = [image_panel(image, trace, summaries[kind], kind, STATE_LABELS[kind], order_method, true_class,
+                              title)]
+    else:
+        labels = openable_runs(str(get_store().root))
+        other = trace_own_image(compare_id, image)
+        other_kind = kind if other.cell_states is not None else "h"  # a vanilla RNN or GRU has no c_t
+        panels = [image_panel(image, read, summary[chosen], chosen, STATE_LABELS[chosen], order_method, true_class,
+                              title, f"{tag}: {labels.get(shown, shown)}", f"{tag}: ")
+                  for tag, shown, read, summary, chosen in (("A", run_id, trace, summaries, kind),
+                                                            ("B", compare_id, other, state_summaries(compare_id),
+                                                             other_kind))]
+    playback(panels, timestep, plotly_js_url(), key="hidden_playback",
+             on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
+    st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
+               f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {kind}_t of the first "
+               f"{SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per digit, dots their "
+               f"final states. Unit order '{ORDERS[order_method]}' is computed from this image's states.")
+    attribution_ui(run_id, image, name)
 
 
 def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -> None:

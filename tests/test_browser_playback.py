@@ -1,0 +1,169 @@
+"""End to end in a real Chromium: the Hidden states playback, for one run and for two side by side.
+
+One `streamlit run dashboard/app.py` serves copies of the session's tiny run and of a second tiny run
+(seed 1). The tests press Play and watch the highlighted timestep advance in the page with no
+message to the server, check the outline sits on the row it names, let go of the timestep into the
+URL, and open the two-run mode. On failure a screenshot and the server log are saved in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from core.run_store import RunStore
+from core.run_training import train_run
+from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from tests.conftest import TINY_CONFIG
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+SERVER_START_SECONDS = 120
+UI_SECONDS = 120  # the first Hidden states view loads TensorFlow and traces 2,000 images
+
+# For every highlight outline of the aligned figures: the timestep it says it shows, and the row its
+# top and bottom edges sit on in that plot's row axis (from Plotly's own pixel mapping).
+OUTLINES_JS = """() => Array.from(document.querySelectorAll('.rnn-playback-inspect')).flatMap(frame => {
+  const axis = frame.querySelector('.js-plotly-plot')._fullLayout.yaxis;
+  return Array.from(frame.querySelectorAll('.rnn-playback-outline')).map(outline => {
+    const top = parseFloat(outline.style.top), bottom = top + parseFloat(outline.style.height);
+    return {timestep: Number(outline.dataset.timestep), rows: [axis.p2l(top - axis._offset),
+                                                               axis.p2l(bottom - axis._offset)]};
+  });
+})"""
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
+    pytest.skip(f"{CHROMIUM} is not installed")
+
+
+@contextlib.contextmanager
+def artifacts_on_failure(name: str, page, log_path: Path):
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
+            page.screenshot(path=str(ARTIFACTS / f"playback-{name}.png"), full_page=True)
+        if log_path.is_file():
+            shutil.copy(log_path, ARTIFACTS / "playback-streamlit-server.log")
+        raise
+
+
+@pytest.fixture(scope="module")
+def served_runs(tiny_run, mnist, tmp_path_factory):
+    """(base url, tiny run id, seed 1 run id, server log): both runs served by one app."""
+    _require_chromium()
+    _, record = tiny_run
+    folder = tmp_path_factory.mktemp("browser-playback")
+    store = RunStore(folder / "runs")
+    shutil.copytree(record.run_dir, store.root / record.run_id)
+    other, _ = train_run(store, TINY_CONFIG.replace(seed=1), mnist)
+    log_path = folder / "streamlit-server.log"
+    process, url = start_streamlit(store.root, log_path, SERVER_START_SECONDS)
+    try:
+        yield url, record.run_id, other.run_id, log_path
+    finally:
+        stop_streamlit(process)
+
+
+@pytest.fixture(scope="module")
+def browser(served_runs):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    with new_page(browser, 1400, UI_SECONDS) as fresh_page:
+        yield fresh_page
+
+
+def shown_timestep(page) -> int:
+    return int(page.evaluate("() => document.querySelector('.rnn-playback').dataset.timestep"))
+
+
+def assert_outlines_on(page, timestep: int, count: int) -> None:
+    outlines = page.evaluate(OUTLINES_JS)
+    assert len(outlines) == count
+    for outline in outlines:
+        assert outline["timestep"] == timestep
+        assert sorted(outline["rows"]) == pytest.approx([timestep - 0.5, timestep + 0.5], abs=0.05)
+
+
+def test_play_steps_the_highlight_without_asking_the_server(served_runs, page):
+    """Check Play steps t up row by row to 28 in the browser (outlines on the row they name, the
+    sentence following), sends nothing to the server while it plays, and leaves t in the URL."""
+    url, run_id, _, log_path = served_runs
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
+    with artifacts_on_failure("play", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image=0&t=1")
+        page.wait_for_selector(".rnn-playback[data-ready='true']")
+        assert shown_timestep(page) == 1
+        assert_outlines_on(page, 1, 3)
+        page.wait_for_timeout(1000)  # the page's own messages (its first run) are done
+        sent.clear()
+        page.locator(".rnn-playback-play").click()
+        page.wait_for_function("() => Number(document.querySelector('.rnn-playback').dataset.timestep) >= 6")
+        assert sent == []  # stepping is all in the browser
+        seen = [shown_timestep(page)]
+        while seen[-1] < 28:
+            page.wait_for_timeout(150)
+            seen.append(shown_timestep(page))
+        assert seen == sorted(seen)  # forwards only, and it stops at the last row
+        page.wait_for_function("() => document.querySelector('.rnn-playback').dataset.playing === 'false'")
+        assert_outlines_on(page, 28, 3)
+        assert page.locator(".rnn-playback-sentence").inner_text().startswith("After row 28 it leans to")
+        assert page.locator(".rnn-playback").get_attribute("data-draws") == "1"  # no figure was redrawn
+        # Let go of at the end, the timestep goes back to Python once, which writes it into the URL
+        # (by history.replaceState, which page.wait_for_url does not see).
+        page.wait_for_function("() => new URLSearchParams(location.search).get('t') === '28'")
+        slider = page.locator(".rnn-playback-slider")
+        slider.focus()
+        slider.press("Home")
+        for _ in range(8):
+            slider.press("ArrowRight")
+        assert shown_timestep(page) == 9
+        assert_outlines_on(page, 9, 3)
+        assert page.locator(".rnn-playback-sentence").inner_text().startswith("After row 9 it leans to")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('t') === '9'")
+    assert parse_qs(urlparse(page.url).query)["t"] == ["9"]
+
+
+def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
+    """Check choosing a second run shows both runs' figures, and one slider moves both highlights."""
+    url, run_id, other_id, log_path = served_runs
+    with artifacts_on_failure("two-runs", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image=4&t=20")
+        page.wait_for_selector(".rnn-playback[data-ready='true']")
+        compare = page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare with another run")
+        compare.locator("input").click()
+        page.get_by_role("option").filter(has_text=other_id).click()
+        page.wait_for_function("() => document.querySelectorAll('.rnn-playback-header').length === 2 && "
+                               "document.querySelector('.rnn-playback').dataset.ready === 'true'")
+        headers = page.locator(".rnn-playback-run").all_inner_texts()
+        assert headers[0].startswith("A: ") and run_id in headers[0]
+        assert headers[1].startswith("B: ") and other_id in headers[1]
+        assert page.locator(".rnn-playback .js-plotly-plot").count() == 6
+        assert_outlines_on(page, 20, 6)
+        slider = page.locator(".rnn-playback-slider")
+        slider.focus()
+        slider.press("ArrowLeft")
+        assert_outlines_on(page, 19, 6)
+        sentences = page.locator(".rnn-playback-sentence").all_inner_texts()
+        assert len(sentences) == 2 and all(text.startswith("After row 19 it leans to") for text in sentences)
