@@ -78,6 +78,6 @@ def test_view_with_a_stored_analysis_never_builds_a_model(served, monkeypatch):
     monkeypatch.setattr(type(store), "load_model", refuse)
     monkeypatch.setattr(attribution_ui_module, "attribution_ui", lambda *args, **kwargs: None)
     monkeypatch.setattr(attribution_ui_module, "class_average_attribution_ui", lambda *args, **kwargs: None)
-    for view in ("test", "classes"):
-        app = _open_hidden_states(record.run_id, view)
-        assert app.get("plotly_chart")
+    test_view = _open_hidden_states(record.run_id, "test")
+    assert [component.proto.component_name for component in test_view.get("bidi_component")] == ["rnn_playback"]
+    assert _open_hidden_states(record.run_id, "classes").get("plotly_chart")
