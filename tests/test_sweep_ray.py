@@ -122,8 +122,10 @@ def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path):
 def test_stop_keeps_finished_trials(local_ray, mnist, tmp_path):
     """Check Stop after the first trial finishes keeps it as a complete run and marks the rest stopped."""
     store = RunStore(tmp_path)
-    # Two trials at a time on 2 CPUs: when the first finishes, the third has at most just started.
-    spec = SweepSpec(BASE.replace(seed=7), (Axis("learning_rate", values=(0.001, 0.002, 0.003)),))
+    # Two trials at a time on 2 CPUs: the two 1-epoch trials are submitted first and finish in seconds;
+    # the 30-epoch ones cannot finish before the stop that the first completed trial triggers. (Three
+    # equal trials let the third finish before the stop on a busy machine: CI saw 3 complete.)
+    spec = SweepSpec(BASE.replace(seed=7), (Axis("epochs", values=(1, 30)),), seeds=(7, 8))
     latest = []
     info = run_sweep(store, spec, mnist, on_update=latest.append,
                      should_stop=lambda: any(trial["state"] == "complete" for trial in latest[-1].trials))
