@@ -22,6 +22,7 @@ def pytest_configure(config):
     configure_process()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     """With pytest-xdist (`--dist loadgroup`), keep each test file on one worker, so a module's
     fixtures (a served app, a browser, a trained run, a Ray instance) are made once, not once per
