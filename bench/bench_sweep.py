@@ -1,6 +1,6 @@
 """The same 6-trial sweep, one trial after another through `python -m core train`, and through Ray.
 
-    python bench/bench_sweep.py [--train-subset 10000] [--epochs 2] [--cpus-per-trial 1]
+    python bench/bench_sweep.py [--train-subset 10000] [--epochs 2] [--cpus-per-trial N (default: the CLI's)]
 
 Both sides start from an empty run store (a temporary folder, deleted afterwards), so nothing is a
 cache hit, and both include everything a user waits for: process start-up, TensorFlow's import,
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.run_store import RunStore  # noqa: E402
-from core.sweep_spec import Axis, SweepSpec  # noqa: E402
+from core.sweep_spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LEARNING_RATES = (0.0003, 0.001, 0.003)
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-subset", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--cpus-per-trial", type=int, default=1)
+    parser.add_argument("--cpus-per-trial", type=int, default=default_cpus_per_trial())
     arguments = parser.parse_args()
     base_flags = [f"--train-subset={arguments.train_subset}", f"--epochs={arguments.epochs}"]
     spec = SweepSpec(axes=(Axis("learning_rate", values=LEARNING_RATES),), seeds=SEEDS)

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2|NAME=LOW:HIGH:COUNT[:log]",
                        help="a config field to vary: explicit values, or COUNT samples of a range (repeatable)")
     sweep.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds to repeat every combination with")
-    sweep.add_argument("--cpus-per-trial", type=int, default=None, help="CPUs Ray reserves per trial (default 1)")
+    sweep.add_argument("--cpus-per-trial", type=int, default=None, help="CPUs Ray reserves per trial (default: as many as a training step uses, 2, at most this machine's)")
     sweep.add_argument("--spec", default=None, help="a sweep spec JSON file (see README); flags are then not allowed")
     sweep.add_argument("--address", default=None, help="a Ray cluster to join (default: RAY_ADDRESS, else local)")
     sweep.add_argument("--max-trials", type=int, default=None, help="raise the cap of 200 trials per sweep")

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.config import RNNConfig
 from core.storage import read_json
-from core.sweep_spec import MAX_TRIALS, SweepSpec, parse_vary
+from core.sweep_spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -37,7 +37,7 @@ def spec_from(arguments: argparse.Namespace) -> SweepSpec:
     base = _config_from(arguments)
     axes = tuple(parse_vary(text, base) for text in arguments.vary)
     seeds = tuple(arguments.seeds) if arguments.seeds else (base.seed,)
-    cpus = arguments.cpus_per_trial if arguments.cpus_per_trial is not None else 1
+    cpus = arguments.cpus_per_trial if arguments.cpus_per_trial is not None else default_cpus_per_trial()
     return SweepSpec(base=base, axes=axes, seeds=seeds, cpus_per_trial=cpus)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
-from core.sweep_spec import MAX_TRIALS, Axis, SweepSpec
+from core.sweep_spec import MAX_TRIALS, Axis, SweepSpec, default_cpus_per_trial
 from dashboard.labels import format_value
 from dashboard.train_form import (ADAM_BETA_2S, CLIP_NORMS, INIT_STDDEVS, KEY as TRAIN_KEY, LABELS, LEARNING_RATES,
                                   form_values, with_labels)
@@ -40,7 +40,7 @@ FIRST_VALUES = {
 # The sidebar's first values: a quick sweep of the learning rate (a sweep trains many runs: start small).
 KEEP = {"persist_state": "session"}  # the sidebar keeps its values while the user visits other pages
 FIRST_CHOICES = {"start": "Tutorial", "train_subset": 10_000, "epochs": 2, "vary": ["learning_rate"], "seeds": 2,
-                 "cpus": 1, "address": ""}
+                 "cpus": default_cpus_per_trial(), "address": ""}
 
 
 @dataclass(frozen=True)

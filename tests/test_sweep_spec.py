@@ -203,3 +203,20 @@ def test_cli_sweep_unreachable_address_says_so_in_one_line(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [
         f"python -m core sweep: error: cannot reach Ray at 127.0.0.1:{port}: Connection refused"]
+
+
+def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkeypatch):
+    """Check `sweep` without --cpus-per-trial asks TRAINING_SHARDS CPUs per trial, at most the machine's,
+    and an explicit value wins."""
+    from core.cli import build_parser
+    from core.process import TRAINING_SHARDS
+    from core.sweep_cli import spec_from
+
+    def spec_for(*flags: str) -> SweepSpec:
+        return spec_from(build_parser().parse_args(["sweep", "--vary", "learning_rate=0.001,0.003", *flags]))
+
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert spec_for().cpus_per_trial == TRAINING_SHARDS
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert spec_for().cpus_per_trial == 1
+    assert spec_for("--cpus-per-trial", "3").cpus_per_trial == 3
