@@ -17,17 +17,14 @@ page playing, and (with a second run in the folder) the two-run mode.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.testing import PROJECT_ROOT, free_port, launch_chromium, new_page  # noqa: E402
+from dashboard.testing import PROJECT_ROOT, launch_chromium, new_page, start_streamlit  # noqa: E402
 
 # Resolves with performance.now() at the first animation frame in which the aligned figure outlines
 # row t; rejects after 20 s. The playback draws its outlines as elements over the plot (each says its
@@ -53,27 +50,6 @@ SLIDERS = {  # the timestep slider of each design
     "playback": "input.rnn-playback-slider",
     "streamlit": '[data-testid="stSlider"] input[type="range"]',
 }
-
-
-def start_server(project: Path, runs_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.port", str(port)]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, cwd=project, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    import urllib.request
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise TimeoutError(f"streamlit did not start; see {log_path}")
 
 
 def current_row(page) -> float:
@@ -109,7 +85,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="bench-playback-"))
-    process, url = start_server(arguments.project.resolve(), arguments.runs_dir.resolve(), work / "server.log")
+    process, url = start_streamlit(arguments.runs_dir.resolve(), work / "server.log", project=arguments.project.resolve())
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)

@@ -47,14 +47,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
-    """Start the app with RNN_RUNS_DIR=runs_dir, logging to log_path; return (process, base url)
-    once its health check answers. Raises (and kills the server) if it does not start in time."""
+def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120,
+                    project: Path = PROJECT_ROOT) -> tuple[subprocess.Popen, str]:
+    """Start project's app (this checkout's unless a benchmark names another) with RNN_RUNS_DIR=runs_dir,
+    logging to log_path; return (process, base url) once its health check answers. Raises (and kills
+    the server) if it does not start in time."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.port", str(port)]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
+        process = subprocess.Popen(command, cwd=project, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
                                    stdout=log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + timeout
