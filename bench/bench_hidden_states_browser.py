@@ -110,7 +110,11 @@ def change_image(page, index: int) -> float:
 
 
 def timestep_control(page):
-    """(the range input labelled Timestep, "Streamlit slider" or "component range input")."""
+    """(the range input labelled Timestep, "Streamlit slider" or "component range input"), or
+    (None, ...) when the page has the in-browser playback: it moves its outlines without a figure
+    redraw, which bench/bench_playback.py measures."""
+    if page.locator("input.rnn-playback-slider").count():
+        return None, "in-browser playback (timed by bench/bench_playback.py)"
     for frame in page.frames[1:]:  # a component draws in its own iframe
         candidate = frame.get_by_label("Timestep", exact=False).and_(frame.locator('input[type="range"]'))
         if candidate.count():
@@ -198,7 +202,7 @@ def main() -> None:
                         control, kind = timestep_control(page)
                         controls.add(kind)
                         current = 28
-                        for _ in range(arguments.repeats):
+                        for _ in range(arguments.repeats if control is not None else 0):
                             seconds, current = change_timestep(page, control, current)
                             samples["new timestep"].append(seconds)
                         if server == 0 and arguments.screenshot:
