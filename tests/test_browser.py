@@ -10,7 +10,6 @@ server log are saved in test-artifacts/.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import time
@@ -22,7 +21,9 @@ import pytest
 
 from core.run_format import COMPLETE
 from core.run_store import RunStore
-from dashboard.testing import CHROMIUM, launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
+from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
+from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
+from tests.browser_support import require_chromium
 from tests.conftest import TINY_CONFIG
 
 try:
@@ -33,8 +34,6 @@ except ImportError:  # the browser fixture skips, or fails on CI, saying so
 
 pytestmark = pytest.mark.browser
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SERVER_START_SECONDS = 120
 TRAINING_SECONDS = 600  # generous: the two cores may be shared with other test sessions
 UI_SECONDS = 60
@@ -76,45 +75,21 @@ class TrainedRun:
     result_text: str = ""  # the main area once the result is shown
 
 
-def _require_chromium() -> None:
-    missing = ("the playwright package" if sync_playwright is None
-               else CHROMIUM if not Path(CHROMIUM).exists() else None)
-    if missing is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{missing} is missing; CI must install it (see requirements-test.txt and .ci/run)")
-    pytest.skip(f"{missing} is not installed")
-
-
-def _save_artifacts(name: str, page=None, server: Server | None = None) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    if page is not None:
-        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if server is not None and server.log_path.is_file():
-        shutil.copy(server.log_path, ARTIFACTS / "streamlit-server.log")
-
-
 @contextlib.contextmanager
 def artifacts_on_failure(name: str, page=None, server: Server | None = None):
-    try:
+    """tests/browser_support.py's, with the server's log when a server is given."""
+    with browser_artifacts_on_failure(name, page, server.log_path if server is not None else None):
         yield
-    except BaseException:
-        _save_artifacts(name, page, server)
-        raise
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
     """`streamlit run dashboard/app.py` on a free port, with its own empty runs folder."""
-    _require_chromium()
+    require_chromium()
     folder = tmp_path_factory.mktemp("browser")
     runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
-    try:
+    with browser_artifacts_on_failure("server-start", log_path=log_path):
         process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
-    except BaseException:
-        _save_artifacts("server-start", server=Server("", runs_dir, log_path, None))
-        raise
     yield Server(url, runs_dir, log_path, process)
     stop_streamlit(process)
 

@@ -9,22 +9,18 @@ a screenshot and the server log are saved in test-artifacts/.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pytest
 
-from dashboard.testing import CHROMIUM, draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
+from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.analysis import confusion_matrix, filter_gallery, gallery_table
+from tests.browser_support import artifacts_on_failure, require_chromium
 
 pytestmark = pytest.mark.browser
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SERVER_START_SECONDS = 120
 UI_SECONDS = 90  # the first Hidden states view loads TensorFlow and traces 2,000 images
 
@@ -46,31 +42,10 @@ CELL_JS = """([predicted, truth]) => {
 }"""
 
 
-def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed")
-
-
-@contextlib.contextmanager
-def artifacts_on_failure(name: str, page, log_path: Path):
-    try:
-        yield
-    except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
-            page.screenshot(path=str(ARTIFACTS / f"inspect-{name}.png"), full_page=True)
-        if log_path.is_file():
-            shutil.copy(log_path, ARTIFACTS / "inspect-streamlit-server.log")
-        raise
-
-
 @pytest.fixture(scope="module")
 def served_run(tiny_run, tmp_path_factory):
     """(base url, run id, server log) of `streamlit run dashboard/app.py` serving a copy of the tiny run."""
-    _require_chromium()
+    require_chromium()
     _, record = tiny_run
     folder = tmp_path_factory.mktemp("browser-inspect")
     runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
@@ -112,7 +87,7 @@ def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run
     url, run_id, log_path = served_run
     store, _ = tiny_run
     worst = int(filter_gallery(gallery_table(*store.load_predictions(run_id)), correct=False)["index"].iloc[0])
-    with artifacts_on_failure("gallery-to-hidden-states", page, log_path):
+    with artifacts_on_failure("inspect-gallery-to-hidden-states", page, log_path):
         page.goto(f"{url}/misclassified?run={run_id}")
         page.get_by_text("Images 1–24 of").wait_for()
         first_card = page.locator("a[href*='image=']:visible").first
@@ -138,7 +113,7 @@ def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, pag
     np.fill_diagonal(mistakes, 0)
     truth, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
     count = int(mistakes[truth, predicted])
-    with artifacts_on_failure("confusion-click", page, log_path):
+    with artifacts_on_failure("inspect-confusion-click", page, log_path):
         page.goto(f"{url}/misclassified?run={run_id}")
         page.get_by_text("Images 1–24 of").wait_for()
         wait_for_charts(page, 2)
@@ -156,7 +131,7 @@ def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
     """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states, and is
     still there after a look at another view."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("draw-a-digit", page, log_path):
+    with artifacts_on_failure("inspect-draw-a-digit", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&view=own")
         page.get_by_text("The canvas is empty").wait_for()
         draw_vertical_stroke(page)
@@ -178,7 +153,7 @@ def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
 def test_hostile_image_value_gives_a_message_not_a_traceback(served_run, page):
     """Check ?image=<script> shows a warning and test image 0."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("hostile-url", page, log_path):
+    with artifacts_on_failure("inspect-hostile-url", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image=%3Cscript%3E")
         page.get_by_text("is not a test image index").wait_for()
         page.get_by_text("Test image #0").first.wait_for()
@@ -200,7 +175,7 @@ def test_misclassified_picker_opens_what_it_shows(served_run, tiny_run, page):
     correct = int(table.index[table["correct"]][0])
     worst = int(filter_gallery(table, correct=False)["index"].iloc[0])
     box = page.locator('input[role="combobox"][aria-label^="Misclassified test images"]')  # what the box shows
-    with artifacts_on_failure("misclassified-picker", page, log_path):
+    with artifacts_on_failure("inspect-misclassified-picker", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image={correct}")
         page.get_by_text(f"Test image #{correct}").first.wait_for()
         wait_for_charts(page, 3)
@@ -227,7 +202,7 @@ def test_markdown_in_the_url_is_shown_as_text(served_run, page, value):
     url, run_id, log_path = served_run
     asked = []
     page.on("request", lambda request: asked.append(request.url) if urlparse(request.url).hostname == "e.co" else None)
-    with artifacts_on_failure("markdown-url", page, log_path):
+    with artifacts_on_failure("inspect-markdown-url", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image={quote(value)}")
         warning = page.locator('[data-testid="stAlert"]', has_text="is not a test image index")
         warning.wait_for()
@@ -241,7 +216,7 @@ def test_markdown_in_the_url_is_shown_as_text(served_run, page, value):
 def test_gallery_page_survives_a_visit_to_hidden_states(served_run, page):
     """Check the gallery's page is in the URL: page 2, a card, then Back shows page 2 again."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("gallery-back", page, log_path):
+    with artifacts_on_failure("inspect-gallery-back", page, log_path):
         page.goto(f"{url}/misclassified?run={run_id}")
         page.get_by_text("Images 1–24 of").wait_for()
         page.locator('[data-testid="stPagination"] button', has_text="2").first.click()

@@ -8,23 +8,19 @@ URL, and open the two-run mode. On failure a screenshot and the server log are s
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from core.run_store import RunStore
 from core.run_training import train_run
-from dashboard.testing import CHROMIUM, launch_chromium, new_page, start_streamlit, stop_streamlit
+from dashboard.testing import launch_chromium, new_page, start_streamlit, stop_streamlit
+from tests.browser_support import artifacts_on_failure, require_chromium
 from tests.conftest import TINY_CONFIG
 
 pytestmark = pytest.mark.browser
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SERVER_START_SECONDS = 120
 UI_SECONDS = 120  # the first Hidden states view loads TensorFlow and traces 2,000 images
 
@@ -40,31 +36,10 @@ OUTLINES_JS = """() => Array.from(document.querySelectorAll('.rnn-playback-inspe
 })"""
 
 
-def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed")
-
-
-@contextlib.contextmanager
-def artifacts_on_failure(name: str, page, log_path: Path):
-    try:
-        yield
-    except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
-            page.screenshot(path=str(ARTIFACTS / f"playback-{name}.png"), full_page=True)
-        if log_path.is_file():
-            shutil.copy(log_path, ARTIFACTS / "playback-streamlit-server.log")
-        raise
-
-
 @pytest.fixture(scope="module")
 def served_runs(tiny_run, mnist, tmp_path_factory):
     """(base url, tiny run id, seed 1 run id, server log): both runs served by one app."""
-    _require_chromium()
+    require_chromium()
     _, record = tiny_run
     folder = tmp_path_factory.mktemp("browser-playback")
     store = RunStore(folder / "runs")
@@ -111,7 +86,7 @@ def test_play_steps_the_highlight_without_asking_the_server(served_runs, page):
     url, run_id, _, log_path = served_runs
     sent = []
     page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
-    with artifacts_on_failure("play", page, log_path):
+    with artifacts_on_failure("playback-play", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image=0&t=1")
         page.wait_for_selector(".rnn-playback[data-ready='true']")
         assert shown_timestep(page) == 1
@@ -148,7 +123,7 @@ def test_play_steps_the_highlight_without_asking_the_server(served_runs, page):
 def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
     """Check choosing a second run shows both runs' figures, and one slider moves both highlights."""
     url, run_id, other_id, log_path = served_runs
-    with artifacts_on_failure("two-runs", page, log_path):
+    with artifacts_on_failure("playback-two-runs", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image=4&t=20")
         page.wait_for_selector(".rnn-playback[data-ready='true']")
         compare = page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare with another run")

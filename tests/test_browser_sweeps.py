@@ -20,12 +20,11 @@ import pytest
 
 from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
 from core.sweep_record import COMPLETE, list_sweeps
-from dashboard.testing import CHROMIUM, launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
+from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
+from tests.browser_support import ARTIFACTS, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ray")]  # starts Ray: never beside another Ray test
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SERVER_START_SECONDS = 120
 UI_SECONDS = 60
 SWEEP_SECONDS = 600  # Ray's start and two TensorFlow workers on a shared 2-core machine
@@ -33,14 +32,6 @@ SWEEP_SECONDS = 600  # Ray's start and two TensorFlow workers on a shared 2-core
 PLOT_TYPES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(plot =>
   (plot.data || []).map(trace => ({type: trace.type,
     lines: trace.type === 'parcoords' ? trace.dimensions[0].values.length : null})))"""
-
-
-def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed")
 
 
 def _stop_drivers(runs_dir: Path) -> None:
@@ -74,7 +65,7 @@ def _fill_number(page, label: str, value: int) -> None:
 
 def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tmp_path):
     """Check the page launches a real sweep, shows its trials live, and draws both trials' lines."""
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=UI_SECONDS * 1000)  # the first view loads MNIST for the estimate

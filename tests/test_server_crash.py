@@ -12,7 +12,8 @@ import pytest
 from core.run_format import INTERRUPTED, RUNNING
 from core.run_store import RunStore
 from dashboard.testing import launch_chromium, start_streamlit
-from tests.test_browser import ARTIFACTS, _require_chromium, set_number
+from tests.browser_support import ARTIFACTS, require_chromium
+from tests.test_browser import set_number
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +36,7 @@ def _running_run(runs_dir: Path, timeout: float = 300) -> str:
 def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(tmp_path):
     """Check a server killed mid-training leaves an interrupted (never complete) run with its last
     finished epoch, listed as interrupted after a restart."""
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     runs_dir, log_path = tmp_path / "runs", tmp_path / "server.log"
