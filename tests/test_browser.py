@@ -239,10 +239,11 @@ def test_train_shows_this_tabs_run_not_another_tabs_job(trained_run, server, bro
     assert record.run_id != trained_run.run_id  # the server's latest job, submitted by the fixture's tab
     with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("two-tabs", page, server):
         open_app(page, server, f"hidden-states?run={record.run_id}")
-        page.get_by_role("link", name="Train").click()
+        sidebar = page.get_by_test_id("stSidebarNavItems")  # the page also links "See its hidden states"
+        sidebar.get_by_role("link", name="Train").click()
         page.get_by_text(f"Run {record.run_id} is complete.").wait_for()
         assert _url_run(page) == record.run_id
-        page.get_by_role("link", name="Hidden states").click()
+        sidebar.get_by_role("link", name="Hidden states").click()
         page.get_by_role("heading", name="Hidden states").wait_for()
         page.wait_for_url(f"**run={record.run_id}**")
 

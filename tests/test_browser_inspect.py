@@ -10,6 +10,7 @@ a screenshot and the server log are saved in test-artifacts/.
 from __future__ import annotations
 
 import shutil
+import time
 from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
@@ -121,10 +122,23 @@ def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, pag
         page.get_by_text(f"of {count:,}. Each card").wait_for()
         assert_no_exception(page)
         links = page.locator("a[href*='image=']:visible")  # Streamlit also renders a hidden copy
-        shown = [int(parse_qs(urlparse(links.nth(i).get_attribute("href")).query)["image"][0])
-                 for i in range(links.count())]
-    assert len(shown) == min(count, 24)
-    assert all((table.at[index, "true"], table.at[index, "predicted"]) == (truth, predicted) for index in shown)
+
+        def shown() -> list[int]:
+            return [int(parse_qs(urlparse(links.nth(i).get_attribute("href")).query)["image"][0])
+                    for i in range(links.count())]
+
+        def filtered(indices: list[int]) -> bool:
+            return all((table.at[index, "true"], table.at[index, "predicted"]) == (truth, predicted)
+                       for index in indices)
+
+        # The count's caption can be drawn before the last of the old cards is replaced (seen in CI):
+        # wait for the cards to settle, then check them.
+        deadline = time.monotonic() + UI_SECONDS
+        while not filtered(shown()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        cards = shown()
+    assert len(cards) == min(count, 24)
+    assert filtered(cards)
 
 
 def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
