@@ -23,6 +23,8 @@ SLOW_TOLERANCE = 1e-4  # q below this (and above FIXED_TOLERANCE): a slow point
 MERGE_DISTANCE = 1e-3  # points closer than this (Euclidean, in state space) are one point
 MAX_ITERATIONS = 50  # Levenberg-Marquardt steps per start at most
 STALLED = 1e-4  # a step that lowers q by less than this fraction ends that start's search
+START_IMAGES = 200  # test images whose visited states seed a run's search (core/run_analysis.py)
+START_COUNT = 200  # starting states drawn from them
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """A run's analysis, computed once and stored with the run: what the Hidden states page draws behind
-one image (a PCA of the state space, background paths, class averages), for h and an LSTM's c.
+one image (a PCA of the state space, background paths, class averages, for h and an LSTM's c), how
+long the run remembers (its memory curve) and, for a vanilla RNN, where its blank-row dynamics settle
+(fixed and slow points).
 
 The analysis is a set of named groups of arrays (GROUPS). Each group has its own version: a stored
 group that is missing, of another version, or whose arrays do not fit the run is recomputed on its
-own, and the others are kept. To add a group (a memory curve, fixed points): give RunAnalysis a
-field, write its compute/pack/unpack functions and list them in GROUPS under the field's name.
+own, and the others are kept. To add a group: give RunAnalysis a field, write its
+compute/pack/unpack functions and list them in GROUPS under the field's name.
 
-No I/O here: core/run_format.py reads and writes analysis.npz and core/run_store.py adds it to a
-run. TensorFlow is imported only when something has to be computed.
+No I/O here: core/run_files.py reads and writes analysis.npz and core/run_store.py adds it to a
+run. States are traced in numpy from the run's weights (core/numpy_trace.py); TensorFlow is imported
+only for the groups that differentiate the model, and only when they have to be computed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ import numpy as np
 
 from core.analysis import NUM_CLASSES, PCAProjection
 from core.config import RNNConfig
+from core.fixed_points import START_COUNT, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
+    visited_states
 from core.hidden_states import SAMPLE_SIZE, StateSummary, summarize_states
+from core.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.numpy_trace import NetworkWeights, trace_states
 
 TIMESTEPS = 28
 ANALYSIS_FORMAT_VERSION = 1  # the file's layout: "<group>.<array>" names, "<group>.version", "sample_size"
@@ -37,19 +44,28 @@ class AnalysisOutdated(ValueError):
 
 
 class AnalysisSample:
-    """What every group may use: the model, the first SAMPLE_SIZE test images (n, 28, 28) and their
-    labels (n,), and their trace through the model, computed at most once, when a group asks."""
+    """What every group may use: the run's weights, its Keras model (loaded when a group asks), the
+    first SAMPLE_SIZE test images (n, 28, 28) and their labels (n,), and their states (traced once,
+    when a group asks)."""
 
-    def __init__(self, model, test_images: np.ndarray, test_labels: np.ndarray):
-        self.model = model
+    def __init__(self, weights: NetworkWeights, test_images: np.ndarray, test_labels: np.ndarray,
+                 load_model: Callable[[], Any] | None = None):
+        self.weights = weights
+        self._load_model = load_model
         self.images = np.asarray(test_images[:SAMPLE_SIZE], dtype=np.float32)
         self.labels = np.asarray(test_labels[:SAMPLE_SIZE], dtype=np.int64)
 
     @functools.cached_property
-    def trajectory(self):
-        from core.model import trace_hidden_states  # imports TensorFlow
+    def states(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(hidden states (n, 28, units), cell states (n, 28, units) of an LSTM, else None)."""
+        hidden, cells, _ = trace_states(self.weights, self.images)
+        return hidden, cells
 
-        return trace_hidden_states(self.model, self.images)
+    @functools.cached_property
+    def model(self):
+        if self._load_model is None:
+            raise ValueError("this analysis needs the run's model, and no way to load it was given")
+        return self._load_model()
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,8 @@ class RunAnalysis:
 
     h: StateSummary  # hidden states h_t of the sample
     c: StateSummary | None = None  # cell states c_t: an LSTM's only
+    memory: np.ndarray | None = None  # (28,): the memory curve (core/memory_curve.py) over MEMORY_SAMPLE images
+    fixed_points: FixedPoints | None = None  # of the blank-row update: a vanilla RNN's only
 
     @property
     def state_summaries(self) -> dict[str, StateSummary]:
@@ -65,12 +83,13 @@ class RunAnalysis:
         return {kind: summary for kind in ("h", "c") if (summary := getattr(self, kind)) is not None}
 
     @classmethod
-    def compute(cls, model, config: RNNConfig, test_images: np.ndarray, test_labels: np.ndarray,
-                reuse: Mapping[str, Any] | None = None) -> RunAnalysis:
-        """The analysis of a trained model over the first SAMPLE_SIZE test images; groups given in
-        reuse (still valid ones from a stored analysis) are taken as they are, not recomputed."""
+    def compute(cls, weights: NetworkWeights, config: RNNConfig, test_images: np.ndarray, test_labels: np.ndarray,
+                reuse: Mapping[str, Any] | None = None, load_model: Callable[[], Any] | None = None) -> RunAnalysis:
+        """The analysis of a trained network (its weights, and load_model for the groups that need the
+        Keras model) over the first SAMPLE_SIZE test images; groups given in reuse (still valid ones
+        from a stored analysis) are taken as they are, not recomputed."""
         reuse = reuse or {}
-        sample = AnalysisSample(model, test_images, test_labels)
+        sample = AnalysisSample(weights, test_images, test_labels, load_model)
         values = {name: reuse[name] if name in reuse else (group.compute(sample) if group.applies(config) else None)
                   for name, group in GROUPS.items()}
         return cls(**values)
@@ -145,16 +164,11 @@ def _pack_summary(summary: StateSummary) -> dict[str, np.ndarray]:
 def _unpack_summary(arrays: dict[str, np.ndarray], config: RNNConfig) -> StateSummary:
     units = config.hidden_units
     count = len(arrays["background_labels"]) if "background_labels" in arrays else 0
-    expected = {"pca_mean": (units,), "pca_components": (2, units), "explained_variance_ratio": (2,),
-                "background": (count, TIMESTEPS, 2), "background_labels": (count,),
-                "class_means": (NUM_CLASSES, TIMESTEPS, units), "class_differences": (NUM_CLASSES, TIMESTEPS, units)}
-    if set(arrays) != set(expected):
-        raise ValueError(f"arrays {sorted(arrays)}; expected {sorted(expected)}")
-    for key, shape in expected.items():
-        array = arrays[key]
-        kind = np.integer if key == "background_labels" else np.floating
-        if array.shape != shape or not np.issubdtype(array.dtype, kind):
-            raise ValueError(f"{key} is {array.dtype} {array.shape}; expected {kind.__name__} {shape}")
+    shapes = {"pca_mean": (units,), "pca_components": (2, units), "explained_variance_ratio": (2,),
+              "background": (count, TIMESTEPS, 2), "background_labels": (count,),
+              "class_means": (NUM_CLASSES, TIMESTEPS, units), "class_differences": (NUM_CLASSES, TIMESTEPS, units)}
+    _check_arrays(arrays, {key: (shape, np.integer if key == "background_labels" else np.floating)
+                           for key, shape in shapes.items()})
     labels = arrays["background_labels"]
     if count and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
         raise ValueError(f"background_labels lie outside 0..{NUM_CLASSES - 1}")
@@ -165,17 +179,69 @@ def _unpack_summary(arrays: dict[str, np.ndarray], config: RNNConfig) -> StateSu
 
 
 def _summarize_cell_states(sample: AnalysisSample) -> StateSummary:
-    if sample.trajectory.cell_states is None:
+    cells = sample.states[1]
+    if cells is None:
         raise ValueError("this model has no cell state c_t; only an LSTM has one")
-    return summarize_states(sample.trajectory.cell_states, sample.labels)
+    return summarize_states(cells, sample.labels)
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, tuple[tuple[int, ...], type]]) -> None:
+    """ValueError unless arrays has exactly the expected names, each of its (shape, dtype kind)."""
+    if set(arrays) != set(expected):
+        raise ValueError(f"arrays {sorted(arrays)}; expected {sorted(expected)}")
+    for key, (shape, kind) in expected.items():
+        array = arrays[key]
+        if array.shape != shape or not np.issubdtype(array.dtype, kind):
+            raise ValueError(f"{key} is {array.dtype} {array.shape}; expected {kind.__name__} {shape}")
+
+
+def _memory_curve(sample: AnalysisSample) -> np.ndarray:
+    return memory_curve(sample.model, sample.images[:MEMORY_SAMPLE])
+
+
+def _unpack_memory(arrays: dict[str, np.ndarray], config: RNNConfig) -> np.ndarray:
+    _check_arrays(arrays, {"curve": ((TIMESTEPS,), np.floating)})
+    curve = arrays["curve"]
+    if not np.all(np.isfinite(curve)) or curve.min() < 0:
+        raise ValueError("curve holds negative or non-finite norms")
+    return curve
+
+
+def _fixed_points(sample: AnalysisSample) -> FixedPoints:
+    """Fixed and slow points of the blank-row update, from START_COUNT states the network visits on
+    the first START_IMAGES test images (the same starts every time: a fixed seed)."""
+    starts = visited_states(sample.states[0][:START_IMAGES], START_COUNT)
+    return find_update_fixed_points(sample.weights.recurrent_kernel, sample.weights.bias, starts)
+
+
+def _pack_fixed_points(points: FixedPoints) -> dict[str, np.ndarray]:
+    return {"states": points.states, "speeds": points.speeds, "is_fixed": points.is_fixed,
+            "eigenvalues": points.eigenvalues, "starts": np.int64(points.starts)}
+
+
+def _unpack_fixed_points(arrays: dict[str, np.ndarray], config: RNNConfig) -> FixedPoints:
+    units = config.hidden_units
+    count = len(arrays["speeds"]) if "speeds" in arrays else 0
+    _check_arrays(arrays, {"states": ((count, units), np.floating), "speeds": ((count,), np.floating),
+                           "is_fixed": ((count,), np.bool_), "eigenvalues": ((count, units), np.complexfloating),
+                           "starts": ((), np.integer)})
+    if count > int(arrays["starts"]):
+        raise ValueError(f"{count} points from {int(arrays['starts'])} starts")
+    # τ follows from the eigenvalues: not stored, so the two can never disagree.
+    return FixedPoints(states=arrays["states"], speeds=arrays["speeds"], is_fixed=arrays["is_fixed"],
+                       eigenvalues=arrays["eigenvalues"], time_constants=time_constants(arrays["eigenvalues"]),
+                       starts=int(arrays["starts"]))
 
 
 GROUPS: dict[str, AnalysisGroup] = {
-    "h": AnalysisGroup(version=1, compute=lambda sample: summarize_states(sample.trajectory.hidden_states,
-                                                                          sample.labels),
+    "h": AnalysisGroup(version=1, compute=lambda sample: summarize_states(sample.states[0], sample.labels),
                        pack=_pack_summary, unpack=_unpack_summary),
     "c": AnalysisGroup(version=1, compute=_summarize_cell_states, pack=_pack_summary, unpack=_unpack_summary,
                        applies=lambda config: config.cell == "lstm"),
+    "memory": AnalysisGroup(version=1, compute=_memory_curve, pack=lambda curve: {"curve": curve},
+                            unpack=_unpack_memory),
+    "fixed_points": AnalysisGroup(version=1, compute=_fixed_points, pack=_pack_fixed_points,
+                                  unpack=_unpack_fixed_points, applies=lambda config: config.cell == "rnn"),
 }
 if [field.name for field in fields(RunAnalysis)] != list(GROUPS):  # a field without a group, or the reverse
     raise TypeError(f"RunAnalysis fields {[field.name for field in fields(RunAnalysis)]} must match GROUPS {list(GROUPS)}")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import TEST_SIZE
+from core.numpy_trace import NetworkWeights
 from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_COLUMNS, BATCH_HISTORY_FILE, EPOCH_COLUMNS,
                              EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
 from core.storage import atomic_write_csv, atomic_write_npz, atomic_write_with
@@ -52,6 +53,15 @@ def read_weight_arrays(record: RunRecord) -> dict[str, list[np.ndarray]]:
     if set(found) != {"recurrent", "readout"}:
         raise RunError(f"run {record.run_id}: {WEIGHTS_FILE} has no layers named recurrent and readout")
     return found
+
+
+def read_network_weights(record: RunRecord) -> NetworkWeights:
+    """The run's weights file as NetworkWeights of its config's cell (core/numpy_trace.py)."""
+    arrays = read_weight_arrays(record)
+    try:
+        return NetworkWeights(record.config.cell, *arrays["recurrent"], *arrays["readout"])
+    except (TypeError, ValueError) as error:
+        raise RunError(f"run {record.run_id}: its weights do not fit its config ({error})") from error
 
 
 def write_histories(run_dir: Path, batch_history: pd.DataFrame, epoch_history: pd.DataFrame) -> None:

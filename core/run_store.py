@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from core.config import RNNConfig, is_run_id
 from core.numpy_trace import NetworkWeights
 from core.run_analysis import AnalysisOutdated, RunAnalysis
-from core.run_files import (load_weights, read_analysis, read_histories, read_predictions, read_weight_arrays,
+from core.run_files import (load_weights, read_analysis, read_histories, read_network_weights, read_predictions,
                             write_analysis)
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
                              RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
@@ -159,11 +159,7 @@ class RunStore:
         record = self.read_run(run_id)
         if not record.has_artifacts:
             raise RunError(f"run {run_id} has no saved weights (status {record.status})")
-        arrays = read_weight_arrays(record)
-        try:
-            return NetworkWeights(record.config.cell, *arrays["recurrent"], *arrays["readout"])
-        except (TypeError, ValueError) as error:
-            raise RunError(f"run {run_id}: its weights do not fit its config ({error})") from error
+        return read_network_weights(record)
 
     # -- the analysis (core/run_analysis.py), stored in the run folder -------------------------
 
@@ -176,10 +172,11 @@ class RunStore:
     def ensure_analysis(self, run_id: str, test_images: np.ndarray, test_labels: np.ndarray,
                         load_model: Callable[[], Any] | None = None) -> RunAnalysis:
         """The run's analysis: the stored one, or computed now (only its outdated groups, when some
-        are still usable) from the model and the test set, and saved with the run.
+        are still usable) from the run's weights and the test set, and saved with the run.
 
         A missing, damaged or outdated analysis.npz is never an error: it is recomputed.
-        load_model: where the model comes from (a cache), by default this store's load_model.
+        load_model: where the Keras model comes from when a group needs it (a cache), by default this
+        store's load_model.
         """
         record = self.read_run(run_id)
         reuse = {}
@@ -189,8 +186,8 @@ class RunStore:
             reuse = outdated.usable
         except RunError:
             pass  # none, or damaged: compute it all
-        model = load_model() if load_model is not None else self.load_model(run_id)
-        analysis = RunAnalysis.compute(model, record.config, test_images, test_labels, reuse=reuse)
+        analysis = RunAnalysis.compute(self.load_network_weights(run_id), record.config, test_images, test_labels,
+                                       reuse=reuse, load_model=load_model or (lambda: self.load_model(run_id)))
         self.save_analysis(record, analysis)
         return analysis
 

@@ -22,7 +22,7 @@ from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.run_analysis import RunAnalysis
-from core.run_files import write_analysis, write_histories, write_predictions, write_weights
+from core.run_files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
 from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              artifact_fingerprints, sha256, write_config, write_status)
 from core.run_store import RunStore
@@ -152,12 +152,13 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
 
 
 def _save_analysis(run_dir, config: RNNConfig, model, data: MnistSplit, on_event: EventCallback) -> float | None:
-    """Compute the run's analysis (core/run_analysis.py) from the model in memory and write it, so
-    the run's first view on Hidden states only reads it; returns the seconds it took. The analysis
+    """Compute the run's analysis (core/run_analysis.py) from the weights just written (and the model
+    in memory, for the groups that differentiate it) and write it, so the run's first view only reads it; returns the seconds it took. The analysis
     can always be recomputed on first view, so a failure here is reported and never fails the run."""
     started = time.perf_counter()
     try:
-        analysis = RunAnalysis.compute(model, config, data.test_images, data.test_labels)
+        weights = read_network_weights(RunRecord(run_dir.name, run_dir, config, data.identity, COMPLETE))
+        analysis = RunAnalysis.compute(weights, config, data.test_images, data.test_labels, load_model=lambda: model)
         write_analysis(run_dir, analysis.to_arrays(), sha256(run_dir / WEIGHTS_FILE))
     except Exception as error:  # noqa: BLE001 - see the docstring: the trained run comes first
         on_event(Message(f"The run's analysis was not saved ({type(error).__name__}: {error}); "

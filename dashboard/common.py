@@ -57,6 +57,15 @@ def get_network_weights(run_id: str):
     return get_store().load_network_weights(run_id)
 
 
+@st.cache_resource(show_spinner="Computing this run's analysis (PCA, class averages, memory curve, fixed "
+                                "points; once per run, then kept in its folder)...", max_entries=8)
+def get_analysis(run_id: str):
+    """The run's stored analysis (core/run_analysis.py RunAnalysis), or computed and stored on the first
+    view of a run that has none."""
+    data = get_data()
+    return get_store().ensure_analysis(run_id, data.test_images, data.test_labels, load_model=lambda: get_model(run_id))
+
+
 def selected_run_id() -> str | None:
     """The run chosen in the URL, if it is a well-formed run id; other values are not returned
     (require_run reports them and replaces them in the URL).

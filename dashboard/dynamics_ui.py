@@ -1,54 +1,43 @@
 """How long a run remembers and where its dynamics settle: two views of Hidden states, and the memory
-chart Runs shows for ticked runs. Computations are cached by run id; figures come from figures_dynamics."""
+chart Runs shows for ticked runs. Both come from the run's stored analysis; figures from figures_dynamics."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from core.fixed_points import FixedPoints, find_fixed_points, visited_states
+from core.fixed_points import START_IMAGES, FixedPoints
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.memory_curve import MEMORY_SAMPLE
+from core.numpy_trace import trace_image_numpy
 from core.run_format import RunError, RunRecord
-from dashboard.common import get_data, get_model, get_store
+from dashboard.common import get_analysis, get_data, get_network_weights, get_store
 from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
 from dashboard.figures_inspect import trajectory_figure
 from dashboard.labels import distinguishing_labels, picker_labels, plain
 
 KEY = "dynamics_"  # prefix of every widget key here
-START_IMAGES = 200  # test images whose visited states seed the fixed-point search
-START_COUNT = 200  # starting states drawn from them
 COMPARED_RUNS = 3  # the memory view's default: the current run and up to two of other cells
 
 
 # ---------------------------------------------------------------------------------------------
-# Cached computations (no widgets inside)
+# From the run's stored analysis (core/run_analysis.py: computed when the run was saved, or on its first view)
 
 
-@st.cache_data(show_spinner=f"Measuring how far back the run remembers, on {MEMORY_SAMPLE:,} test images "
-                            "(once per run)...", max_entries=32)
 def run_memory_curve(run_id: str) -> np.ndarray:
     """(28,) mean ‖∂ logits_28 / ∂ row t‖ over the first MEMORY_SAMPLE test images (core.memory_curve)."""
-    return memory_curve(get_model(run_id), get_data().test_images[:MEMORY_SAMPLE])
+    return get_analysis(run_id).memory
 
 
-@st.cache_data(show_spinner=f"Searching for fixed points from {START_COUNT} states the network visits "
-                            "(once per run)...", max_entries=8)
 def run_fixed_points(run_id: str) -> FixedPoints:
     """Fixed and slow points of a vanilla run's blank-row update, from states of the first START_IMAGES test images."""
-    from core.model import trace_hidden_states  # TensorFlow only once a model is used
-
-    model = get_model(run_id)
-    states = trace_hidden_states(model, get_data().test_images[:START_IMAGES]).hidden_states
-    return find_fixed_points(model, visited_states(states, START_COUNT))
+    return get_analysis(run_id).fixed_points
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def test_image_states(run_id: str, index: int) -> np.ndarray:
-    """(28, units) hidden states of test image index."""
-    from core.model import trace_hidden_states
-
-    return trace_hidden_states(get_model(run_id), get_data().test_images[index : index + 1]).hidden_states[0]
+    """(28, units) hidden states of test image index, traced in numpy from the run's weights."""
+    return trace_image_numpy(get_network_weights(run_id), get_data().test_images[index]).hidden_states
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,20 +13,28 @@ from numpy.testing import assert_allclose, assert_array_equal
 from core import run_analysis
 from core.config import RNNConfig
 from core.events import Message
+from core.fixed_points import START_COUNT, START_IMAGES, find_update_fixed_points, visited_states
 from core.hidden_states import SAMPLE_SIZE, summarize_states
+from core.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.numpy_trace import trace_states
 from core.run_analysis import GROUPS, AnalysisOutdated, RunAnalysis
 from core.run_files import read_analysis, write_analysis
 from core.run_format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
 from core.run_training import _save_analysis
 
 
-def _synthetic_analysis(units: int, with_cell_state: bool, seed: int = 0) -> RunAnalysis:
-    """An analysis of random states (40, 28, units), without any model."""
+def _synthetic_analysis(units: int, cell: str, seed: int = 0) -> RunAnalysis:
+    """An analysis of random states (40, 28, units) and a random network of the cell, without any model."""
     rng = np.random.default_rng(seed)
     labels = np.arange(40) % 10
     summaries = [summarize_states(rng.standard_normal((40, 28, units)), labels, per_class=2)
-                 for _ in range(2 if with_cell_state else 1)]
-    return RunAnalysis(h=summaries[0], c=summaries[1] if with_cell_state else None)
+                 for _ in range(2 if cell == "lstm" else 1)]
+    points = None
+    if cell == "rnn":
+        points = find_update_fixed_points(rng.normal(0, 0.5, (units, units)), rng.normal(0, 0.1, units),
+                                          rng.uniform(-1, 1, (20, units)))
+    return RunAnalysis(h=summaries[0], c=summaries[1] if cell == "lstm" else None,
+                       memory=rng.uniform(0.01, 1, 28), fixed_points=points)
 
 
 def _assert_same(first: RunAnalysis, second: RunAnalysis) -> None:
@@ -44,37 +52,83 @@ def _forbid_model():
 def test_arrays_round_trip(cell):
     """Check to_arrays then from_arrays gives the same analysis, with c for an LSTM only."""
     config = RNNConfig(cell=cell, hidden_units=6)
-    analysis = _synthetic_analysis(units=6, with_cell_state=cell == "lstm")
+    analysis = _synthetic_analysis(units=6, cell=cell)
     arrays = analysis.to_arrays()
     assert ("c.class_means" in arrays) == (cell == "lstm") and int(arrays["h.version"]) == GROUPS["h"].version
+    assert ("fixed_points.states" in arrays) == (cell == "rnn") and "memory.curve" in arrays
     again = RunAnalysis.from_arrays(arrays, config)
     _assert_same(analysis, again)
     assert list(again.state_summaries) == (["h", "c"] if cell == "lstm" else ["h"])
+    assert_array_equal(again.memory, analysis.memory)
+    if cell == "rnn":
+        assert len(again.fixed_points) == len(analysis.fixed_points) > 0
+        assert_array_equal(again.fixed_points.time_constants, analysis.fixed_points.time_constants)
+        assert_array_equal(again.fixed_points.is_stable, analysis.fixed_points.is_stable)
+    else:
+        assert again.fixed_points is None
     assert_array_equal(again.h.projection.transform(np.ones((28, 6))), analysis.h.projection.transform(np.ones((28, 6))))
 
 
 def test_arrays_that_do_not_fit_the_run_are_outdated():
     """Check arrays of another unit count, a missing array or another version are refused group by group."""
-    arrays = _synthetic_analysis(units=6, with_cell_state=True).to_arrays()
+    arrays = _synthetic_analysis(units=6, cell="lstm").to_arrays()
     with pytest.raises(AnalysisOutdated, match=r"h: pca_mean is float64 \(6,\); expected floating \(8,\)"):
         RunAnalysis.from_arrays(arrays, RNNConfig(cell="lstm", hidden_units=8))
     with pytest.raises(AnalysisOutdated, match="c: arrays") as caught:
         RunAnalysis.from_arrays({name: value for name, value in arrays.items() if name != "c.background"},
                                 RNNConfig(cell="lstm", hidden_units=6))
-    assert list(caught.value.problems) == ["c"] and list(caught.value.usable) == ["h"]
+    assert list(caught.value.problems) == ["c"] and list(caught.value.usable) == ["h", "memory", "fixed_points"]
     with pytest.raises(AnalysisOutdated, match="c: missing or not version 1"):
         RunAnalysis.from_arrays({**arrays, "c.version": np.int64(0)}, RNNConfig(cell="lstm", hidden_units=6))
     with pytest.raises(AnalysisOutdated, match=f"file: sample_size is not {SAMPLE_SIZE}"):
         RunAnalysis.from_arrays({**arrays, "sample_size": np.int64(100)}, RNNConfig(cell="lstm", hidden_units=6))
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda arrays: {**arrays, "memory.curve": -arrays["memory.curve"]}, "memory: curve holds negative"),
+    (lambda arrays: {**arrays, "memory.curve": arrays["memory.curve"][:27]}, r"memory: curve is float64 \(27,\)"),
+    (lambda arrays: {**arrays, "fixed_points.eigenvalues": arrays["fixed_points.eigenvalues"].real},
+     "fixed_points: eigenvalues is float64"),
+    (lambda arrays: {**arrays, "fixed_points.starts": np.int64(0)}, "fixed_points: .* points from 0 starts"),
+    (lambda arrays: {name: value for name, value in arrays.items() if name != "fixed_points.speeds"},
+     "fixed_points: arrays"),
+], ids=["negative curve", "short curve", "real eigenvalues", "more points than starts", "no speeds"])
+def test_stored_memory_and_fixed_points_that_do_not_fit_are_outdated(damage, message):
+    """Check a memory curve or fixed points that cannot be right are refused alone, the other groups kept."""
+    arrays = _synthetic_analysis(units=6, cell="rnn").to_arrays()
+    with pytest.raises(AnalysisOutdated, match=message) as caught:
+        RunAnalysis.from_arrays(damage(arrays), RNNConfig(hidden_units=6))
+    assert len(caught.value.problems) == 1 and set(caught.value.usable) == set(GROUPS) - set(caught.value.problems)
+
+
 def test_compute_reuses_usable_groups_without_the_model():
-    """Check groups given as reusable are taken as they are: with all of them, the model is never used."""
-    stored = _synthetic_analysis(units=6, with_cell_state=True)
+    """Check groups given as reusable are taken as they are: with all of them, nothing is traced or loaded."""
+    stored = _synthetic_analysis(units=6, cell="lstm")
     images, labels = np.zeros((SAMPLE_SIZE, 28, 28), np.float32), np.zeros(SAMPLE_SIZE, np.int64)
     analysis = RunAnalysis.compute(None, RNNConfig(cell="lstm", hidden_units=6), images, labels,
-                                   reuse={"h": stored.h, "c": stored.c})
-    assert analysis.h is stored.h and analysis.c is stored.c
+                                   reuse={"h": stored.h, "c": stored.c, "memory": stored.memory}, load_model=_forbid_model)
+    assert analysis.h is stored.h and analysis.c is stored.c and analysis.memory is stored.memory
+    assert analysis.fixed_points is None  # an LSTM has none
+
+
+def test_lstm_analysis_has_cell_states_and_no_fixed_points(mnist):
+    """Check an LSTM's h and c summaries come from the numpy trace of its weights, and it gets no fixed points."""
+    from core.numpy_trace import NetworkWeights
+
+    rng = np.random.default_rng(3)
+    weights = NetworkWeights("lstm", rng.normal(0, 0.3, (28, 24)).astype(np.float32),
+                             rng.normal(0, 0.3, (6, 24)).astype(np.float32), np.zeros(24, np.float32),
+                             rng.normal(0, 0.3, (6, 10)).astype(np.float32), np.zeros(10, np.float32))
+    curve = np.linspace(0.1, 1, 28)
+    analysis = RunAnalysis.compute(weights, RNNConfig(cell="lstm", hidden_units=6), mnist.test_images,
+                                   mnist.test_labels, reuse={"memory": curve}, load_model=_forbid_model)
+    hidden, cells, _ = trace_states(weights, mnist.test_images[:SAMPLE_SIZE])
+    expected_h = summarize_states(hidden, mnist.test_labels[:SAMPLE_SIZE])
+    expected_c = summarize_states(cells, mnist.test_labels[:SAMPLE_SIZE])
+    assert_allclose(analysis.h.class_means, expected_h.class_means, atol=1e-12)
+    assert_allclose(analysis.c.class_means, expected_c.class_means, atol=1e-12)
+    assert not np.allclose(analysis.c.class_means, analysis.h.class_means)
+    assert analysis.fixed_points is None and analysis.memory is curve
 
 
 def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist):
@@ -85,10 +139,17 @@ def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist):
     assert record.info["sizes"][ANALYSIS_FILE] == path.stat().st_size
     assert record.info["timings"]["analysis_seconds"] > 0
     stored = store.load_analysis(record.run_id)
-    recomputed = RunAnalysis.compute(store.load_model(record.run_id), record.config, mnist.test_images,
-                                     mnist.test_labels)
+    model, weights = store.load_model(record.run_id), store.load_network_weights(record.run_id)
+    recomputed = RunAnalysis.compute(weights, record.config, mnist.test_images, mnist.test_labels,
+                                     load_model=lambda: model)
     _assert_same(stored, recomputed)
     assert stored.c is None and stored.h.class_means.shape == (10, 28, record.config.hidden_units)
+    # The memory curve and the fixed points are those of the run's own functions on its own states.
+    assert_allclose(stored.memory, memory_curve(model, mnist.test_images[:MEMORY_SAMPLE]), rtol=1e-6)
+    hidden, _, _ = trace_states(weights, mnist.test_images[:START_IMAGES])
+    points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(hidden, START_COUNT))
+    assert len(stored.fixed_points) == len(points) > 0 and stored.fixed_points.starts == START_COUNT
+    assert_allclose(stored.fixed_points.states, points.states, atol=1e-9)
     # Read back as stored, the page does not need the model at all.
     _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model), stored)
 
@@ -156,7 +217,7 @@ def test_save_analysis_waits_for_nobody_and_never_saves_over_other_weights(copie
     """Check save_analysis gives up while the run's lock is held, and refuses an analysis of other weights."""
     store, record = copied_run
     before = (record.run_dir / ANALYSIS_FILE).read_bytes()
-    analysis = _synthetic_analysis(units=record.config.hidden_units, with_cell_state=False)
+    analysis = _synthetic_analysis(units=record.config.hidden_units, cell="rnn")
     monkeypatch.setattr("core.run_store.ANALYSIS_LOCK_SECONDS", 0.05)
     with store.lock(record.run_id):
         assert store.save_analysis(record, analysis) is False
@@ -188,7 +249,7 @@ def test_failed_analysis_at_save_time_is_reported_and_skipped(tmp_path, mnist):
 
 def test_analysis_module_has_a_group_for_every_field():
     """Check RunAnalysis's fields and GROUPS name the same groups, in order."""
-    assert [field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS) == ["h", "c"]
+    assert [field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS) == ["h", "c", "memory", "fixed_points"]
 
 
 def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):

@@ -14,7 +14,7 @@ from core.analysis import decision_timestep, filter_gallery, parse_test_index, u
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import (get_data, get_gallery_table, get_model, get_network_weights, get_store, openable_runs,
+from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, openable_runs,
                               plotly_js_url, require_run, selected_run_id)
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.figures_inspect import class_means_figure
@@ -45,15 +45,9 @@ def trace_own_image(run_id: str, image: np.ndarray) -> ImageTrace:
     return trace_image_numpy(get_network_weights(run_id), image)
 
 
-@st.cache_resource(show_spinner=f"Reading the PCA and class averages of {SAMPLE_SIZE:,} test images "
-                                "(computed once per run)...", max_entries=4)
 def state_summaries(run_id: str) -> dict[str, StateSummary]:
-    """{"h": ..., "c": ... for an LSTM} over the first SAMPLE_SIZE test images: read from the run's
-    stored analysis, or computed (and stored) on a run's first view when it has none."""
-    data = get_data()
-    analysis = get_store().ensure_analysis(run_id, data.test_images, data.test_labels,
-                                           load_model=lambda: get_model(run_id))
-    return analysis.state_summaries
+    """{"h": ..., "c": ... for an LSTM} over the first SAMPLE_SIZE test images, from the run's analysis."""
+    return get_analysis(run_id).state_summaries
 
 
 # ---------------------------------------------------------------------------------------------
