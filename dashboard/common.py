@@ -168,7 +168,7 @@ def _link_problem(linked: str) -> str:
 @st.cache_data(show_spinner="Reading test predictions...", max_entries=8)
 def get_gallery_table(run_id: str):
     """One row per test image of a run: index, true, predicted, confidence, runners-up (cached by run id)."""
-    from core.analysis import gallery_table
+    from core.gallery import gallery_table
 
     probabilities, labels = get_store().load_predictions(run_id)
     return gallery_table(probabilities, labels)

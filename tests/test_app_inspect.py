@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.analysis import filter_gallery, gallery_table
+from core.gallery import filter_gallery, gallery_table
 from core.run_store import RunStore
 from core.run_training import train_run
 from tests.conftest import TINY_CONFIG

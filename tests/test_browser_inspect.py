@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
-from core.analysis import confusion_matrix, filter_gallery, gallery_table
+from core.gallery import confusion_matrix, filter_gallery, gallery_table
 from tests.browser_support import artifacts_on_failure, require_chromium
 
 pytestmark = pytest.mark.browser

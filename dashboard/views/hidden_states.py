@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.analysis import decision_timestep, filter_gallery, parse_test_index, unit_order
+from core.analysis import decision_timestep, unit_order
+from core.gallery import filter_gallery, parse_test_index
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
