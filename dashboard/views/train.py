@@ -12,14 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.job import CANCELLED, QUEUED, JobSnapshot
-from core.run_format import STOPPED, RunError, RunRecord
+from core.job import QUEUED, JobSnapshot
+from core.run_format import RunError
 from dashboard.common import get_job_manager, get_store, live_plotly_chart, select_run, selected_run_id
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, plain
-from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
-from dashboard.train_form import FORM_ERROR, KEY, apply_config, config_form_ui
-from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, edit_settings, interrupted_runs, retrain,
+from dashboard.train_form import KEY, apply_config, config_form_ui
+from dashboard.train_result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
+from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
                                    shown_run_id, start_training, stop_job, tab_token, watch_job, what_is_shown)
 
 REFRESH_SECONDS = 1.0
@@ -34,18 +34,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
 # attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so.
 JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
-MESSAGE_LIMIT = 400  # characters of an error shown on the page (it may quote a file: shown as plain text)
-TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
-
-
-def headline(kind: str, text: str, icon: str | None = None) -> None:
-    """The shown run's status line (st.success, st.warning, ...). A form error takes its place, so
-    the page never shows a stale result above a message that the Train press did nothing."""
-    if st.session_state.get(FORM_ERROR):
-        st.error(st.session_state[FORM_ERROR], icon=":material/error:")  # our own message, labels in bold
-    else:
-        getattr(st, kind)(text, icon=icon)
 
 
 def queue_ui(shown_run_id: str | None) -> None:
@@ -111,76 +100,6 @@ def live_job_ui(snapshot: JobSnapshot, owned: bool) -> dict:
     progress_ui(snapshot)
     return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
                                 total_iterations=snapshot.config.total_iterations, uirevision=snapshot.run_id)
-
-
-def finished_job_ui(snapshot: JobSnapshot) -> dict:
-    """A finished job: its outcome, test accuracy beside the tutorial's; returns its curves."""
-    if snapshot.status == CANCELLED:
-        headline("info", f"Run `{snapshot.run_id}` was {plain(snapshot.error or 'cancelled', MESSAGE_LIMIT)}. "
-                 "Press **Train** to queue it again.")
-        return empty_curves_spec("Cancelled before it started", snapshot.run_id)
-    if snapshot.record is None:
-        # Shown as plain text on one line: an error can quote a file's content or path.
-        headline("error", f"Training of run `{snapshot.run_id}` failed: {plain(snapshot.error, MESSAGE_LIMIT)}",
-                 icon=":material/error:")
-        return training_curves_spec(snapshot.batch_history(), snapshot.epoch_history(),
-                                    snapshot.config.total_iterations, uirevision=snapshot.run_id,
-                                    empty_note="Nothing was logged before the failure")
-    return run_result_ui(snapshot.record, cached=snapshot.cached)
-
-
-def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
-    """A run on disk: how it ended, test accuracy beside the tutorial's; returns its curves."""
-    epochs_done, epochs = record.info.get("epochs_done", 0), record.config.epochs
-    if cached:
-        headline("success", f"This configuration was trained before: run `{record.run_id}` was loaded from the "
-                 "cache, no training needed.", icon=":material/cached:")
-    elif record.status == STOPPED:
-        headline("warning", f"Run `{record.run_id}` was stopped during epoch {epochs_done + 1} of {epochs}, "
-                 f"after {epochs_done} full epoch{'s' * (epochs_done != 1)}; the partial run is kept, marked "
-                 "stopped. Its test accuracy and loss are of the weights as they were when it stopped; best "
-                 "validation is the best of its finished epochs.", icon=":material/stop_circle:")
-    elif not record.has_artifacts:
-        headline("warning", f"Run `{record.run_id}` is {record.status} and has no results to show. "
-                 "Press **Edit these settings**, then **Train**, to train it again.")
-    else:
-        headline("success", f"Run `{record.run_id}` is complete.", icon=":material/check_circle:")
-    st.caption(describe(record.config))
-    results_ui(record)
-    if not record.has_artifacts:
-        return empty_curves_spec("This run has no curves", record.run_id)
-    try:
-        batch_history, epoch_history = get_store().load_histories(record.run_id)
-    except RunError as error:
-        st.warning(plain(error, MESSAGE_LIMIT))
-        return empty_curves_spec("The curves of this run cannot be read", record.run_id)
-    return training_curves_spec(batch_history, epoch_history, record.config.total_iterations,
-                                uirevision=record.run_id, empty_note="Nothing was logged before it stopped")
-
-
-def results_ui(record: RunRecord) -> None:
-    """Test accuracy on all 10,000 test images next to the tutorial's figure on 1,000, and links."""
-    if record.has_artifacts:
-        test_accuracy, best = record.metric("test_accuracy"), record.metric("best_validation_accuracy")
-        columns = st.columns(5)
-        columns[0].metric("Test accuracy", f"{test_accuracy:.2%}",
-                          delta=f"{(test_accuracy - TUTORIAL_TEST_ACCURACY) * 100:+.1f} pp vs the tutorial")
-        columns[1].metric("Tutorial's accuracy", f"{TUTORIAL_TEST_ACCURACY:.1%}")
-        columns[2].metric("Test loss", f"{record.metric('test_loss'):.4f}")
-        columns[3].metric("Best validation", f"{best:.2%}" if best is not None else "–")
-        columns[4].metric("Training time", duration(record.metric("train_seconds") or 0))
-        st.caption(f"Test accuracy and loss are measured on all 10,000 test images; the tutorial printed 95.1% "
-                   f"on only its first 1,000. Validation uses the 5,000 held-out training images. Trained at "
-                   f"{record.metric('samples_per_second') or 0:,.0f} samples/s, evaluation time excluded.")
-    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
-        if record.has_artifacts:
-            st.page_link(HIDDEN_STATES.path, label="See its hidden states", icon=HIDDEN_STATES.icon,
-                         query_params={"run": record.run_id})
-            st.page_link(MISCLASSIFIED.path, label="See what it gets wrong", icon=MISCLASSIFIED.icon,
-                         query_params={"run": record.run_id})
-        st.button("Edit these settings", key=KEY + "edit_settings", icon=":material/edit:", type="tertiary",
-                  on_click=edit_settings, args=(record.config,),
-                  help="Put this run's hyperparameters in the sidebar form")
 
 
 def interrupted_ui(root: str) -> None:
