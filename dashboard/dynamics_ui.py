@@ -54,11 +54,22 @@ def default_comparison(current: RunRecord, records: list[RunRecord]) -> list[str
     return chosen
 
 
+def describe_memory(curve: np.ndarray) -> str:
+    """What one memory curve (28,) does, in words: where it is lowest, how far below row 28, and how
+    far it climbs back towards row 1 when it does (the blank rows above the digit)."""
+    low = int(np.argmin(curve))
+    text = f"row 28 {curve[-1]:.2g}"
+    falls = bool(curve[low] > 0 and curve[-1] > 1.2 * curve[low])  # a drop worth a word (20%)
+    if falls:
+        text += f", lowest at row {low + 1} ({curve[-1] / curve[low]:.1f}× below row 28)"
+    if low > 0 and curve[low] > 0 and curve[0] > 1.2 * curve[low]:
+        text += f", {curve[0] / curve[low]:.1f}× higher{' again' * falls} at row 1"
+    return text
+
+
 def memory_summary(curves: dict[str, np.ndarray], names: dict[str, str]) -> str:
-    """One sentence per run: row 1's gradient as a multiple of row 28's."""
-    parts = [f"{plain(names[run_id], 80)}: row 1's is {curve[0] / curve[-1]:.2g} × row 28's"
-             for run_id, curve in curves.items() if curve[-1] > 0]
-    return "Row 1's gradient against row 28's: " + "; ".join(parts) + "."
+    """One clause per run (describe_memory)."""
+    return "; ".join(f"{plain(names[run_id], 80)}: {describe_memory(curve)}" for run_id, curve in curves.items()) + "."
 
 
 def memory_chart_ui(records: list[RunRecord], key: str) -> None:
@@ -72,7 +83,9 @@ def memory_chart_ui(records: list[RunRecord], key: str) -> None:
     st.caption(f"For each row t, the size of the gradient of the last row's 10 logits with respect to row t's "
                f"28 pixels (the Frobenius norm of that 10 × 28 Jacobian), averaged over the first "
                f"{MEMORY_SAMPLE:,} test images, on a log scale. A line that falls to the left means early rows "
-               f"are forgotten (the vanishing gradient); a flatter line, a longer memory. "
+               f"are forgotten (the vanishing gradient); a flatter line, a longer memory; a line that rises again "
+               f"at the far left means the network amplifies what it reads on the blank rows above the digit "
+               f"(for a vanilla RNN, see 'Where the dynamics settle': unstable fixed points). "
                + memory_summary(curves, names))
 
 

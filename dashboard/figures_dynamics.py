@@ -74,8 +74,9 @@ def eigenvalue_figure(eigenvalues: np.ndarray, time_constants: np.ndarray, title
             hovertemplate="%{text}<extra></extra>"))
     reach = max(1.15, float(np.abs(eigenvalues).max(initial=0.0)) * 1.1)
     layout = _layout_spec(
-        title, height=460, margin=dict(l=60, r=20, t=60, b=90),
-        legend=dict(orientation="h", x=0, y=-0.15, yanchor="top"),
+        # The legend beside the square plot (which leaves room on its right), clear of the axis title.
+        title, height=460, margin=dict(l=60, r=20, t=60, b=60),
+        legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
         xaxis=dict(title=dict(text="real part of λ"), range=[-reach, reach], zeroline=True,
                    zerolinecolor="#dee2e6", showgrid=False),
         # Equal units on both axes, so the unit circle is a circle.

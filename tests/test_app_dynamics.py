@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.dynamics_ui import describe_memory
 from tests.conftest import TINY_CONFIG
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -82,7 +83,18 @@ def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_
     assert chart["layout"]["yaxis"]["type"] == "log"
     expected = memory_curve(store.load_model(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
     assert_allclose(_array(chart["data"][0]["y"]), expected, rtol=1e-5)
-    assert f"RNN: row 1's is {expected[0] / expected[-1]:.2g} × row 28's" in _texts(app.caption)
+    assert f"RNN: {describe_memory(expected)}" in _texts(app.caption)
+
+
+@pytest.mark.parametrize("curve, text", [
+    (np.linspace(1, 8, 28), "row 28 8, lowest at row 1 (8.0× below row 28)"),  # forgets: falls to the left
+    (np.r_[12, 6, 3, np.linspace(1.2, 3, 25)], "row 28 3, lowest at row 4 (2.5× below row 28), 10.0× higher again at row 1"),
+    (np.linspace(3, 1, 28), "row 28 1, 3.0× higher at row 1"),  # the lowest is row 28 itself
+    (np.full(28, 2.0), "row 28 2"),
+])
+def test_memory_curve_described_in_words(curve, text):
+    """Check the memory chart's caption says where each curve is lowest and whether it climbs back by row 1."""
+    assert describe_memory(curve) == text
 
 
 def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_run):
