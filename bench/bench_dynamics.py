@@ -39,11 +39,12 @@ def main() -> None:
         records = [record for record in records if record.run_id in arguments.run]
     for record in records:
         model = store.load_model(record.run_id)
+        weights = store.load_network_weights(record.run_id)
         print(f"run {record.run_id}: {record.config.cell}, {record.config.hidden_units} units, "
               f"{record.config.epochs} epochs", flush=True)
         for attempt in ("first", "second"):
             start = time.perf_counter()
-            curve = memory_curve(model, data.test_images[:MEMORY_SAMPLE])
+            curve = memory_curve(weights, data.test_images[:MEMORY_SAMPLE])
             print(f"  memory curve ({attempt} call): {time.perf_counter() - start:.2f} s", flush=True)
         print(f"  row 28 {curve[-1]:.3g}, row 14 {curve[13]:.3g}, row 1 {curve[0]:.3g}: "
               f"{np.log10(curve[-1] / curve[0]):.1f} orders of magnitude from row 28 to row 1", flush=True)

@@ -10,7 +10,7 @@ from core.fixed_points import FixedPoints, find_fixed_points, visited_states
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_format import RunError, RunRecord
-from dashboard.common import get_data, get_model, get_store
+from dashboard.common import get_data, get_model, get_network_weights, get_store
 from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
 from dashboard.figures_inspect import trajectory_figure
 from dashboard.labels import distinguishing_labels, picker_labels, plain
@@ -29,7 +29,7 @@ COMPARED_RUNS = 3  # the memory view's default: the current run and up to two of
                             "(once per run)...", max_entries=32)
 def run_memory_curve(run_id: str) -> np.ndarray:
     """(28,) mean ‖∂ logits_28 / ∂ row t‖ over the first MEMORY_SAMPLE test images (core.memory_curve)."""
-    return memory_curve(get_model(run_id), get_data().test_images[:MEMORY_SAMPLE])
+    return memory_curve(get_network_weights(run_id), get_data().test_images[:MEMORY_SAMPLE])
 
 
 @st.cache_data(show_spinner=f"Searching for fixed points from {START_COUNT} states the network visits "
