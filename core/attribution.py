@@ -110,11 +110,10 @@ def attribute_with(logits_and_gradients: LogitsAndGradients, image: np.ndarray, 
     image = check_image(image)
     steps = _check_steps(steps)
     target = PREDICTED if target_class is None else _check_class(target_class)
-    run = logits_and_gradients
     occluded = np.repeat(image[None], ROWS + 1, axis=0)  # (29, 28, 28): the image, then copy t + 1
     occluded[1 + np.arange(ROWS), np.arange(ROWS)] = 0.0  # has row t black
     batch = np.concatenate([occluded, _path(image, steps)])  # (29 + steps + 1, 28, 28)
-    logits, target, gradients = run(batch, target)
+    logits, target, gradients = logits_and_gradients(batch, target)
     probabilities = softmax(logits[: ROWS + 1])[:, target]  # (29,)
     path_logits, path_gradients = logits[ROWS + 1 :, target], gradients[ROWS + 1 :]
     while True:
@@ -131,7 +130,7 @@ def attribute_with(logits_and_gradients: LogitsAndGradients, image: np.ndarray, 
         if not refine or steps == MAX_STEPS or attribution.completeness_error <= COMPLETENESS_TOLERANCE:
             return attribution
         steps = min(4 * steps, MAX_STEPS)
-        path_logits, _, path_gradients = run(_path(image, steps), target)
+        path_logits, _, path_gradients = logits_and_gradients(_path(image, steps), target)
         path_logits = path_logits[:, target]
 
 

@@ -54,7 +54,8 @@ class NetworkWeights:
 
 def _sigmoid(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     out = np.negative(values, out=out)
-    np.exp(out, out=out)
+    with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -88 in float32: the sigmoid is 0
+        np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
 

@@ -31,19 +31,24 @@ def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
                           timeout=300, env={**clean, **environment})
 
 
-def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
-    """Thread names after each (setup code, environment) probe; the probes run side by side, since
-    each spends seconds importing TensorFlow."""
+def outputs_of(*probes: tuple[str, dict[str, str]]) -> list:
+    """The JSON printed last by each (code, environment) probe in a fresh interpreter; the probes run
+    side by side, since each spends seconds importing TensorFlow or SciPy."""
     clean = {name: value for name, value in os.environ.items() if name not in OUR_VARIABLES}
-    processes = [subprocess.Popen([sys.executable, "-c", setup + THREAD_PROBE], cwd=PROJECT_ROOT, text=True,
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean, **environment})
-                 for setup, environment in probes]
+                 for code, environment in probes]
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
         results.append(json.loads(stdout.strip().splitlines()[-1]))
     return results
+
+
+def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
+    """Thread names after each (setup code, environment) probe."""
+    return outputs_of(*((setup + THREAD_PROBE, environment) for setup, environment in probes))
 
 
 def api_settings(intra: int, inter: int) -> str:
@@ -91,15 +96,13 @@ print(json.dumps([[pool["filepath"], pool["num_threads"]] for pool in threadpool
 def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
     """Check NumPy's and SciPy's OpenBLAS run one thread after configure_process(), on this 2-core
     machine where they start two, and a user's OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is kept."""
-    pools = {}
-    for name, environment in [("configured", {}), ("openblas", {"OPENBLAS_NUM_THREADS": "2"}),
-                              ("omp", {"OMP_NUM_THREADS": "2"})]:
-        result = run_python(BLAS_PROBE, **environment)
-        assert result.returncode == 0, result.stderr
-        pools[name] = json.loads(result.stdout.strip().splitlines()[-1])
-    default = run_python("import json, numpy, threadpoolctl\n"
-                         "print(json.dumps([pool['num_threads'] for pool in threadpoolctl.threadpool_info()]))")
-    assert json.loads(default.stdout) == [min(os.cpu_count(), 64)]  # what the limit changes
+    default_probe = "import json, numpy, threadpoolctl\nprint(json.dumps([[pool['filepath'], pool['num_threads']] " \
+                    "for pool in threadpoolctl.threadpool_info()]))\n"
+    default, configured, openblas, omp = outputs_of(
+        (default_probe, {}), (BLAS_PROBE, {}), (BLAS_PROBE, {"OPENBLAS_NUM_THREADS": "2"}),
+        (BLAS_PROBE, {"OMP_NUM_THREADS": "2"}))
+    pools = {"configured": configured, "openblas": openblas, "omp": omp}
+    assert [threads for _, threads in default] == [len(os.sched_getaffinity(0))]  # what the limit changes
     assert len(pools["configured"]) == 2  # NumPy's and SciPy's libraries
     assert {path.split("/")[-2] for path, _ in pools["configured"]} == {"numpy.libs", "scipy.libs"}
     assert [threads for _, threads in pools["configured"]] == [1, 1]
