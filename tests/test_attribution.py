@@ -140,6 +140,29 @@ def test_completeness_on_real_test_images(tiny_weights, tiny_model, mnist, index
     assert np.all(attribution.pixel_attributions[image == 0] == 0)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_cells_keep_completeness(cell, mnist):
+    """Check a gated cell's row attributions (seeded random 16-unit weights: completeness holds for any
+    weights) add up to logit(image) - logit(black) within 1%, with the logits of core.numpy_trace's
+    forward pass (checked against Keras in tests/test_numpy_trace.py)."""
+    from core.numpy_trace import GATES, trace_states
+
+    rng = np.random.default_rng(5)
+    units, width = 16, GATES[cell] * 16
+    weights = NetworkWeights(cell, rng.normal(0, 0.3, (28, width)).astype(np.float32),
+                             rng.normal(0, 0.3, (units, width)).astype(np.float32),
+                             rng.normal(0, 0.3, (2, width) if cell == "gru" else (width,)).astype(np.float32),
+                             rng.normal(0, 1.0, (units, 10)).astype(np.float32), np.zeros(10, np.float32))
+    image = mnist.test_images[0]
+    attribution = attribute_image(weights, image, refine=False)
+    logits = trace_states(weights, np.stack([image, np.zeros_like(image)]))[2][:, -1]  # (2, 10): image, black
+    assert attribution.explained_class == int(logits[0].argmax())
+    assert_allclose([attribution.image_logit, attribution.baseline_logit], logits[:, attribution.explained_class],
+                    rtol=1e-5, atol=1e-6)
+    assert abs(attribution.logit_difference) > 0.1  # a difference worth attributing
+    assert attribution.completeness_error < COMPLETENESS_TOLERANCE
+
+
 def test_occlusion_matches_blanking_each_row_by_hand(tiny_weights, tiny_model, mnist):
     """Check the occluded probabilities against running the model on each row-blanked copy ourselves."""
     image = mnist.test_images[0]
