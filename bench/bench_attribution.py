@@ -3,17 +3,22 @@
     python bench/bench_attribution.py --runs-dir /tmp/runs                 # every complete run there
     python bench/bench_attribution.py --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
 
-For each run and step count: the wall time of attribute_image per test image (integrated gradients
-plus the 28 occluded images, the work the Hidden states page does for a new image; median and max
-over images after the first call, which traces the model's graph and is shown apart; --refine adds the dashboard's recomputation of the few images
-that miss 1%), and the completeness error |sum of rows - (logit(image) -
-logit(black))| / |logit(image) - logit(black)| (median and max). Train a run first, e.g.
+    python bench/bench_attribution.py --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
+
+For each run, step count and precision of the NumPy backward pass (core/numpy_gradients.py): the wall
+time of attribute_image per test image (integrated gradients plus the 28 occluded images, the work the
+Hidden states page does for a new image; median and max over images, the first call, which reads
+nothing new but warms the caches, shown apart; and the median CPU time of this process, which a
+busy machine does not inflate as much as the wall time; --refine adds the dashboard's recomputation of the few
+images that miss 1%), and the completeness error |sum of rows - (logit(image) - logit(black))| /
+|logit(image) - logit(black)| (median and max). Train a run first, e.g.
 `python -m core train --json --runs-dir /tmp/runs` (the tutorial's config) or add `--cell lstm`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -33,10 +38,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--refine", action="store_true",
                         help="as the dashboard does: recompute with more steps when completeness misses 1%%")
+    parser.add_argument("--dtype", nargs="+", default=["float32"], choices=["float32", "float64"],
+                        help="precision of the backward pass (default float32, what the dashboard uses)")
     arguments = parser.parse_args()
     configure_process()  # the same thread settings as the dashboard and the CLI
 
-    from core.attribution import attribute_image
+    import numpy as np
+
+    from core.attribution import attribute_with
+    from core.numpy_gradients import logits_and_input_gradients
     from core.data import load_mnist
     from core.run_format import COMPLETE
     from core.run_store import RunStore
@@ -48,26 +58,31 @@ def main() -> None:
     images = load_mnist().test_images[: arguments.images]
     print(f"{len(images)} test images, {'/'.join(map(str, arguments.steps))} steps"
           f"{' (refined up to 1%)' if arguments.refine else ''}; times are wall ms per image")
-    print("| run | cell | units | steps | first call ms | median ms | max ms | median error % | max error % | images over 1% |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | cell | units | dtype | steps | first call ms | median ms | max ms | median CPU ms | median error % "
+          "| max error % | images over 1% |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run_id in run_ids:
         config = store.read_config(run_id)
-        model = store.load_model(run_id)
-        for steps in arguments.steps:
-            start = time.perf_counter()  # the first call traces the model's graph (once per model)
-            attribute_image(model, images[0], steps=steps, refine=arguments.refine)
-            first = time.perf_counter() - start
-            seconds, errors = [], []
-            for image in images:
+        weights = store.load_network_weights(run_id)
+        for dtype in arguments.dtype:
+            # attribute_image with the backward pass in this precision (the dashboard's is the default).
+            gradients = functools.partial(logits_and_input_gradients, weights, dtype=getattr(np, dtype))
+            for steps in arguments.steps:
                 start = time.perf_counter()
-                attribution = attribute_image(model, image, steps=steps, refine=arguments.refine)
-                seconds.append(time.perf_counter() - start)
-                errors.append(attribution.completeness_error)
-            print(f"| {run_id} | {config.cell} | {config.hidden_units} | {steps} | {first * 1e3:.0f} | "
-                  f"{statistics.median(seconds) * 1e3:.0f} | {max(seconds) * 1e3:.0f} | "
-                  f"{statistics.median(errors) * 100:.3f} | {max(errors) * 100:.3f} | "
-                  f"{sum(error > 0.01 for error in errors)} |", flush=True)
-
+                attribute_with(gradients, images[0], steps=steps, refine=arguments.refine)
+                first = time.perf_counter() - start
+                seconds, cpu_seconds, errors = [], [], []
+                for image in images:
+                    start, cpu_start = time.perf_counter(), time.process_time()
+                    attribution = attribute_with(gradients, image, steps=steps, refine=arguments.refine)
+                    seconds.append(time.perf_counter() - start)
+                    cpu_seconds.append(time.process_time() - cpu_start)  # this process's CPU: the load's share apart
+                    errors.append(attribution.completeness_error)
+                print(f"| {run_id} | {config.cell} | {config.hidden_units} | {dtype} | {steps} | {first * 1e3:.0f} | "
+                      f"{statistics.median(seconds) * 1e3:.0f} | {max(seconds) * 1e3:.0f} | "
+                      f"{statistics.median(cpu_seconds) * 1e3:.0f} | "
+                      f"{statistics.median(errors) * 100:.4f} | {max(errors) * 100:.4f} | "
+                      f"{sum(error > 0.01 for error in errors)} |", flush=True)
 
 if __name__ == "__main__":
     main()

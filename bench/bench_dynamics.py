@@ -27,9 +27,9 @@ def main() -> None:
     arguments = parser.parse_args()
     configure_process()
     from core.data import load_mnist
-    from core.fixed_points import find_fixed_points, visited_states
+    from core.fixed_points import find_update_fixed_points, visited_states
     from core.memory_curve import MEMORY_SAMPLE, memory_curve
-    from core.model import trace_hidden_states
+    from core.numpy_trace import trace_states
     from core.run_store import RunStore
 
     store = RunStore(arguments.runs_dir)
@@ -38,20 +38,20 @@ def main() -> None:
     if arguments.run:
         records = [record for record in records if record.run_id in arguments.run]
     for record in records:
-        model = store.load_model(record.run_id)
+        weights = store.load_network_weights(record.run_id)
         print(f"run {record.run_id}: {record.config.cell}, {record.config.hidden_units} units, "
               f"{record.config.epochs} epochs", flush=True)
         for attempt in ("first", "second"):
             start = time.perf_counter()
-            curve = memory_curve(model, data.test_images[:MEMORY_SAMPLE])
+            curve = memory_curve(weights, data.test_images[:MEMORY_SAMPLE])
             print(f"  memory curve ({attempt} call): {time.perf_counter() - start:.2f} s", flush=True)
         print(f"  row 28 {curve[-1]:.3g}, row 14 {curve[13]:.3g}, row 1 {curve[0]:.3g}: "
               f"{np.log10(curve[-1] / curve[0]):.1f} orders of magnitude from row 28 to row 1", flush=True)
         if record.config.cell != "rnn":
             continue
         start = time.perf_counter()
-        states = trace_hidden_states(model, data.test_images[:200]).hidden_states
-        points = find_fixed_points(model, visited_states(states, 200))
+        states, _, _ = trace_states(weights, data.test_images[:200])
+        points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(states, 200))
         print(f"  fixed points: {time.perf_counter() - start:.2f} s (tracing 200 images included); "
               f"{int(points.is_fixed.sum())} fixed, {int((~points.is_fixed).sum())} slow, "
               f"{int(points.is_stable.sum())} stable", flush=True)

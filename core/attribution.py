@@ -1,20 +1,29 @@
 """Which rows of one image decided the answer: integrated gradients of the predicted logit and row
-occlusion, for any model built by core.model (vanilla RNN, LSTM, GRU). No UI."""
+occlusion, for a run's weights of any cell (vanilla RNN, LSTM, GRU), in NumPy
+(core/numpy_gradients.py). No UI."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 
 from core.analysis import NUM_CLASSES, softmax
-from core.attribution_engines import IMAGE_SHAPE, PREDICTED, logits_and_gradients
+from core.numpy_gradients import PREDICTED, logits_and_input_gradients
+from core.numpy_trace import NetworkWeights
+
+IMAGE_SHAPE = (28, 28)
+# (images (n, 28, 28) float32, target class or PREDICTED) ->
+#   (logits (n, 10), explained class, d logit[explained] / d image (n, 28, 28)), all float64
+LogitsAndGradients = Callable[[np.ndarray, int], tuple[np.ndarray, int, np.ndarray]]
 
 MIN_STEPS = 32  # integrated gradients needs enough steps along the path for completeness to hold
 MAX_STEPS = 1_024  # one batch of steps + 1 images goes through the model at once
 # Measured on the tutorial's 128-unit RNN over 200 test images (bench/bench_attribution.py): with 64
 # trapezoid steps 5 images missed completeness by more than 1% (at most 2.7%); with 128 none did (at
-# most 0.22%), at a median of 50 ms per image on the busy 2-core machine (load average ~20).
+# most 0.22%).
 DEFAULT_STEPS = 128
 COMPLETENESS_TOLERANCE = 0.01  # the row sums must equal the logit difference within 1%
 ROWS = IMAGE_SHAPE[0]  # one timestep each
@@ -79,24 +88,32 @@ def _check_class(target_class: int) -> int:
     return int(target_class)
 
 
-def attribute_image(model, image: np.ndarray, target_class: int | None = None, steps: int = DEFAULT_STEPS,
-                    refine: bool = True) -> Attribution:
+def attribute_image(weights: NetworkWeights, image: np.ndarray, target_class: int | None = None,
+                    steps: int = DEFAULT_STEPS, refine: bool = True) -> Attribution:
     """Integrated gradients and row occlusion of target_class's logit (default: the predicted class)
-    for one image (28, 28) in [0, 1] through model (images (n, 28, 28) -> logits (n, 10)).
+    for one image (28, 28) in [0, 1] through the network of weights (core/numpy_trace.py).
 
-    One call of the model's traced graph (core.attribution_engines) on one batch: the image, its 28
-    occluded copies, and the steps + 1 images of the path from the black image to the image. With
-    refine, a result whose rows miss the logit difference by more than COMPLETENESS_TOLERANCE is
-    recomputed with 4 times the steps, up to MAX_STEPS.
+    One forward and backward pass (core/numpy_gradients.py) over one batch: the image, its 28 occluded
+    copies, and the steps + 1 images of the path from the black image to the image. With refine, a
+    result whose rows miss the logit difference by more than COMPLETENESS_TOLERANCE is recomputed with
+    4 times the steps, up to MAX_STEPS.
     """
+    if not isinstance(weights, NetworkWeights):
+        raise ValueError(f"weights must be a NetworkWeights (core/numpy_trace.py), got {type(weights).__name__}")
+    return attribute_with(partial(logits_and_input_gradients, weights), image, target_class, steps, refine)
+
+
+def attribute_with(logits_and_gradients: LogitsAndGradients, image: np.ndarray, target_class: int | None = None,
+                   steps: int = DEFAULT_STEPS, refine: bool = True) -> Attribution:
+    """attribute_image for any function images -> (logits, explained class, input gradients); the
+    integration and the checks, apart from the network (tests give it a model with a closed form)."""
     image = check_image(image)
     steps = _check_steps(steps)
     target = PREDICTED if target_class is None else _check_class(target_class)
-    run = logits_and_gradients(model)
     occluded = np.repeat(image[None], ROWS + 1, axis=0)  # (29, 28, 28): the image, then copy t + 1
     occluded[1 + np.arange(ROWS), np.arange(ROWS)] = 0.0  # has row t black
     batch = np.concatenate([occluded, _path(image, steps)])  # (29 + steps + 1, 28, 28)
-    logits, target, gradients = run(batch, target)
+    logits, target, gradients = logits_and_gradients(batch, target)
     probabilities = softmax(logits[: ROWS + 1])[:, target]  # (29,)
     path_logits, path_gradients = logits[ROWS + 1 :, target], gradients[ROWS + 1 :]
     while True:
@@ -113,7 +130,7 @@ def attribute_image(model, image: np.ndarray, target_class: int | None = None, s
         if not refine or steps == MAX_STEPS or attribution.completeness_error <= COMPLETENESS_TOLERANCE:
             return attribution
         steps = min(4 * steps, MAX_STEPS)
-        path_logits, _, path_gradients = run(_path(image, steps), target)
+        path_logits, _, path_gradients = logits_and_gradients(_path(image, steps), target)
         path_logits = path_logits[:, target]
 
 

@@ -114,7 +114,7 @@ def _minimise_speeds(recurrent_kernel: np.ndarray, bias: np.ndarray, start_state
     """Minimise q from every start: (states (n, units), q (n,)) at the minima reached.
 
     Levenberg-Marquardt on the residual r(h) = F(h) − h, whose Jacobian is A = J − I: each step solves
-    (AᵀA + μ I) δ = −Aᵀ r for every start at once (batched solves, in TensorFlow). Near a fixed point
+    (AᵀA + μ I) δ = −Aᵀ r for every start at once (batched solves in numpy). Near a fixed point
     (μ → 0) this is Newton's method and converges in a few steps to machine precision; at a slow point
     (no root, a minimum of q above 0) it is Gauss-Newton, which converges more slowly, so a start whose
     q stops falling (STALLED) ends there. Starts that meet are merged. scipy's L-BFGS, one start at a
@@ -161,44 +161,18 @@ def _damped_steps(recurrent_kernel: np.ndarray, updated: np.ndarray, residual: n
     """(∇q (m, units), the Levenberg-Marquardt step δ (m, units)) at m states with F(h) = updated and
     r = residual, solving (AᵀA + μ I) δ = −Aᵀ r with A = diag(1 − F²) W_h − I for each state.
 
-    In TensorFlow, whose thread pool the entry point sizes (core.process): numpy's batched solves
-    through OpenBLAS ran 25 times slower on a busy 2-core machine than on one thread, and OpenBLAS's
-    threads can only be set before numpy is imported.
+    Batched solves in numpy: the entry points run BLAS on one thread (core.process), without which
+    OpenBLAS's threads made these solves 25 times slower on a busy 2-core machine.
     """
-    import tensorflow as tf
-
     units = recurrent_kernel.shape[0]
-    identity = tf.eye(units, dtype=tf.float64)
+    identity = np.eye(units)
     # A[m] = diag(1 − F²) W_h − I with W_h = recurrent_kernelᵀ: (m, units, units)
-    residual_jacobian = (tf.constant(1.0 - updated**2)[:, :, None] * tf.constant(recurrent_kernel.T)[None]
-                         - identity)
-    gradient = tf.linalg.matvec(residual_jacobian, tf.constant(residual), transpose_a=True)  # Aᵀ r
-    system = (tf.linalg.matmul(residual_jacobian, residual_jacobian, transpose_a=True)
-              + tf.constant(damping)[:, None, None] * identity)
-    step = -tf.linalg.solve(system, gradient[:, :, None])[:, :, 0]
-    return gradient.numpy(), step.numpy()
-
-
-def vanilla_weights(model) -> tuple[np.ndarray, np.ndarray]:
-    """(recurrent_kernel (units, units), bias (units,)) of a vanilla RNN model from core.model.build_model.
-
-    LSTM and GRU cells have gates, so their blank-row update is not tanh(W_h h + b): refused.
-    """
-    from keras import layers
-
-    cell = model.get_layer("recurrent").cell
-    if not isinstance(cell, layers.SimpleRNNCell):
-        raise ValueError(f"fixed points are computed for vanilla RNN cells only, not {type(cell).__name__}; "
-                         "an LSTM or GRU update has gates and is not tanh(W_h h + b)")
-    bias = cell.bias.numpy() if cell.bias is not None else np.zeros(cell.units)
-    return cell.recurrent_kernel.numpy(), bias
-
-
-def find_fixed_points(model, start_states: np.ndarray, **options) -> FixedPoints:
-    """Fixed and slow points of a vanilla RNN model's update on a blank row, from start_states (n, units)
-    (for example hidden states it visits on test images); options as find_update_fixed_points."""
-    recurrent_kernel, bias = vanilla_weights(model)
-    return find_update_fixed_points(recurrent_kernel, bias, start_states, **options)
+    residual_jacobian = (1.0 - updated**2)[:, :, None] * recurrent_kernel.T[None] - identity
+    transposed = residual_jacobian.transpose(0, 2, 1)
+    gradient = np.matmul(transposed, residual[:, :, None])[:, :, 0]  # Aᵀ r
+    system = np.matmul(transposed, residual_jacobian) + damping[:, None, None] * identity
+    step = -np.linalg.solve(system, gradient[:, :, None])[:, :, 0]
+    return gradient, step
 
 
 def visited_states(hidden_states: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

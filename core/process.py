@@ -2,7 +2,8 @@
 
 Nothing in core changes the process as a side effect of an import; an entry point calls
 configure_process() first thing, before anything has run TensorFlow. It never imports TensorFlow
-itself, so a dashboard page that does not need a model still starts without it.
+itself, so a dashboard page that does not need a model still starts without it. It also gives NumPy's
+BLAS one thread (threadpoolctl), for the NumPy forward and backward passes of the Hidden states page.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ TENSORFLOW_ENVIRONMENT = {
     "TF_NUM_INTEROP_THREADS": str(TRAINING_SHARDS),
 }
 
+# NumPy's OpenBLAS starts one thread per core for every matmul. On the busy 2-core machine those
+# threads wait on each other: core/numpy_gradients.py's backward pass took 560-790 ms per image with
+# them and 30 ms on one thread. One BLAS thread, then; a value the user set in either variable wins.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+BLAS_THREADS = 1
+
 _configured = False
 
 
@@ -38,6 +45,7 @@ def configure_process() -> None:
         return
     for name, value in TENSORFLOW_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+    _limit_blas_threads()
     if "tensorflow" in sys.modules:  # imported already: the settings work only until its first op
         import tensorflow as tf
 
@@ -48,3 +56,17 @@ def configure_process() -> None:
             raise RuntimeError("configure_process() was called after TensorFlow ran its first op, so its "
                                "thread settings cannot take effect; call it first in the entry point") from error
     _configured = True
+
+
+def _limit_blas_threads() -> None:
+    """One BLAS thread for NumPy (and SciPy), unless the user chose a number in the environment.
+
+    threadpoolctl limits the BLAS libraries loaded now (NumPy's); the variable, read by OpenBLAS when it
+    loads, covers one loaded later (SciPy ships its own OpenBLAS) and this process's children.
+    """
+    if any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        return
+    import threadpoolctl
+
+    os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)
+    threadpoolctl.threadpool_limits(limits=BLAS_THREADS, user_api="blas")  # kept: not used as a context

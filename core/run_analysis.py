@@ -9,8 +9,8 @@ own, and the others are kept. To add a group: give RunAnalysis a field, write it
 compute/pack/unpack functions and list them in GROUPS under the field's name.
 
 No I/O here: core/run_files.py reads and writes analysis.npz and core/run_store.py adds it to a
-run. States are traced in numpy from the run's weights (core/numpy_trace.py); TensorFlow is imported
-only for the groups that differentiate the model, and only when they have to be computed.
+run. Everything is computed in numpy from the run's weights (core/numpy_trace.py,
+core/numpy_gradients.py): no TensorFlow, no Keras model.
 """
 
 from __future__ import annotations
@@ -44,14 +44,11 @@ class AnalysisOutdated(ValueError):
 
 
 class AnalysisSample:
-    """What every group may use: the run's weights, its Keras model (loaded when a group asks), the
-    first SAMPLE_SIZE test images (n, 28, 28) and their labels (n,), and their states (traced once,
-    when a group asks)."""
+    """What every group may use: the run's weights, the first SAMPLE_SIZE test images (n, 28, 28) and
+    their labels (n,), and their states (traced once, when a group asks)."""
 
-    def __init__(self, weights: NetworkWeights, test_images: np.ndarray, test_labels: np.ndarray,
-                 load_model: Callable[[], Any] | None = None):
+    def __init__(self, weights: NetworkWeights, test_images: np.ndarray, test_labels: np.ndarray):
         self.weights = weights
-        self._load_model = load_model
         self.images = np.asarray(test_images[:SAMPLE_SIZE], dtype=np.float32)
         self.labels = np.asarray(test_labels[:SAMPLE_SIZE], dtype=np.int64)
 
@@ -60,12 +57,6 @@ class AnalysisSample:
         """(hidden states (n, 28, units), cell states (n, 28, units) of an LSTM, else None)."""
         hidden, cells, _ = trace_states(self.weights, self.images)
         return hidden, cells
-
-    @functools.cached_property
-    def model(self):
-        if self._load_model is None:
-            raise ValueError("this analysis needs the run's model, and no way to load it was given")
-        return self._load_model()
 
 
 @dataclass(frozen=True)
@@ -84,12 +75,12 @@ class RunAnalysis:
 
     @classmethod
     def compute(cls, weights: NetworkWeights, config: RNNConfig, test_images: np.ndarray, test_labels: np.ndarray,
-                reuse: Mapping[str, Any] | None = None, load_model: Callable[[], Any] | None = None) -> RunAnalysis:
-        """The analysis of a trained network (its weights, and load_model for the groups that need the
-        Keras model) over the first SAMPLE_SIZE test images; groups given in reuse (still valid ones
-        from a stored analysis) are taken as they are, not recomputed."""
+                reuse: Mapping[str, Any] | None = None) -> RunAnalysis:
+        """The analysis of a trained network, from its weights, over the first SAMPLE_SIZE test images;
+        groups given in reuse (still valid ones from a stored analysis) are taken as they are, not
+        recomputed."""
         reuse = reuse or {}
-        sample = AnalysisSample(weights, test_images, test_labels, load_model)
+        sample = AnalysisSample(weights, test_images, test_labels)
         values = {name: reuse[name] if name in reuse else (group.compute(sample) if group.applies(config) else None)
                   for name, group in GROUPS.items()}
         return cls(**values)
@@ -196,7 +187,7 @@ def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, tuple[tuple
 
 
 def _memory_curve(sample: AnalysisSample) -> np.ndarray:
-    return memory_curve(sample.model, sample.images[:MEMORY_SAMPLE])
+    return memory_curve(sample.weights, sample.images[:MEMORY_SAMPLE])
 
 
 def _unpack_memory(arrays: dict[str, np.ndarray], config: RNNConfig) -> np.ndarray:

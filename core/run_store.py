@@ -13,7 +13,6 @@ import os
 import shutil
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -169,14 +168,11 @@ class RunStore:
         record = self.read_run(run_id)
         return RunAnalysis.from_arrays(read_analysis(record), record.config)
 
-    def ensure_analysis(self, run_id: str, test_images: np.ndarray, test_labels: np.ndarray,
-                        load_model: Callable[[], Any] | None = None) -> RunAnalysis:
+    def ensure_analysis(self, run_id: str, test_images: np.ndarray, test_labels: np.ndarray) -> RunAnalysis:
         """The run's analysis: the stored one, or computed now (only its outdated groups, when some
         are still usable) from the run's weights and the test set, and saved with the run.
 
         A missing, damaged or outdated analysis.npz is never an error: it is recomputed.
-        load_model: where the Keras model comes from when a group needs it (a cache), by default this
-        store's load_model.
         """
         record = self.read_run(run_id)
         reuse = {}
@@ -187,7 +183,7 @@ class RunStore:
         except RunError:
             pass  # none, or damaged: compute it all
         analysis = RunAnalysis.compute(self.load_network_weights(run_id), record.config, test_images, test_labels,
-                                       reuse=reuse, load_model=load_model or (lambda: self.load_model(run_id)))
+                                       reuse=reuse)
         self.save_analysis(record, analysis)
         return analysis
 

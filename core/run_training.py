@@ -131,7 +131,7 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
     write_histories(run_dir, outcome.batch_history, outcome.epoch_history)
     write_predictions(run_dir, outcome.test_probabilities, data.test_labels)
     status = STOPPED if outcome.stopped else COMPLETE
-    analysis_seconds = _save_analysis(run_dir, config, outcome.model, data, on_event) if status == COMPLETE else None
+    analysis_seconds = _save_analysis(run_dir, config, data, on_event) if status == COMPLETE else None
     info.update(
         status=status,
         finished_at=_now(),
@@ -151,14 +151,14 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
     return status
 
 
-def _save_analysis(run_dir, config: RNNConfig, model, data: MnistSplit, on_event: EventCallback) -> float | None:
-    """Compute the run's analysis (core/run_analysis.py) from the weights just written (and the model
-    in memory, for the groups that differentiate it) and write it, so the run's first view only reads it; returns the seconds it took. The analysis
+def _save_analysis(run_dir, config: RNNConfig, data: MnistSplit, on_event: EventCallback) -> float | None:
+    """Compute the run's analysis (core/run_analysis.py) from the weights just written and write it,
+    so the run's first view only reads it; returns the seconds it took. The analysis
     can always be recomputed on first view, so a failure here is reported and never fails the run."""
     started = time.perf_counter()
     try:
         weights = read_network_weights(RunRecord(run_dir.name, run_dir, config, data.identity, COMPLETE))
-        analysis = RunAnalysis.compute(weights, config, data.test_images, data.test_labels, load_model=lambda: model)
+        analysis = RunAnalysis.compute(weights, config, data.test_images, data.test_labels)
         write_analysis(run_dir, analysis.to_arrays(), sha256(run_dir / WEIGHTS_FILE))
     except Exception as error:  # noqa: BLE001 - see the docstring: the trained run comes first
         on_event(Message(f"The run's analysis was not saved ({type(error).__name__}: {error}); "

@@ -8,14 +8,14 @@ import numpy as np
 import streamlit as st
 
 from core.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
-from dashboard.common import get_data, get_model
+from dashboard.common import get_data, get_network_weights
 from dashboard.figures_attribution import attribution_figure
 
 
 @st.cache_data(show_spinner="Attributing the answer to the image's rows...", max_entries=256)
 def image_attribution(run_id: str, image_key: str, _image: np.ndarray) -> Attribution:
     """attribute_image for one run and image, cached by (run id, image key); _image is not hashed."""
-    return attribute_image(get_model(run_id), _image)
+    return attribute_image(get_network_weights(run_id), _image)
 
 
 @st.cache_data(show_spinner=False)

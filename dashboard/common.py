@@ -45,12 +45,6 @@ def get_job_manager() -> JobManager:
     return JobManager(get_store(), get_data)
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
-def get_model(run_id: str):
-    """The Keras model of a run, loaded once per run id (TensorFlow is imported here, lazily)."""
-    return get_store().load_model(run_id)
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
 def get_network_weights(run_id: str):
     """A run's weights as numpy arrays (core/numpy_trace.py), read once per run id without TensorFlow."""
@@ -63,7 +57,7 @@ def get_analysis(run_id: str):
     """The run's stored analysis (core/run_analysis.py RunAnalysis), or computed and stored on the first
     view of a run that has none."""
     data = get_data()
-    return get_store().ensure_analysis(run_id, data.test_images, data.test_labels, load_model=lambda: get_model(run_id))
+    return get_store().ensure_analysis(run_id, data.test_images, data.test_labels)
 
 
 def selected_run_id() -> str | None:

@@ -63,7 +63,7 @@ def test_test_image_shows_rows_that_decided_with_the_completeness_check(rnn, mni
     """Check the section explains the predicted class with the bars and the caption core computes,
     and the overlay toggle adds the pixel attributions on the image."""
     store, record = rnn
-    expected = attribute_image(store.load_model(record.run_id), mnist.test_images[5])
+    expected = attribute_image(store.load_network_weights(record.run_id), mnist.test_images[5])
     app = _open(run=record.run_id, image="5")
     digit = expected.explained_class
     assert f"Which rows decided {digit}?" in [header.value for header in app.subheader]

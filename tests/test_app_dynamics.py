@@ -81,7 +81,7 @@ def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_
     names = [trace["name"] for trace in chart["data"]]
     assert names == ["RNN", "LSTM"]
     assert chart["layout"]["yaxis"]["type"] == "log"
-    expected = memory_curve(store.load_model(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
+    expected = memory_curve(store.load_network_weights(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
     assert_allclose(_array(chart["data"][0]["y"]), expected, rtol=1e-5)
     assert f"RNN: {describe_memory(expected)}" in _texts(app.caption)
 

@@ -12,7 +12,6 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
-from dashboard import attribution_ui as attribution_ui_module
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
@@ -66,18 +65,20 @@ def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
                                   (10, 28, record.config.hidden_units))
 
 
-def test_view_with_a_stored_analysis_never_builds_a_model(served, monkeypatch):
-    """Check the page's state views read the stored analysis and trace in numpy: no Keras model is
-    loaded for them. (The "Which rows decided" section below them needs gradients, so it loads the
-    model after they are drawn; it is left out here.)"""
+def test_views_with_a_stored_analysis_never_build_a_model(served, monkeypatch):
+    """Check every view of the page (the attribution section, the memory chart and the fixed points
+    included) reads the stored analysis and computes in numpy: no Keras model is ever loaded."""
     store, record = served
 
     def refuse(self, run_id):
         raise AssertionError("a Keras model was loaded")
 
     monkeypatch.setattr(type(store), "load_model", refuse)
-    monkeypatch.setattr(attribution_ui_module, "attribution_ui", lambda *args, **kwargs: None)
-    monkeypatch.setattr(attribution_ui_module, "class_average_attribution_ui", lambda *args, **kwargs: None)
     test_view = _open_hidden_states(record.run_id, "test")
     assert [component.proto.component_name for component in test_view.get("bidi_component")] == ["rnn_playback"]
-    assert _open_hidden_states(record.run_id, "classes").get("plotly_chart")
+    assert any("Completeness:" in str(caption.value) for caption in test_view.caption)  # the attribution was drawn
+    classes = _open_hidden_states(record.run_id, "classes")
+    assert len(classes.get("plotly_chart")) == 2  # the class averages and the class-average attribution
+    for view in ("memory", "dynamics"):
+        opened = _open_hidden_states(record.run_id, view)
+        assert not opened.exception and opened.get("plotly_chart"), view

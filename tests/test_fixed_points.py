@@ -7,10 +7,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 
-from core.config import RNNConfig
-from core.fixed_points import (find_fixed_points, find_update_fixed_points, time_constants, update_jacobian,
-                               visited_states)
-from core.model import build_model, trace_hidden_states
+from core.fixed_points import SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
+from core.model import trace_hidden_states
 
 GAINS = np.array([2.0, 0.5])  # W_h = diag(2, 0.5), b = 0: unit 1 has gain above 1, unit 2 below
 
@@ -87,23 +85,17 @@ def test_slow_points_are_labelled_and_kept_apart_from_fixed_points():
 
 def test_fixed_points_of_the_tiny_run_from_visited_states(tiny_run, mnist):
     """Check the tiny vanilla run has at least one point found from its own states, each with q below
-    the slow tolerance and the eigenvalues of the Jacobian at it."""
+    the slow tolerance and the eigenvalues of the Jacobian at it; the weights as Keras holds them."""
     store, record = tiny_run
     model = store.load_model(record.run_id)
-    starts = visited_states(trace_hidden_states(model, mnist.test_images[:50]).hidden_states, 40)
-    points = find_fixed_points(model, starts)
-    assert points.starts == 40 and len(points) >= 1
     kernel = model.get_layer("recurrent").cell.recurrent_kernel.numpy()
     bias = model.get_layer("recurrent").cell.bias.numpy()
+    starts = visited_states(trace_hidden_states(model, mnist.test_images[:50]).hidden_states, 40)
+    points = find_update_fixed_points(kernel, bias, starts)
+    assert points.starts == 40 and len(points) >= 1
+    assert np.all(points.speeds < SLOW_TOLERANCE)
     first = np.sort_complex(np.linalg.eigvals(update_jacobian(kernel, bias, points.states[0])))
     assert_allclose(np.sort_complex(points.eigenvalues[0]), first, atol=1e-9)
-
-
-def test_gated_cells_are_refused():
-    """Check an LSTM is refused with a message naming its cell."""
-    model = build_model(RNNConfig(cell="lstm", hidden_units=4))
-    with pytest.raises(ValueError, match="vanilla RNN cells only, not LSTMCell"):
-        find_fixed_points(model, np.zeros((3, 4)))
 
 
 @pytest.mark.parametrize("kernel, bias, starts, message", [

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-from keras import layers
 from numpy.testing import assert_allclose
 
 from core.memory_curve import memory_curve
+from core.numpy_trace import NetworkWeights
 
 GAINS = np.array([0.9, 0.6])  # the diagonal of W_h: unit 1 forgets slowly, unit 2 fast
 
 
-def two_unit_rnn(input_kernel: np.ndarray, bias: np.ndarray, readout_kernel: np.ndarray) -> keras.Model:
-    """The shape of core.model.build_model with 2 units, its weights set by hand: W_h = diag(GAINS)."""
-    inputs = keras.Input(shape=(28, 28))
-    last_hidden = layers.SimpleRNN(2, unroll=True, name="recurrent")(inputs)
-    logits = layers.Dense(10, name="readout")(last_hidden)
-    model = keras.Model(inputs, logits)
-    model.get_layer("recurrent").set_weights([input_kernel, np.diag(GAINS), bias])
-    model.get_layer("readout").set_weights([readout_kernel, np.zeros(10)])
-    return model
+def two_unit_rnn(input_kernel: np.ndarray, bias: np.ndarray, readout_kernel: np.ndarray) -> NetworkWeights:
+    """A vanilla RNN of 2 units, its weights set by hand: W_h = diag(GAINS), no readout bias."""
+    return NetworkWeights("rnn", input_kernel, np.diag(GAINS).astype(np.float32), bias, readout_kernel,
+                          np.zeros(10, np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +68,7 @@ def test_memory_curve_real_images_matches_backpropagation_by_hand(weights, mnist
 def test_memory_curve_of_the_tiny_run_fades_backwards_from_the_last_row(tiny_run, mnist):
     """Check the trained vanilla RNN's curve is positive and far larger at the last rows than at the first."""
     store, record = tiny_run
-    curve = memory_curve(store.load_model(record.run_id), mnist.test_images[:200])
+    curve = memory_curve(store.load_network_weights(record.run_id), mnist.test_images[:200])
     assert np.all(curve > 0)
     assert curve[-1] == curve.max()
     assert curve[:5].mean() < 0.1 * curve[-5:].mean()
@@ -83,10 +77,18 @@ def test_memory_curve_of_the_tiny_run_fades_backwards_from_the_last_row(tiny_run
 @pytest.mark.parametrize("images, batch_size, message", [
     (np.zeros((4, 28, 27)), 10, r"images must have shape \(n, 28, 28\) with n >= 1, got \(4, 28, 27\)"),
     (np.zeros((0, 28, 28)), 10, r"with n >= 1, got \(0, 28, 28\)"),
-    (np.zeros((2, 28, 28)), 0, "batch_size must be at least 1, got 0"),
+    (np.zeros((2, 28, 28)), 0, "batch_size must be an integer of at least 1, got 0"),
+    (np.zeros((2, 28, 28)), 2.5, "batch_size must be an integer of at least 1, got 2.5"),
 ])
 def test_memory_curve_bad_input_is_refused(weights, images, batch_size, message):
     """Check images of the wrong shape and an empty batch size are refused with the value named."""
     model = two_unit_rnn(*weights)
     with pytest.raises(ValueError, match=message):
         memory_curve(model, images, batch_size=batch_size)
+
+
+def test_memory_curve_refuses_a_keras_model(tiny_run):
+    """Check a Keras model (the old argument) is refused with a message naming what is expected."""
+    store, record = tiny_run
+    with pytest.raises(ValueError, match="weights must be a NetworkWeights .*, got Functional"):
+        memory_curve(store.load_model(record.run_id), np.zeros((2, 28, 28)))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.process import TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
+from core.process import BLAS_THREAD_VARIABLES, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,26 +21,34 @@ print(json.dumps(names))
 """
 
 
+OUR_VARIABLES = {*TENSORFLOW_ENVIRONMENT, *BLAS_THREAD_VARIABLES}
+
+
 def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
     """Run code in a fresh interpreter whose environment has none of our settings but these."""
-    clean = {name: value for name, value in os.environ.items() if name not in TENSORFLOW_ENVIRONMENT}
+    clean = {name: value for name, value in os.environ.items() if name not in OUR_VARIABLES}
     return subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           timeout=300, env={**clean, **environment})
 
 
-def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
-    """Thread names after each (setup code, environment) probe; the probes run side by side, since
-    each spends seconds importing TensorFlow."""
-    clean = {name: value for name, value in os.environ.items() if name not in TENSORFLOW_ENVIRONMENT}
-    processes = [subprocess.Popen([sys.executable, "-c", setup + THREAD_PROBE], cwd=PROJECT_ROOT, text=True,
+def outputs_of(*probes: tuple[str, dict[str, str]]) -> list:
+    """The JSON printed last by each (code, environment) probe in a fresh interpreter; the probes run
+    side by side, since each spends seconds importing TensorFlow or SciPy."""
+    clean = {name: value for name, value in os.environ.items() if name not in OUR_VARIABLES}
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean, **environment})
-                 for setup, environment in probes]
+                 for code, environment in probes]
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
         results.append(json.loads(stdout.strip().splitlines()[-1]))
     return results
+
+
+def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
+    """Thread names after each (setup code, environment) probe."""
+    return outputs_of(*((setup + THREAD_PROBE, environment) for setup, environment in probes))
 
 
 def api_settings(intra: int, inter: int) -> str:
@@ -53,9 +61,10 @@ def test_configure_process_gives_tensorflow_one_thread_per_op():
     """Check the thread pools after configure_process() are those TensorFlow's own API sets for one
     thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins."""
     configure = "from core.process import configure_process\nconfigure_process()\n"
+    one_blas_thread = {"OPENBLAS_NUM_THREADS": "1"}  # as configure_process sets it: no OpenBLAS worker thread
     configured, by_api, user_choice, user_by_api = threads_after(
-        (configure, {}), (api_settings(1, TRAINING_SHARDS), {}),
-        (configure, {"TF_NUM_INTRAOP_THREADS": "3"}), (api_settings(3, TRAINING_SHARDS), {}))
+        (configure, {}), (api_settings(1, TRAINING_SHARDS), one_blas_thread),
+        (configure, {"TF_NUM_INTRAOP_THREADS": "3"}), (api_settings(3, TRAINING_SHARDS), one_blas_thread))
     assert configured == by_api
     assert configured["tf_Compute"] == TRAINING_SHARDS
     assert user_choice == user_by_api != configured
@@ -70,6 +79,35 @@ def test_configure_process_after_tensorflow_started_fails_loudly():
     repeated = run_python("from core.process import configure_process\nconfigure_process()\n"
                           "import tensorflow as tf\ntf.constant(1.0) + 1.0\nconfigure_process()\nprint('ok')\n")
     assert repeated.returncode == 0 and repeated.stdout.strip() == "ok", repeated.stderr
+
+
+# Prints the thread count of every BLAS library once NumPy is loaded before configure_process() and
+# SciPy (its own OpenBLAS) after it.
+BLAS_PROBE = """
+import json, numpy, threadpoolctl
+from core.process import configure_process
+configure_process()
+import scipy.linalg
+print(json.dumps([[pool["filepath"], pool["num_threads"]] for pool in threadpoolctl.threadpool_info()
+                  if pool["user_api"] == "blas"]))
+"""
+
+
+def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
+    """Check NumPy's and SciPy's OpenBLAS run one thread after configure_process(), on this 2-core
+    machine where they start two, and a user's OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is kept."""
+    default_probe = "import json, numpy, threadpoolctl\nprint(json.dumps([[pool['filepath'], pool['num_threads']] " \
+                    "for pool in threadpoolctl.threadpool_info()]))\n"
+    default, configured, openblas, omp = outputs_of(
+        (default_probe, {}), (BLAS_PROBE, {}), (BLAS_PROBE, {"OPENBLAS_NUM_THREADS": "2"}),
+        (BLAS_PROBE, {"OMP_NUM_THREADS": "2"}))
+    pools = {"configured": configured, "openblas": openblas, "omp": omp}
+    assert [threads for _, threads in default] == [len(os.sched_getaffinity(0))]  # what the limit changes
+    assert len(pools["configured"]) == 2  # NumPy's and SciPy's libraries
+    assert {path.split("/")[-2] for path, _ in pools["configured"]} == {"numpy.libs", "scipy.libs"}
+    assert [threads for _, threads in pools["configured"]] == [1, 1]
+    assert [threads for _, threads in pools["openblas"]] == [2, 2]
+    assert [threads for _, threads in pools["omp"]] == [2, 2]
 
 
 CORE_MODULES = ["core", "core.config", "core.data", "core.mnist_files", "core.events", "core.storage", "core.run_format", "core.run_files",

@@ -44,8 +44,13 @@ def _assert_same(first: RunAnalysis, second: RunAnalysis) -> None:
         assert_allclose(second_arrays[name], array, atol=1e-12, err_msg=name)
 
 
-def _forbid_model():
-    raise AssertionError("the model was loaded although a stored analysis was there")
+def _no_computing(store, monkeypatch) -> None:
+    """Make computing an analysis fail from here on: a stored one must be read as it is."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the analysis was computed although a stored one was there")
+
+    monkeypatch.setattr(type(store), "load_network_weights", refuse)
+    monkeypatch.setattr(RunAnalysis, "compute", refuse)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
@@ -106,7 +111,7 @@ def test_compute_reuses_usable_groups_without_the_model():
     stored = _synthetic_analysis(units=6, cell="lstm")
     images, labels = np.zeros((SAMPLE_SIZE, 28, 28), np.float32), np.zeros(SAMPLE_SIZE, np.int64)
     analysis = RunAnalysis.compute(None, RNNConfig(cell="lstm", hidden_units=6), images, labels,
-                                   reuse={"h": stored.h, "c": stored.c, "memory": stored.memory}, load_model=_forbid_model)
+                                   reuse={"h": stored.h, "c": stored.c, "memory": stored.memory})
     assert analysis.h is stored.h and analysis.c is stored.c and analysis.memory is stored.memory
     assert analysis.fixed_points is None  # an LSTM has none
 
@@ -121,7 +126,7 @@ def test_lstm_analysis_has_cell_states_and_no_fixed_points(mnist):
                              rng.normal(0, 0.3, (6, 10)).astype(np.float32), np.zeros(10, np.float32))
     curve = np.linspace(0.1, 1, 28)
     analysis = RunAnalysis.compute(weights, RNNConfig(cell="lstm", hidden_units=6), mnist.test_images,
-                                   mnist.test_labels, reuse={"memory": curve}, load_model=_forbid_model)
+                                   mnist.test_labels, reuse={"memory": curve})
     hidden, cells, _ = trace_states(weights, mnist.test_images[:SAMPLE_SIZE])
     expected_h = summarize_states(hidden, mnist.test_labels[:SAMPLE_SIZE])
     expected_c = summarize_states(cells, mnist.test_labels[:SAMPLE_SIZE])
@@ -131,7 +136,7 @@ def test_lstm_analysis_has_cell_states_and_no_fixed_points(mnist):
     assert analysis.fixed_points is None and analysis.memory is curve
 
 
-def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist):
+def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist, monkeypatch):
     """Check a training saves analysis.npz, lists its sha256 and size, and it equals a recomputation."""
     store, record = copied_run
     path = record.run_dir / ANALYSIS_FILE
@@ -139,22 +144,22 @@ def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist):
     assert record.info["sizes"][ANALYSIS_FILE] == path.stat().st_size
     assert record.info["timings"]["analysis_seconds"] > 0
     stored = store.load_analysis(record.run_id)
-    model, weights = store.load_model(record.run_id), store.load_network_weights(record.run_id)
-    recomputed = RunAnalysis.compute(weights, record.config, mnist.test_images, mnist.test_labels,
-                                     load_model=lambda: model)
+    weights = store.load_network_weights(record.run_id)
+    recomputed = RunAnalysis.compute(weights, record.config, mnist.test_images, mnist.test_labels)
     _assert_same(stored, recomputed)
     assert stored.c is None and stored.h.class_means.shape == (10, 28, record.config.hidden_units)
     # The memory curve and the fixed points are those of the run's own functions on its own states.
-    assert_allclose(stored.memory, memory_curve(model, mnist.test_images[:MEMORY_SAMPLE]), rtol=1e-6)
+    assert_allclose(stored.memory, memory_curve(weights, mnist.test_images[:MEMORY_SAMPLE]), rtol=1e-6)
     hidden, _, _ = trace_states(weights, mnist.test_images[:START_IMAGES])
     points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(hidden, START_COUNT))
     assert len(stored.fixed_points) == len(points) > 0 and stored.fixed_points.starts == START_COUNT
     assert_allclose(stored.fixed_points.states, points.states, atol=1e-9)
-    # Read back as stored, the page does not need the model at all.
-    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model), stored)
+    # Read back as stored: nothing is computed again.
+    _no_computing(store, monkeypatch)
+    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), stored)
 
 
-def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist):
+def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist, monkeypatch):
     """Check a run made before analyses existed is valid, gets one on first use, and keeps it."""
     store, record = copied_run
     (record.run_dir / ANALYSIS_FILE).unlink()
@@ -169,7 +174,8 @@ def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist):
     reread = store.read_run(record.run_id)
     assert reread.info["files"][ANALYSIS_FILE] == sha256(record.run_dir / ANALYSIS_FILE)
     assert {name: reread.info["files"][name] for name in old_info["files"]} == old_info["files"]
-    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model), analysis)
+    _no_computing(store, monkeypatch)
+    _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), analysis)
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -210,7 +216,8 @@ def test_group_of_another_version_is_recomputed_and_saved(copied_run, mnist, mon
         store.load_analysis(record.run_id)
     store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
     assert int(read_analysis(store.read_run(record.run_id))["h.version"]) == GROUPS["h"].version
-    store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels, _forbid_model)
+    _no_computing(store, monkeypatch)
+    store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
 
 
 def test_save_analysis_waits_for_nobody_and_never_saves_over_other_weights(copied_run, monkeypatch):
@@ -242,7 +249,7 @@ def test_status_lists_the_analysis_as_an_optional_file(tiny_run):
 def test_failed_analysis_at_save_time_is_reported_and_skipped(tmp_path, mnist):
     """Check an analysis that cannot be computed when a run is saved says so and leaves no file."""
     events = []
-    assert _save_analysis(tmp_path, RNNConfig(), None, mnist, events.append) is None
+    assert _save_analysis(tmp_path, RNNConfig(), mnist, events.append) is None
     assert not (tmp_path / ANALYSIS_FILE).exists()
     assert len(events) == 1 and isinstance(events[0], Message) and "computed on the run's first view" in events[0].text
 
