@@ -6,7 +6,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import plotly
 import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
@@ -20,6 +19,11 @@ from core.storage import atomic_write_bytes
 from dashboard.labels import picker_labels, plain
 from dashboard.pages import RUNS, TRAIN
 
+# plotly.js for the charts this app draws itself (the live chart, the playback): the "cartesian" partial
+# bundle of the plotly.js version the plotly package ships (npm plotly.js-cartesian-dist-min, MIT,
+# licence beside it). Its traces (scatter, bar, heatmap, image, ...) are all these charts use, and at
+# 1.5 MB instead of the full 4.8 MB the browser parses it in about a third of the time on every page load.
+PLOTLY_JS = Path(__file__).resolve().parent / "vendor" / "plotly-cartesian.min.js"
 RUN_QUERY_KEY = "run"  # ?run=<run id> in the URL makes a view bookmarkable
 SELECTED_RUN_STATE = "common_selected_run"  # the same choice, kept in the session across page switches
 
@@ -172,7 +176,7 @@ def get_gallery_table(run_id: str):
 # A Plotly chart that updates in place
 
 
-# The page inside the live chart's iframe: plotly.js (from the plotly package, served locally) and
+# The page inside the live chart's iframe: plotly.js (PLOTLY_JS, served locally) and
 # Streamlit's component protocol, version 1: say ready, then redraw on every render message.
 # Plotly.react updates the existing plot, so layout.uirevision keeps the user's zoom.
 LIVE_CHART_HTML = """<!doctype html>
@@ -211,7 +215,7 @@ def _live_chart_component():
     The folder's name carries a digest of its content, so each version is written once (atomically)
     and then shared by every later server and test process.
     """
-    plotly_js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    plotly_js = PLOTLY_JS.read_bytes()
     content = {"index.html": LIVE_CHART_HTML.encode(), "plotly.min.js": plotly_js}
     digest = hashlib.sha256(b"".join(content.values())).hexdigest()[:12]
     folder = default_data_dir() / f"live-chart-{digest}"

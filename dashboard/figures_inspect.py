@@ -137,14 +137,17 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
     projected (28, 2); background (m, 28, 2) of other images with their labels (m,), whose final
     states are dots coloured by class, so one sees which region each digit ends in.
     """
-    # All faint paths in one trace: segments separated by NaN draw fast even for hundreds of images.
+    # All faint paths in one trace: segments separated by NaN draw as one SVG path even for hundreds of
+    # images. SVG, not WebGL: without a GPU (as here) each WebGL plot starts a software GL context, which
+    # cost more than drawing these few thousand points; and the page's own plotly.js bundle
+    # (dashboard/vendor, "cartesian") has no scattergl.
     count = len(background)
     paths = np.concatenate([background, np.full((count, 1, 2), np.nan)], axis=1).reshape(-1, 2)
-    data = [go.Scattergl(x=paths[:, 0], y=paths[:, 1], mode="lines", name="other test images",
+    data = [go.Scatter(x=paths[:, 0], y=paths[:, 1], mode="lines", name="other test images",
                          line=dict(color="rgba(120,120,120,0.12)", width=1), hoverinfo="skip", showlegend=False)]
     for digit in range(NUM_CLASSES):
         ends = background[background_labels == digit, -1]
-        data.append(go.Scattergl(
+        data.append(go.Scatter(
             x=ends[:, 0], y=ends[:, 1], mode="markers", name=f"{digit}",
             marker=dict(color=CLASS_COLORS[digit], size=5, opacity=0.45),
             hovertemplate=f"a test image of digit {digit}<extra></extra>"))

@@ -92,7 +92,7 @@ def test_trajectory_figure_draws_this_path_over_faint_others():
     assert_allclose(this_image.y, projected[:, 1])
     assert_array_equal(this_image.marker.color, np.arange(1, 29))
     paths = figure.data[0]
-    assert paths.type == "scattergl" and len(paths.x) == 20 * 29  # NaN between paths
+    assert paths.type == "scatter" and len(paths.x) == 20 * 29  # NaN between paths
     ends = [trace for trace in figure.data if trace.name in {str(digit) for digit in range(10)}]
     assert len(ends) == 10 and sum(len(trace.x) for trace in ends) == 20
     assert _axis_title(figure, "xaxis") == "PC 1 (31% of variance)"
