@@ -121,6 +121,8 @@ def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     assert sent["timestep"] == 14
     first, second = sent["panels"]
     assert record.run_id in first["label"] and other.run_id in second["label"]
+    # Named by what sets them apart: they differ only in their seed.
+    assert first["label"].startswith("A: seed 0 · test accuracy ") and second["label"].startswith("B: seed 1 · ")
     for panel, run in ((first, record), (second, other)):
         expected = trace_image(store.load_model(run.run_id), mnist.test_images[3]).probabilities
         assert panel["leans_to"] == expected.argmax(axis=1).tolist()

@@ -19,7 +19,7 @@ from dashboard.common import (get_analysis, get_data, get_gallery_table, get_net
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
-from dashboard.labels import plain
+from dashboard.labels import distinguishing_labels, plain
 from dashboard.own_digit import own_digit_ui
 from dashboard.playback import image_panel, playback, timestep_from_url
 
@@ -96,6 +96,11 @@ def compare_run_ui(run_id: str) -> str | None:
 # Views
 
 
+def _accuracy_text(record) -> str:
+    accuracy = record.metric("test_accuracy")
+    return f"test accuracy {accuracy:.2%}" if accuracy is not None else ""
+
+
 def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | None, name: str,
                      summaries: dict[str, StateSummary]) -> None:
     """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
@@ -116,11 +121,15 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
         panels = [image_panel(image, trace, summaries[kind], kind, STATE_LABELS[kind], order_method, true_class,
                               title)]
     else:
-        labels = openable_runs(str(get_store().root))
+        # Each run named by what sets the two apart ("RNN" / "LSTM", "seed 0" / "seed 1"), with its accuracy.
+        records = {shown: get_store().read_run(shown) for shown in (run_id, compare_id)}
+        names = distinguishing_labels({shown: read.config for shown, read in records.items()})
+        labels = {shown: " · ".join(part for part in (names[shown], _accuracy_text(read), f"run {shown}") if part)
+                  for shown, read in records.items()}
         other = trace_own_image(compare_id, image)
         other_kind = kind if other.cell_states is not None else "h"  # a vanilla RNN or GRU has no c_t
         panels = [image_panel(image, read, summary[chosen], chosen, STATE_LABELS[chosen], order_method, true_class,
-                              title, f"{tag}: {labels.get(shown, shown)}", f"{tag}: ")
+                              title, f"{tag}: {labels[shown]}", f"{tag}: ")
                   for tag, shown, read, summary, chosen in (("A", run_id, trace, summaries, kind),
                                                             ("B", compare_id, other, state_summaries(compare_id),
                                                              other_kind))]
