@@ -14,6 +14,7 @@ from core.run_format import RunError, RunRecord
 from dashboard.common import get_analysis, get_data, get_network_weights, get_store
 from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
 from dashboard.figures_inspect import trajectory_figure
+from dashboard.image_picker import image_from_url, set_query, sync_widget
 from dashboard.labels import distinguishing_labels, picker_labels, plain
 
 KEY = "dynamics_"  # prefix of every widget key here
@@ -156,8 +157,10 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
     if len(points) == 0:
         st.warning(f"No fixed or slow point was found from {points.starts} starting states.")
         return
-    index = st.number_input("Test image whose path is drawn (0 to 9,999)", min_value=0, max_value=9_999, value=0,
-                            step=1, key=f"{KEY}image")
+    # The image is the page's (?image=, shared with the test-image view), so a link shows the same path.
+    sync_widget(f"{KEY}image", image_from_url())
+    index = st.number_input("Test image whose path is drawn (0 to 9,999)", min_value=0, max_value=9_999, step=1,
+                            key=f"{KEY}image", on_change=lambda: set_query(image=str(int(st.session_state[f"{KEY}image"]))))
     choices = list(range(len(points)))
     chosen = st.selectbox("Point to look at", choices, format_func=lambda i: point_label(points, i),
                           key=f"{KEY}point_{run_id}")

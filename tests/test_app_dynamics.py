@@ -115,6 +115,18 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
 
 
+def test_dynamics_view_draws_the_image_of_the_url_and_writes_the_one_chosen(runs_dir, tiny_run, mnist):
+    """Check the path drawn is the one of ?image=, and choosing another image puts it in the URL."""
+    _, record = tiny_run
+    app = _open(HIDDEN_STATES, run=record.run_id, view="dynamics", image="7")
+    trajectory, _ = _charts(app)
+    assert trajectory["layout"]["title"]["text"].endswith("with the path of test image #7")
+    app.number_input(key="dynamics_image").set_value(42).run()
+    assert app.query_params["image"] == "42"
+    trajectory, _ = _charts(app)
+    assert trajectory["layout"]["title"]["text"].endswith("with the path of test image #42")
+
+
 def test_dynamics_view_of_an_lstm_says_why_it_is_left_out(runs_dir, lstm_run):
     """Check an LSTM run gets a note instead of fixed points, and no chart."""
     app = _open(HIDDEN_STATES, run=lstm_run.run_id, view="dynamics")
