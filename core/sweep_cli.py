@@ -90,7 +90,8 @@ def _trial_line(trial: dict[str, Any]) -> str:
 def command_sweep(arguments: argparse.Namespace) -> int:
     from core.data import load_mnist
     from core.run_store import RunStore
-    from core.sweep_ray import RayUnavailable, run_sweep
+    from core.ray_connect import RayUnavailable
+    from core.sweep_ray import run_sweep
     from core.sweep_record import COMPLETE, sweep_dir
 
     spec = spec_from(arguments)  # ValueError on a bad flag or spec: reported by main()

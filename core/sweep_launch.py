@@ -110,7 +110,7 @@ def submit_to_ray_jobs(runs_root: Path, spec: SweepSpec, address: str, max_trial
     """
     from ray.job_submission import JobSubmissionClient  # only for a Jobs address
 
-    from core.sweep_ray import WORKING_DIR_EXCLUDES
+    from core.ray_connect import WORKING_DIR_EXCLUDES
 
     sweep_id = spec.fingerprint()
     spec_name = f"sweep-{sweep_id}.json"

@@ -18,14 +18,14 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit
+from core.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
+                              runtime_env)
 from core.run_format import RunError
 from core.run_store import RunStore
 from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, RUNNING,
@@ -34,18 +34,8 @@ from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWE
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 from core.sweep_trial import pack_mnist, receive_run, train_trial
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# What the project's working directory sent to a cluster leaves out: runs, data, caches, VCS.
-WORKING_DIR_EXCLUDES = [".git", "runs", "runs*", ".sweeps", "*.npz", "*.h5", "__pycache__", ".pytest_cache",
-                        "node_modules", ".venv", "bench/output*"]
 WAIT_SECONDS = 0.5  # how often the driver checks for a stop request and drains progress
-STARTED, JOINED, EXISTING = "started", "joined", "existing"  # how the driver came to be connected to Ray
-CONNECT_TIMEOUT_SECONDS = 5.0  # how long an address may take to accept a connection
 CANCEL_GRACE_SECONDS = 10.0  # after a polite cancel, how long before running tasks are killed
-
-
-class RayUnavailable(RuntimeError):
-    """Ray is not installed, or the cluster at the given address cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -66,63 +56,6 @@ def _one_line(error: BaseException) -> str:
     cause = getattr(error, "cause", None) or error  # a RayTaskError wraps the worker's exception
     text = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {text[0] if text else ''}".strip()
-
-
-def _connect(address: str | None, object_store_bytes: int, spec: SweepSpec) -> str:
-    """Start or join Ray; returns STARTED (a local instance we must shut down), JOINED (a cluster at
-    an address, reached with the project as working_dir) or EXISTING (the caller connected already)."""
-    try:
-        import ray
-    except ImportError as error:
-        raise RayUnavailable("Ray is not installed; install it with `pip install ray==2.60.0`") from error
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if ray.is_initialized():
-        return EXISTING  # a caller (a test) already connected
-    if address:
-        _check_reachable(address)
-    try:
-        if address:
-            env = {**_runtime_env(spec, JOINED), "working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES}
-            ray.init(address=address, runtime_env=env, log_to_driver=False)
-            return JOINED
-        ray.init(num_cpus=os.cpu_count(), object_store_memory=object_store_bytes, include_dashboard=False,
-                 runtime_env=_runtime_env(spec, STARTED), log_to_driver=False, configure_logging=False)
-        return STARTED
-    except Exception as error:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
-        raise RayUnavailable(f"cannot reach Ray at {address or 'a new local instance'}: "
-                             f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
-
-
-def _check_reachable(address: str) -> None:
-    """Raise RayUnavailable unless HOST:PORT (or ray://HOST:PORT) accepts a TCP connection within a
-    few seconds: ray.init itself keeps retrying an unreachable address for minutes."""
-    host, separator, port = address.split("://", 1)[-1].rpartition(":")
-    if not separator or not port.isdigit():
-        return  # "auto" and the like: ray.init answers those quickly itself
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_SECONDS).close()
-    except OSError as error:
-        raise RayUnavailable(f"cannot reach Ray at {address}: {error.strerror or error}") from error
-
-
-def _runtime_env(spec: SweepSpec, mode: str) -> dict[str, Any]:
-    # TensorFlow reads its thread-pool sizes when its runtime starts, so they go in the worker's
-    # environment (Ray starts separate workers per runtime_env, before any TensorFlow import).
-    threads = str(spec.cpus_per_trial)
-    env_vars = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": threads, "OMP_NUM_THREADS": threads,
-                "TF_CPP_MIN_LOG_LEVEL": "2"}
-    # Workers on this machine find the project through PYTHONPATH; a joined cluster's workers through
-    # the job's working_dir (a task's runtime_env inherits it), since this path need not exist there.
-    if mode != JOINED:
-        env_vars["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    return {"env_vars": env_vars}
-
-
-def object_store_bytes_for(packed: dict[str, Any]) -> int:
-    """The local object store's cap: the MNIST arrays twice over (put + a worker's copy) and 64 MiB
-    for the results coming back (a trial's files are a few MB)."""
-    payload = sum(value.nbytes for value in packed.values() if isinstance(value, np.ndarray))
-    return max(100 * 2**20, 2 * payload + 64 * 2**20)
 
 
 def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: str | None = None,
@@ -185,7 +118,7 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     try:
         if to_train:
             packed = pack_mnist(data)
-            mode = _connect(address, object_store_bytes_for(packed), spec)
+            mode = connect(address, object_store_bytes_for(packed), spec)
             stopped = _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
                                     before_training)
     except RayUnavailable:
@@ -222,7 +155,7 @@ def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, shoul
     progress = Queue(actor_options={"num_cpus": 0})
     data_ref = ray.put(packed)
     task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=resources or {},
-                                           runtime_env=_runtime_env(spec, mode), max_retries=0)
+                                           runtime_env=runtime_env(spec, mode), max_retries=0)
     pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
