@@ -290,6 +290,10 @@ function createView(root) {
 
 export default function (component) {
   const {data, parentElement, setStateValue} = component;
+  if (data.preload) {  // preload_plotly: start fetching and parsing plotly.js while the page is still computed
+    loadPlotly(data.preload).catch(() => {});  // a failure is said by the playback itself, which tries again
+    return () => {};
+  }
   const root = parentElement.querySelector(".rnn-playback");
   let view = views.get(parentElement);
   if (!view) {

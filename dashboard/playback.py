@@ -143,6 +143,19 @@ def _component():
                                       js=PLAYBACK_JS.read_text(), isolate_styles=False)
 
 
+@st.cache_resource(show_spinner=False)
+def _preloader():
+    """The playback's script as a component of its own that draws nothing (see preload_plotly)."""
+    return st.components.v2.component("rnn_plotly_preload", html="<div></div>", js=PLAYBACK_JS.read_text(),
+                                      isolate_styles=False)
+
+
+def preload_plotly(plotly_url: str, key: str) -> None:
+    """Start loading plotly.js in the browser now, so it is parsed by the time the playback (further
+    down the page, after the server has traced and attributed the image) mounts."""
+    _preloader()(data={"preload": plotly_url}, key=key)
+
+
 def playback(panels: list[PlaybackPanel], timestep: int, plotly_url: str, key: str,
              on_timestep_change=lambda: None) -> int:
     """Show the panels with a Play button and a timestep slider; return the timestep last let go of

@@ -75,7 +75,8 @@ def test_views_with_a_stored_analysis_never_build_a_model(served, monkeypatch):
 
     monkeypatch.setattr(type(store), "load_model", refuse)
     test_view = _open_hidden_states(record.run_id, "test")
-    assert [component.proto.component_name for component in test_view.get("bidi_component")] == ["rnn_playback"]
+    assert sorted(component.proto.component_name for component in test_view.get("bidi_component")) == [
+        "rnn_playback", "rnn_plotly_preload"]
     assert any("Completeness:" in str(caption.value) for caption in test_view.caption)  # the attribution was drawn
     classes = _open_hidden_states(record.run_id, "classes")
     assert len(classes.get("plotly_chart")) == 2  # the class averages and the class-average attribution

@@ -21,7 +21,7 @@ from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query
 from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import distinguishing_labels, plain
 from dashboard.own_digit import own_digit_ui
-from dashboard.playback import image_panel, playback, timestep_from_url
+from dashboard.playback import image_panel, playback, preload_plotly, timestep_from_url
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -179,6 +179,8 @@ st.caption(f"Run `{run_id}` · {record.config.cell.upper()} with {record.config.
            + (f"test accuracy {accuracy:.2%}" if accuracy is not None else f"status {record.status}")
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 
+with st.sidebar:
+    preload_plotly(plotly_js_url(), key="hidden_plotly_preload")  # out of the main column's flow
 view = view_from_url()
 sync_widget("hidden_view", view)
 st.segmented_control("Look at", list(VIEWS), format_func=VIEWS.get, required=True, key="hidden_view",
