@@ -39,12 +39,15 @@ def _group(item) -> str:
 def pytest_collection_modifyitems(items):
     """With pytest-xdist (`--dist loadgroup`), keep each test file on one worker, so a module's
     fixtures (a served app, a browser, a trained run, a Ray instance) are made once, not once per
-    worker. A file marked with its own xdist_group (the Ray tests share one) keeps that group.
-    Then order the groups: LONGEST_GROUPS first, the others by their number of tests, most first;
-    tests keep their order within a group, so each module's tests stay together."""
+    worker. A file marked with its own xdist_group (the Ray tests share one) keeps that group; the
+    files using the session's tiny_sweep share one too, so its 4 runs are trained once, not on each
+    worker. Then order the groups: LONGEST_GROUPS first, the others by their number of tests, most
+    first; tests keep their order within a group, so each module's tests stay together."""
+    sweep_files = {item.nodeid.split("::")[0] for item in items if "tiny_sweep" in getattr(item, "fixturenames", ())}
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            file = item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group("tiny_sweep" if file in sweep_files else file))
     sizes: dict[str, int] = {}
     for item in items:
         sizes[_group(item)] = sizes.get(_group(item), 0) + 1
