@@ -22,14 +22,41 @@ def pytest_configure(config):
     configure_process()
 
 
+# The longest xdist groups, longest first (from the suite's --durations on the 2-core machine).
+# pytest-xdist hands out groups in collection order (pytest.ini turns off its reordering by test
+# count, which put these few-test, long groups last, with one worker busy and the other idle):
+# starting the longest first lets the many short groups fill in around them.
+LONGEST_GROUPS = ("ray", "tests/test_browser_inspect.py", "tests/test_browser.py", "tests/test_app_train.py",
+                  "tests/test_browser_playback.py", "tests/test_process.py", "tests/test_server_crash.py",
+                  "tests/test_app_inspect.py", "tests/test_training.py", "tests/test_cli.py")
+
+
+def _group(item) -> str:
+    return item.get_closest_marker("xdist_group").args[0]
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     """With pytest-xdist (`--dist loadgroup`), keep each test file on one worker, so a module's
     fixtures (a served app, a browser, a trained run, a Ray instance) are made once, not once per
-    worker. A file marked with its own xdist_group (the Ray tests share one) keeps that group."""
+    worker. A file marked with its own xdist_group (the Ray tests share one) keeps that group; the
+    files using the session's tiny_sweep share one too, so its 4 runs are trained once, not on each
+    worker. Then order the groups: LONGEST_GROUPS first, the others by their number of tests, most
+    first; tests keep their order within a group, so each module's tests stay together."""
+    sweep_files = {item.nodeid.split("::")[0] for item in items if "tiny_sweep" in getattr(item, "fixturenames", ())}
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            file = item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group("tiny_sweep" if file in sweep_files else file))
+    sizes: dict[str, int] = {}
+    for item in items:
+        sizes[_group(item)] = sizes.get(_group(item), 0) + 1
+
+    def rank(item) -> tuple[int, int]:
+        group = _group(item)
+        return (LONGEST_GROUPS.index(group), 0) if group in LONGEST_GROUPS else (len(LONGEST_GROUPS), -sizes[group])
+
+    items.sort(key=rank)  # stable: a group's tests keep their order
 
 
 @pytest.fixture(scope="session")

@@ -153,7 +153,7 @@ def test_another_tab_cannot_cancel_a_queued_job(manager):
 
 def test_resubmitting_a_stopped_config_trains_it_again(manager):
     """Check a config whose training was stopped gets a new job that completes the run."""
-    config = LONG_CONFIG.replace(epochs=2, seed=20)
+    config = LONG_CONFIG.replace(train_subset=10_000, epochs=2, seed=20)  # 400 iterations: stopped after 30
     first = manager.submit(config, TAB)
     _wait_until_training(first)
     manager.stop(first.run_id, TAB)
