@@ -33,15 +33,27 @@ def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, st
             # The ratio to row 28 says how much of the last row's influence row t keeps.
             customdata=curve / curve[-1],
             hovertemplate=f"{name}<br>row %{{x}}: %{{y:.2e}} (%{{customdata:.1e}} × row 28's)<extra></extra>"))
+    values = np.concatenate([np.asarray(curve, dtype=float) for curve in curves.values()]) if curves else np.ones(1)
+    ticks = log_ticks(float(values[values > 0].min(initial=1.0)), float(values.max(initial=1.0)))
     layout = _layout_spec(
-        title, height=460, margin=dict(l=70, r=20, t=60, b=110),
-        legend=dict(orientation="h", x=0, y=-0.2, yanchor="top", title=dict(text="run:")),
+        title, height=480, margin=dict(l=70, r=20, t=60, b=150),
+        legend=dict(orientation="h", x=0, y=-0.3, yanchor="top", title=dict(text="run:")),
         xaxis=dict(title=dict(text="image row t (timestep)"), range=[0.5, TIMESTEPS + 0.5], tickvals=ROW_TICKS,
                    showgrid=False),
-        yaxis=dict(title=dict(text="‖∂ final logits / ∂ row t‖ (mean)"), type="log", dtick="D2",
-                   gridcolor="#eef0f4"),  # D2: labels at 1, 2 and 5 of each decade, not at every digit
+        # Labels at 1, 2 and 5 of each decade, written in full (Plotly's "D2" writes 20 as a bare "2").
+        yaxis=dict(title=dict(text="‖∂ final logits / ∂ row t‖ (mean)"), type="log", tickvals=ticks,
+                   ticktext=[f"{tick:g}" for tick in ticks], gridcolor="#eef0f4"),
     )
     return go.Figure(data=data, layout=layout)
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """1, 2 and 5 times powers of ten, from the last of them at or below low to the first at or above high."""
+    first, last = int(np.floor(np.log10(low))), int(np.ceil(np.log10(high)))
+    ticks = [mantissa * 10.0**power for power in range(first, last + 1) for mantissa in (1, 2, 5)]
+    start = max(index for index, tick in enumerate(ticks) if tick <= low * (1 + 1e-9))
+    stop = min(index for index, tick in enumerate(ticks) if tick >= high * (1 - 1e-9))
+    return ticks[start:stop + 1]
 
 
 def describe_time_constant(tau: float) -> str:

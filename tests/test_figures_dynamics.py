@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from numpy.testing import assert_allclose
 
 from dashboard.figures_dynamics import (STABLE_COLOR, UNSTABLE_COLOR, add_fixed_points, describe_time_constant,
-                                        eigenvalue_figure, memory_curve_figure)
+                                        eigenvalue_figure, log_ticks, memory_curve_figure)
 from dashboard.figures_inspect import trajectory_figure
 
 
@@ -23,6 +23,16 @@ def test_memory_curve_figure_one_line_per_run_on_a_log_axis():
     assert_allclose(figure.data[0].y, curves["a" * 16])
     assert_allclose(figure.data[1].customdata, curves["b" * 16] / 1.0)
     assert figure.data[0].line.color != figure.data[1].line.color
+    # Ticks at 1, 2, 5 of every decade the curves span, labelled in full.
+    assert list(figure.layout.yaxis.tickvals)[:4] == [1e-4, 2e-4, 5e-4, 1e-3]
+    assert list(figure.layout.yaxis.ticktext)[-2:] == ["0.5", "1"]
+
+
+def test_log_ticks_span_the_decades_of_the_values():
+    """Check the ticks reach from the decade at or below the lowest value past the highest, labels included."""
+    assert log_ticks(1.17, 16.9) == [1, 2, 5, 10, 20]
+    assert log_ticks(0.3, 0.9) == [0.2, 0.5, 1]
+    assert log_ticks(2, 2) == [2]
 
 
 def test_eigenvalue_figure_splits_inside_and_outside_the_unit_circle():
