@@ -12,6 +12,7 @@ from core.process import configure_process
 from core.run_format import COMPLETE, RunRecord
 from core.run_store import RunStore
 from core.run_training import train_run
+from tests.apptest_support import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.
 TINY_CONFIG = RNNConfig(train_subset=2_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)

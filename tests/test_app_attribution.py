@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 from core.attribution import attribute_image, class_mean_images
+from tests.apptest_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 HIDDEN_STATES = "views/hidden_states.py"
 
 
@@ -32,13 +31,7 @@ def rnn(tiny_run, monkeypatch):
 
 
 def _open(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(HIDDEN_STATES)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(HIDDEN_STATES, **query)
 
 
 def _attribution_chart(app: AppTest) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +17,9 @@ from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.dynamics_ui import describe_memory
+from tests.apptest_support import open_page
 from tests.conftest import TINY_CONFIG
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
 
 
@@ -47,13 +46,7 @@ def runs_dir(tiny_run, lstm_run, tmp_path, monkeypatch):
 
 
 def _open(script: str, **query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=180)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(script)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(script, timeout=180, **query)
 
 
 def _charts(app: AppTest) -> list[dict]:

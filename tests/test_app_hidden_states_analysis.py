@@ -4,7 +4,6 @@ saved on the first view of a run that has none, recomputed when the file was tam
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
+from tests.apptest_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
 @pytest.fixture
@@ -29,13 +28,7 @@ def served(copied_run, monkeypatch):
 
 
 def _open_hidden_states(run_id: str, view: str = "test") -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(run=run_id, image="3", view=view)
-    app.run()
-    app.switch_page("views/hidden_states.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page("views/hidden_states.py", run=run_id, image="3", view=view)
 
 
 def _trajectory_background(app: AppTest) -> int:

@@ -7,20 +7,18 @@ import io
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import filter_gallery, gallery_table
 from core.run_store import RunStore
 from core.run_training import train_run
+from tests.apptest_support import open_page
 from tests.conftest import TINY_CONFIG
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 HIDDEN_STATES, MISCLASSIFIED = "views/hidden_states.py", "views/misclassified.py"
 
 
@@ -33,15 +31,6 @@ def lstm_run(mnist, tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-@pytest.fixture
 def rnn(tiny_run, monkeypatch, fresh_caches):
     """The tiny vanilla RNN run, with RNN_RUNS_DIR pointing at its store."""
     store, record = tiny_run
@@ -51,13 +40,7 @@ def rnn(tiny_run, monkeypatch, fresh_caches):
 
 def _open(script: str, **query: str) -> AppTest:
     """Run the app once (st.navigation registers its pages), then switch to script with ?query."""
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(script)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(script, **query)
 
 
 def _texts(elements) -> str:

@@ -5,30 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.hidden_states import trace_image
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.playback import TIMESTEPS, parse_timestep
+from tests.apptest_support import open_page
 from tests.conftest import TINY_CONFIG
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 HIDDEN_STATES = "views/hidden_states.py"
-
-
-@pytest.fixture
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +39,7 @@ def two_runs(tiny_run, seed_1_run, tmp_path, monkeypatch, fresh_caches):
 
 
 def _open(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(HIDDEN_STATES)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(HIDDEN_STATES, **query)
 
 
 def _array(value) -> np.ndarray:

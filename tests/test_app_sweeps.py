@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.run_store import RunStore
@@ -19,15 +18,6 @@ from tests.test_sweep_results import write_sweep_record
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SWEEPS = "views/sweeps.py"
-
-
-@pytest.fixture
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture

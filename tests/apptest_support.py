@@ -1,0 +1,33 @@
+"""Opening a page of the dashboard in Streamlit's AppTest, as the test_app_*.py files do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+def open_page(script: str, timeout: float = 120, **query: str) -> AppTest:
+    """Run the app once with ?query (st.navigation registers its pages), switch to script (a path
+    under dashboard/, as pages.py names it), run it, and check it raised nothing."""
+    app = AppTest.from_file(APP, default_timeout=timeout)
+    app.query_params.update(query)
+    app.run()
+    app.switch_page(script)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+@pytest.fixture
+def fresh_caches():
+    """Empty Streamlit's caches before and after a test, so no run, model or table leaks between tests."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
