@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures_inspect import FONT, INK_COLORS, ROW_TICKS, TIMESTEPS
+from dashboard.figures_inspect import FONT, INK_COLORS, ROW_TICKS, TIMESTEPS, colors, unchecked_figure
 
 FOR_COLOR = "#c92a2a"  # red: pushes the answer up (more evidence for it)
 AGAINST_COLOR = "#1864ab"  # blue: pushes it down
@@ -49,24 +49,24 @@ def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_at
     """
     rows = np.arange(1, TIMESTEPS + 1)
     columns = np.arange(1, image.shape[1] + 1)
-    data = [go.Heatmap(z=image, x=columns, y=rows, xaxis="x", yaxis="y", colorscale=INK_COLORS, zmin=0,
-                       zmax=FAINT_INK if overlay else 1, showscale=False, name="image",
-                       hovertemplate="row %{y}, column %{x}: ink %{z:.2f}<extra></extra>")]
+    data = [dict(type="heatmap", z=image, x=columns, y=rows, xaxis="x", yaxis="y", colorscale=colors(INK_COLORS),
+                 zmin=0, zmax=FAINT_INK if overlay else 1, showscale=False, name="image",
+                 hovertemplate="row %{y}, column %{x}: ink %{z:.2f}<extra></extra>")]
     if overlay:
         limit = float(np.max(np.abs(pixel_attributions))) or 1.0
-        data.append(go.Heatmap(
-            z=pixel_attributions, x=columns, y=rows, xaxis="x", yaxis="y", colorscale=OVERLAY_COLORS,
+        data.append(dict(
+            type="heatmap", z=pixel_attributions, x=columns, y=rows, xaxis="x", yaxis="y", colorscale=OVERLAY_COLORS,
             zmin=-limit, zmax=limit, zmid=0, name="pixel attribution",
             colorbar=dict(title=dict(text="logit", side="top", font=dict(size=12)), x=DOMAINS[0][1] + 0.005,
                           len=0.8, thickness=10, tickfont=dict(size=10)),
             hovertemplate="row %{y}, column %{x}: %{z:+.3f} logit<extra></extra>"))
     data += [
-        go.Bar(x=row_attributions, y=rows, orientation="h", xaxis="x2", yaxis="y", name="integrated gradients",
-               marker=dict(color=_signed_colors(row_attributions)),
-               hovertemplate="row %{y}: %{x:+.3f} logit<extra></extra>"),
-        go.Bar(x=occlusion_drops, y=rows, orientation="h", xaxis="x3", yaxis="y", name="occlusion",
-               marker=dict(color=_signed_colors(occlusion_drops)),
-               hovertemplate=f"without row %{{y}}: P({explained_class}) falls by %{{x:+.1%}}<extra></extra>"),
+        dict(type="bar", x=row_attributions, y=rows, orientation="h", xaxis="x2", yaxis="y",
+             name="integrated gradients", marker=dict(color=_signed_colors(row_attributions)),
+             hovertemplate="row %{y}: %{x:+.3f} logit<extra></extra>"),
+        dict(type="bar", x=occlusion_drops, y=rows, orientation="h", xaxis="x3", yaxis="y", name="occlusion",
+             marker=dict(color=_signed_colors(occlusion_drops)),
+             hovertemplate=f"without row %{{y}}: P({explained_class}) falls by %{{x:+.1%}}<extra></extra>"),
     ]
     plain = dict(showgrid=False, zeroline=False)
     bars = dict(zeroline=True, zerolinecolor="#495057", zerolinewidth=1, gridcolor="#eef0f4")
@@ -89,4 +89,4 @@ def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_at
             _panel_title("Row t blanked out", DOMAINS[2]),
         ],
     )
-    return go.Figure(data=data, layout=layout)
+    return unchecked_figure(data, layout)
