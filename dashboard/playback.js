@@ -28,6 +28,11 @@ function loadPlotly(url) {
   return window.rnnPlotlyLoading;
 }
 
+// Resolves once the browser has painted what is drawn so far: a figure shows while the next is drawn.
+function afterPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
 function element(tag, className, parent, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -62,35 +67,37 @@ function pixel(plot, ref, value, letter) {
   return axis._offset + axis.l2p(value);
 }
 
-function buildHighlights(panel) {
+// The highlight elements of one plot of a panel ("inspect": its row outlines, "lines": the vertical
+// line, "path": the ring), styled as the figure builder drew them, in place of any drawn before.
+function buildHighlights(panel, name) {
   const {spec, overlays} = panel;
-  panel.highlights = [];
-  for (const index of spec.inspect.rows) {
-    const shape = spec.inspect.figure.layout.shapes[index];
-    const box = element("div", "rnn-playback-outline", overlays.inspect);
-    box.style.borderColor = shape.line.color;
-    box.style.borderWidth = `${shape.line.width}px`;
-    panel.highlights.push({kind: "row", plot: panel.inspect, shape, node: box});
+  overlays[name].replaceChildren();
+  const plot = panel[name];
+  if (name === "path") {
+    const marker = spec.path.figure.data[spec.path.marker];
+    const ring = element("div", "rnn-playback-ring", overlays.path);
+    const size = marker.marker.size;
+    Object.assign(ring.style, {width: `${size}px`, height: `${size}px`, borderColor: marker.marker.line.color,
+                               borderWidth: `${marker.marker.line.width}px`});
+    panel.highlights.path = [{kind: "point", plot, trace: marker, node: ring, points: spec.path.points}];
+    return;
   }
-  for (const index of spec.lines.columns) {
-    const shape = spec.lines.figure.layout.shapes[index];
-    const line = element("div", "rnn-playback-line", overlays.lines);
-    line.style.background = shape.line.color;
-    line.style.width = `${shape.line.width}px`;
-    panel.highlights.push({kind: "column", plot: panel.lines, shape, node: line});
-  }
-  const marker = spec.path.figure.data[spec.path.marker];
-  const ring = element("div", "rnn-playback-ring", overlays.path);
-  const size = marker.marker.size;
-  Object.assign(ring.style, {width: `${size}px`, height: `${size}px`, borderColor: marker.marker.line.color,
-                             borderWidth: `${marker.marker.line.width}px`});
-  panel.highlights.push({kind: "point", plot: panel.path, trace: marker, node: ring, points: spec.path.points});
+  // Rows of the inspect figure are outlined boxes; the lines figure's column is a filled bar.
+  const [kind, className, indices] = name === "inspect" ? ["row", "rnn-playback-outline", spec.inspect.rows]
+    : ["column", "rnn-playback-line", spec.lines.columns];
+  panel.highlights[name] = indices.map((index) => {
+    const shape = spec[name].figure.layout.shapes[index];
+    const node = element("div", className, overlays[name]);
+    if (kind === "row") Object.assign(node.style, {borderColor: shape.line.color, borderWidth: `${shape.line.width}px`});
+    else Object.assign(node.style, {background: shape.line.color, width: `${shape.line.width}px`});
+    return {kind, plot, shape, node};
+  });
 }
 
 // Move every highlight of a panel to timestep t: a row outline spans the shape's x extent and rows
 // t - 1/2 .. t + 1/2; the vertical line stands at x = t; the ring sits on the path's point after row t.
 function placeHighlights(panel, t) {
-  for (const highlight of panel.highlights || []) {
+  for (const highlight of Object.values(panel.highlights).flat()) {
     const {plot, node} = highlight;
     if (!plot._fullLayout) continue;
     if (highlight.kind === "row") {
@@ -195,6 +202,8 @@ function createView(root) {
       (panel, index) => panel.drawn && Boolean(panel.runLabel) === Boolean(data.panels[index].label));
   }
 
+  // Each plot is shown as soon as it is drawn (the browser paints between plots), the aligned image |
+  // states | probabilities figure first: the one the user looks at when they pick another image.
   async function update(Plotly, data) {
     for (const [index, panel] of view.panels.entries()) {
       panel.spec = data.panels[index];
@@ -202,9 +211,10 @@ function createView(root) {
       for (const name of PLOTS) {
         const {data: traces, layout} = withoutHighlights(panel.spec[name]);
         await Plotly.react(panel[name], traces, layout, PLOT_CONFIG);
-        panel.overlays[name].replaceChildren();
+        buildHighlights(panel, name);
+        placeHighlights(panel, view.timestep);
+        await afterPaint();
       }
-      buildHighlights(panel);
     }
   }
 
@@ -231,7 +241,7 @@ function createView(root) {
       place(header, 2 * index + 1, "1 / -1");
       const runLabel = spec.label ? element("div", "rnn-playback-run", header, spec.label) : null;
       const sentence = element("div", "rnn-playback-sentence", header);
-      const panel = {spec, runLabel, sentence, drawn: false, overlays: {}};
+      const panel = {spec, runLabel, sentence, drawn: false, overlays: {}, highlights: {}};
       for (const name of PLOTS) {
         const frame = element("div", `rnn-playback-frame rnn-playback-${name}`, grid);
         frame.dataset.panel = String(index);
@@ -250,8 +260,10 @@ function createView(root) {
         await Plotly.newPlot(panel[name], traces, layout, PLOT_CONFIG);
         // A resize redraws the plot and may move its axes: put the highlights back where they belong.
         panel[name].on("plotly_afterplot", () => placeHighlights(panel, view.timestep));
+        buildHighlights(panel, name);
+        placeHighlights(panel, view.timestep);
+        await afterPaint();
       }
-      buildHighlights(panel);
       panel.drawn = true;
     }
     showTimestep(view.timestep);
