@@ -167,12 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             final = recorder.record("tab closed")
             browser.close()
         finished = True
+        print(f"\nserver RSS after the tour: {final['VmRSS']:,.0f} MB; peak during the tour (VmHWM): "
+              f"{final['VmHWM']:,.0f} MB")
     finally:
         stop_streamlit(server)
         clean_up_work_dir(work, remove=arguments.work_dir is None and finished)
-    print()
-    print(f"server RSS after the tour: {final['VmRSS']:,.0f} MB; peak during the tour (VmHWM): "
-          f"{final['VmHWM']:,.0f} MB")
     return 0
 
 
