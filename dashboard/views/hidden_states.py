@@ -142,6 +142,17 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     attribution_ui(run_id, image, name)
 
 
+# A fragment: picking another image, moving the playback or toggling the overlay reruns this part
+# of the page only, not the page's header, run and view pickers.
+@st.fragment
+def test_image_views(run_id: str, table, summaries: dict[str, StateSummary]) -> None:
+    """The test image named by ?image=, its pickers, and show_image_views of it."""
+    index = image_from_url()
+    pick_test_image_ui(table, index)
+    show_image_views(get_data().test_images[index], trace_test_image(run_id, index), int(table.at[index, "true"]),
+                     f"Test image #{index}", summaries)
+
+
 def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -> None:
     """Ten heatmaps, one per digit: the mean state, or how it differs from the mean of all digits."""
     show = st.segmented_control("Show", ["difference", "mean"], default="difference", required=True,
@@ -190,10 +201,7 @@ summaries = state_summaries(run_id)
 table = get_gallery_table(run_id)
 
 if view == "test":
-    index = image_from_url()
-    pick_test_image_ui(table, index)
-    show_image_views(get_data().test_images[index], trace_test_image(run_id, index), int(table.at[index, "true"]),
-                     f"Test image #{index}", summaries)
+    test_image_views(run_id, table, summaries)
 elif view == "own":
     own_image = own_digit_ui()
     if own_image is not None:
