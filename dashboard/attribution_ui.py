@@ -8,8 +8,9 @@ import numpy as np
 import streamlit as st
 
 from core.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
-from dashboard.common import get_data, get_network_weights
+from dashboard.common import get_data, get_network_weights, plotly_js_url
 from dashboard.figures_attribution import attribution_figure
+from dashboard.playback import plotly_chart
 
 
 @st.cache_data(show_spinner="Attributing the answer to the image's rows...", max_entries=256)
@@ -48,11 +49,11 @@ def attribution_ui(run_id: str, image: np.ndarray, name: str, key: str = "hidden
     overlay = st.toggle("Show each pixel's attribution on the image", key=f"{key}_overlay",
                         help="Integrated gradients before summing each row: red pixels raise the logit of "
                              f"{digit}, blue ones lower it")
-    st.plotly_chart(attribution_figure(image, attribution.pixel_attributions, attribution.row_attributions,
-                                       attribution.occlusion_drops, digit, overlay,
-                                       title=f"{name}: what each row adds to the answer {digit} "
-                                             f"(red: for {digit}, blue: against)"),
-                    key=f"{key}_chart")
+    plotly_chart(attribution_figure(image, attribution.pixel_attributions, attribution.row_attributions,
+                                    attribution.occlusion_drops, digit, overlay,
+                                    title=f"{name}: what each row adds to the answer {digit} "
+                                          f"(red: for {digit}, blue: against)"),
+                 plotly_js_url(), key=f"{key}_chart")
     st.caption("Completeness: " + completeness_text(attribution))
     st.caption(f"Middle: integrated gradients of the logit of {digit}, fading the image in from a black image, "
                "summed over each row's 28 pixels; the bars add up to logit(image) − logit(black). Right: how much "

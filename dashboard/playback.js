@@ -1,4 +1,5 @@
-// Playback of an image read row by row (see dashboard/playback.py, which sends `data`).
+// Playback of an image read row by row (see dashboard/playback.py, which sends `data`), and the
+// plotly_chart and preload_plotly components that share its plotly.js and its drawing queue.
 //
 // Streamlit calls the default export on mount and again whenever `data` changes, always with the same
 // parentElement; the view built on the first call is kept per parentElement and updated in place.
@@ -31,6 +32,15 @@ function loadPlotly(url) {
 // Resolves once the browser has painted what is drawn so far: a figure shows while the next is drawn.
 function afterPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+// Every plot this file draws in the page (the playback's and the charts') goes through one queue: one
+// plot at a time, in the order asked for, each painted before the next starts. A new image's aligned
+// figure, asked for first, is then on screen before the charts below it are drawn.
+function drawInTurn(job) {
+  const turn = (window.rnnDrawQueue || Promise.resolve()).then(job).then(afterPaint);
+  window.rnnDrawQueue = turn.catch(() => {});
+  return turn;
 }
 
 function element(tag, className, parent, text) {
@@ -210,10 +220,11 @@ function createView(root) {
       if (panel.runLabel) panel.runLabel.textContent = panel.spec.label;
       for (const name of PLOTS) {
         const {data: traces, layout} = withoutHighlights(panel.spec[name]);
-        await Plotly.react(panel[name], traces, layout, PLOT_CONFIG);
-        buildHighlights(panel, name);
-        placeHighlights(panel, view.timestep);
-        await afterPaint();
+        await drawInTurn(async () => {
+          await Plotly.react(panel[name], traces, layout, PLOT_CONFIG);
+          buildHighlights(panel, name);
+          placeHighlights(panel, view.timestep);
+        });
       }
     }
   }
@@ -257,12 +268,13 @@ function createView(root) {
     for (const panel of view.panels) {
       for (const name of PLOTS) {
         const {data: traces, layout} = withoutHighlights(panel.spec[name]);
-        await Plotly.newPlot(panel[name], traces, layout, PLOT_CONFIG);
-        // A resize redraws the plot and may move its axes: put the highlights back where they belong.
-        panel[name].on("plotly_afterplot", () => placeHighlights(panel, view.timestep));
-        buildHighlights(panel, name);
-        placeHighlights(panel, view.timestep);
-        await afterPaint();
+        await drawInTurn(async () => {
+          await Plotly.newPlot(panel[name], traces, layout, PLOT_CONFIG);
+          // A resize redraws the plot and may move its axes: put the highlights back where they belong.
+          panel[name].on("plotly_afterplot", () => placeHighlights(panel, view.timestep));
+          buildHighlights(panel, name);
+          placeHighlights(panel, view.timestep);
+        });
       }
       panel.drawn = true;
     }
@@ -300,10 +312,26 @@ function createView(root) {
   return view;
 }
 
+// plotly_chart: one figure, drawn in its turn; drawn again only when it changed.
+function drawChart(parentElement, data) {
+  const node = parentElement.querySelector(".rnn-chart");
+  if (node.dataset.digest === data.digest) return;
+  node.dataset.digest = data.digest;
+  node.dataset.ready = "false";
+  loadPlotly(data.plotly_url)
+    .then((Plotly) => drawInTurn(() => Plotly.react(node, data.chart.data, data.chart.layout, PLOT_CONFIG)))
+    .then(() => { if (node.dataset.digest === data.digest) node.dataset.ready = "true"; })
+    .catch((error) => { node.textContent = `The chart could not be drawn: ${error.message}`; });
+}
+
 export default function (component) {
   const {data, parentElement, setStateValue} = component;
   if (data.preload) {  // preload_plotly: start fetching and parsing plotly.js while the page is still computed
     loadPlotly(data.preload).catch(() => {});  // a failure is said by the playback itself, which tries again
+    return () => {};
+  }
+  if (data.chart) {
+    drawChart(parentElement, data);
     return () => {};
   }
   const root = parentElement.querySelector(".rnn-playback");

@@ -136,31 +136,36 @@ def playback_data(panels: list[PlaybackPanel], timestep: int, plotly_url: str) -
 
 
 @st.cache_resource(show_spinner=False)
-def _component():
-    """Declared once per process; isolate_styles=False because plotly.js puts its own styles (hover
-    labels, mode bar) in the document's head, which a shadow root would not see."""
-    return st.components.v2.component("rnn_playback", html=PLAYBACK_HTML, css=PLAYBACK_CSS.read_text(),
-                                      js=PLAYBACK_JS.read_text(), isolate_styles=False)
-
-
-@st.cache_resource(show_spinner=False)
-def _preloader():
-    """The playback's script as a component of its own that draws nothing (see preload_plotly)."""
-    return st.components.v2.component("rnn_plotly_preload", html="<div></div>", js=PLAYBACK_JS.read_text(),
-                                      isolate_styles=False)
+def _declare(name: str, html: str, css: str | None = None):
+    """A component drawn by playback.js, declared once per process; isolate_styles=False because
+    plotly.js puts its own styles (hover labels, mode bar) in the document's head, which a shadow
+    root would not see. "rnn_playback" draws the playback; "rnn_plotly_preload" nothing (see
+    preload_plotly); "rnn_plotly_chart" one figure (see plotly_chart)."""
+    return st.components.v2.component(name, html=html, css=css, js=PLAYBACK_JS.read_text(), isolate_styles=False)
 
 
 def preload_plotly(plotly_url: str, key: str) -> None:
     """Start loading plotly.js in the browser now, so it is parsed by the time the playback (further
     down the page, after the server has traced and attributed the image) mounts."""
-    _preloader()(data={"preload": plotly_url}, key=key)
+    _declare("rnn_plotly_preload", "<div></div>")(data={"preload": plotly_url}, key=key)
+
+
+def plotly_chart(figure: go.Figure, plotly_url: str, key: str) -> None:
+    """Draw figure with the page's plotly.js, in its turn after the playback's plots above it
+    (playback.js drawInTurn): st.plotly_chart would draw as soon as Streamlit renders it, on the
+    same frames as a new image's aligned figure, which the user waits for first."""
+    chart = _figure_json(figure)
+    digest = hashlib.sha256(json.dumps(chart, sort_keys=True).encode()).hexdigest()[:16]
+    _declare("rnn_plotly_chart", '<div class="rnn-chart"></div>')(
+        data={"chart": chart, "plotly_url": plotly_url, "digest": digest}, key=key)
 
 
 def playback(panels: list[PlaybackPanel], timestep: int, plotly_url: str, key: str,
              on_timestep_change=lambda: None) -> int:
     """Show the panels with a Play button and a timestep slider; return the timestep last let go of
     (the one given until the user moves it). on_timestep_change runs when that happens."""
-    result = _component()(data=playback_data(panels, timestep, plotly_url), key=key,
-                          default={"timestep": timestep}, on_timestep_change=on_timestep_change)
+    component = _declare("rnn_playback", PLAYBACK_HTML, PLAYBACK_CSS.read_text())
+    result = component(data=playback_data(panels, timestep, plotly_url), key=key, default={"timestep": timestep},
+                       on_timestep_change=on_timestep_change)
     value = result.get("timestep")
     return int(value) if isinstance(value, (int, float)) and 1 <= value <= TIMESTEPS else timestep

@@ -35,8 +35,10 @@ def _open(**query: str) -> AppTest:
 
 
 def _attribution_chart(app: AppTest) -> dict:
-    (chart,) = [element for element in app.get("plotly_chart") if element.proto.id.endswith("attribution_chart")]
-    return json.loads(chart.proto.spec)
+    """The figure the section's chart component (dashboard.playback.plotly_chart) was sent."""
+    (chart,) = [json.loads(element.proto.json) for element in app.get("bidi_component")
+                if element.proto.component_name == "rnn_plotly_chart"]
+    return chart["chart"]
 
 
 def _array(value) -> np.ndarray:

@@ -3,6 +3,7 @@ saved on the first view of a run that has none, recomputed when the file was tam
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.hidden_states import BACKGROUND_PER_CLASS
 from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
 from tests.apptest_support import open_page
 
@@ -32,9 +34,15 @@ def _open_hidden_states(run_id: str, view: str = "test") -> AppTest:
 
 
 def _trajectory_background(app: AppTest) -> int:
-    """How many grey background paths the PCA chart draws."""
-    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
-    return sum(1 for trace in charts[-1]["data"] if trace.get("name") != "this image")
+    """How many grey background paths the playback's PCA chart draws (its first trace: one path per
+    test image, each 28 points and a NaN gap)."""
+    (playback,) = [json.loads(component.proto.json) for component in app.get("bidi_component")
+                   if component.proto.component_name == "rnn_playback"]
+    (panel,) = playback["panels"]
+    background = panel["path"]["figure"]["data"][0]
+    assert background["name"] == "other test images"
+    x = np.frombuffer(base64.b64decode(background["x"]["bdata"]), dtype=np.dtype(background["x"]["dtype"]))
+    return int(np.isnan(x).sum())
 
 
 @pytest.mark.parametrize("damage", ["none stored", "tampered"])
@@ -51,7 +59,7 @@ def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
         path.write_bytes(path.read_bytes()[:-100])
     app = _open_hidden_states(record.run_id)
     assert "Test image #3" in "\n".join(str(element.value) for element in app.markdown)
-    assert _trajectory_background(app) > 0
+    assert _trajectory_background(app) == 10 * BACKGROUND_PER_CLASS
     reread = store.read_run(record.run_id)
     assert reread.info["files"][ANALYSIS_FILE] == sha256(path)
     np.testing.assert_array_equal(store.load_analysis(record.run_id).h.class_means.shape,
@@ -69,10 +77,12 @@ def test_views_with_a_stored_analysis_never_build_a_model(served, monkeypatch):
     monkeypatch.setattr(type(store), "load_model", refuse)
     test_view = _open_hidden_states(record.run_id, "test")
     assert sorted(component.proto.component_name for component in test_view.get("bidi_component")) == [
-        "rnn_playback", "rnn_plotly_preload"]
-    assert any("Completeness:" in str(caption.value) for caption in test_view.caption)  # the attribution was drawn
+        "rnn_playback", "rnn_plotly_chart", "rnn_plotly_preload"]  # rnn_plotly_chart: the attribution
+    assert any("Completeness:" in str(caption.value) for caption in test_view.caption)
     classes = _open_hidden_states(record.run_id, "classes")
-    assert len(classes.get("plotly_chart")) == 2  # the class averages and the class-average attribution
+    assert len(classes.get("plotly_chart")) == 1  # the class averages
+    assert sorted(component.proto.component_name for component in classes.get("bidi_component")) == [
+        "rnn_plotly_chart", "rnn_plotly_preload"]  # rnn_plotly_chart: the class-average attribution
     for view in ("memory", "dynamics"):
         opened = _open_hidden_states(record.run_id, view)
         assert not opened.exception and opened.get("plotly_chart"), view

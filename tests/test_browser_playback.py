@@ -142,3 +142,34 @@ def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
         assert_outlines_on(page, 19, 6)
         sentences = page.locator(".rnn-playback-sentence").all_inner_texts()
         assert len(sentences) == 2 and all(text.startswith("After row 19 it leans to") for text in sentences)
+
+
+# The attribution chart (dashboard.playback.plotly_chart): its title and its two bar traces' lengths.
+ATTRIBUTION_JS = """() => {
+  const node = document.querySelector('.rnn-chart');
+  if (!node || node.dataset.ready !== 'true' || !node._fullLayout) return null;
+  return {title: node.layout.title.text, types: node.data.map(trace => trace.type),
+          bars: node._fullData.filter(trace => trace.type === 'bar').map(trace => trace._length)};
+}"""
+
+
+def test_new_image_redraws_the_playback_in_place_and_the_attribution_chart(served_runs, page):
+    """Check picking another test image updates the playback's figures in place (no new plots) and
+    draws the "Which rows decided" chart of the new image through its component."""
+    url, run_id, _, log_path = served_runs
+    with artifacts_on_failure("playback-new-image", page, log_path):
+        page.goto(f"{url}/hidden-states?run={run_id}&image=0")
+        page.wait_for_selector(".rnn-playback[data-ready='true']")
+        page.wait_for_function(f"() => ({ATTRIBUTION_JS})() !== null")
+        assert page.evaluate(ATTRIBUTION_JS)["title"].startswith("Test image #0: what each row adds")
+        box = page.get_by_label("Test image index (0 to 9,999)")
+        box.fill("7")
+        box.press("Enter")
+        page.wait_for_function(f"() => (({ATTRIBUTION_JS})() || {{title: ''}}).title.startsWith('Test image #7:')")
+        chart = page.evaluate(ATTRIBUTION_JS)
+        assert chart["types"] == ["heatmap", "bar", "bar"] and chart["bars"] == [28, 28]
+        page.wait_for_function("() => document.querySelector('.rnn-playback').dataset.ready === 'true' && "
+                               "document.querySelector('.rnn-playback-inspect .js-plotly-plot')"
+                               ".layout.title.text.startsWith('Test image #7:')")
+        assert page.locator(".rnn-playback .js-plotly-plot").count() == 3
+        assert page.locator(".rnn-playback").get_attribute("data-draws") == "2"  # the first draw, then one update
