@@ -1,7 +1,7 @@
 """The dashboard's own browser harness (as streamlit.testing is Streamlit's): start and stop
 `streamlit run dashboard/app.py` on a free port, launch the Chromium that drives it, open pages.
 
-Used by the browser tests (tests/test_browser*.py, tests/test_server_crash.py) and by
+Used by the browser tests (tests/test_browser*.py) and by
 bench/bench_page_training.py. Playwright is imported by the caller, never here.
 """
 

@@ -28,7 +28,7 @@ def pytest_configure(config):
 # count, which put these few-test, long groups last, with one worker busy and the other idle):
 # starting the longest first lets the many short groups fill in around them.
 LONGEST_GROUPS = ("ray", "tests/test_browser_inspect.py", "tests/test_browser.py", "tests/test_app_train.py",
-                  "tests/test_browser_playback.py", "tests/test_process.py", "tests/test_server_crash.py",
+                  "tests/test_browser_playback.py", "tests/test_process.py",
                   "tests/test_app_inspect.py", "tests/test_training.py", "tests/test_cli.py")
 
 

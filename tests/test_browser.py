@@ -1,8 +1,9 @@
 """End to end in a real Chromium: train from the browser, watch the live chart, find the run after a
-reload, and keep two tabs' choices apart.
+reload, keep two tabs' choices apart, and lose nothing complete when the server is killed mid-training.
 
 The module starts one `streamlit run dashboard/app.py` with an empty runs folder and trains one tiny
-run through the widgets (the `trained_run` fixture); each test then checks one thing about it. Each
+run through the widgets (the `trained_run` fixture); each test then checks one thing about it (the
+last one kills the server with kill -9 during a training and starts another on its runs folder). Each
 browser context is a tab of its own (its own Streamlit session). On failure a screenshot and the
 server log are saved in test-artifacts/.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.run_format import COMPLETE
+from core.run_format import COMPLETE, INTERRUPTED, RUNNING
 from core.run_store import RunStore
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
@@ -296,17 +298,53 @@ JOB_AREA_STYLED_JS = """() => [...document.styleSheets].some(sheet => [...sheet.
   rule => rule.cssText.includes('st-key-train_job') && rule.cssText.includes('data-test-connection-state')))"""
 
 
-def test_train_page_says_when_the_server_is_gone(browser, server):
-    """Check the Train page's job area says its content is out of date once the server is killed
-    (it relies on an attribute Streamlit's frontend sets; a new Streamlit may drop it).
+def _running_run(runs_dir: Path, timeout: float = 300) -> str:
+    """The id of the run the server is training, once it has finished its first epoch."""
+    store = RunStore(runs_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records, _ = store.list_runs()
+        for record in records:
+            if record.status == RUNNING and record.info["epochs_done"] >= 1:
+                return record.run_id
+        time.sleep(0.2)
+    raise AssertionError("the server never reported a running run with one finished epoch")
+
+
+def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, server):
+    """Check a server killed (kill -9) mid-training leaves an interrupted (never complete) run with
+    its last finished epoch, listed as interrupted after a restart; and the Train page's job area,
+    plain while connected, says its content is out of date once the server is gone (it relies on an
+    attribute Streamlit's frontend sets; a new Streamlit may drop it).
 
     It kills the module's server (starting one more would cost a server start): keep it the
     module's last test."""
-    with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("server-gone", page, server):
-        page.goto(server.url)
-        page.get_by_text("Choose hyperparameters in the sidebar").wait_for()
-        page.wait_for_function(JOB_AREA_STYLED_JS)  # the page's style sheet has arrived
-        assert page.evaluate(JOB_AREA_NOTICE_JS) == "none"
-        server.process.kill()
-        server.process.wait()
-        page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+    store = RunStore(server.runs_dir)
+    restarted = None
+    with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("server-crash", page, server):
+        try:
+            open_app(page, server)
+            page.get_by_text("Choose hyperparameters in the sidebar").wait_for()
+            page.wait_for_function(JOB_AREA_STYLED_JS)  # the page's style sheet has arrived
+            assert page.evaluate(JOB_AREA_NOTICE_JS) == "none"
+            # 10 epochs of 5,000 images: the first epoch ends in seconds, and the training is still
+            # running (nine epochs to go) when the server is killed.
+            set_number(page, "Training images", 5_000)
+            page.get_by_role("button", name="Train", exact=True).click()
+            run_id = _running_run(server.runs_dir)
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(timeout=30)
+            page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+
+            record = store.read_run(run_id)
+            assert record.status == INTERRUPTED
+            assert store.find_complete(run_id) is None
+            assert record.info["epochs_done"] >= 1
+
+            restarted, url = start_streamlit(server.runs_dir, server.log_path, SERVER_START_SECONDS)
+            page.goto(f"{url}/runs")
+            page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
+            page.get_by_text("interrupted").first.wait_for(timeout=60_000)
+        finally:
+            if restarted is not None:
+                stop_streamlit(restarted)

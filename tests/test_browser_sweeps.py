@@ -1,7 +1,8 @@
 """End to end in a real Chromium: launch a 2-trial sweep from the Sweeps page, on a local Ray instance.
 
 One `streamlit run dashboard/app.py` serves an empty runs folder. The test fills the sidebar form
-(1,000 training images, 1 epoch, learning rates 0.001 and 0.003, one seed), sees the trial count,
+(1,000 training images, 1 epoch, learning rates 0.001 and 0.003, one seed, one CPU per trial so the
+two trials train side by side), sees the trial count,
 presses Start sweep, follows the live trials table and waits for the parallel-coordinates chart
 of both trials. The sweep's driver and Ray are its own processes: whatever is left of them at the
 end is stopped by their process group. On failure a screenshot and the logs go to test-artifacts/.
@@ -85,6 +86,10 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                     set_slider(page, "Epochs", 1)
                     _remove_value(page, "0.0003")  # learning rates 0.001 and 0.003 remain
                     _fill_number(page, "Seeds per configuration", 1)
+                    # One CPU per trial: Ray on the 2-core machine trains both trials side by side
+                    # (the default, 2 per trial here, trains them one after the other).
+                    sidebar.get_by_text("Where to run").click()
+                    _fill_number(page, "CPUs per trial", 1)
                     expect(sidebar.get_by_text("2 trials")).to_be_visible()
                     sidebar.get_by_role("button", name="Start sweep").click()
                     expect(page.get_by_text("started. It runs on in its own process")).to_be_visible()
@@ -97,6 +102,7 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                     plots = page.evaluate(PLOT_TYPES_JS)
                     assert {"type": "parcoords", "lines": 2} in [trace for plot in plots for trace in plot]
                     expect(page.get_by_text("2 complete · complete")).to_be_visible()
+                    expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
                     records, _ = list_sweeps(runs_dir)
                     assert len(records) == 1 and records[0].status == COMPLETE
                     assert sorted(trial["values"]["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]

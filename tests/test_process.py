@@ -31,24 +31,23 @@ def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
                           timeout=300, env={**clean, **environment})
 
 
-def outputs_of(*probes: tuple[str, dict[str, str]]) -> list:
+def outputs_of(*probes: tuple[str, dict[str, str]], last_lines: tuple[int, ...] = ()) -> list:
     """The JSON printed last by each (code, environment) probe in a fresh interpreter; the probes run
-    side by side, since each spends seconds importing TensorFlow or SciPy."""
+    side by side, since each spends seconds importing TensorFlow or SciPy. A probe given a count n > 1
+    in last_lines gives the list of its last n lines' JSON instead."""
     clean = {name: value for name, value in os.environ.items() if name not in OUR_VARIABLES}
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean, **environment})
                  for code, environment in probes]
     results = []
-    for process in processes:
+    for index, process in enumerate(processes):
         stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
-        results.append(json.loads(stdout.strip().splitlines()[-1]))
+        count = last_lines[index] if index < len(last_lines) else 1
+        lines = [json.loads(line) for line in stdout.strip().splitlines()[-count:]]
+        assert len(lines) == count, stdout
+        results.append(lines if count > 1 else lines[0])
     return results
-
-
-def threads_after(*probes: tuple[str, dict[str, str]]) -> list[dict[str, int]]:
-    """Thread names after each (setup code, environment) probe."""
-    return outputs_of(*((setup + THREAD_PROBE, environment) for setup, environment in probes))
 
 
 def api_settings(intra: int, inter: int) -> str:
@@ -57,28 +56,36 @@ def api_settings(intra: int, inter: int) -> str:
             f"tf.config.threading.set_inter_op_parallelism_threads({inter})\n")
 
 
+# Calls configure_process() again once TensorFlow has run its ops (as app.py does on every rerun),
+# then prints {"repeated": "ok"}: a process that raised there exits non-zero and prints nothing.
+REPEATED_CALL = "configure_process()\nprint(json.dumps({'repeated': 'ok'}))\n"
+
+
 def test_configure_process_gives_tensorflow_one_thread_per_op():
     """Check the thread pools after configure_process() are those TensorFlow's own API sets for one
-    thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins."""
+    thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins.
+    The configured probe then calls configure_process() again, after TensorFlow ran its ops: that
+    repeated call (app.py reruns) must not raise."""
     configure = "from core.process import configure_process\nconfigure_process()\n"
     one_blas_thread = {"OPENBLAS_NUM_THREADS": "1"}  # as configure_process sets it: no OpenBLAS worker thread
-    configured, by_api, user_choice, user_by_api = threads_after(
-        (configure, {}), (api_settings(1, TRAINING_SHARDS), one_blas_thread),
-        (configure, {"TF_NUM_INTRAOP_THREADS": "3"}), (api_settings(3, TRAINING_SHARDS), one_blas_thread))
+    probes = [(configure + THREAD_PROBE + REPEATED_CALL, {}),
+              (api_settings(1, TRAINING_SHARDS) + THREAD_PROBE, one_blas_thread),
+              (configure + THREAD_PROBE, {"TF_NUM_INTRAOP_THREADS": "3"}),
+              (api_settings(3, TRAINING_SHARDS) + THREAD_PROBE, one_blas_thread)]
+    (configured, repeated), by_api, user_choice, user_by_api = outputs_of(*probes, last_lines=(2, 1, 1, 1))
+    assert repeated == {"repeated": "ok"}  # the repeated call returned, and the probe exited 0
     assert configured == by_api
     assert configured["tf_Compute"] == TRAINING_SHARDS
     assert user_choice == user_by_api != configured
 
 
 def test_configure_process_after_tensorflow_started_fails_loudly():
-    """Check a first call after TensorFlow ran an op raises, and a repeated call (app.py reruns) does not."""
+    """Check a first call after TensorFlow ran an op raises (the repeated call, which must not, is
+    checked by the configured probe of test_configure_process_gives_tensorflow_one_thread_per_op)."""
     late = run_python("import tensorflow as tf\ntf.constant(1.0) + 1.0\n"
                       "from core.process import configure_process\nconfigure_process()\n")
     assert late.returncode != 0
     assert "configure_process() was called after TensorFlow ran its first op" in late.stderr
-    repeated = run_python("from core.process import configure_process\nconfigure_process()\n"
-                          "import tensorflow as tf\ntf.constant(1.0) + 1.0\nconfigure_process()\nprint('ok')\n")
-    assert repeated.returncode == 0 and repeated.stdout.strip() == "ok", repeated.stderr
 
 
 # Prints the thread count of every BLAS library once NumPy is loaded before configure_process() and

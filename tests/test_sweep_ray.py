@@ -1,21 +1,29 @@
-"""Sweeps on a real local Ray instance (2 CPUs, small object store): runs land, reruns are cache
-hits, a failing trial does not stop the others, Stop keeps finished trials, and a trial equals
-the same config trained by `python -m core train`."""
+"""Sweeps on a real Ray cluster of two nodes on this machine (a head without CPUs, a worker node
+with 2 CPUs and its own temporary folder; small object stores): trials come back through Ray,
+never through the driver's disk; runs land, reruns are cache hits, a failing trial does not stop
+the others, Stop keeps finished trials, and a trial equals the same config trained by
+`python -m core train`. One cluster serves the whole module: Ray's start and its workers' imports
+of TensorFlow are paid once."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
-# One Ray instance at a time: with pytest-xdist, every Ray test runs in the same worker, one after another.
+# One Ray instance at a time: with pytest-xdist, every Ray test runs in the same worker, one after another
+# (while the cluster is up, a plain ray.init() elsewhere on the machine would join it).
 pytestmark = pytest.mark.xdist_group("ray")
 
+from ray.cluster_utils import Cluster  # noqa: E402
+
+import core.sweep_ray as sweep_ray  # noqa: E402
 from core.config import RNNConfig, fingerprint  # noqa: E402
 from core.run_format import COMPLETE, STATUS_FILE  # noqa: E402
 from core.run_store import RunStore  # noqa: E402
@@ -28,12 +36,78 @@ BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16, batch_size=100, 
 FOUR_TRIALS = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),), seeds=(0, 1))
 
 
+WORKER_RESOURCE = "sweep_test_worker"
+
+
 @pytest.fixture(scope="module")
-def local_ray():
-    """A real Ray instance for this module: 2 CPUs, a 150 MB object store, no dashboard."""
-    ray.init(num_cpus=2, object_store_memory=150 * 2**20, include_dashboard=False, log_to_driver=False)
+def two_nodes(tmp_path_factory):
+    """A head node without CPUs and a worker node with 2 CPUs, a custom resource and its own TMPDIR,
+    connected for the whole module: (worker node id, worker's temporary folder). Every trial of
+    the module runs on the worker node (the head has no CPU for it)."""
+    worker_temporary = tmp_path_factory.mktemp("worker-node-tmp")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                             "object_store_memory": 150 * 2**20})
+    worker = cluster.add_node(num_cpus=2, resources={WORKER_RESOURCE: 2}, object_store_memory=150 * 2**20,
+                              env_vars={"TMPDIR": str(worker_temporary)})
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        yield worker.node_id, worker_temporary
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_ray(two_nodes):
+    """Ray for the tests that do not care where trials run: the module's cluster."""
     yield
-    ray.shutdown()
+
+
+class _OnWorkerNode:
+    """A hook run on the worker before training: raises unless the trial runs on the worker node
+    with the worker's own temporary folder (so a wrong placement fails the trial, and the test)."""
+
+    def __init__(self, node_id: str, temporary_root: str):
+        self.node_id, self.temporary_root = node_id, temporary_root
+
+    def __call__(self, config: RNNConfig) -> None:
+        here = ray.get_runtime_context().get_node_id()
+        if here != self.node_id or tempfile.gettempdir() != self.temporary_root:
+            raise RuntimeError(f"trial ran on node {here} with temp {tempfile.gettempdir()}, "
+                               f"expected {self.node_id} with {self.temporary_root}")
+
+
+# The module's first test: the worker's temporary folder is still empty, so "nothing left in it"
+# below is about this test's trials alone (a stopped trial later on may be killed mid-training).
+def test_run_files_come_back_through_ray(two_nodes, mnist, tmp_path, monkeypatch):
+    """Check trials pinned to the worker node land complete runs in the driver's store, written by
+    the driver from the bytes the tasks returned; the worker left nothing in its temporary folder."""
+    worker_node_id, worker_temporary = two_nodes
+    assert list(Path(worker_temporary).glob("rnn-sweep-trial-*")) == []  # no trial left one before this test
+    store = RunStore(tmp_path / "driver-runs")
+    received = {}
+
+    def spy(store_, run_id, files):
+        # The worker never wrote into the driver's store: the folder appears only when the driver writes it.
+        assert not store_.run_dir(run_id).exists()
+        received[run_id] = dict(files)
+        return original(store_, run_id, files)
+
+    original = sweep_ray.receive_run
+    monkeypatch.setattr(sweep_ray, "receive_run", spy)
+    spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),))
+    info = sweep_ray.run_sweep(store, spec, mnist, resources={WORKER_RESOURCE: 1},
+                               before_training=_OnWorkerNode(worker_node_id, str(worker_temporary)))
+    assert [trial["state"] for trial in info["trials"]] == ["complete", "complete"], info["trials"]
+    assert set(received) == {trial["run_id"] for trial in info["trials"]}
+    for run_id, files in received.items():
+        record = store.read_run(run_id)
+        assert record.status == COMPLETE
+        for name, content in files.items():
+            assert (record.run_dir / name).read_bytes() == content
+    assert not str(worker_temporary).startswith(str(store.root))
+    assert [path.name for path in Path(worker_temporary).glob("rnn-sweep-trial-*")] == []  # cleaned up
+    assert read_sweep(store.root, spec.fingerprint()).status == COMPLETE
 
 
 @pytest.fixture(scope="module")
