@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -31,3 +33,12 @@ def fresh_caches():
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def plotly_array(value) -> np.ndarray:
+    """A numeric array of a figure's JSON: Plotly sends them as {dtype, bdata, shape}; plain lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return array.reshape([int(size) for size in str(shape).split(",")]) if shape else array
+    return np.asarray(value)

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
-import numpy as np
 import pytest
-import streamlit as st
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 from core.attribution import attribute_image, class_mean_images
-from tests.apptest_support import open_page
+from tests.apptest_support import open_page, plotly_array
 
 HIDDEN_STATES = "views/hidden_states.py"
 
 
 @pytest.fixture
-def rnn(tiny_run, monkeypatch):
+def rnn(tiny_run, monkeypatch, fresh_caches):
     """The tiny vanilla RNN run, with RNN_RUNS_DIR pointing at its store and empty caches."""
     store, record = tiny_run
     monkeypatch.setenv("RNN_RUNS_DIR", str(store.root))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield store, record
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return store, record
 
 
 def _open(**query: str) -> AppTest:
@@ -40,14 +33,6 @@ def _attribution_chart(app: AppTest) -> dict:
                 if element.proto.component_name == "rnn_plotly_chart"]
     return chart["chart"]
 
-
-def _array(value) -> np.ndarray:
-    """Plotly sends numeric arrays as {dtype, bdata, shape}; plain lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return array.reshape([int(size) for size in str(shape).split(",")]) if shape else array
-    return np.asarray(value)
 
 
 def _numbers(text: str) -> list[float]:
@@ -64,9 +49,9 @@ def test_test_image_shows_rows_that_decided_with_the_completeness_check(rnn, mni
     assert f"Which rows decided {digit}?" in [header.value for header in app.subheader]
     chart = _attribution_chart(app)
     assert [trace["type"] for trace in chart["data"]] == ["heatmap", "bar", "bar"]
-    assert_allclose(_array(chart["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
-    assert_allclose(_array(chart["data"][1]["x"]), expected.row_attributions, rtol=1e-5, atol=1e-7)
-    assert_allclose(_array(chart["data"][2]["x"]), expected.occlusion_drops, rtol=1e-5, atol=1e-7)
+    assert_allclose(plotly_array(chart["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
+    assert_allclose(plotly_array(chart["data"][1]["x"]), expected.row_attributions, rtol=1e-5, atol=1e-7)
+    assert_allclose(plotly_array(chart["data"][2]["x"]), expected.occlusion_drops, rtol=1e-5, atol=1e-7)
     (caption,) = [caption.value for caption in app.caption if caption.value.startswith("Completeness: rows sum to")]
     total, difference, error = _numbers(caption)
     assert total == pytest.approx(expected.row_attributions.sum(), abs=6e-4)
@@ -79,7 +64,7 @@ def test_test_image_shows_rows_that_decided_with_the_completeness_check(rnn, mni
     assert not app.exception
     chart = _attribution_chart(app)
     assert [trace["type"] for trace in chart["data"]] == ["heatmap", "heatmap", "bar", "bar"]
-    assert_allclose(_array(chart["data"][1]["z"]), expected.pixel_attributions, rtol=1e-5, atol=1e-7)
+    assert_allclose(plotly_array(chart["data"][1]["z"]), expected.pixel_attributions, rtol=1e-5, atol=1e-7)
     assert chart["layout"]["annotations"][0]["text"] == "Pixel attribution on the image"
 
 
@@ -91,6 +76,6 @@ def test_class_average_view_explains_the_mean_image_of_the_chosen_digit(rnn, mni
     assert not app.exception
     chart = _attribution_chart(app)
     mean_three = class_mean_images(mnist.test_images, mnist.test_labels)[3]
-    assert_allclose(_array(chart["data"][0]["z"]), mean_three, atol=1e-6)
+    assert_allclose(plotly_array(chart["data"][0]["z"]), mean_three, atol=1e-6)
     assert chart["layout"]["title"]["text"].startswith("Mean test image of digit 3")
     assert any(caption.value.startswith("Completeness: rows sum to") for caption in app.caption)

@@ -3,7 +3,6 @@ the memory chart on Runs, on the tiny vanilla run and a tiny LSTM run trained on
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 
@@ -17,7 +16,7 @@ from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.dynamics_ui import describe_memory
-from tests.apptest_support import open_page
+from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
 HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
@@ -53,12 +52,6 @@ def _charts(app: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
 
 
-def _array(value) -> np.ndarray:
-    """Plotly sends numeric arrays as {dtype, bdata}; plain lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-    return np.asarray(value)
-
 
 def _texts(elements) -> str:
     return "\n".join(str(element.value) for element in elements)
@@ -75,7 +68,7 @@ def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_
     assert names == ["RNN", "LSTM"]
     assert chart["layout"]["yaxis"]["type"] == "log"
     expected = memory_curve(store.load_network_weights(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
-    assert_allclose(_array(chart["data"][0]["y"]), expected, rtol=1e-5)
+    assert_allclose(plotly_array(chart["data"][0]["y"]), expected, rtol=1e-5)
     assert f"RNN: {describe_memory(expected)}" in _texts(app.caption)
 
 
@@ -104,7 +97,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert picker.value == 0 and picker.options[0].startswith("#1: ")
     circle, *groups = eigenvalues["data"]
     assert circle["name"] == "unit circle |λ| = 1"
-    assert sum(len(_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
+    assert sum(len(plotly_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
 
 

@@ -3,30 +3,23 @@ saved on the first view of a run that has none, recomputed when the file was tam
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.hidden_states import BACKGROUND_PER_CLASS
 from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
-from tests.apptest_support import open_page
-
+from tests.apptest_support import open_page, plotly_array
 
 
 @pytest.fixture
-def served(copied_run, monkeypatch):
+def served(copied_run, monkeypatch, fresh_caches):
     """A copy of the tiny run, served by fresh caches."""
     store, record = copied_run
     monkeypatch.setenv("RNN_RUNS_DIR", str(store.root))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield store, record
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return store, record
 
 
 def _open_hidden_states(run_id: str, view: str = "test") -> AppTest:
@@ -41,8 +34,7 @@ def _trajectory_background(app: AppTest) -> int:
     (panel,) = playback["panels"]
     background = panel["path"]["figure"]["data"][0]
     assert background["name"] == "other test images"
-    x = np.frombuffer(base64.b64decode(background["x"]["bdata"]), dtype=np.dtype(background["x"]["dtype"]))
-    return int(np.isnan(x).sum())
+    return int(np.isnan(plotly_array(background["x"])).sum())
 
 
 @pytest.mark.parametrize("damage", ["none stored", "tampered"])

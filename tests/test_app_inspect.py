@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
@@ -16,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.gallery import filter_gallery, gallery_table
 from core.run_store import RunStore
 from core.run_training import train_run
-from tests.apptest_support import open_page
+from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
 HIDDEN_STATES, MISCLASSIFIED = "views/hidden_states.py", "views/misclassified.py"
@@ -64,14 +63,6 @@ def _charts(app: AppTest) -> list[dict]:
     return figures
 
 
-def _array(value) -> np.ndarray:
-    """Plotly 7 sends numeric arrays as {dtype, bdata, shape}; plain lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return array.reshape([int(size) for size in str(shape).split(",")]) if shape else array
-    return np.asarray(value)
-
 
 def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
@@ -86,8 +77,8 @@ def test_hidden_states_shows_the_image_from_the_url(rnn, mnist):
     assert "Test image #5" in _texts(app.markdown)
     inspect, lines, trajectory = _charts(app)
     assert [trace["type"] for trace in inspect["data"]] == ["heatmap"] * 3
-    np.testing.assert_allclose(_array(inspect["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
-    assert _array(inspect["data"][1]["z"]).shape == (28, TINY_CONFIG.hidden_units)
+    np.testing.assert_allclose(plotly_array(inspect["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
+    assert plotly_array(inspect["data"][1]["z"]).shape == (28, TINY_CONFIG.hidden_units)
     assert len(lines["data"]) == 10
     assert any(trace.get("name") == "this image" for trace in trajectory["data"])
     assert app.number_input(key="hidden_index").value == 5
@@ -243,7 +234,7 @@ def test_unit_orders_reorder_the_states_panel(rnn):
         assert not app.exception
         inspect = _charts(app)[0]
         assert inspect["layout"]["xaxis2"]["title"]["text"] == title
-        customdata = _array(inspect["data"][1]["customdata"]).reshape(28, -1)[0]
+        customdata = plotly_array(inspect["data"][1]["customdata"]).reshape(28, -1)[0]
         assert sorted(customdata.tolist()) == list(range(TINY_CONFIG.hidden_units))
 
 
@@ -254,7 +245,7 @@ def test_class_averages_show_ten_heatmaps(rnn):
     (chart,) = _charts(app)
     assert [trace["type"] for trace in chart["data"]] == ["heatmap"] * 10
     assert "differs from the mean" in chart["layout"]["title"]["text"]
-    assert _array(chart["data"][0]["z"]).shape == (28, TINY_CONFIG.hidden_units)
+    assert plotly_array(chart["data"][0]["z"]).shape == (28, TINY_CONFIG.hidden_units)
     assert chart["layout"]["xaxis"]["tickvals"] == [1, 4, 8, 12, 16]  # unit ticks on every panel
     app.segmented_control(key="hidden_class_show").set_value("mean").run()
     (chart,) = _charts(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 
@@ -14,7 +13,7 @@ from core.hidden_states import trace_image
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.playback import TIMESTEPS, parse_timestep
-from tests.apptest_support import open_page
+from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
 HIDDEN_STATES = "views/hidden_states.py"
@@ -41,12 +40,6 @@ def two_runs(tiny_run, seed_1_run, tmp_path, monkeypatch, fresh_caches):
 def _open(**query: str) -> AppTest:
     return open_page(HIDDEN_STATES, **query)
 
-
-def _array(value) -> np.ndarray:
-    """Plotly 7 sends numeric arrays as {dtype, bdata}; plain lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-    return np.asarray(value)
 
 
 def _sent(app: AppTest) -> dict:
@@ -83,7 +76,7 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
     assert marker["name"] == "t = 28"
     np.testing.assert_allclose([marker["x"][0], marker["y"][0]], panel["path"]["points"][-1], atol=1e-4)
     this_image = next(trace for trace in path["data"] if trace.get("name") == "this image")
-    np.testing.assert_allclose(np.stack([_array(this_image["x"]), _array(this_image["y"])], axis=1),
+    np.testing.assert_allclose(np.stack([plotly_array(this_image["x"]), plotly_array(this_image["y"])], axis=1),
                                panel["path"]["points"], atol=1e-4)
     app.query_params["t"] = "20"
     app.run()
