@@ -91,6 +91,9 @@ def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run
     with artifacts_on_failure("inspect-gallery-to-hidden-states", page, log_path):
         page.goto(f"{url}/misclassified?run={run_id}")
         page.get_by_text("Images 1–24 of").wait_for()
+        # The cards arrive one by one after the caption: read the first once all 24 links are there
+        # (reading at once raced the page and found the second card's link first).
+        page.wait_for_function("() => document.querySelectorAll(\"a[href*='image=']\").length >= 24")
         first_card = page.locator("a[href*='image=']:visible").first
         assert parse_qs(urlparse(first_card.get_attribute("href")).query)["image"] == [str(worst)]
         first_card.click()
