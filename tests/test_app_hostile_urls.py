@@ -12,8 +12,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.pages import ALL_PAGES
+from tests.apptest_support import open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGES = [page.path for page in ALL_PAGES]  # every page, Sweeps included
 HOSTILE = [
     {"run": "../../etc/passwd"},
@@ -35,13 +35,7 @@ def _open(page: str, query: dict[str, str], fresh_caches: bool = True) -> AppTes
     if fresh_caches:
         st.cache_resource.clear()
         st.cache_data.clear()
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.run()
-    app.switch_page(page)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(page, **query)
 
 
 def _markdown_texts(app: AppTest) -> list[str]:

@@ -7,25 +7,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from core.config import RNNConfig
-from core.model import build_model
 from core.numpy_gradients import PREDICTED, jacobian_row_norms, logits_and_input_gradients
 from core.numpy_trace import NetworkWeights
+from tests.model_support import random_model, weights_of
 
 UNITS = 16
-
-
-def _random_model(cell: str, seed: int = 0):
-    """An untrained model of `cell` whose every weight (biases too) is random and seeded, so every term
-    of the equations counts and the gradients are far from zero."""
-    model = build_model(RNNConfig(cell=cell, hidden_units=UNITS))
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, 0.5, size=array.shape).astype(np.float32) for array in model.get_weights()])
-    return model
-
-
-def _weights_of(model, cell: str) -> NetworkWeights:
-    return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(), *model.get_layer("readout").get_weights())
 
 
 def _images(mnist) -> np.ndarray:
@@ -40,8 +26,8 @@ def test_logits_and_input_gradients_match_gradient_tape(cell, mnist):
     tf.GradientTape on the Keras model, for the predicted class and a fixed one."""
     import tensorflow as tf
 
-    model = _random_model(cell)
-    weights = _weights_of(model, cell)
+    model = random_model(cell, UNITS)
+    weights = weights_of(model, cell)
     images = _images(mnist)
     inputs = tf.constant(images)
     with tf.GradientTape(persistent=True) as tape:
@@ -66,7 +52,7 @@ def test_jacobian_row_norms_match_a_tensorflow_jacobian(cell, mnist):
     from 10 gradients of the Keras model, on 3 images."""
     import tensorflow as tf
 
-    model = _random_model(cell, seed=2)
+    model = random_model(cell, UNITS, seed=2)
     images = mnist.test_images[10:13]
     inputs = tf.constant(images)
     with tf.GradientTape(persistent=True) as tape:
@@ -75,7 +61,7 @@ def test_jacobian_row_norms_match_a_tensorflow_jacobian(cell, mnist):
         sums = [tf.reduce_sum(logits[:, k]) for k in range(10)]
     jacobian = np.stack([tape.gradient(total, inputs).numpy() for total in sums], axis=1)  # (3, 10, 28, 28)
     expected = np.sqrt((jacobian.astype(np.float64) ** 2).sum(axis=(1, 3)))  # (3, 28)
-    norms = jacobian_row_norms(_weights_of(model, cell), images)
+    norms = jacobian_row_norms(weights_of(model, cell), images)
     assert norms.shape == (3, 28) and norms.dtype == np.float64
     assert_allclose(norms, expected, rtol=1e-4, atol=1e-6 * expected.max())
 

@@ -9,31 +9,20 @@ from numpy.testing import assert_allclose
 
 from core.config import RNNConfig
 from core.hidden_states import trace_image
-from core.model import build_model, trace_hidden_states
+from core.model import trace_hidden_states
 from core.numpy_trace import NetworkWeights, trace_image_numpy, trace_states
 from core.run_files import read_weight_arrays, write_weights
 from core.run_format import COMPLETE, RunError, RunRecord
-
-
-def _random_model(cell: str, units: int = 8, seed: int = 0):
-    """A model of `cell` whose every weight (biases too) is random, so every term of the equations counts."""
-    model = build_model(RNNConfig(cell=cell, hidden_units=units))
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, 0.5, size=array.shape).astype(np.float32) for array in model.get_weights()])
-    return model
-
-
-def _weights_of(model, cell: str) -> NetworkWeights:
-    return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(), *model.get_layer("readout").get_weights())
+from tests.model_support import random_model, weights_of
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_numpy_trace_equals_the_keras_cells(cell, mnist):
     """Check hidden states, cell states and step logits equal core.model's TensorFlow trace."""
-    model = _random_model(cell)
+    model = random_model(cell)
     images = mnist.test_images[:6]
     reference = trace_hidden_states(model, images)
-    hidden, memory, logits = trace_states(_weights_of(model, cell), images)
+    hidden, memory, logits = trace_states(weights_of(model, cell), images)
     assert_allclose(hidden, reference.hidden_states, atol=2e-5)
     assert_allclose(logits, reference.step_logits, atol=2e-5)
     if cell == "lstm":
@@ -45,7 +34,7 @@ def test_numpy_trace_equals_the_keras_cells(cell, mnist):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_weight_arrays_read_back_as_keras_wrote_them(cell, tmp_path):
     """Check the weights file read with h5py gives the arrays Keras saved, in Keras's order."""
-    model = _random_model(cell, seed=1)
+    model = random_model(cell, seed=1)
     write_weights(tmp_path, model)
     record = RunRecord("0" * 16, tmp_path, RNNConfig(cell=cell, hidden_units=8), "", COMPLETE)
     arrays = read_weight_arrays(record)
