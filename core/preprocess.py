@@ -8,10 +8,12 @@ stores bright ink (1.0) on a black background (0.0), so dark ink on light paper 
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin
 
 IMAGE_SIZE = 28
 DIGIT_BOX = 20  # the longer side of the digit after scaling
@@ -26,7 +28,16 @@ MAX_PIXELS = 4096 * 4096
 # Pictures are shrunk to this many pixels on the longer side while still 8-bit, before anything is
 # turned into floats: a digit fills a 20x20 box in the end, and 512 px leaves room for a small one.
 WORKING_SIZE = 512
-ALLOWED_FORMATS = ("PNG", "JPEG")
+# The allowed formats: the first bytes every file of the format starts with (from the formats'
+# specifications), and Pillow's reader of it. A file is read by its own format's reader, not by
+# Image.open, which would try every format Pillow knows on untrusted bytes, and which warns
+# (DecompressionBombWarning) or raises for a large picture before this module's limit can refuse it.
+READERS: dict[str, tuple[bytes, type[ImageFile.ImageFile]]] = {
+    "PNG": (b"\x89PNG\r\n\x1a\n", PngImagePlugin.PngImageFile),
+    "JPEG": (b"\xff\xd8\xff", JpegImagePlugin.JpegImageFile),
+}
+# Other picture formats a user may try, named in the refusal by their first bytes (never decoded).
+OTHER_FORMATS = {"GIF": (b"GIF87a", b"GIF89a"), "TIFF": (b"II*\x00", b"MM\x00*"), "BMP": (b"BM",)}
 MIN_CONTRAST = 0.15  # ink must differ from the paper by this much (of full scale) to count
 NOISE_LEVEL = 0.1  # after normalising, fainter pixels are paper texture, not ink
 
@@ -43,9 +54,26 @@ class PreprocessSteps:
     image: np.ndarray  # (28, 28) float32 in [0, 1], centred by centre of mass: the network's input
 
 
+@contextmanager
+def image_library_errors(what: str) -> Iterator[None]:
+    """Run Pillow inside: any exception it raises becomes ValueError(f"{what} ({the error})").
+
+    Pillow fails in many ways (OSError, SyntaxError, struct.error, DecompressionBombError,
+    MemoryError, its own ValueErrors, ...); every decoder path goes through here, so none of them
+    reaches the page as a traceback. Keep only Pillow's calls inside: the caller's own checks raise
+    their own messages outside it.
+    """
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - see the docstring: every failure becomes one message
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ValueError(f"{what} ({detail})") from error
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """PNG or JPEG bytes -> (h, w) grayscale float in [0, 1], at most WORKING_SIZE pixels on the
-    longer side; transparency is laid on white paper. ValueError says what is wrong with the file."""
+    longer side; transparency is laid on white paper. ValueError says what is wrong with the file,
+    whatever Pillow raised."""
     if not isinstance(data, (bytes, bytearray)):
         raise ValueError(f"image data must be bytes, got {type(data).__name__}")
     if len(data) == 0:
@@ -53,35 +81,40 @@ def decode_image(data: bytes) -> np.ndarray:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"the file is {len(data):,} bytes; the limit is {MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} "
                          "bytes); a digit needs far less: crop or shrink the picture")
-    try:
-        picture = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError("the file is not an image that can be read; upload a PNG or JPEG picture") from error
-    if picture.format not in ALLOWED_FORMATS:
-        raise ValueError(f"the file is a {picture.format} image; allowed formats are PNG and JPEG")
-    width, height = picture.size
+    file_format = next((name for name, (signature, _) in READERS.items() if data.startswith(signature)), None)
+    if file_format is None:
+        other = next((name for name, signatures in OTHER_FORMATS.items() if data.startswith(signatures)), None)
+        if other is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            other = "WebP"
+        if other is not None:
+            raise ValueError(f"the file is a {other} image; allowed formats are PNG and JPEG")
+        raise ValueError("the file is not an image that can be read; upload a PNG or JPEG picture")
+    with image_library_errors(f"the {file_format} file is damaged and cannot be read"):
+        picture = READERS[file_format][1](io.BytesIO(data))  # reads the header only
+        width, height = picture.size
     if width * height > MAX_PIXELS:
         raise ValueError(f"the picture is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels "
                          "(4096x4096), far more than a photo of one digit needs: crop or shrink it")
-    try:
+    with image_library_errors(f"the {file_format} file is damaged and cannot be decoded"):
         picture.draft("RGB", (WORKING_SIZE, WORKING_SIZE))  # JPEG: decode at 1/2, 1/4 or 1/8 size
         picture.load()
         picture.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
         # Transparent means white paper; compositing in 8 bits keeps one small grey layer.
         paper = Image.new("RGBA", picture.size, (255, 255, 255, 255))
         gray = Image.alpha_composite(paper, picture.convert("RGBA")).convert("L")
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"the {picture.format} file is damaged and cannot be decoded ({error})") from error
-    return np.asarray(gray, dtype=np.float64) / 255.0
+        return np.asarray(gray, dtype=np.float64) / 255.0
 
 
 def _to_grayscale(pixels: np.ndarray) -> np.ndarray:
     """(h, w), (h, w, 3) or (h, w, 4) uint8 or float -> (h, w) float64 in [0, 1]."""
-    pixels = np.asarray(pixels)
-    if pixels.dtype == np.uint8:
-        pixels = pixels.astype(np.float64) / 255.0
-    else:
-        pixels = np.clip(pixels.astype(np.float64), 0.0, 1.0)
+    try:
+        pixels = np.asarray(pixels)
+        pixels = pixels.astype(np.float64) / 255.0 if pixels.dtype == np.uint8 else pixels.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"pixels must be numbers, got an array of {getattr(pixels, 'dtype', type(pixels))}") from error
+    if not np.isfinite(pixels).all():
+        raise ValueError("pixels must be finite numbers; the picture holds NaN or infinity")
+    pixels = np.clip(pixels, 0.0, 1.0)
     if pixels.ndim == 2:
         return pixels
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
@@ -121,7 +154,8 @@ def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
 
 
 def mnist_steps(pixels: np.ndarray) -> PreprocessSteps:
-    """Run MNIST's recipe on a picture (h, w[, 3 or 4]) and keep every stage."""
+    """Run MNIST's recipe on a picture (h, w[, 3 or 4]) and keep every stage (the drawing's path:
+    the canvas gives its pixels). ValueError says what is wrong, whatever Pillow raised."""
     gray = _to_grayscale(pixels)
     if gray.shape[0] < 1 or gray.shape[1] < 1:
         raise ValueError(f"the picture has no pixels (shape {gray.shape})")
@@ -135,8 +169,9 @@ def mnist_steps(pixels: np.ndarray) -> PreprocessSteps:
     new_height = max(1, round(height * scale))
     new_width = max(1, round(width * scale))
     # Bilinear resampling averages over the source pixels when shrinking: MNIST's anti-aliasing.
-    resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(
-        (new_width, new_height), Image.Resampling.BILINEAR)
+    with image_library_errors("the digit could not be scaled to 20x20"):
+        resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(
+            (new_width, new_height), Image.Resampling.BILINEAR)
     scaled = np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)
     if scaled.max() <= 0:
         raise ValueError("no digit found: the ink vanished when scaled to 20x20 (draw a bolder stroke)")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import struct
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from core.preprocess import MAX_PIXELS, MAX_UPLOAD_BYTES, WORKING_SIZE, decode_image, mnist_steps, steps_from_bytes
 
@@ -188,3 +190,69 @@ def test_bad_array_shape_is_refused():
     """Check an array that is not a picture names the shapes allowed."""
     with pytest.raises(ValueError, match=r"\(h, w\), \(h, w, 3\) or \(h, w, 4\)"):
         preprocess_pixels(np.zeros((4, 4, 2)))
+
+
+def test_blank_png_is_the_picture_pillow_writes():
+    """Check the tests' PNG builder gives a file Pillow reads as the white picture it names."""
+    from tests.image_support import blank_png
+
+    with Image.open(io.BytesIO(blank_png(300, 200))) as picture:
+        assert (picture.format, picture.mode, picture.size) == ("PNG", "L", (300, 200))
+        assert np.asarray(picture).min() == 255
+
+
+def test_picture_over_pillows_error_size_gets_our_message():
+    """Check a 20000x20000 PNG (444 KB, under the upload limit), for which Image.open raises
+    DecompressionBombError, is refused with this module's own message."""
+    from tests.image_support import blank_png
+
+    data = blank_png(20_000, 20_000)
+    assert len(data) < MAX_UPLOAD_BYTES
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(data))
+    with pytest.raises(ValueError, match="20000x20000 pixels; the limit is 16,777,216 pixels"):
+        steps_from_bytes(data)
+
+
+def test_picture_over_pillows_warning_size_is_refused_without_a_warning():
+    """Check a 10000x10000 PNG, for which Image.open warns (DecompressionBombWarning), is refused with
+    our message and raises no warning: with warnings as errors, as an entry point might set them, too."""
+    from tests.image_support import blank_png
+
+    data = blank_png(10_000, 10_000)
+    with pytest.warns(Image.DecompressionBombWarning):
+        Image.open(io.BytesIO(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="10000x10000 pixels; the limit is 16,777,216 pixels"):
+            decode_image(data)
+
+
+@pytest.mark.parametrize("failure", [Image.DecompressionBombError("too big"), OSError("truncated"),
+                                     SyntaxError("broken PNG"), struct.error("unpack"), MemoryError(),
+                                     RuntimeError("anything else"), ValueError("Pillow's own")])
+def test_every_failure_of_the_image_library_becomes_our_message(monkeypatch, failure):
+    """Check any exception Pillow raises while decoding an upload, or while scaling a drawing, comes
+    out as a ValueError saying what could not be done, never as Pillow's exception."""
+    upload = _encode(_stroke_canvas(40, 40), "PNG")
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", fail)
+    with pytest.raises(ValueError, match=r"^the PNG file is damaged and cannot be decoded \(") as raised:
+        decode_image(upload)
+    assert raised.value.__cause__ is failure
+    monkeypatch.setattr(Image, "fromarray", fail)  # the drawing's path: the canvas gives pixels
+    with pytest.raises(ValueError, match=r"^the digit could not be scaled to 20x20 \("):
+        mnist_steps(_stroke_canvas(40, 40))
+
+
+@pytest.mark.parametrize("pixels, message", [
+    (np.full((50, 50), np.nan), "finite numbers"),
+    (np.array([["a", "b"], ["c", "d"]]), "pixels must be numbers"),
+])
+def test_drawings_that_are_not_numbers_are_refused(pixels, message):
+    """Check a drawing holding NaN or text is refused by name, not passed to the image library."""
+    with pytest.raises(ValueError, match=message):
+        mnist_steps(pixels)
