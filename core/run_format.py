@@ -56,8 +56,8 @@ class RunError(ValueError):
 class RunRecord:
     """A run as read from disk; status is one of the written statuses or interrupted.
 
-    verified is True only when the sha256 of every artifact was checked (RunStore.read_run);
-    a listed record has only had its files' presence and sizes checked.
+    verified is True only when the sha256 of every artifact was checked: by RunStore.read_run,
+    or by RunStore.list_runs (against the hashes it remembers of files unchanged since).
     """
 
     run_id: str

@@ -1,14 +1,17 @@
 """The run store: every run folder under one root, listed without ever crashing, opened verified.
 
-Listing reads each run's config.json and status.json and checks its files' presence and sizes;
-opening one run (read_run, and everything that loads from it) also checks every sha256. The
-folder format itself is core/run_format.py; training a run into the store is core/run_training.py.
+Listing reads each run's config.json and status.json, checks its files' presence and sizes, and
+their sha256, re-hashing only the files changed since the store last hashed them
+(core/run_verification.py); opening one run (read_run, and everything that loads from it) hashes
+every file again. The folder format itself is core/run_format.py; training a run into the store is
+core/run_training.py.
 A run's analysis (core/run_analysis.py) is read, or computed and added to the run, by
 ensure_analysis. This module imports TensorFlow only when a model is loaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import fields
@@ -26,6 +29,7 @@ from core.run_files import (load_weights, read_analysis, read_histories, read_ne
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
                              RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
                              write_status)
+from core.run_verification import VerificationRecord
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
@@ -96,11 +100,12 @@ class RunStore:
         return read_config(run_id, self.run_dir(run_id))[0]
 
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
-        """Every run, newest first, unverified (see RunRecord.verified), and {run id or folder
-        name: problem} for the damaged ones."""
+        """Every run, newest first, verified, and {run id or folder name: problem} for the damaged
+        ones: a run whose files fail their sha256 is damaged here as everywhere else."""
         records, damaged = [], {}
         if not self.root.is_dir():
             return records, damaged
+        hashes = VerificationRecord.load(self.root)
         for entry in sorted(self.root.iterdir()):
             if entry.name.startswith(".") or not entry.is_dir():
                 continue
@@ -108,9 +113,13 @@ class RunStore:
                 damaged[entry.name] = "not a run folder (its name is not a run id)"
                 continue
             try:
-                records.append(self._open(entry.name, verify=False))
+                record = self._open(entry.name, verify=False)
+                hashes.check(record)
             except RunError as error:
                 damaged[entry.name] = str(error)
+                continue
+            records.append(dataclasses.replace(record, verified=True))
+        hashes.save()
         records.sort(key=lambda record: record.started_at, reverse=True)
         return records, damaged
 

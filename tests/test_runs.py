@@ -21,6 +21,7 @@ from core.run_store import RunStore
 from core.run_training import train_run
 from core.training import evaluate_logits
 from tests.conftest import TINY_CONFIG
+from tests.run_support import copy_as_other_run, flip_byte
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
@@ -141,7 +142,7 @@ def test_damaged_run_is_listed_with_its_problem_and_others_keep_working(copied_r
     """Check a damaged file or a field of the wrong type makes that run damaged, with the reason, in
     the listing and on opening, while a healthy run beside it still lists, sorts and loads."""
     store, healthy = copied_run
-    damaged = _copy_as_other_run(store, healthy, seed=1)
+    damaged = copy_as_other_run(store, healthy, seed=1)
     damage, problem = DAMAGES[how]
     damage(damaged)
     (store.root / "not-a-run").mkdir()
@@ -157,33 +158,13 @@ def test_damaged_run_is_listed_with_its_problem_and_others_keep_working(copied_r
     assert store.load_model(healthy.run_id) is not None
 
 
-def _copy_as_other_run(store: RunStore, record, seed: int):
-    """A second run folder: the record's files under the id of its config with another seed.
-
-    Its weights are not that config's, which no test here looks at; its files are all intact."""
-    from core.run_format import write_config
-
-    config = record.config.replace(seed=seed)
-    run_id = fingerprint(config, record.data_identity)
-    run_dir = store.root / run_id
-    run_dir.mkdir()
-    for name in (STATUS_FILE, *ARTIFACT_FILES):
-        (run_dir / name).write_bytes((record.run_dir / name).read_bytes())
-    write_config(run_dir, run_id, config, record.data_identity)
-    return store.read_run(run_id)
-
-
-def test_hash_damage_is_found_on_opening_though_the_listing_skips_hashing(copied_run):
-    """Check a changed weights file of the same size lists as complete (listing reads no artifact)
-    but is refused as damaged when the run is opened."""
+def test_hash_damage_is_found_by_the_listing_too(copied_run):
+    """Check a changed weights file of the same size is damaged in the listing, as on opening."""
     store, record = copied_run
-    weights = record.run_dir / WEIGHTS_FILE
-    content = bytearray(weights.read_bytes())
-    content[-1] ^= 0xFF
-    weights.write_bytes(bytes(content))
+    flip_byte(record.run_dir / WEIGHTS_FILE)
     records, damaged = store.list_runs()
-    assert [(listed.run_id, listed.status, listed.verified) for listed in records] == [
-        (record.run_id, COMPLETE, False)] and damaged == {}
+    assert records == [] and damaged == {record.run_id: f"run {record.run_id} is damaged: weights.weights.h5 is "
+                                                        "truncated or changed"}
     with pytest.raises(RunError, match="weights.weights.h5 is truncated or changed"):
         store.read_run(record.run_id)
 

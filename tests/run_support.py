@@ -1,0 +1,34 @@
+"""Run folders for the tests: a second run copied from a trained one, and a byte flipped in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.config import fingerprint
+from core.run_format import ANALYSIS_FILE, ARTIFACT_FILES, STATUS_FILE, RunRecord, read_status, write_config, write_status
+from core.run_store import RunStore
+
+
+def copy_as_other_run(store: RunStore, record: RunRecord, seed: int, started_at: str | None = None) -> RunRecord:
+    """A second run folder in store: the record's files under the id of its config with another
+    seed, started at started_at (an ISO time) if given.
+
+    Its weights are not that config's, which no test looks at; its files are all intact."""
+    config = record.config.replace(seed=seed)
+    run_id = fingerprint(config, record.data_identity)
+    run_dir = store.root / run_id
+    run_dir.mkdir()
+    for name in (STATUS_FILE, *ARTIFACT_FILES, ANALYSIS_FILE):
+        if (record.run_dir / name).is_file():
+            (run_dir / name).write_bytes((record.run_dir / name).read_bytes())
+    write_config(run_dir, run_id, config, record.data_identity)
+    if started_at is not None:
+        write_status(run_dir, {**read_status(run_id, run_dir), "started_at": started_at})
+    return store.read_run(run_id)
+
+
+def flip_byte(path: Path, position: int = -1) -> None:
+    """Change one byte of a file in place: its size stays the same, its sha256 does not."""
+    content = bytearray(path.read_bytes())
+    content[position] ^= 0xFF
+    path.write_bytes(bytes(content))
