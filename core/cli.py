@@ -183,7 +183,8 @@ def command_runs(arguments: argparse.Namespace) -> int:
         return 0
     columns = ["run_id", "status", "cell", "hidden_units", "learning_rate", "epochs", "train_subset",
                "best_validation_accuracy", "test_accuracy", "train_seconds", "started_at", "problem"]
-    print(table[columns].to_string(index=False, na_rep="-"))
+    shown = table[columns].astype(object)
+    print(shown.where(shown.notna() & (shown != ""), "-").to_string(index=False))
     return 0
 
 

@@ -28,9 +28,8 @@ def differing_fields(configs: Iterable[RNNConfig]) -> list[str]:
 def table_configs(table: pd.DataFrame) -> dict[str, RNNConfig]:
     """{run id: config} of the rows of RunStore.runs_table() that are not damaged.
 
-    The table holds each run's config as one column per field, where pandas may have turned
-    integers into floats (a damaged row's empty cells make the column float); each value is
-    cast back to its field's type.
+    The table holds each run's config as one column per field, in pandas' types (Int64, boolean,
+    float64, numpy scalars when read); each value is cast back to its field's Python type.
     """
     types = {field.name: type(field.default) for field in fields(RNNConfig)}
     configs = {}

@@ -35,6 +35,10 @@ ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's loc
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
 TABLE_COLUMNS = (["run_id", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
                  + ["started_at", "problem"])
+# Whole-number and yes/no hyperparameters keep their type in the table though a damaged row leaves
+# them empty (pandas would otherwise turn 128 into 128.0).
+TABLE_TYPES = {field.name: {int: "Int64", bool: "boolean"}[type(field.default)] for field in fields(RNNConfig)
+               if type(field.default) in (int, bool)}
 
 
 def is_held(lock: FileLock) -> bool:
@@ -132,8 +136,15 @@ class RunStore:
                          **{name: record.metric(name) for name in TABLE_METRICS},
                          "started_at": record.info["started_at"], "problem": ""})
         for name, problem in damaged.items():
-            rows.append({"run_id": name, "status": DAMAGED, "problem": problem})
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+            rows.append({"run_id": name, "status": DAMAGED, **self._readable_config(name), "problem": problem})
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype(TABLE_TYPES)
+
+    def _readable_config(self, name: str) -> dict:
+        """The hyperparameters of a damaged folder whose config.json can still be read, else nothing."""
+        try:
+            return self.read_config(name).to_dict()
+        except RunError:
+            return {}
 
     def find_complete(self, run_id: str) -> RunRecord | None:
         """The verified run if it is complete; None if it is anything else or cannot be read."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.run_format import COMPLETE
+from core.run_format import COMPLETE, DAMAGED, PREDICTIONS_FILE
+from tests.run_support import copy_as_other_run, flip_byte
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,3 +67,23 @@ def test_invalid_values_exit_2_with_one_line_and_no_traceback(tmp_path, flags, m
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_runs_lists_a_run_with_a_flipped_byte_as_damaged_and_keeps_whole_numbers(copied_run):
+    """Check `runs` and `runs --json` call a run damaged when one byte of its predictions changed (size
+    unchanged), and whole-number fields stay whole numbers (16, not 16.0) beside the damaged row."""
+    store, record = copied_run
+    damaged = copy_as_other_run(store, record, seed=1, started_at="2099-01-01T00:00:00+00:00")
+    flip_byte(damaged.run_dir / PREDICTIONS_FILE)
+    rows = {row["run_id"]: row for row in json.loads(run_cli("runs", "--runs-dir", str(store.root), "--json").stdout)}
+    assert {run_id: row["status"] for run_id, row in rows.items()} == {record.run_id: COMPLETE,
+                                                                      damaged.run_id: DAMAGED}
+    assert rows[damaged.run_id]["problem"].endswith("test_predictions.npz is truncated or changed")
+    assert [(rows[run_id]["hidden_units"], rows[run_id]["epochs"]) for run_id in rows] == [(16, 1), (16, 1)]
+    lines = run_cli("runs", "--runs-dir", str(store.root)).stdout.splitlines()
+    assert lines[0].split()[:7] == ["run_id", "status", "cell", "hidden_units", "learning_rate", "epochs",
+                                    "train_subset"]
+    by_id = {line.split()[0]: line.split() for line in lines[1:]}
+    assert by_id[record.run_id][:7] == [record.run_id, COMPLETE, "rnn", "16", "0.001", "1", "2000"]
+    assert by_id[damaged.run_id][:7] == [damaged.run_id, DAMAGED, "rnn", "16", "0.001", "1", "2000"]
+    assert "16.0" not in "\n".join(lines)
