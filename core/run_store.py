@@ -29,11 +29,12 @@ from core.run_files import (load_weights, read_analysis, read_histories, read_ne
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
                              RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
                              write_status)
+from core.run_name import read_run_name, write_run_name
 from core.run_verification import VerificationRecord
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
-TABLE_COLUMNS = (["run_id", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
+TABLE_COLUMNS = (["run_id", "name", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
                  + ["started_at", "problem"])
 # Whole-number and yes/no hyperparameters keep their type in the table though a damaged row leaves
 # them empty (pandas would otherwise turn 128 into 128.0).
@@ -93,7 +94,8 @@ class RunStore:
         record = read_record(run_id, run_dir)
         check_artifacts(record, hashes=verify)
         status = INTERRUPTED if record.status == RUNNING and not self.is_locked(run_id) else record.status
-        return RunRecord(run_id, run_dir, record.config, record.data_identity, status, record.info, verify)
+        return RunRecord(run_id, run_dir, record.config, record.data_identity, status, record.info, verify,
+                         read_run_name(run_dir))
 
     def read_run(self, run_id: str) -> RunRecord:
         """Read one run and verify every file's sha256; raise RunError saying what is damaged."""
@@ -102,6 +104,14 @@ class RunStore:
     def read_config(self, run_id: str) -> RNNConfig:
         """The config saved in run_id's folder, even when the rest of the run is damaged (to retrain it)."""
         return read_config(run_id, self.run_dir(run_id))[0]
+
+    def set_run_name(self, run_id: str, name: str | None) -> str | None:
+        """Name a run, or remove its name (None or blank); returns the name stored. ValueError says
+        why a name is refused (core/run_name.py), RunError that the run does not exist."""
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            raise RunError(f"run {run_id} does not exist (deleted, or never trained here)")
+        return write_run_name(run_dir, name)
 
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
         """Every run, newest first, verified, and {run id or folder name: problem} for the damaged
@@ -132,12 +142,17 @@ class RunStore:
         records, damaged = self.list_runs()
         rows = []
         for record in records:
-            rows.append({"run_id": record.run_id, "status": record.status, **record.config.to_dict(),
+            rows.append({"run_id": record.run_id, "name": record.name, "status": record.status,
+                         **record.config.to_dict(),
                          **{name: record.metric(name) for name in TABLE_METRICS},
                          "started_at": record.info["started_at"], "problem": ""})
         for name, problem in damaged.items():
-            rows.append({"run_id": name, "status": DAMAGED, **self._readable_config(name), "problem": problem})
+            rows.append({"run_id": name, "name": self._readable_name(name), "status": DAMAGED,
+                         **self._readable_config(name), "problem": problem})
         return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype(TABLE_TYPES)
+
+    def _readable_name(self, folder: str) -> str | None:
+        return read_run_name(self.root / folder) if is_run_id(folder) else None
 
     def _readable_config(self, name: str) -> dict:
         """The hyperparameters of a damaged folder whose config.json can still be read, else nothing."""

@@ -25,6 +25,7 @@ from core.run_analysis import RunAnalysis
 from core.run_files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
 from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              artifact_fingerprints, sha256, write_config, write_status)
+from core.run_name import read_run_name, write_run_name
 from core.run_store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop
@@ -83,10 +84,13 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     from core.training import train  # imports TensorFlow
 
     run_dir = store.run_dir(run_id)
+    name = read_run_name(run_dir)  # the user's name for the run survives its retraining
     if run_dir.exists():
         store.delete_unlocked(run_id)  # a stopped, failed, interrupted or damaged attempt: start clean
     run_dir.mkdir(parents=True)
     write_config(run_dir, run_id, config, data.identity)
+    if name is not None:
+        write_run_name(run_dir, name)
     info: dict[str, Any] = {
         "status": RUNNING, "started_at": _now(), "pid": os.getpid(), "host": socket.gethostname(),
         "data_source": data.source, "versions": _versions(), "epochs_done": 0,

@@ -61,7 +61,8 @@ def test_run_folder_records_config_versions_and_timings(tiny_run):
 
 
 def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path):
-    """Check a stop keeps the partial run as stopped (never complete) and a retrain starts clean."""
+    """Check a stop keeps the partial run as stopped (never complete) and a retrain starts clean,
+    keeping only the name the user gave the run."""
     store = RunStore(tmp_path)
     config = FAST.replace(epochs=2)  # 5 batches per epoch
     calls = {"count": 0}
@@ -78,8 +79,10 @@ def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path)
     assert store.find_complete(record.run_id) is None
     assert list(store.runs_table()["status"]) == [STOPPED]
 
+    store.set_run_name(record.run_id, "stopped early")
     record, cached = train_run(store, config, mnist)
     assert not cached and record.status == COMPLETE and record.info["epochs_done"] == 2
+    assert record.name == "stopped early"  # the user's name for the run survives its retraining
 
 
 def _replace_bytes(path: Path, old: bytes, new: bytes) -> None:
