@@ -15,8 +15,10 @@ from pathlib import Path
 from core.storage import atomic_write_json, read_json
 
 NAME_FILE = "name.json"
-# Short enough that "<name> · 97.06%" fits the sidebar's run picker (dashboard/labels.py).
-MAX_NAME_LENGTH = 22
+# Short enough that "<name> · 97.06%" fits the sidebar's run picker at its default width
+# (dashboard/labels.py PICKER_LIMIT; tests/test_browser_runs.py): 20 characters of mixed case do,
+# 22 did not. A name of 20 capitals (W and M are the widest) is still cut there.
+MAX_NAME_LENGTH = 20
 # Characters a Plotly legend or hover text would read as markup; everything else is shown as typed.
 MARKUP_CHARACTERS = "<>&"
 

@@ -20,7 +20,7 @@ FINISHED_STATES = (TRIAL_COMPLETE, CACHED)  # a trial whose run is complete in t
 LOG_FIELDS = ("learning_rate", "output_init_stddev")  # fields that span decades: drawn on log axes
 SEED = "seed"
 # Every trials table has these columns, then one per varied field (the spec's order).
-TRIAL_COLUMNS = ["run_id", "state", "epoch", "epochs", "validation_accuracy", "best_validation_accuracy",
+TRIAL_COLUMNS = ["run_id", "name", "state", "epoch", "epochs", "validation_accuracy", "best_validation_accuracy",
                  "test_accuracy", "train_seconds", "error"]
 METRICS = ("best_validation_accuracy", "test_accuracy")
 
@@ -35,7 +35,8 @@ def trials_table(record: SweepRecord, runs: Mapping[str, RunRecord]) -> pd.DataF
         run = runs.get(trial["run_id"])
         complete = run is not None and run.status == COMPLETE and trial["state"] in FINISHED_STATES
         rows.append({
-            "run_id": trial["run_id"], "state": trial["state"], "epoch": trial["epoch"],
+            "run_id": trial["run_id"], "name": run.name if run is not None else None, "state": trial["state"],
+            "epoch": trial["epoch"],
             "epochs": trial["values"].get("epochs", record.spec.base.epochs),
             "validation_accuracy": trial["validation_accuracy"],
             **{name: run.metric(name) if complete else None for name in (*METRICS, "train_seconds")},

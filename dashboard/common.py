@@ -140,7 +140,7 @@ def require_run(key: str) -> RunRecord:
     run_ids = list(choices)
     current = wanted if wanted in choices else run_ids[0]
     if linked is not None and linked not in choices:
-        st.warning(f"{_link_problem(linked)} Showing {plain(choices[current], limit=120)} instead.")
+        st.warning(f"{_link_problem(linked)} Showing {plain(choices[current], limit=120)} (run `{current}`) instead.")
     # The key follows the chosen run, so a run chosen elsewhere (the URL, another page) resets the picker.
     run_id = st.sidebar.selectbox("Run", run_ids, index=run_ids.index(current), format_func=choices.get,
                                   key=f"{key}run_{current}", help="Every run with weights, newest first; "
@@ -149,8 +149,9 @@ def require_run(key: str) -> RunRecord:
         select_run(run_id)  # also replaces a bad ?run= in the URL
     try:
         return get_store().read_run(run_id)
-    except RunError as error:  # deleted or damaged in the last two seconds
-        st.warning(plain(str(error), limit=300))
+    except RunError as error:  # deleted or damaged in the last two seconds: the next listing leaves it out
+        openable_runs.clear()
+        st.warning(f"{plain(str(error), limit=300)}. Pick another run in the sidebar.")
         st.stop()
 
 

@@ -73,14 +73,16 @@ def memory_summary(curves: dict[str, np.ndarray], names: dict[str, str]) -> str:
     return "; ".join(f"{plain(names[run_id], 80)}: {describe_memory(curve)}" for run_id, curve in curves.items()) + "."
 
 
-def memory_chart_ui(records: list[RunRecord], key: str) -> None:
-    """One memory chart for these runs (they must have weights), with a caption saying what it shows."""
+def memory_chart_ui(records: list[RunRecord], key: str, styles: dict[str, tuple[str, str]] | None = None) -> None:
+    """One memory chart for these runs (they must have weights), with a caption saying what it shows;
+    styles: {run id: (colour, dash)} when another chart of them sets the runs' colours."""
     curves = {record.run_id: run_memory_curve(record.run_id) for record in records}
-    names = distinguishing_labels({record.run_id: record.config for record in records})
+    names = distinguishing_labels({record.run_id: record.config for record in records},
+                                  {record.run_id: record.name for record in records})
     if len(records) == 1:
         names = {record.run_id: record.config.cell.upper() for record in records}
-    st.plotly_chart(memory_curve_figure(curves, names, title="How much can row t still change the final answer?"),
-                    key=key, theme=None)
+    st.plotly_chart(memory_curve_figure(curves, names, title="How much can row t still change the final answer?",
+                                        styles=styles), key=key, theme=None)
     st.caption(f"For each row t, the size of the gradient of the last row's 10 logits with respect to row t's "
                f"28 pixels (the Frobenius norm of that 10 × 28 Jacobian), averaged over the first "
                f"{MEMORY_SAMPLE:,} test images, on a log scale. A line that falls to the left means early rows "
@@ -107,8 +109,9 @@ def memory_view_ui(record: RunRecord) -> None:
     memory_chart_ui([by_id[run_id] for run_id in chosen], key=f"{KEY}memory_chart")
 
 
-def memory_comparison_ui(run_ids: list[str]) -> None:
-    """Runs' hook: the memory chart of the ticked runs that have weights (nothing when fewer than two)."""
+def memory_comparison_ui(run_ids: list[str], styles: dict[str, tuple[str, str]] | None = None) -> None:
+    """Runs' hook: the memory chart of the ticked runs that have weights (nothing when fewer than two),
+    each drawn in its style on Runs' other chart (styles: {run id: (colour, dash)})."""
     if len(run_ids) < 2:
         return
     st.subheader("How long they remember")
@@ -123,7 +126,7 @@ def memory_comparison_ui(run_ids: list[str]) -> None:
     if len(records) < len(run_ids):
         st.caption("Runs without saved weights (still training, interrupted or damaged) are left out.")
     if records:
-        memory_chart_ui(records, key="runs_memory_chart")
+        memory_chart_ui(records, key="runs_memory_chart", styles=styles)
 
 
 # ---------------------------------------------------------------------------------------------

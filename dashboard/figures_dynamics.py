@@ -16,20 +16,24 @@ UNSTABLE_COLOR = "#e03131"  # red: perturbations grow
 CHOSEN_COLOR = "#212529"  # near-black ring: not the orange the trajectory figure uses for its timestep
 
 
-def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, str], title: str = "") -> go.Figure:
+def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, str], title: str = "",
+                        styles: Mapping[str, tuple[str, str]] | None = None) -> go.Figure:
     """One line per run: curves {run id: (28,) mean ‖∂ logits_28 / ∂ x_t‖}, row t on x, a log y axis.
 
-    names {run id: legend label}. A flat line means the last answer still depends on early rows
-    (long memory); a line falling to the left means early rows are forgotten.
+    names {run id: legend label}; styles {run id: (colour, dash)} to draw the runs as another chart
+    of them does (figures_training.run_styles), else RUN_COLORS in turn. A flat line means the last
+    answer still depends on early rows (long memory); a line falling to the left means early rows
+    are forgotten.
     """
     rows = np.arange(1, TIMESTEPS + 1)
     data = []
     for position, (run_id, curve) in enumerate(curves.items()):
         curve = np.asarray(curve, dtype=float)
         name = names.get(run_id, run_id)
+        color, dash = (styles or {}).get(run_id, (RUN_COLORS[position % len(RUN_COLORS)], "solid"))
         data.append(go.Scatter(
             x=rows, y=curve, mode="lines+markers", name=name,
-            line=dict(color=RUN_COLORS[position % len(RUN_COLORS)], width=2.5), marker=dict(size=5),
+            line=dict(color=color, dash=dash, width=2.5), marker=dict(size=5),
             # The ratio to row 28 says how much of the last row's influence row t keeps.
             customdata=curve / curve[-1],
             hovertemplate=f"{name}<br>row %{{x}}: %{{y:.2e}} (%{{customdata:.1e}} × row 28's)<extra></extra>"))

@@ -115,15 +115,30 @@ def _panel_title(text: str, x: float) -> dict:
             "yanchor": "bottom", "showarrow": False, "font": {"size": 15}}
 
 
+def run_styles(values: pd.Series) -> dict[str, tuple[str, str]]:
+    """{run id: (colour, dash)} for values, a Series of each run's value of one hyperparameter
+    indexed by run id: runs with equal values share a colour (value_colors) and are told apart by
+    their dash pattern. Every chart of the same runs draws each run with its style."""
+    colors = value_colors(values)
+    styles: dict[str, tuple[str, str]] = {}
+    for run_id in values.index:
+        same_color = [other for other in styles if colors[other] == colors[run_id]]
+        styles[run_id] = (colors[run_id], LINE_DASHES[len(same_color) % len(LINE_DASHES)])
+    return styles
+
+
 def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mapping[str, str] | None = None,
-                              uirevision: str = "overlay", height: int = 400) -> go.Figure:
+                              uirevision: str = "overlay", height: int = 400, color_title: str | None = None,
+                              styles: Mapping[str, tuple[str, str]] | None = None) -> go.Figure:
     """Validation accuracy and loss per epoch for several runs, one colour per value of color_by.
 
     curves is tidy: one row per (run, epoch) with columns run_id, epoch, validation_loss,
     validation_accuracy and color_by (the run's value of that hyperparameter). Numeric values
     get a sequential scale (logarithmic when they span more than a factor of 10), others a
-    qualitative palette. names: {run id: legend label}, say what differs among the runs; by
-    default the color_by value and the run id's first characters.
+    qualitative palette (run_styles; styles: {run id: (colour, dash)} made by it for a wider set
+    of runs, so other charts of them match). names: {run id: legend label}, say what differs among
+    the runs; by default the color_by value and the run id's first characters. color_title: how
+    the legend's title names color_by (the form's label), by default its field name.
     """
     missing = {"run_id", "epoch", "validation_loss", "validation_accuracy", color_by} - set(curves.columns)
     if missing:
@@ -131,19 +146,16 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Validation accuracy", "Validation loss"),
                            horizontal_spacing=0.08)
     values = curves.drop_duplicates("run_id").set_index("run_id")[color_by]
-    colors = value_colors(values)
-    dashes: dict[str, str] = {}  # runs that share a colour are told apart by their dash pattern
-    for run_id in values.index:
-        same_color = [other for other in dashes if colors[other] == colors[run_id]]
-        dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
+    styles = styles or run_styles(values)
     for run_id, run_curve in curves.groupby("run_id", sort=False):
         label = (names or {}).get(run_id) or f"{color_by}={format_value(values[run_id])} · {run_id[:8]}"
+        color, dash = styles[run_id]
         for column, metric in enumerate(["validation_accuracy", "validation_loss"], start=1):
             value_format = ".2%" if metric == "validation_accuracy" else ".4f"
             figure.add_trace(go.Scatter(
                 x=run_curve["epoch"], y=run_curve[metric], mode="lines+markers", name=label,
                 legendgroup=run_id, showlegend=column == 1,
-                line={"color": colors[run_id], "width": 2, "dash": dashes[run_id]},
+                line={"color": color, "width": 2, "dash": dash},
                 marker={"size": 6},
                 hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:{value_format}}}<extra></extra>",
             ), row=1, col=column)
@@ -159,7 +171,7 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
     _finish_layout(figure, uirevision, height)
     # The legend stands right of the plots, one run per line: below them it covered the axis
     # titles, and labels saying what differs among the runs can be long.
-    figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {color_by}")
+    figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {color_title or color_by}")
     return figure
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from core.compare import differing_fields
+from core.compare import FIELD_ORDER, differing_fields
 from core.config import PRESETS, RNNConfig, is_run_id
 from core.run_format import COMPLETE, RunRecord
 
@@ -77,59 +77,154 @@ def differences(configs: Mapping[str, RNNConfig]) -> dict[str, str]:
             for run_id, config in configs.items()}
 
 
-def distinguishing_labels(configs: Mapping[str, RNNConfig]) -> dict[str, str]:
-    """A label per run that tells it apart from the others: what differs among the configs, and
-    the run id's first characters only where that is not enough (equal configs, or a single run)."""
+def distinguishing_labels(configs: Mapping[str, RNNConfig], names: Mapping[str, str | None] | None = None
+                          ) -> dict[str, str]:
+    """A label per run that tells it apart from the others, for legends: the name the user gave it
+    (names: {run id: name or None}), else what differs among the configs, and the run id's first
+    characters only where that is not enough (equal configs, or a single run)."""
     labels = differences(configs)
     counts: dict[str, int] = {}
     for label in labels.values():
         counts[label] = counts.get(label, 0) + 1
-    return {run_id: label if label and counts[label] == 1
-            else " · ".join(part for part in (label, f"run {run_id[:ID_PREFIX]}") if part)
+    return {run_id: (names or {}).get(run_id) or (label if label and counts[label] == 1
+            else " · ".join(part for part in (label, f"run {run_id[:ID_PREFIX]}") if part))
             for run_id, label in labels.items()}
 
 
-def run_label(run_id: str, status: str, config: RNNConfig | None = None, test_accuracy: float | None = None,
-              differs: str = "") -> str:
-    """One line per run, most telling first so a cut-off label still tells runs apart:
-    'seed 3 · 91.20% · stopped · <run id>'. differs: what sets this run apart from the others
-    listed with it (see differences); without it, the architecture and epochs."""
-    summary = ""
-    if config is not None:
-        summary = differs or f"{config.cell.upper()} {config.hidden_units} · {field_label('epochs', config.epochs)}"
-    parts = [summary, f"{test_accuracy:.2%}" if test_accuracy is not None else "",
-             status if status != COMPLETE else "", run_id]
-    return " · ".join(part for part in parts if part)
+# A run picker's label is at most this many characters: what the sidebar's picker shows without
+# cutting it (300 px wide by default, 190 px of it for the text, in 14 px Source Sans; checked by
+# tests/test_browser_runs.py): "<what> · 97.06%", with the run's name or a short description as <what>.
+PICKER_LIMIT = 32
+SHORT_ID = 6  # characters of a run id that tell apart runs whose configs do not
 
 
-def picker_label(record: RunRecord, differs: str = "") -> str:
-    """A run picker's label for a run read from disk (see run_label)."""
-    return run_label(record.run_id, record.status, record.config, record.metric("test_accuracy"), differs)
+def _nearest_preset(config: RNNConfig) -> tuple[str, list[str]]:
+    """(preset name, the fields in which config differs from it, in FIELD_ORDER): the preset it is
+    closest to, the first listed on a tie."""
+    deviations = {name: [field for field in FIELD_ORDER if getattr(config, field) != getattr(preset, field)]
+                  for name, preset in PRESETS.items()}
+    name = min(deviations, key=lambda preset: len(deviations[preset]))
+    return name, deviations[name]
+
+
+def _telling_fields(codes: np.ndarray, row: int) -> list[int]:
+    """Columns of codes (runs, fields) that tell row apart from every other row with another config,
+    nearest runs first: each time, the run still alike with the fewest differences is ruled out by
+    the one of those fields that rules out most of the runs still alike (the first on a tie)."""
+    alike = np.ones(len(codes), dtype=bool)
+    alike[row] = False
+    alike &= (codes != codes[row]).any(axis=1)  # an equal config cannot be told apart by its fields
+    chosen: list[int] = []
+    while alike.any():
+        differs = codes[alike] != codes[row]  # (runs still alike, fields)
+        nearest = differs[np.argmin(differs.sum(axis=1))]
+        ruled_out = np.where(nearest, differs.sum(axis=0), -1)
+        best = int(np.argmax(ruled_out))
+        chosen.append(best)
+        alike &= codes[:, best] == codes[row, best]
+    return chosen
+
+
+def _labels(config: RNNConfig, names: list[str], columns: list[int]) -> list[str]:
+    """field_label of config's fields names[column] for each of columns, in the order of names."""
+    return [field_label(names[column], getattr(config, names[column])) for column in sorted(columns)]
+
+
+def _fitted(parts: list[str], limit: int, tag: str = "") -> str:
+    """parts joined by ' · ' (and the tag last), leaving out parts from the end until it fits limit."""
+    parts = list(parts)
+    while parts and len(" · ".join([*parts, tag] if tag else parts)) > limit:
+        parts.pop()
+    return " · ".join([*parts, tag] if tag else parts)
+
+
+def short_descriptions(configs: Mapping[str, RNNConfig], limit: int) -> dict[str, str]:
+    """{run id: at most `limit` characters that tell the run apart from the others}, for pickers.
+
+    A run that is a preset is named by it ("Tuned"), and one a few fields away from a preset by
+    those too when that fits ("Tuned · seed 1", "Tutorial · LSTM"). Otherwise it is described by the
+    fields that tell it apart from the other runs (_telling_fields, written in FIELD_ORDER), those
+    that tell it from its nearest neighbours kept first when they do not all fit: sweep trials read
+    "lr 0.01 · seed 1". Descriptions that are still equal (equal configs, or fields left out) get the
+    first characters of the run id ("#1a2b3c").
+    """
+    run_ids = list(configs)
+    varied = differing_fields(configs.values())
+    # Each field's values as numbers, so comparing every run with every other is one array operation.
+    codes = np.array([[hash(getattr(configs[run_id], name)) for name in varied] for run_id in run_ids],
+                     dtype=np.int64).reshape(len(run_ids), len(varied))
+    descriptions, telling = {}, {}
+    for row, run_id in enumerate(run_ids):
+        config = configs[run_id]
+        preset, deviations = _nearest_preset(config)
+        exact = " · ".join([preset.capitalize(), *(field_label(name, getattr(config, name)) for name in deviations)])
+        if len(exact) <= limit:
+            telling[run_id] = [exact]
+        else:
+            columns = _telling_fields(codes, row)
+            while columns and len(" · ".join(_labels(config, varied, columns))) > limit:
+                columns.pop()  # those that tell it from its farthest runs go first
+            telling[run_id] = _labels(config, varied, columns)
+        descriptions[run_id] = " · ".join(telling[run_id]) or (
+            f"{config.cell.upper()} {config.hidden_units} · " + field_label("epochs", config.epochs))
+    counts: dict[str, int] = {}
+    for description in descriptions.values():
+        counts[description] = counts.get(description, 0) + 1
+    return {run_id: description if counts[description] == 1 else _fitted(telling[run_id], limit,
+                                                                          f"#{run_id[:SHORT_ID]}")
+            for run_id, description in descriptions.items()}
+
+
+def run_label(run_id: str, status: str, what: str = "", test_accuracy: float | None = None) -> str:
+    """A run picker's line: 'Tuned · seed 1 · 98.25%': what the run is (its name, or what sets it
+    apart: short_descriptions), then its test accuracy when complete, else its status. Without a
+    what (a damaged folder), its status and id: 'damaged · 0123456789abcdef'."""
+    if not what:
+        return f"{status} · {run_id}"
+    outcome = f"{test_accuracy:.2%}" if status == COMPLETE and test_accuracy is not None else status
+    return f"{what} · {outcome}"
+
+
+def _description_limit(statuses: Iterable[str]) -> int:
+    """How long a description may be so that run_label's line stays within PICKER_LIMIT."""
+    longest = max((len(" · 100.00%") if status == COMPLETE else len(f" · {status}") for status in statuses), default=0)
+    return PICKER_LIMIT - longest
 
 
 def picker_labels(records: Iterable[RunRecord]) -> dict[str, str]:
-    """{run id: label} for a picker of these runs, each labelled by what sets it apart from the others."""
+    """{run id: label} for a picker of these runs: each named by its name, else by what sets it
+    apart from the others (short_descriptions), in at most PICKER_LIMIT characters."""
     records = list(records)
-    differs = differences({record.run_id: record.config for record in records})
-    return {record.run_id: picker_label(record, differs[record.run_id]) for record in records}
+    described = short_descriptions({record.run_id: record.config for record in records},
+                                   _description_limit(record.status for record in records))
+    return {record.run_id: run_label(record.run_id, record.status, record.name or described[record.run_id],
+                                     record.metric("test_accuracy")) for record in records}
 
 
 def table_labels(table: pd.DataFrame, configs: Mapping[str, RNNConfig]) -> dict[str, str]:
-    """{run id: label} of the rows of a runs table (RunStore.runs_table()); configs: those of its
-    undamaged rows (core.compare.table_configs), labelled by what differs among them."""
-    differs = differences(configs)
-    return {row.run_id: run_label(row.run_id, row.status, configs.get(row.run_id),
-                                  row.test_accuracy if pd.notna(row.test_accuracy) else None,
-                                  differs.get(row.run_id, ""))
+    """{run id: label} of the rows of a runs table (RunStore.runs_table()), as picker_labels gives
+    them; configs: those of its undamaged rows (core.compare.table_configs)."""
+    described = short_descriptions(configs, _description_limit(table["status"]))
+    return {row.run_id: run_label(row.run_id, row.status, row.name if isinstance(row.name, str) and row.name
+                                  else described.get(row.run_id, ""),
+                                  row.test_accuracy if pd.notna(row.test_accuracy) else None)
             for row in table.itertuples()}
+
+
+def run_title(run_id: str, name: str | None = None) -> str:
+    """Markdown naming a run in a page's text: 'Run **baseline** (`0123456789abcdef`)' when the user
+    named it, else 'Run `0123456789abcdef`'."""
+    return f"Run **{plain(name)}** (`{run_id}`)" if name else f"Run `{run_id}`"
 
 
 def run_not_found(value: object, shown: str | None) -> str:
     """Markdown: the run named in a link does not exist here, and what is shown instead."""
     # A well-formed id is echoed (escaped all the same); anything else is not, since it is not a run.
-    named = f"Run {plain(value)}" if is_run_id(value) else "The run in this link"
     instead = f" Showing run {plain(shown)} instead." if shown else ""
-    return f"{named} was not found (deleted, or never trained here); it was removed from the address.{instead}"
+    if not is_run_id(value):
+        return ("The run in this link was not found: its ?run= value is not a run id (16 lowercase hexadecimal "
+                f"digits); it was removed from the address.{instead}")
+    return f"Run {plain(value)} was not found (deleted, or never trained here); it was removed from the address.{instead}"
 
 
 def describe(config: RNNConfig) -> str:

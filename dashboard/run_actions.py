@@ -1,4 +1,4 @@
-"""What the Runs page lets you do with one run: open it in the other pages, download its files,
+"""What the Runs page lets you do with one run: open it in the other pages, name it, download its files,
 retrain it when it did not finish, delete it (after a confirmation dialog)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.run_format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
                              WEIGHTS_FILE, RunError)
+from core.run_name import MAX_NAME_LENGTH, read_run_name
 from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, selected_run_id
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
@@ -16,6 +17,7 @@ KEY = "runs_"  # prefix of every widget key on the Runs page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
 RETRAINABLE = (INTERRUPTED, STOPPED, FAILED, DAMAGED)  # a complete run would only come back from the cache
 PROBLEM_LIMIT = 300  # characters of a damaged folder's problem shown in a message
+NAME_PROBLEM = KEY + "name_problem"  # why the last name typed was refused, shown under the name box
 
 
 def _ask_to_delete(run_id: str) -> None:
@@ -62,6 +64,42 @@ def vanished_run_ui(run_ids: list[str]) -> None:
         forget_run()  # said here already; no second message about the URL's run
 
 
+def _save_name(run_id: str, widget_key: str) -> None:
+    """The name box's callback: name the run as typed (a blank box removes its name), or say why not."""
+    st.session_state.pop(NAME_PROBLEM, None)
+    try:
+        name = get_store().set_run_name(run_id, st.session_state[widget_key])
+    except (ValueError, OSError) as error:  # RunError is a ValueError: deleted since the page was drawn
+        st.session_state[NAME_PROBLEM] = (run_id, str(error))
+        return
+    openable_runs.clear()  # the other pages' run pickers show names
+    st.toast(f"Run {run_id} is now named {plain(name)}" if name else f"Run {run_id} has no name now",
+             icon=":material/label:")
+
+
+def _clear_name(run_id: str, widget_key: str) -> None:
+    st.session_state[widget_key] = ""
+    _save_name(run_id, widget_key)
+
+
+def name_ui(run_id: str) -> None:
+    """A box to give the run a name (shown in every picker, table and legend instead of a description),
+    and to clear it."""
+    name = read_run_name(get_store().run_dir(run_id)) or ""
+    widget_key = f"{KEY}name_{run_id}_{name}"  # a new box when the name changes elsewhere
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.text_input("Name", value=name, max_chars=MAX_NAME_LENGTH, key=widget_key, placeholder="e.g. baseline",
+                      on_change=_save_name, args=(run_id, widget_key), width=320,
+                      help=f"Up to {MAX_NAME_LENGTH} characters, plain text; shown instead of what sets the run "
+                           "apart in pickers, tables and legends. Press Enter to save; an empty box removes it.")
+        if name:
+            st.button("Clear name", key=f"{KEY}clear_name", icon=":material/label_off:", type="tertiary",
+                      on_click=_clear_name, args=(run_id, widget_key))
+    problem = st.session_state.get(NAME_PROBLEM)
+    if problem is not None and problem[0] == run_id:
+        st.error(plain(problem[1], PROBLEM_LIMIT), icon=":material/error:")
+
+
 def retrain_button_ui(run_id: str, status: str) -> None:
     """Retrain for a run that did not finish: the same config, queued on Train from the start."""
     if status not in RETRAINABLE:
@@ -95,6 +133,7 @@ def run_actions_ui(run_id: str) -> None:
         st.page_link(MISCLASSIFIED.path, label="Open in Misclassified", icon=MISCLASSIFIED.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
     status = record.status if record is not None else DAMAGED
+    name_ui(run_id)
     if status == RUNNING:
         st.caption("This run is training now: its weights can be downloaded, and the run deleted, once it ends.")
         st.page_link(TRAIN.path, label="Follow it on Train", icon=TRAIN.icon, query_params={RUN_QUERY_KEY: run_id})

@@ -9,7 +9,7 @@ from core.job import CANCELLED, JobSnapshot
 from core.run_format import STOPPED, RunError, RunRecord
 from dashboard.common import get_store
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
-from dashboard.labels import describe, duration, plain
+from dashboard.labels import describe, duration, plain, run_title
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
 from dashboard.train_form import FORM_ERROR, KEY
 from dashboard.train_state import edit_settings
@@ -46,19 +46,20 @@ def finished_job_ui(snapshot: JobSnapshot) -> dict:
 def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     """A run on disk: how it ended, test accuracy beside the tutorial's; returns its curves."""
     epochs_done, epochs = record.info.get("epochs_done", 0), record.config.epochs
+    title = run_title(record.run_id, record.name)
     if cached:
-        headline("success", f"This configuration was trained before: run `{record.run_id}` was loaded from the "
-                 "cache, no training needed.", icon=":material/cached:")
+        headline("success", f"This configuration was trained before: {title[:1].lower()}{title[1:]} was loaded "
+                 "from the cache, no training needed.", icon=":material/cached:")
     elif record.status == STOPPED:
-        headline("warning", f"Run `{record.run_id}` was stopped during epoch {epochs_done + 1} of {epochs}, "
+        headline("warning", f"{title} was stopped during epoch {epochs_done + 1} of {epochs}, "
                  f"after {epochs_done} full epoch{'s' * (epochs_done != 1)}; the partial run is kept, marked "
                  "stopped. Its test accuracy and loss are of the weights as they were when it stopped; best "
                  "validation is the best of its finished epochs.", icon=":material/stop_circle:")
     elif not record.has_artifacts:
-        headline("warning", f"Run `{record.run_id}` is {record.status} and has no results to show. "
+        headline("warning", f"{title} is {record.status} and has no results to show. "
                  "Press **Edit these settings**, then **Train**, to train it again.")
     else:
-        headline("success", f"Run `{record.run_id}` is complete.", icon=":material/check_circle:")
+        headline("success", f"{title} is complete.", icon=":material/check_circle:")
     st.caption(describe(record.config))
     results_ui(record)
     if not record.has_artifacts:

@@ -162,7 +162,8 @@ def test_run_picker_switches_the_run(rnn, lstm_run, tmp_path, monkeypatch):
     app = _open(HIDDEN_STATES, run=record.run_id)
     picker = app.sidebar.selectbox[0]
     assert picker.value == record.run_id
-    assert sorted(label.split(" · ")[-1] for label in picker.options) == sorted([record.run_id, lstm_record.run_id])
+    assert sorted(picker.options) == sorted([f"RNN · {record.metric('test_accuracy'):.2%}",
+                                             f"LSTM · {lstm_record.metric('test_accuracy'):.2%}"])
     assert "RNN with" in _texts(app.caption)
     picker.set_value(lstm_record.run_id).run()
     assert not app.exception

@@ -17,11 +17,14 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.config import STORAGE_FORMAT_VERSION
-from core.run_format import RUNNING, WEIGHTS_FILE, read_status, write_status
+from core.run_format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_status, write_status
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.common import get_job_manager
+from core.sweep_spec import Axis, SweepSpec
 from tests.conftest import TINY_CONFIG
+from tests.run_support import flip_byte
+from tests.test_sweep_results import write_sweep_record
 from tests.test_app_train import FIRST_RENDER_SCRIPT
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -160,7 +163,7 @@ def test_runs_page_table_puts_differing_hyperparameters_first(runs_dir):
     """Check the hyperparameters that differ among the runs come right after the outcome, so runs that
     differ only by seed (far right before) show it."""
     columns = list(_runs_page().dataframe[0].value.columns)
-    assert columns[:7] == ["run_id", "status", "test_accuracy", "best_validation_accuracy",
+    assert columns[:8] == ["run_id", "name", "status", "test_accuracy", "best_validation_accuracy",
                            "hidden_units", "epochs", "seed"]
 
 
@@ -179,14 +182,91 @@ def test_runs_page_overlay_names_curves_by_what_differs(runs_dir, tiny_run, seco
 
 
 def test_runs_page_picker_labels_tell_runs_apart(runs_dir, tiny_run, second_run):
-    """Check the Run picker's labels start with what differs among the runs and end with the run id."""
+    """Check the Run picker's labels say what sets each run apart, then its test accuracy, in at most
+    PICKER_LIMIT characters; a damaged folder is labelled by its id."""
     _, record = tiny_run
     picker = next(box for box in _runs_page().selectbox if box.label == "Run")
-    labels = dict(zip(picker.options, [record.run_id, second_run.run_id, DAMAGED_ID]))
-    assert sorted(picker.options) == sorted([
-        f"16 units · 1 epoch · seed 0 · {record.metric('test_accuracy'):.2%} · {record.run_id}",
-        f"32 units · 2 epochs · seed 3 · {second_run.metric('test_accuracy'):.2%} · {second_run.run_id}",
-        f"damaged · {DAMAGED_ID}"]), labels
+    assert sorted(picker.options) == sorted([f"16 units · {record.metric('test_accuracy'):.2%}",
+                                             f"32 units · {second_run.metric('test_accuracy'):.2%}",
+                                             f"damaged · {DAMAGED_ID}"])
+
+
+def test_runs_page_names_a_run_and_shows_the_name_everywhere(runs_dir, tiny_run, second_run):
+    """Check a name typed on Runs is saved beside the run and shown in the table, the picker and the
+    overlay's legend; a bad name is refused with the reason; Clear name removes it."""
+    app = _runs_page({"run": second_run.run_id})
+    name_box = next(box for box in app.text_input if box.label == "Name")
+    name_box.set_value("wide  **net**").run()
+    assert not app.exception
+    assert (runs_dir / second_run.run_id / "name.json").is_file()
+    table = app.dataframe[0].value.set_index("run_id")
+    assert table.loc[second_run.run_id, "name"] == "wide **net**"
+    picker = next(box for box in app.selectbox if box.label == "Run")
+    assert f"wide **net** · {second_run.metric('test_accuracy'):.2%}" in picker.options
+    rows = table.index.tolist()
+    app.session_state["runs_table"] = {"selection": {"rows": [rows.index(second_run.run_id),
+                                                              rows.index(tiny_run[1].run_id)], "columns": []}}
+    app.run()
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert sorted(trace["name"] for trace in figure["data"] if trace["showlegend"]) == [
+        "16 units · 1 epoch · seed 0", "wide **net**"]
+    next(box for box in app.text_input if box.label == "Name").set_value("<b>x</b>").run()
+    assert "holds '<', '>'" in _unescaped(_texts(app.error))
+    assert RunStore(runs_dir).read_run(second_run.run_id).name == "wide **net**"  # kept
+    app.button(key="runs_clear_name").click().run()
+    assert not (runs_dir / second_run.run_id / "name.json").exists()
+    assert next(box for box in app.text_input if box.label == "Name").value == ""
+
+
+def test_runs_page_colours_each_run_the_same_in_both_charts_and_names_fields_as_the_form(runs_dir, tiny_run,
+                                                                                         second_run):
+    """Check "Colour by" offers the Train form's labels, the legend says "Coloured by <label>", and each
+    ticked run has one colour (and dash) in the validation overlay and in the memory chart."""
+    app = _runs_page()
+    rows = app.dataframe[0].value["run_id"].tolist()
+    app.session_state["runs_table"] = {"selection": {"rows": [rows.index(second_run.run_id),
+                                                              rows.index(tiny_run[1].run_id)], "columns": []}}
+    app.run()
+    color_by = app.selectbox(key="runs_color_by")
+    assert "Hidden units" in color_by.options and "Log every (iterations)" in color_by.options
+    assert "hidden_units" not in color_by.options
+    overlay, memory = (json.loads(chart.proto.spec) for chart in app.get("plotly_chart"))
+    assert overlay["layout"]["legend"]["title"]["text"] == "Coloured by Hidden units"
+    styles = {}
+    for figure in (overlay, memory):
+        for trace in figure["data"]:
+            styles.setdefault(trace["name"], set()).add((trace["line"]["color"], trace["line"].get("dash", "solid")))
+    assert sorted(styles) == ["16 units · 1 epoch · seed 0", "32 units · 2 epochs · seed 3"]
+    assert all(len(drawn) == 1 for drawn in styles.values()), styles
+    assert len({next(iter(drawn)) for drawn in styles.values()}) == 2
+
+
+def test_runs_page_counts_a_run_with_a_flipped_byte_as_damaged_and_names_no_server_path(runs_dir, second_run):
+    """Check a run whose predictions had one byte flipped (size unchanged) is counted and listed as
+    damaged, with the reason, and the caption does not print the server's runs folder."""
+    flip_byte(runs_dir / second_run.run_id / PREDICTIONS_FILE)
+    app = _runs_page()
+    table = app.dataframe[0].value.set_index("run_id")
+    assert table.loc[second_run.run_id, "status"] == "damaged"
+    assert table.loc[second_run.run_id, "hidden_units"] == 32  # its readable config is still shown
+    caption = _texts(app.caption)
+    assert "4 runs · 3 damaged · 1 complete" in caption and str(runs_dir) not in caption
+    assert f"{second_run.run_id}**: run {second_run.run_id} is damaged: test_predictions.npz is truncated" in (
+        _unescaped(_texts(app.warning)))
+
+
+def test_runs_page_says_a_linked_run_is_outside_the_chosen_sweep(runs_dir, tiny_run, second_run, mnist):
+    """Check a ?run= that exists but is not a trial of the sweep chosen in the filter is said to be outside
+    the sweep, not "not found"."""
+    spec = SweepSpec(base=second_run.config, axes=(Axis("learning_rate", values=(0.001,)),), seeds=(3,))
+    write_sweep_record(runs_dir, spec, mnist.identity, RunStore(runs_dir))
+    app = _runs_page({"run": tiny_run[1].run_id})
+    app.selectbox(key="runs_sweep").set_value(spec.fingerprint()).run()
+    assert not app.exception
+    assert set(app.dataframe[0].value["run_id"]) == {second_run.run_id}
+    notice = _texts(app.info)
+    assert f"Run {tiny_run[1].run_id} is not one of the chosen sweep's trials" in notice
+    assert "not found" not in notice + _texts(app.warning)
 
 
 @pytest.mark.parametrize("status", ["interrupted", "stopped"])

@@ -11,8 +11,9 @@ import pytest
 
 from core.config import PRESETS, RNNConfig
 from core.run_format import RunRecord
-from dashboard.labels import (FIELD_LABELS, describe, distinguishing_labels, duration, field_label, picker_label,
-                              picker_labels, plain, run_label, run_not_found, table_labels)
+from dashboard.labels import (FIELD_LABELS, PICKER_LIMIT, describe, distinguishing_labels, duration, field_label,
+                              picker_labels, plain, run_label, run_not_found, run_title, short_descriptions,
+                              table_labels)
 
 
 @pytest.mark.parametrize("hostile", ["[click me](//e.co)", "![](//e.co/a.png)", "<script>alert(1)</script>",
@@ -33,9 +34,10 @@ def test_plain_cuts_long_values():
     assert plain("a" * 10_000, limit=20) == "a" * 19 + "…"
 
 
-def _record(config: RNNConfig, run_id: str, status: str = "complete", accuracy: float | None = None) -> RunRecord:
+def _record(config: RNNConfig, run_id: str, status: str = "complete", accuracy: float | None = None,
+            name: str | None = None) -> RunRecord:
     info = {"metrics": {"test_accuracy": accuracy}} if accuracy is not None else {}
-    return RunRecord(run_id, Path(run_id), config, "mnist", status, info)
+    return RunRecord(run_id, Path(run_id), config, "mnist", status, info, name=name)
 
 
 @pytest.mark.parametrize("config, text", [
@@ -99,25 +101,80 @@ def test_distinguishing_labels_fall_back_to_the_run_id_when_configs_are_equal():
     assert labels == {"a" * 16: "seed 0 · run aaaaaaaa", "b" * 16: "seed 0 · run bbbbbbbb", "c" * 16: "seed 1"}
 
 
-def test_picker_labels_put_what_differs_first():
-    """Check picker labels lead with what sets each run apart, then accuracy, status and the full id;
-    with nothing to set it apart, the architecture and epochs."""
-    runs = [_record(RNNConfig(seed=1), "a" * 16, accuracy=0.9512),
-            _record(RNNConfig(seed=2), "b" * 16, status="stopped", accuracy=0.5)]
-    assert picker_labels(runs) == {"a" * 16: f"seed 1 · 95.12% · {'a' * 16}",
-                                   "b" * 16: f"seed 2 · 50.00% · stopped · {'b' * 16}"}
-    assert picker_label(runs[0]) == f"RNN 128 · 10 epochs · 95.12% · {'a' * 16}"
+def test_distinguishing_labels_use_the_names_users_gave():
+    """Check a run the user named is called by its name in a legend; the others by what differs."""
+    configs = {"a" * 16: RNNConfig(seed=1), "b" * 16: RNNConfig(seed=2)}
+    assert distinguishing_labels(configs, {"a" * 16: "baseline", "b" * 16: None}) == {"a" * 16: "baseline",
+                                                                                     "b" * 16: "seed 2"}
+
+
+SWEEP_TRIAL = RNNConfig(train_subset=500, epochs=2, hidden_units=8)
+# The runs folder of issue 19's tour: the presets, an LSTM, sweep trials, subsets and hand-made runs.
+CROWDED = {
+    "tutorial": PRESETS["tutorial"], "tuned": PRESETS["tuned"], "tuned seed 1": PRESETS["tuned"].replace(seed=1),
+    "lstm": PRESETS["tutorial"].replace(cell="lstm"),
+    "quick gru": PRESETS["tutorial"].replace(cell="gru", train_subset=2_000, epochs=1),
+    "trial 0.001/0": SWEEP_TRIAL, "trial 0.001/1": SWEEP_TRIAL.replace(seed=1),
+    "trial 0.01/0": SWEEP_TRIAL.replace(learning_rate=0.01), "trial 0.01/1": SWEEP_TRIAL.replace(learning_rate=0.01, seed=1),
+    "by hand": PRESETS["tutorial"].replace(learning_rate=0.003, batch_size=32, seed=5),
+    "tuned, cosine off": PRESETS["tuned"].replace(learning_rate_schedule="constant", keep_best_weights=False,
+                                                  gradient_clip_norm=0.0, output_init_stddev=0.01, seed=4),
+}
+
+
+def test_short_descriptions_tell_a_crowded_folder_apart_in_few_words():
+    """Check presets are named, runs near a preset say how they differ from it, and the others (sweep
+    trials) say only what tells them apart: every description is different and at most the limit."""
+    descriptions = short_descriptions(CROWDED, limit=22)
+    assert descriptions == {
+        "tutorial": "Tutorial", "tuned": "Tuned", "tuned seed 1": "Tuned · seed 1", "lstm": "Tutorial · LSTM",
+        "quick gru": "GRU", "trial 0.001/0": "lr 0.001 · seed 0", "trial 0.001/1": "lr 0.001 · seed 1",
+        "trial 0.01/0": "lr 0.01 · seed 0", "trial 0.01/1": "lr 0.01 · seed 1", "by hand": "lr 0.003",
+        "tuned, cosine off": "seed 4"}
+
+
+def test_short_descriptions_of_equal_configs_end_with_the_id():
+    """Check runs whose configs are equal (made from other data, say) get their id's first characters, and a
+    lone run that is no preset is described by its cell, size and epochs."""
+    assert short_descriptions({"a" * 16: RNNConfig(), "b" * 16: RNNConfig()}, limit=22) == {
+        "a" * 16: "Tutorial · #aaaaaa", "b" * 16: "Tutorial · #bbbbbb"}
+    lone = RNNConfig(learning_rate=0.003, batch_size=32, epochs=3, seed=9, hidden_units=64)
+    assert short_descriptions({"c" * 16: lone}, limit=22) == {"c" * 16: "RNN 64 · 3 epochs"}
+
+
+def test_picker_labels_fit_the_sidebar_and_name_runs_by_their_names():
+    """Check picker labels read '<name or description> · <test accuracy>' (a stopped run says so instead),
+    fit PICKER_LIMIT even with the longest name allowed, and are all different."""
+    from core.run_name import MAX_NAME_LENGTH
+
+    records = [_record(config, f"{index:016x}", accuracy=0.9706) for index, config in enumerate(CROWDED.values())]
+    records.append(_record(SWEEP_TRIAL.replace(seed=7), "f" * 16, status="stopped", accuracy=0.5))
+    records.append(_record(SWEEP_TRIAL.replace(seed=8), "e" * 16, accuracy=1.0, name="n" * MAX_NAME_LENGTH))
+    labels = picker_labels(records)
+    assert labels["0" * 16] == "Tutorial · 97.06%" and labels["f" * 16] == "seed 7 · stopped"
+    assert labels["e" * 16] == "n" * MAX_NAME_LENGTH + " · 100.00%"
+    assert len(set(labels.values())) == len(records)
+    assert max(len(label) for label in labels.values()) <= PICKER_LIMIT == 32
     assert run_label("c" * 16, "damaged") == f"damaged · {'c' * 16}"
 
 
 def test_table_labels_label_listed_and_damaged_rows():
-    """Check rows of a runs table get picker labels led by what differs; a damaged row says so."""
-    table = pd.DataFrame({"run_id": ["a" * 16, "b" * 16, "c" * 16], "status": ["complete", "interrupted", "damaged"],
-                          "test_accuracy": [0.9, None, None]})
-    configs = {"a" * 16: RNNConfig(hidden_units=16), "b" * 16: RNNConfig(hidden_units=32)}
-    assert table_labels(table, configs) == {"a" * 16: f"16 units · 90.00% · {'a' * 16}",
-                                            "b" * 16: f"32 units · interrupted · {'b' * 16}",
-                                            "c" * 16: f"damaged · {'c' * 16}"}
+    """Check rows of a runs table get picker labels, by name where the row has one; a damaged row says so."""
+    table = pd.DataFrame({"run_id": ["a" * 16, "b" * 16, "c" * 16, "d" * 16],
+                          "name": [None, None, None, "mine"],
+                          "status": ["complete", "interrupted", "damaged", "complete"],
+                          "test_accuracy": [0.9, None, None, 0.8]})
+    configs = {"a" * 16: RNNConfig(hidden_units=16), "b" * 16: RNNConfig(hidden_units=32),
+               "d" * 16: RNNConfig(hidden_units=64)}
+    # " · interrupted" leaves 18 characters for the descriptions: too few for "Tutorial · 16 units".
+    assert table_labels(table, configs) == {"a" * 16: "16 units · 90.00%", "b" * 16: "32 units · interrupted",
+                                            "c" * 16: f"damaged · {'c' * 16}", "d" * 16: "mine · 80.00%"}
+
+
+def test_run_title_names_a_run_by_its_name_and_id_as_plain_text():
+    """Check a header names a run by the user's name (markdown in it shown as typed) and its id."""
+    assert run_title("a" * 16) == f"Run `{'a' * 16}`"
+    assert run_title("a" * 16, "**lr** 0.1") == f"Run **\\*\\*lr\\*\\* 0\\.1** (`{'a' * 16}`)"
 
 
 @pytest.mark.parametrize("value, shown, text", [
@@ -125,7 +182,8 @@ def test_table_labels_label_listed_and_damaged_rows():
      "Run 0123456789abcdef was not found (deleted, or never trained here); it was removed from the address. "
      "Showing run fedcba9876543210 instead."),
     ("[x](//e.co)", None,
-     "The run in this link was not found (deleted, or never trained here); it was removed from the address."),
+     "The run in this link was not found: its ?run= value is not a run id (16 lowercase hexadecimal digits); it was "
+     "removed from the address."),
 ])
 def test_run_not_found_echoes_only_a_well_formed_id(value, shown, text):
     """Check the message names a well-formed id, never a malformed value (which may be hostile)."""

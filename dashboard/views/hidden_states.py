@@ -19,7 +19,7 @@ from dashboard.common import (get_analysis, get_data, get_gallery_table, get_net
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
-from dashboard.labels import distinguishing_labels, plain
+from dashboard.labels import distinguishing_labels, plain, run_title
 from dashboard.own_digit import own_digit_ui
 from dashboard.playback import image_panel, playback, preload_plotly, timestep_from_url
 
@@ -123,7 +123,8 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     else:
         # Each run named by what sets the two apart ("RNN" / "LSTM", "seed 0" / "seed 1"), with its accuracy.
         records = {shown: get_store().read_run(shown) for shown in (run_id, compare_id)}
-        names = distinguishing_labels({shown: read.config for shown, read in records.items()})
+        names = distinguishing_labels({shown: read.config for shown, read in records.items()},
+                                      {shown: read.name for shown, read in records.items()})
         labels = {shown: " · ".join(part for part in (names[shown], _accuracy_text(read), f"run {shown}") if part)
                   for shown, read in records.items()}
         other = trace_own_image(compare_id, image)
@@ -186,7 +187,7 @@ st.title("Hidden states")
 record = require_run("hidden_")
 run_id = record.run_id
 accuracy = record.metric("test_accuracy")
-st.caption(f"Run `{run_id}` · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
+st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
            + (f"test accuracy {accuracy:.2%}" if accuracy is not None else f"status {record.status}")
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 

@@ -17,7 +17,7 @@ from core.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, f
                           parse_gallery_query, per_class_accuracy)
 from dashboard.common import get_data, get_gallery_table, require_run
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
-from dashboard.labels import plain
+from dashboard.labels import plain, run_title
 from dashboard.pages import HIDDEN_STATES
 
 CARDS_PER_ROW = 6
@@ -177,7 +177,7 @@ wrong = int((~table["correct"]).sum())
 off_diagonal = matrix - np.diag(np.diag(matrix))
 worst_true, worst_predicted = np.unravel_index(off_diagonal.argmax(), off_diagonal.shape)
 
-st.caption(f"Run `{run_id}` · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
+st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
            "all 10,000 test images")
 metrics = st.columns(3)
 metrics[0].metric("Test accuracy", f"{1 - wrong / len(table):.2%}")

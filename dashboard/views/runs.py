@@ -11,19 +11,21 @@ from core.config import is_run_id
 from core.run_format import DAMAGED
 from dashboard.common import RUN_QUERY_KEY, get_store, select_run, selected_run_id
 from dashboard.dynamics_ui import memory_comparison_ui
-from dashboard.figures_training import validation_overlay_figure
+from dashboard.figures_training import run_styles, validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
 from dashboard.run_actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
 from dashboard.sweep_state import sweep_filter_ui
+from dashboard.train_form import LABELS
 
 COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
 # The table's columns, in reading order: outcome first, then what made it (the hyperparameters
 # that differ among the runs first, so runs that differ only by seed show it), then bookkeeping.
-OUTCOME_COLUMNS = ["run_id", "status", "test_accuracy", "best_validation_accuracy"]
+OUTCOME_COLUMNS = ["run_id", "name", "status", "test_accuracy", "best_validation_accuracy"]
 BOOKKEEPING_COLUMNS = ["train_seconds", "samples_per_second", "started_at", "problem"]
 COLUMN_CONFIG = {
     "run_id": st.column_config.TextColumn("Run id", pinned=True),
+    "name": st.column_config.TextColumn("Name", help="The name you gave the run (below the table)"),
     "status": st.column_config.TextColumn("Status", width="small"),
     # Accuracies are shown in percent with two decimals (the table holds them as fractions).
     "test_accuracy": st.column_config.NumberColumn("Test acc.", format="%.2f%%", help="On all 10,000 test images"),
@@ -73,30 +75,38 @@ def _remember_color_choice() -> None:
     st.session_state[COLOR_BY_CHOSEN] = True
 
 
-def overlay_ui(configs: dict, run_ids: list[str]) -> None:
-    """Validation curves of the selected runs, coloured by a hyperparameter of the user's choice."""
+def overlay_ui(configs: dict, run_ids: list[str], names: dict[str, str | None]) -> dict[str, tuple[str, str]]:
+    """Validation curves of the selected runs, coloured by a hyperparameter of the user's choice;
+    returns each run's (colour, dash), for the page's other charts of them."""
     st.subheader("Compare validation curves")
     usable = {run_id: configs[run_id] for run_id in run_ids if run_id in configs}
     if not usable:
         st.caption("Tick rows in the table (the boxes on the left) to overlay their validation curves.")
-        return
+        return {}
     if not st.session_state.get(COLOR_BY_CHOSEN):
         # Until the user picks one, follow the ticked runs: colour by the first field that differs.
         st.session_state[KEY + "color_by"] = next(iter(differing_fields(usable.values())), "hidden_units")
     color_by = st.selectbox("Colour by", FIELD_ORDER, key=KEY + "color_by", on_change=_remember_color_choice,
+                            format_func=LABELS.get,
                             help="Runs with the same value share a colour; numbers run from dark to light")
     values = {run_id: getattr(config, color_by) for run_id, config in usable.items()}
+    styles = run_styles(pd.Series(values))  # one style per run on every chart of this page
     curves = stack_histories(epoch_histories(get_store(), list(usable)), **{color_by: values})
     left_out = sorted(set(usable) - set(curves["run_id"]))
+    labels = distinguishing_labels(usable, names)
     if left_out:
-        st.caption(f"No finished epoch to draw for {', '.join(left_out)}.")
+        st.caption(f"No finished epoch to draw for {', '.join(plain(labels[run_id]) for run_id in left_out)}.")
     if not curves.empty:
-        figure = validation_overlay_figure(curves, color_by, names=distinguishing_labels(usable))
+        figure = validation_overlay_figure(curves, color_by, names=labels, color_title=LABELS[color_by],
+                                           styles=styles)
         st.plotly_chart(figure, key=KEY + "overlay", theme=None)
+    return styles
 
 
-def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice) -> str | None:
-    """The run to act on: the URL's if listed, else a ticked one, else the newest (None if no folder is a run)."""
+def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice, everywhere: list[str]
+                  ) -> str | None:
+    """The run to act on: the URL's if listed, else a ticked one, else the newest (None if no folder is
+    a run). table: the rows shown (one sweep's, maybe); everywhere: every run id in the runs folder."""
     choices = table[table["run_id"].map(is_run_id)]
     if choices.empty:
         st.caption("No run folder here can be opened.")
@@ -104,9 +114,13 @@ def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice)
     run_ids = choices["run_id"].tolist()
     linked = st.query_params.get(RUN_QUERY_KEY)
     current = next(run_id for run_id in [selected_run_id(), *ticked, run_ids[0]] if run_id in run_ids)
-    if linked is not None and linked not in run_ids:
-        notice.warning(run_not_found(linked, current), icon=":material/link_off:")
     labels = table_labels(choices, configs)
+    if linked is not None and linked in everywhere and linked not in run_ids:
+        notice.info(f"Run {plain(linked)} is not one of the chosen sweep's trials, so this page shows "
+                    f"{plain(labels[current], limit=120)} instead; choose **All runs** under *Sweep* to see it.",
+                    icon=":material/filter_alt:")
+    elif linked is not None and linked not in run_ids:
+        notice.warning(run_not_found(linked, current), icon=":material/link_off:")
     run_id = st.selectbox("Run", run_ids, index=run_ids.index(current), format_func=labels.get,
                           key=f"{KEY}run_{current}", help="This run is shared with the other pages through the URL")
     if run_id != st.query_params.get(RUN_QUERY_KEY):
@@ -135,10 +149,11 @@ if table.empty:
     st.page_link(TRAIN.path, label="Go to Train", icon=TRAIN.icon)
     st.stop()
 
+everywhere = table["run_id"].tolist()
 table = sweep_filter_ui(table, KEY)  # all runs, or one sweep's trials
 configs = table_configs(table)
 counts = table["status"].value_counts()
-st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)} in {plain(get_store().root, 200)}"]
+st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)}"]
                       + [f"{count} {status}" for status, count in counts.items()]))
 ticked = runs_table_ui(table, differing_fields(configs.values()))
 damaged = table[table["status"] == DAMAGED]
@@ -146,9 +161,10 @@ if not damaged.empty:
     st.warning("Damaged folders are listed but cannot be opened; delete them or repair them by hand:\n\n"
                + "\n".join(f"- **{plain(row.run_id)}**: {plain(row.problem, PROBLEM_LIMIT)}"
                            for row in damaged.itertuples()), icon=":material/warning:")
-overlay_ui(configs, ticked)
-memory_comparison_ui(ticked)
-st.subheader("Open, download, retrain or delete a run")
-chosen = run_picker_ui(table, configs, ticked, notice)
+names = {row.run_id: row.name for row in table.itertuples() if isinstance(row.name, str)}
+styles = overlay_ui(configs, ticked, names)
+memory_comparison_ui(ticked, styles)
+st.subheader("Open, name, download or delete a run")
+chosen = run_picker_ui(table, configs, ticked, notice, everywhere)
 if chosen is not None:
     run_actions_ui(chosen)

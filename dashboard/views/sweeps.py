@@ -88,6 +88,8 @@ def display_trials(table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     shown["Test acc. (%)"] = table["test_accuracy"] * 100
     if table["error"].notna().any():
         shown["Error"] = table["error"]
+    if table["name"].notna().any():
+        shown["Name"] = table["name"]  # the names the user gave trials' runs on Runs
     shown["Run id"] = table["run_id"]
     return shown
 
@@ -170,8 +172,8 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
         st.plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric),
                         key=KEY + "vs_value", theme=None)
     curves = trial_curves(get_store(), table, varied)
-    names = {row.run_id: " · ".join(field_label(name, getattr(row, name)) for name in varied)
-             for row in done.itertuples()}
+    names = {row.run_id: row.name if isinstance(row.name, str) else " · ".join(
+        field_label(name, getattr(row, name)) for name in varied) for row in done.itertuples()}
     st.plotly_chart(validation_overlay_figure(curves, (fields or varied or ["seed"])[0], names=names),
                     key=KEY + "curves", theme=None)
     links = pd.DataFrame(trial_links(done["run_id"]))
