@@ -107,6 +107,9 @@ def validate(config: RNNConfig) -> None:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(config, name, float(value))  # 1 is a fine learning rate too
             value = float(value)
+        if expected is int and isinstance(value, float):
+            raise ValueError(f"{name}={value!r} is not a whole number; allowed whole numbers from "
+                             f"{_bound(NUMERIC_RANGES[name][0])} to {_bound(NUMERIC_RANGES[name][1])}")
         if type(value) is not expected:
             raise ValueError(f"{name}={value!r} has type {type(value).__name__}; expected {expected.__name__}")
         if name in NUMERIC_RANGES:

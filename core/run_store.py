@@ -90,7 +90,7 @@ class RunStore:
     def _open(self, run_id: str, verify: bool) -> RunRecord:
         run_dir = self.run_dir(run_id)
         if not run_dir.is_dir():
-            raise RunError(f"run {run_id} does not exist under {self.root}")
+            raise RunError(f"run {run_id} does not exist (deleted, or never trained here)")
         record = read_record(run_id, run_dir)
         check_artifacts(record, hashes=verify)
         status = INTERRUPTED if record.status == RUNNING and not self.is_locked(run_id) else record.status

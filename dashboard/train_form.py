@@ -15,6 +15,10 @@ from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
 
 KEY = "train_"  # prefix of every widget and session-state key of the Train page
 FORM_ERROR = KEY + "form_error"
+# Boxes of whole numbers are float boxes showing no decimals: the browser reads what is typed in an
+# int box with parseInt, so "1e9" became 1 without a word; a float box reads it as 1e9, which
+# RNNConfig then refuses as out of range, naming the field.
+WHOLE_NUMBER_BOXES = ("train_subset", "seed", "batch_size")
 
 # The form's label of every RNNConfig field, so a message about a value names what the user sees.
 LABELS = {
@@ -117,10 +121,10 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
         stop_column.form_submit_button("Stop", icon=":material/stop:", width="stretch", on_click=on_stop,
                                        disabled=not stop_enabled, help=stop_help)
         st.subheader("Data")
-        st.number_input(LABELS["train_subset"], step=1_000, key=KEY + "train_subset",
+        st.number_input(LABELS["train_subset"], step=1_000.0, format="%.0f", key=KEY + "train_subset",
                         help=f"The first N of the 55,000 training images ({_span('train_subset')}); fewer for a "
                              "quick look", **keep)
-        st.number_input(LABELS["seed"], step=1, key=KEY + "seed",
+        st.number_input(LABELS["seed"], step=1.0, format="%.0f", key=KEY + "seed",
                         help=f"Seeds the weights, the shuffling and everything else random ({_span('seed')})",
                         **keep)
 
@@ -142,7 +146,7 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
         st.selectbox(LABELS["learning_rate_schedule"], CHOICES["learning_rate_schedule"],
                      key=KEY + "learning_rate_schedule", help="Cosine decays to 0 over all iterations", **keep)
         st.slider(LABELS["epochs"], *_range("epochs"), key=KEY + "epochs", **keep)
-        st.number_input(LABELS["batch_size"], step=1, key=KEY + "batch_size",
+        st.number_input(LABELS["batch_size"], step=1.0, format="%.0f", key=KEY + "batch_size",
                         help=f"Images per training step ({_span('batch_size')}); the tutorial's is 100", **keep)
         st.select_slider(LABELS["display_freq"], DISPLAY_FREQUENCIES, key=KEY + "display_freq",
                          help="Batch loss and accuracy are recorded every this many iterations", **keep)
@@ -153,4 +157,10 @@ def config_form_ui(on_train: Callable[[], None], on_stop: Callable[[], None], st
 
 
 def form_values() -> dict:
-    return {field_name: st.session_state[KEY + field_name] for field_name in PRESETS["tutorial"].to_dict()}
+    """The form's values as RNNConfig's fields. The boxes of whole numbers take any number (see
+    WHOLE_NUMBER_BOXES): a whole one comes back as an int; anything else is left for RNNConfig to refuse."""
+    values = {field_name: st.session_state[KEY + field_name] for field_name in PRESETS["tutorial"].to_dict()}
+    for name in WHOLE_NUMBER_BOXES:
+        if isinstance(values[name], float) and values[name].is_integer():
+            values[name] = int(values[name])
+    return values

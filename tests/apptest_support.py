@@ -14,11 +14,13 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
 def open_page(script: str, timeout: float = 120, **query: str) -> AppTest:
-    """Run the app once with ?query (st.navigation registers its pages), switch to script (a path
-    under dashboard/, as pages.py names it), run it, and check it raised nothing."""
+    """Run the app once (st.navigation registers its pages), switch to script (a path under
+    dashboard/, as pages.py names it) with ?query, as a browser landing on it, run it, and check it
+    raised nothing. The query is not given to the first run: the default page (Train) would act on
+    it, say by taking a ?run= naming no run out of the address."""
     app = AppTest.from_file(APP, default_timeout=timeout)
-    app.query_params.update(query)
     app.run()
+    app.query_params.update(query)
     app.switch_page(script)
     app.run()
     assert not app.exception, app.exception

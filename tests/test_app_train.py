@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
 from core.job import CANCELLED, FAILED, QUEUED, RUNNING
-from core.run_format import COMPLETE, INTERRUPTED, STOPPED
+from core.run_format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
 from core.run_store import RunStore
 from dashboard.common import get_job_manager
 from tests.conftest import TINY_CONFIG
@@ -302,6 +302,42 @@ def test_train_page_shows_the_run_in_the_url(runs_dir, tiny_run):
     app = _app(record.run_id)
     assert f"Run `{record.run_id}` is complete." in _texts(app.success)
     assert get_job_manager().running() == get_job_manager().queued() == []
+
+
+@pytest.mark.parametrize("value, message", [
+    ("../../etc/passwd", "The run in this link was not found: its ?run= value is not a run id"),
+    ("0123456789abcdef", "Run 0123456789abcdef was not found (deleted, or never trained here); it was removed"),
+])
+def test_train_page_says_a_link_to_no_run_is_wrong_and_drops_it(runs_dir, value, message):
+    """Check a ?run= that is malformed, or names no run here, is said to be wrong (never silently ignored,
+    and without the server's runs folder), and leaves the address."""
+    app = _app(value)
+    warning = _texts(app.warning).replace("\\", "")
+    assert message in warning
+    assert str(runs_dir) not in warning + _texts(app.error) + _texts(app.info)
+    assert "run" not in app.query_params
+
+
+def test_train_page_interruption_notice_counts_one_epoch_in_the_singular(runs_dir, tiny_run):
+    """Check the notice of an interrupted 1-epoch run reads "after 0 of 1 epoch", and names the run by
+    the name the user gave it."""
+    _, record = tiny_run
+    run_dir = runs_dir / record.run_id
+    info = {name: value for name, value in read_status(record.run_id, run_dir).items()
+            if name not in ("metrics", "files", "sizes", "finished_at")}
+    write_status(run_dir, {**info, "status": "running", "epochs_done": 0})  # killed: nobody holds its lock
+    RunStore(runs_dir).set_run_name(record.run_id, "first try")
+    warning = _texts(_app().warning)
+    assert f"The training of run **first try** (`{record.run_id}`) (" in warning
+    assert "was interrupted after 0 of 1 epoch: the server stopped" in warning
+
+
+def test_train_page_headline_names_a_named_run(runs_dir, tiny_run):
+    """Check the headline of a run the user named says its name (as typed) beside its id."""
+    _, record = tiny_run
+    RunStore(runs_dir).set_run_name(record.run_id, "my *first* run")
+    app = _app(record.run_id)
+    assert f"Run **my \\*first\\* run** (`{record.run_id}`) is complete." in _texts(app.success)
 
 
 def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):

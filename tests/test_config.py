@@ -36,7 +36,7 @@ def test_config_is_frozen():
         ({"cell": "transformer"}, "cell='transformer' is not allowed; choose one of rnn, lstm, gru"),
         ({"optimizer": "adamw"}, "optimizer='adamw' is not allowed"),
         ({"learning_rate_schedule": "step"}, "learning_rate_schedule='step' is not allowed"),
-        ({"epochs": 2.5}, "epochs=2.5 has type float; expected int"),
+        ({"epochs": 2.5}, "epochs=2.5 is not a whole number; allowed whole numbers from 1 to 100"),
         ({"keep_best_weights": "yes"}, "keep_best_weights='yes' has type str; expected bool"),
         ({"gradient_clip_norm": -1.0}, "gradient_clip_norm=-1.0 is out of range"),
         ({"train_subset": 500, "batch_size": 1000}, "batch_size=1000 is larger than train_subset=500"),

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.config import is_run_id
 from core.job import QUEUED, JobSnapshot
 from core.run_format import RunError
-from dashboard.common import get_job_manager, get_store, live_plotly_chart, select_run, selected_run_id
+from dashboard.common import (RUN_QUERY_KEY, get_job_manager, get_store, live_plotly_chart, select_run,
+                              selected_run_id)
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
-from dashboard.labels import describe, duration, plain
+from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
 from dashboard.train_form import KEY, apply_config, config_form_ui
 from dashboard.train_result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
 from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
@@ -102,6 +104,17 @@ def live_job_ui(snapshot: JobSnapshot, owned: bool) -> dict:
                                 total_iterations=snapshot.config.total_iterations, uirevision=snapshot.run_id)
 
 
+def link_check_ui() -> None:
+    """Say so when the URL's ?run= names no run of this server (malformed, deleted, or never trained
+    here), and take it out of the address, as the other pages do; the run chosen before stays."""
+    linked = st.query_params.get(RUN_QUERY_KEY)
+    if linked is None or (is_run_id(linked) and (get_store().run_dir(linked).is_dir()
+                                                 or get_job_manager().job(linked) is not None)):
+        return
+    st.warning(run_not_found(linked, None), icon=":material/link_off:")
+    st.query_params.pop(RUN_QUERY_KEY)
+
+
 def interrupted_ui(root: str) -> None:
     """'The training of ... was interrupted — train it again?' for the newest interrupted run that
     is not being trained again and that this tab has not dismissed."""
@@ -112,9 +125,10 @@ def interrupted_ui(root: str) -> None:
     if record is None:
         return
     with st.container(border=True):
-        st.warning(f"The training of run `{record.run_id}` ({describe(record.config)}) was interrupted after "
-                   f"{record.info.get('epochs_done', 0)} of {record.config.epochs} epochs: the server stopped "
-                   "while it ran. Train it again?", icon=":material/warning:")
+        title = run_title(record.run_id, record.name)
+        st.warning(f"The training of {title[:1].lower()}{title[1:]} ({describe(record.config)}) was interrupted "
+                   f"after {record.info.get('epochs_done', 0)} of {field_label('epochs', record.config.epochs)}: the "
+                   "server stopped while it ran. Train it again?", icon=":material/warning:")
         with st.container(horizontal=True, gap="small"):
             st.button("Train it again", key=KEY + "retrain", type="primary", icon=":material/replay:",
                       on_click=retrain, args=(record.config,))
@@ -172,6 +186,7 @@ def job_view_ui(run_id: str | None) -> dict:
 
 st.title("Train")
 st.html(JOB_AREA_CSS)
+link_check_ui()
 shown = what_is_shown()
 config_form_ui(on_train=start_training, on_stop=lambda: stop_job(shown_run_id()), stop_enabled=shown.can_stop,
                stop_help=None if shown.can_stop or not shown.live else
