@@ -181,7 +181,7 @@ def command_runs(arguments: argparse.Namespace) -> int:
     if table.empty:
         print(f"No runs under {Path(RunStore(arguments.runs_dir).root).resolve()}")
         return 0
-    columns = ["run_id", "status", "cell", "hidden_units", "learning_rate", "epochs", "train_subset",
+    columns = ["run_id", "name", "status", "cell", "hidden_units", "learning_rate", "epochs", "train_subset",
                "best_validation_accuracy", "test_accuracy", "train_seconds", "started_at", "problem"]
     shown = table[columns].astype(object)
     print(shown.where(shown.notna() & (shown != ""), "-").to_string(index=False))

@@ -80,10 +80,11 @@ def test_runs_lists_a_run_with_a_flipped_byte_as_damaged_and_keeps_whole_numbers
                                                                       damaged.run_id: DAMAGED}
     assert rows[damaged.run_id]["problem"].endswith("test_predictions.npz is truncated or changed")
     assert [(rows[run_id]["hidden_units"], rows[run_id]["epochs"]) for run_id in rows] == [(16, 1), (16, 1)]
+    store.set_run_name(record.run_id, "first")
     lines = run_cli("runs", "--runs-dir", str(store.root)).stdout.splitlines()
-    assert lines[0].split()[:7] == ["run_id", "status", "cell", "hidden_units", "learning_rate", "epochs",
+    assert lines[0].split()[:8] == ["run_id", "name", "status", "cell", "hidden_units", "learning_rate", "epochs",
                                     "train_subset"]
     by_id = {line.split()[0]: line.split() for line in lines[1:]}
-    assert by_id[record.run_id][:7] == [record.run_id, COMPLETE, "rnn", "16", "0.001", "1", "2000"]
-    assert by_id[damaged.run_id][:7] == [damaged.run_id, DAMAGED, "rnn", "16", "0.001", "1", "2000"]
+    assert by_id[record.run_id][:8] == [record.run_id, "first", COMPLETE, "rnn", "16", "0.001", "1", "2000"]
+    assert by_id[damaged.run_id][:8] == [damaged.run_id, "-", DAMAGED, "rnn", "16", "0.001", "1", "2000"]
     assert "16.0" not in "\n".join(lines)

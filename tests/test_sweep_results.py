@@ -57,9 +57,15 @@ def _runs(store: RunStore) -> dict:
 
 
 def test_trials_table_holds_every_trial_with_its_runs_metrics(sweep, mnist):
-    """Check each row carries its trial's run id, state, varied values and its run's own metrics."""
+    """Check each row carries its trial's run id, the name the user gave its run, state, varied values
+    and its run's own metrics."""
     store, spec = sweep
+    named = fingerprint(SWEEP_BASE.replace(learning_rate=SWEEP_LEARNING_RATES[0], seed=SWEEP_SEEDS[0]),
+                        mnist.identity)
+    store.set_run_name(named, "slow start")
     table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store))
+    names = {row.run_id: row.name if isinstance(row.name, str) else None for row in table.itertuples()}
+    assert names == {run_id: "slow start" if run_id == named else None for run_id in table["run_id"]}
     assert list(table.columns) == TRIAL_COLUMNS + ["learning_rate", "seed"]
     expected = [(learning_rate, seed) for learning_rate in SWEEP_LEARNING_RATES for seed in SWEEP_SEEDS]
     assert list(zip(table["learning_rate"], table["seed"])) == expected
