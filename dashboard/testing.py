@@ -30,9 +30,10 @@ def launch_chromium(playwright):
 
 
 @contextlib.contextmanager
-def new_page(browser, viewport_height: int, timeout_seconds: float):
-    """A page in its own browser context (fresh cookies and storage), 1400 px wide, closed afterwards."""
-    context = browser.new_context(viewport={"width": 1400, "height": viewport_height})
+def new_page(browser, viewport_height: int, timeout_seconds: float, viewport_width: int = 1400):
+    """A page in its own browser context (fresh cookies and storage), 1400 px wide unless told, closed
+    afterwards."""
+    context = browser.new_context(viewport={"width": viewport_width, "height": viewport_height})
     page = context.new_page()
     page.set_default_timeout(timeout_seconds * 1000)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.testing import CHROMIUM
+from dashboard.testing import CHROMIUM, launch_chromium
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # CI keeps this folder when a browser test fails
@@ -41,3 +41,15 @@ def artifacts_on_failure(name: str, page=None, log_path: Path | None = None):
         if log_path is not None and log_path.is_file():
             shutil.copy(log_path, ARTIFACTS / f"{name}-server.log")
         raise
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium (dashboard.testing.launch_chromium), closed afterwards: a module's browser."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

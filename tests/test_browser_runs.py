@@ -15,8 +15,8 @@ import pytest
 
 from core.run_format import PREDICTIONS_FILE, STOPPED, read_status, write_status
 from core.run_store import RunStore
-from dashboard.testing import launch_chromium, start_streamlit, stop_streamlit
-from tests.browser_support import artifacts_on_failure, require_chromium
+from dashboard.testing import new_page, start_streamlit, stop_streamlit
+from tests.browser_support import artifacts_on_failure, chromium, require_chromium
 from tests.image_support import blank_png
 from tests.run_support import copy_as_other_run, flip_byte
 
@@ -58,21 +58,15 @@ def served_runs(tiny_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(served_runs):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+    with chromium() as started:
+        yield started
 
 
 @pytest.fixture
 def page(browser):
     """A page at a projector's 1024x768 (the sidebar has its default width, 300 px, at any size)."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
-    fresh_page = context.new_page()
-    fresh_page.set_default_timeout(UI_SECONDS * 1000)
-    yield fresh_page
-    context.close()
+    with new_page(browser, 768, UI_SECONDS, viewport_width=1024) as fresh_page:
+        yield fresh_page
 
 
 def assert_no_exception(page) -> None:
