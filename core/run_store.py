@@ -87,10 +87,15 @@ class RunStore:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _open(self, run_id: str, verify: bool) -> RunRecord:
+    def _existing_dir(self, run_id: str) -> Path:
+        """The folder of run_id; RunError if there is none (it names no server path)."""
         run_dir = self.run_dir(run_id)
         if not run_dir.is_dir():
             raise RunError(f"run {run_id} does not exist (deleted, or never trained here)")
+        return run_dir
+
+    def _open(self, run_id: str, verify: bool) -> RunRecord:
+        run_dir = self._existing_dir(run_id)
         record = read_record(run_id, run_dir)
         check_artifacts(record, hashes=verify)
         status = INTERRUPTED if record.status == RUNNING and not self.is_locked(run_id) else record.status
@@ -108,10 +113,7 @@ class RunStore:
     def set_run_name(self, run_id: str, name: str | None) -> str | None:
         """Name a run, or remove its name (None or blank); returns the name stored. ValueError says
         why a name is refused (core/run_name.py), RunError that the run does not exist."""
-        run_dir = self.run_dir(run_id)
-        if not run_dir.is_dir():
-            raise RunError(f"run {run_id} does not exist (deleted, or never trained here)")
-        return write_run_name(run_dir, name)
+        return write_run_name(self._existing_dir(run_id), name)
 
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
         """Every run, newest first, verified, and {run id or folder name: problem} for the damaged

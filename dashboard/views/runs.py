@@ -116,8 +116,8 @@ def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice,
     current = next(run_id for run_id in [selected_run_id(), *ticked, run_ids[0]] if run_id in run_ids)
     labels = table_labels(choices, configs)
     if linked is not None and linked in everywhere and linked not in run_ids:
-        notice.info(f"Run {plain(linked)} is not one of the chosen sweep's trials, so this page shows "
-                    f"{plain(labels[current], limit=120)} instead; choose **All runs** under *Sweep* to see it.",
+        notice.info(f"Run {plain(linked)} is not one of the chosen sweep's trials, so the Run picker below "
+                    f"shows {plain(labels[current], limit=120)} instead; choose **All runs** under *Sweep* to see it.",
                     icon=":material/filter_alt:")
     elif linked is not None and linked not in run_ids:
         notice.warning(run_not_found(linked, current), icon=":material/link_off:")
