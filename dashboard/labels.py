@@ -130,12 +130,12 @@ def _labels(config: RNNConfig, names: list[str], columns: list[int]) -> list[str
     return [field_label(names[column], getattr(config, names[column])) for column in sorted(columns)]
 
 
-def _fitted(parts: list[str], limit: int, tag: str = "") -> str:
-    """parts joined by ' · ' (and the tag last), leaving out parts from the end until it fits limit."""
+def _tagged(parts: list[str], limit: int, tag: str) -> str:
+    """parts joined by ' · ' with the tag last, leaving out parts from the end until it fits limit."""
     parts = list(parts)
-    while parts and len(" · ".join([*parts, tag] if tag else parts)) > limit:
+    while parts and len(" · ".join([*parts, tag])) > limit:
         parts.pop()
-    return " · ".join([*parts, tag] if tag else parts)
+    return " · ".join([*parts, tag])
 
 
 def short_descriptions(configs: Mapping[str, RNNConfig], limit: int) -> dict[str, str]:
@@ -150,9 +150,11 @@ def short_descriptions(configs: Mapping[str, RNNConfig], limit: int) -> dict[str
     """
     run_ids = list(configs)
     varied = differing_fields(configs.values())
-    # Each field's values as numbers, so comparing every run with every other is one array operation.
-    codes = np.array([[hash(getattr(configs[run_id], name)) for name in varied] for run_id in run_ids],
-                     dtype=np.int64).reshape(len(run_ids), len(varied))
+    # Each field's values numbered (in order of appearance), so comparing every run with every other
+    # is one array operation: codes (runs, fields).
+    numbers: dict[str, dict] = {name: {} for name in varied}
+    codes = np.array([[numbers[name].setdefault(getattr(configs[run_id], name), len(numbers[name]))
+                       for name in varied] for run_id in run_ids], dtype=np.int64).reshape(len(run_ids), len(varied))
     descriptions, telling = {}, {}
     for row, run_id in enumerate(run_ids):
         config = configs[run_id]
@@ -170,7 +172,7 @@ def short_descriptions(configs: Mapping[str, RNNConfig], limit: int) -> dict[str
     counts: dict[str, int] = {}
     for description in descriptions.values():
         counts[description] = counts.get(description, 0) + 1
-    return {run_id: description if counts[description] == 1 else _fitted(telling[run_id], limit,
+    return {run_id: description if counts[description] == 1 else _tagged(telling[run_id], limit,
                                                                           f"#{run_id[:SHORT_ID]}")
             for run_id, description in descriptions.items()}
 
