@@ -128,7 +128,7 @@ def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
         page.wait_for_selector(".rnn-playback[data-ready='true']")
         compare = page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare with another run")
         compare.locator("input").click()
-        page.get_by_role("option").filter(has_text=other_id).click()
+        page.get_by_role("option").filter(has_not_text="no, this run only").click()  # the other run
         page.wait_for_function("() => document.querySelectorAll('.rnn-playback-header').length === 2 && "
                                "document.querySelector('.rnn-playback').dataset.ready === 'true'")
         headers = page.locator(".rnn-playback-run").all_inner_texts()

@@ -90,6 +90,7 @@ def test_a_file_changed_just_before_its_hashing_is_hashed_again(copied_run, monk
     """Check a file written less than SETTLED_SECONDS before a listing is not remembered (a later
     write within the same clock tick could keep its stamp), so the next listing hashes it again."""
     store, record = copied_run
+    (store.root / RECORD_FILE).unlink(missing_ok=True)  # copied with the session's runs, if they were listed
     monkeypatch.setattr(core.run_verification, "SETTLED_SECONDS", 3600.0)
     store.list_runs()
     assert not (store.root / RECORD_FILE).exists()  # nothing settled: nothing to remember
