@@ -16,9 +16,8 @@ from plotly.subplots import make_subplots
 from typing import Mapping
 
 from core.sweep_results import LOG_FIELDS
-from dashboard.figures_training import (LINE_DASHES, OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE,
-                                        VALIDATION_COLOR, _finish_layout, fitted_accuracy_range, loss_range,
-                                        value_colors)
+from dashboard.figures_training import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
+                                        _finish_layout, fitted_accuracy_range, loss_range, run_styles)
 from dashboard.labels import format_value, is_number
 from dashboard.train_form import LABELS
 
@@ -139,11 +138,7 @@ def batch_curves_figure(batches: pd.DataFrame, validation: pd.DataFrame, color_b
         raise ValueError(f"batches is missing column(s) {sorted(missing)}")
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=("Accuracy", "Loss"))
     values = batches.drop_duplicates("run_id").set_index("run_id")[color_by]
-    colors = value_colors(values)
-    dashes: dict[str, str] = {}  # runs that share a colour are told apart by their dash pattern
-    for run_id in values.index:
-        same_color = [other for other in dashes if colors[other] == colors[run_id]]
-        dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
+    colors, dashes = run_styles(values)
     ends = validation.drop_duplicates("run_id", keep="last").set_index("run_id")
     for run_id, run_batches in batches.groupby("run_id", sort=False):
         label = (names or {}).get(run_id) or f"{axis_label(color_by)} {format_value(values[run_id])} · {run_id[:8]}"

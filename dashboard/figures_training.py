@@ -149,11 +149,7 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Validation accuracy", "Validation loss"),
                            horizontal_spacing=0.08)
     values = curves.drop_duplicates("run_id").set_index("run_id")[color_by]
-    colors = value_colors(values)
-    dashes: dict[str, str] = {}  # runs that share a colour are told apart by their dash pattern
-    for run_id in values.index:
-        same_color = [other for other in dashes if colors[other] == colors[run_id]]
-        dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
+    colors, dashes = run_styles(values)
     for run_id, run_curve in curves.groupby("run_id", sort=False):
         label = (names or {}).get(run_id) or f"{color_by}={format_value(values[run_id])} · {run_id[:8]}"
         for column, metric in enumerate(["validation_accuracy", "validation_loss"], start=1):
@@ -181,6 +177,17 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
     # titles, and labels saying what differs among the runs can be long.
     figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {color_by}")
     return figure
+
+
+def run_styles(values: pd.Series) -> tuple[dict, dict]:
+    """({run id: colour}, {run id: dash}) for values, each run's value of the colouring field indexed
+    by run id: one colour per value (value_colors), and runs that share a colour told apart by dash."""
+    colors = value_colors(values)
+    dashes: dict = {}
+    for run_id in values.index:
+        same_color = [other for other in dashes if colors[other] == colors[run_id]]
+        dashes[run_id] = LINE_DASHES[len(same_color) % len(LINE_DASHES)]
+    return colors, dashes
 
 
 def value_colors(values: pd.Series) -> dict:

@@ -156,40 +156,51 @@ def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
         _stop_drivers(copy.root)
 
 
-def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
-    """Check a failed sweep's error is shown as plain text, a hostile address is refused in the form,
-    and a sweep started at an address that does not resolve fails with the driver's reason on the page."""
+@contextlib.contextmanager
+def _sweep_page(served, sweep_id: str, name: str):
+    """A Chromium page on /sweeps?sweep=<sweep_id> of the served app; a screenshot and the server's
+    log go to test-artifacts/<name>* if anything inside fails."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, runs_dir, _, failed, log_path = served_sweeps
+    url, _, _, _, log_path = served
     expect.set_options(timeout=UI_SECONDS * 1000)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        with new_page(browser, 1100, UI_SECONDS) as page, artifacts_on_failure("sweeps-failed", page, log_path):
-            page.goto(f"{url}/sweeps?sweep={failed.fingerprint()}")
-            alert = page.locator('[data-testid="stAlert"]').filter(has_text="The sweep failed")
-            expect(alert.locator('[data-testid="stMarkdownContainer"]')).to_have_text(
-                f"The sweep failed: {HOSTILE_ERROR}", use_inner_text=True)
-            assert alert.locator("strong, script").count() == 0  # shown, not interpreted
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            sidebar.get_by_text("Where to run").click()
-            address = sidebar.get_by_label("Ray address", exact=True)
-            address.fill("**bold** <script>x</script>:1")
-            address.press("Enter")
-            expect(sidebar.get_by_text("Ray address '**bold** <script>x</script>:1' is not allowed")).to_be_visible()
-            expect(sidebar.get_by_role("button", name="Start sweep")).to_be_disabled()
-            # The form's default sweep trains 6 new trials, so its driver must reach Ray, and cannot.
-            address.fill("nonexistent.invalid:6379")
-            address.press("Enter")
-            start = sidebar.get_by_role("button", name="Start sweep")
-            expect(start).to_be_enabled()
-            start.click()
-            expect(page.get_by_text("The sweep failed: cannot reach Ray at nonexistent.invalid:6379: "
-                                    "Name or service not known")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
+        with new_page(browser, 1100, UI_SECONDS) as page, artifacts_on_failure(name, page, log_path):
+            page.goto(f"{url}/sweeps?sweep={sweep_id}")
+            yield page
         browser.close()
+
+
+def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
+    """Check a failed sweep's error is shown as plain text, a hostile address is refused in the form,
+    and a sweep started at an address that does not resolve fails with the driver's reason on the page."""
+    from playwright.sync_api import expect
+
+    _, runs_dir, _, failed, _ = served_sweeps
+    with _sweep_page(served_sweeps, failed.fingerprint(), "sweeps-failed") as page:
+        alert = page.locator('[data-testid="stAlert"]').filter(has_text="The sweep failed")
+        expect(alert.locator('[data-testid="stMarkdownContainer"]')).to_have_text(
+            f"The sweep failed: {HOSTILE_ERROR}", use_inner_text=True)
+        assert alert.locator("strong, script").count() == 0  # shown, not interpreted
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Where to run").click()
+        address = sidebar.get_by_label("Ray address", exact=True)
+        address.fill("**bold** <script>x</script>:1")
+        address.press("Enter")
+        expect(sidebar.get_by_text("Ray address '**bold** <script>x</script>:1' is not allowed")).to_be_visible()
+        expect(sidebar.get_by_role("button", name="Start sweep")).to_be_disabled()
+        # The form's default sweep trains 6 new trials, so its driver must reach Ray, and cannot.
+        address.fill("nonexistent.invalid:6379")
+        address.press("Enter")
+        start = sidebar.get_by_role("button", name="Start sweep")
+        expect(start).to_be_enabled()
+        start.click()
+        expect(page.get_by_text("The sweep failed: cannot reach Ray at nonexistent.invalid:6379: "
+                                "Name or service not known")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
     records, _ = list_sweeps(runs_dir)
-    [started] = [record for record in records if record.sweep_id not in (failed.fingerprint(),) and
-                 record.status == FAILED_STATUS]
+    [started] = [record for record in records if record.sweep_id != failed.fingerprint()
+                 and record.status == FAILED_STATUS]
     assert started.info["address"] == "nonexistent.invalid:6379"
     assert read_launch(runs_dir, started.sweep_id).address == "nonexistent.invalid:6379"
 
@@ -197,26 +208,21 @@ def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
 def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(served_sweeps):
     """Check a stopped sweep's page says the form's sweep is another one, Resume finishes it from the
     cache, and Run again with changes puts its settings in the form, which then is the shown sweep."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    url, runs_dir, stopped, _, log_path = served_sweeps
-    expect.set_options(timeout=UI_SECONDS * 1000)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        with new_page(browser, 1100, UI_SECONDS) as page, artifacts_on_failure("sweeps-resume", page, log_path):
-            page.goto(f"{url}/sweeps?sweep={stopped.fingerprint()}")
-            sidebar = page.locator('[data-testid="stSidebar"]')
-            expect(page.get_by_text("Stopped", exact=True)).to_be_visible()
-            expect(sidebar.get_by_text("not the one shown on the page")).to_be_visible()
-            page.get_by_role("button", name="Resume").click()
-            expect(page.get_by_text(f"Resuming sweep {stopped.fingerprint()}")).to_be_visible()
-            # Every trial's run is in the store: the relaunched driver answers them all from the cache.
-            expect(page.get_by_text("Complete: 4 cached")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
-            page.get_by_role("button", name="Run again with changes").click()
-            expect(page.get_by_text(f"Sweep {stopped.fingerprint()}'s settings are in the sidebar")).to_be_visible()
-            expect(sidebar.get_by_text("This is the sweep shown on the page: Start runs it again")).to_be_visible()
-            expect(sidebar.get_by_role("radio", name="Loaded sweep")).to_be_checked()
-            expect(sidebar.get_by_text("4 already trained (cache)")).to_be_visible()
-        browser.close()
+    _, runs_dir, stopped, _, _ = served_sweeps
+    with _sweep_page(served_sweeps, stopped.fingerprint(), "sweeps-resume") as page:
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(page.get_by_text("Stopped", exact=True)).to_be_visible()
+        expect(sidebar.get_by_text("not the one shown on the page")).to_be_visible()
+        page.get_by_role("button", name="Resume").click()
+        expect(page.get_by_text(f"Resuming sweep {stopped.fingerprint()}")).to_be_visible()
+        # Every trial's run is in the store: the relaunched driver answers them all from the cache.
+        expect(page.get_by_text("Complete: 4 cached")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
+        page.get_by_role("button", name="Run again with changes").click()
+        expect(page.get_by_text(f"Sweep {stopped.fingerprint()}'s settings are in the sidebar")).to_be_visible()
+        expect(sidebar.get_by_text("This is the sweep shown on the page: Start runs it again")).to_be_visible()
+        expect(sidebar.get_by_role("radio", name="Loaded sweep")).to_be_checked()
+        expect(sidebar.get_by_text("4 already trained (cache)")).to_be_visible()
     record = read_sweep(runs_dir, stopped.fingerprint())
     assert record.status == COMPLETE and [trial["state"] for trial in record.trials] == ["cached"] * 4
