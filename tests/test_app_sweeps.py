@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 from core.run_format import PREDICTIONS_FILE
 from core.run_store import RunStore
 from core.sweep_launch import LOG_FILE
-from core.sweep_record import FAILED, PENDING, STOPPED, TRIAL_STOPPED, read_sweep, sweep_dir
+from core.sweep_record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
+                               read_sweep, sweep_dir)
 from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
 from tests.test_sweep_results import flip_a_byte, write_sweep_record
@@ -286,3 +287,23 @@ def test_a_two_epoch_sweeps_curves_span_its_epochs_within_0_to_100_percent(finis
     assert layout["xaxis"]["title"]["text"] == "Epoch" and layout["xaxis"]["range"] == [0.9, 2.1]
     low, high = layout["yaxis"]["range"]
     assert 0 <= low < high <= 1
+
+
+def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_twice(finished_sweep, mnist):
+    """Check a running sweep (its driver lock held) lists a queued trial as queued with dashes for the
+    accuracies it has not got, and the form set to the same sweep says it runs and disables Start."""
+    store, spec = finished_sweep
+    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    write_sweep_record(store.root, spec, mnist.identity, store, status=RUNNING,
+                       states={run_ids[2]: TRIAL_RUNNING, run_ids[3]: QUEUED})
+    form = {f"train_{name}": value for name, value in SWEEP_BASE.to_dict().items()}
+    with driver_lock(store.root, spec.fingerprint()):
+        app = _open({**form, "sweeps_start": "Train form", "sweeps_train_subset": SWEEP_BASE.train_subset,
+                     "sweeps_epochs": SWEEP_BASE.epochs, "sweeps_values_learning_rate": [0.001, 0.01],
+                     "sweeps_cpus": spec.cpus_per_trial})
+    trials = app.dataframe[0].value
+    assert trials["State"].tolist() == ["complete", "complete", "running", "queued"]
+    assert trials["Test acc. (%)"].tolist()[2:] == ["—", "—"]
+    assert "This is the sweep shown on the page, running now." in _unescaped(_sidebar_text(app))
+    assert app.sidebar.button(key="sweeps_start_sweep").disabled
+    assert app.button(key="sweeps_stop").label == "Stop sweep"

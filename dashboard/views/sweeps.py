@@ -96,6 +96,9 @@ def run_again_with_changes(sweep_id: str) -> None:
 def start_note(form_sweep_id: str, shown: str | None, statuses: dict[str, str]) -> str:
     """Which sweep Start would run, said against the sweep the page shows: a form left at its
     defaults must not look like a way to continue the sweep on the page."""
+    which = "the sweep shown on the page" if form_sweep_id == shown else f"sweep {form_sweep_id}"
+    if statuses.get(form_sweep_id) in (RUNNING, "starting"):
+        return f"This is {which}, running now."
     if form_sweep_id == shown:
         return ("This is the sweep shown on the page: Start runs it again, and its trials trained already "
                 "are answered from the cache.")
