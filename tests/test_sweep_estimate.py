@@ -74,7 +74,8 @@ def _recorded_runs(rows: list[tuple[int, float, float]], config: RNNConfig) -> l
 TEN_THOUSAND_IMAGES = PRESETS["tutorial"].replace(train_subset=10_000, epochs=2)
 HISTORY_OF_SWEEPS = ([(3959, 5.05, 10.44), (4222, 4.74, 15.84), (6622, 3.02, 12.59), (2738, 7.30, 18.67),
                       (3500, 5.71, 19.28), (3824, 5.23, 13.18)], TEN_THOUSAND_IMAGES, (2, 3), 117.34)
-RECORDED = {"after the same sweep's other seeds": HISTORY_OF_SWEEPS}
+HISTORY_OF_TRAIN = ([(4148, 132.58, 153.87)], PRESETS["tutorial"], (0, 1), 198.61)
+RECORDED = {"after the same sweep's other seeds": HISTORY_OF_SWEEPS, "after the tutorial's run": HISTORY_OF_TRAIN}
 
 
 @pytest.mark.parametrize("history", RECORDED.values(), ids=RECORDED.keys())
