@@ -307,3 +307,23 @@ def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_t
     assert "This is the sweep shown on the page, running now." in _unescaped(_sidebar_text(app))
     assert app.sidebar.button(key="sweeps_start_sweep").disabled
     assert app.button(key="sweeps_stop").label == "Stop sweep"
+
+
+def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished_sweep, monkeypatch):
+    """Check the trials table, redrawn every 1.5 s while a sweep runs, hashes each finished trial's run
+    once, not on every redraw, and again once one of its files is written to."""
+    from dashboard.sweep_state import sweep_trials
+
+    store, spec = finished_sweep
+    record = read_sweep(store.root, spec.fingerprint())
+    opened = []
+    read_run = RunStore.read_run
+    monkeypatch.setattr(RunStore, "read_run", lambda self, run_id: opened.append(run_id) or read_run(self, run_id))
+    for _ in range(3):
+        assert sweep_trials(str(store.root), record)["state"].tolist() == ["complete"] * 4
+    assert sorted(opened) == sorted(trial["run_id"] for trial in record.trials)
+    changed = record.trials[0]["run_id"]
+    flip_a_byte(store.run_dir(changed) / PREDICTIONS_FILE)
+    opened.clear()
+    assert sweep_trials(str(store.root), record)["state"].tolist() == ["damaged", "complete", "complete", "complete"]
+    assert opened == [changed]
