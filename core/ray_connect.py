@@ -5,6 +5,7 @@ with the environment the trial workers need. Used by core/sweep_ray.py."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,36 @@ STARTED, JOINED, EXISTING = "started", "joined", "existing"  # how the driver ca
 CONNECT_TIMEOUT_SECONDS = 5.0  # how long an address may take to accept a connection
 
 
+# A cluster address as the Sweeps page takes it: HOST:PORT or ray://HOST:PORT, the host a name, an
+# IPv4 address or a bracketed IPv6 address.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"(?:ray://)?(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\]):([0-9]{{1,5}})")
+ADDRESS_LABEL = "Ray address"
+ADDRESS_HELP = ("HOST:PORT joins a cluster (its head, port 6379 by default), ray://HOST:PORT through Ray Client; "
+                "empty starts Ray on this machine")
+
+
 class RayUnavailable(RuntimeError):
     """Ray is not installed, or the cluster at the given address cannot be reached."""
+
+
+def check_address(address: str | None) -> str | None:
+    """The address to give the driver: None for Ray on this machine (empty), else HOST:PORT or
+    ray://HOST:PORT as typed. Raises ValueError naming the field, the value and what is allowed;
+    an http:// address (Ray's dashboard and Jobs API, which sweeps do not use) is told what to use instead."""
+    address = (address or "").strip()
+    if not address:
+        return None
+    shown = repr(address) if len(address) <= 60 else repr(address[:59] + "…")
+    if address.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{ADDRESS_LABEL} {shown} is Ray's dashboard (Jobs API), which sweeps do not use; give the "
+                         "cluster's head as HOST:PORT (port 6379 by default): the driver then runs here and its "
+                         "trials on the cluster")
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not 1 <= int(match.group(1)) <= 65_535 or len(address) > 300:
+        raise ValueError(f"{ADDRESS_LABEL} {shown} is not allowed; use HOST:PORT or ray://HOST:PORT "
+                         "(a port from 1 to 65535), or leave it empty for Ray on this machine")
+    return address
 
 
 def connect(address: str | None, object_store_bytes: int, spec: SweepSpec) -> str:
@@ -42,8 +71,11 @@ def connect(address: str | None, object_store_bytes: int, spec: SweepSpec) -> st
             env = {**runtime_env(spec, JOINED), "working_dir": str(PROJECT_ROOT), "excludes": WORKING_DIR_EXCLUDES}
             ray.init(address=address, runtime_env=env, log_to_driver=False)
             return JOINED
-        ray.init(num_cpus=os.cpu_count(), object_store_memory=object_store_bytes, include_dashboard=False,
-                 runtime_env=runtime_env(spec, STARTED), log_to_driver=False, configure_logging=False)
+        # "local": a new instance even when another runs on this machine (a plain ray.init() would
+        # join the newest one, someone else's cluster, and refuse num_cpus there).
+        ray.init(address="local", num_cpus=os.cpu_count(), object_store_memory=object_store_bytes,
+                 include_dashboard=False, runtime_env=runtime_env(spec, STARTED), log_to_driver=False,
+                 configure_logging=False)
         return STARTED
     except Exception as error:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
         raise RayUnavailable(f"cannot reach Ray at {address or 'a new local instance'}: "

@@ -7,13 +7,12 @@ spec file, the driver's log and launch.json (who started it, when, with which pi
 sweep's folder; it is the one reader and writer of launch.json. Stop sends the driver SIGINT,
 which core/sweep_cli.py turns into "cancel unfinished trials, keep finished ones, mark stopped".
 
-A Ray Jobs address (http://HEAD:8265) submits the same command to the cluster instead (see
-submit_to_ray_jobs: minimal, and not tested here, since no Jobs server runs on this machine).
+The driver always runs on this machine; with a cluster's address it joins the cluster and its trials
+run there (core/ray_connect.py), while runs and the sweep's record stay in this machine's store.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -26,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from core.ray_connect import check_address
 from core.storage import atomic_write_json, read_json
 from core.sweep_record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweep_spec import MAX_TRIALS, SweepSpec
@@ -38,26 +38,20 @@ LOG_TAIL_CHARACTERS = 4_000  # of the driver's log shown when it fails to start
 
 @dataclass(frozen=True)
 class Launch:
-    """How a sweep's driver was started: a local process (pid) or a Ray job (job_id)."""
+    """How a sweep's driver was started: its process on this machine, and the Ray address it was given."""
 
     sweep_id: str
     started_at: str
     host: str  # the machine whose pid this is
-    pid: int | None  # the local driver's process id; None for a Ray job
+    pid: int
     address: str | None  # the Ray address given, if any
-    job_id: str | None  # the Ray Jobs submission id, for a Jobs address
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def is_jobs_address(address: str | None) -> bool:
-    """True for a Ray Jobs (dashboard) address, http://HEAD:8265, rather than a cluster's HEAD:6379."""
-    return bool(address) and address.strip().lower().startswith(("http://", "https://"))
-
-
 def driver_command(spec_path: Path, runs_root: Path, address: str | None, max_trials: int) -> list[str]:
-    """The driver's command line (also what a Ray job runs, with `python` for the cluster's)."""
+    """The driver's command line."""
     command = [sys.executable, "-m", "core", "sweep", "--spec", str(spec_path), "--runs-dir", str(runs_root),
                "--json"]
     if max_trials != MAX_TRIALS:
@@ -71,17 +65,16 @@ def launch_sweep(runs_root: Path, spec: SweepSpec, address: str | None = None,
                  max_trials: int = MAX_TRIALS) -> Launch:
     """Start the sweep's driver in its own process and session; returns at once.
 
-    Raises ValueError for a spec of more than max_trials trials, or when this sweep's driver is
-    running already (the driver itself would refuse to start a second time).
+    Raises ValueError for an address that is not HOST:PORT or ray://HOST:PORT, a spec of more than
+    max_trials trials, or when this sweep's driver is running already (the driver itself would
+    refuse to start a second time); nothing is written then.
     """
     runs_root = Path(runs_root)
+    address = check_address(address)
     spec.expand(max_trials)  # refuses too many trials before anything is written or started
     sweep_id = spec.fingerprint()
     if is_driver_alive(runs_root, sweep_id) or is_starting(runs_root, sweep_id):
         raise ValueError(f"sweep {sweep_id} is running already; stop it before starting it again")
-    address = address.strip() if address and address.strip() else None
-    if is_jobs_address(address):
-        return submit_to_ray_jobs(runs_root, spec, address, max_trials)
     folder = sweep_dir(runs_root, sweep_id)
     write_spec(runs_root, spec)  # the driver rewrites the same content; --spec reads it from here
     command = driver_command(folder / SPEC_FILE, runs_root.resolve(), address, max_trials)
@@ -95,54 +88,18 @@ def launch_sweep(runs_root: Path, spec: SweepSpec, address: str | None = None,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     # Reap it when it ends, so a finished driver does not linger as a zombie of the dashboard.
     threading.Thread(target=process.wait, name=f"sweep-driver-{sweep_id}", daemon=True).start()
-    launch = Launch(sweep_id, _now(), socket.gethostname(), process.pid, address, None)
+    launch = Launch(sweep_id, _now(), socket.gethostname(), process.pid, address)
     atomic_write_json(folder / LAUNCH_FILE, launch.to_dict())
     return launch
-
-
-def submit_to_ray_jobs(runs_root: Path, spec: SweepSpec, address: str, max_trials: int) -> Launch:
-    """Submit the driver as a Ray job (NOT TESTED: no Ray Jobs server runs on this machine).
-
-    The job runs on the cluster's head node with the project as its working directory, so its
-    runs and the sweep's record land in the job's own runs folder there, not in this machine's
-    store: this page can show the job's status and log (job_status), not its trials. With token
-    authentication (Ray 2.60's default) the client reads RAY_AUTH_TOKEN or ~/.ray/auth_token.
-    """
-    from ray.job_submission import JobSubmissionClient  # only for a Jobs address
-
-    from core.ray_connect import WORKING_DIR_EXCLUDES
-
-    sweep_id = spec.fingerprint()
-    spec_name = f"sweep-{sweep_id}.json"
-    command = ["python", "-m", "core", "sweep", "--spec", spec_name, "--runs-dir", "runs", "--json"]
-    if max_trials != MAX_TRIALS:
-        command += ["--max-trials", str(max_trials)]
-    # The spec travels inside the entry point: the working directory upload leaves runs folders out.
-    entrypoint = f"printf %s {shlex.quote(json.dumps(spec.to_dict()))} > {spec_name} && {shlex.join(command)}"
-    client = JobSubmissionClient(address)
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"working_dir": str(PROJECT_ROOT),
-                                                                    "excludes": WORKING_DIR_EXCLUDES})
-    folder = sweep_dir(runs_root, sweep_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    launch = Launch(sweep_id, _now(), socket.gethostname(), None, address, job_id)
-    atomic_write_json(folder / LAUNCH_FILE, launch.to_dict())
-    return launch
-
-
-def job_status(launch: Launch) -> tuple[str, str]:
-    """(status, last lines of the log) of a sweep submitted as a Ray job (NOT TESTED, see above)."""
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(launch.address)
-    return str(client.get_job_status(launch.job_id)), client.get_job_logs(launch.job_id)[-LOG_TAIL_CHARACTERS:]
 
 
 def read_launch(runs_root: Path, sweep_id: str) -> Launch | None:
     """The sweep's launch.json, or None when it was not started from here (the CLI) or is unreadable."""
     try:
         values = read_json(sweep_dir(runs_root, sweep_id) / LAUNCH_FILE)
+        values.pop("job_id", None)  # written, always null, before Ray Jobs submission was taken out
         return Launch(**values)
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -175,7 +132,7 @@ def is_starting(runs_root: Path, sweep_id: str) -> bool:
     (it loads MNIST and checks the run store first: a few seconds). A sweep started again counts
     as starting until its new driver, not the last one, has written the status."""
     launch = read_launch(runs_root, sweep_id)
-    if launch is None or launch.pid is None or launch.host != socket.gethostname():
+    if launch is None or launch.host != socket.gethostname():
         return False
     if not is_process_alive(launch.pid):
         return False
@@ -191,12 +148,6 @@ def stop_sweep(runs_root: Path, sweep_id: str) -> str:
     record = read_sweep(runs_root, sweep_id)  # read now: the page's copy may be seconds old
     if record.status != RUNNING:
         raise ValueError(f"sweep {sweep_id} is {record.status}, not running; nothing to stop")
-    launch = read_launch(runs_root, sweep_id)
-    if launch is not None and launch.job_id is not None:
-        from ray.job_submission import JobSubmissionClient  # NOT TESTED, see submit_to_ray_jobs
-
-        JobSubmissionClient(launch.address).stop_job(launch.job_id)
-        return f"Asked Ray to stop job {launch.job_id}."
     if record.info["host"] != socket.gethostname():
         raise ValueError(f"sweep {sweep_id} runs on {record.info['host']}; stop it there (Ctrl-C)")
     # The driver wrote its own pid into the status and holds the driver lock while it lives (which

@@ -8,7 +8,8 @@ mapping that makes cancel, cache hits and failures simple; plain tasks do all th
 
 No filesystem is shared: MNIST goes to the workers through the object store, each worker returns
 its run folder's files as bytes, and the driver writes them into its own store (core/sweep_trial.py
-is both sides of that). Per-epoch metrics stream back through a ray.util.queue.Queue while trials run.
+is both sides of that). While trials run, each one's start and per-epoch metrics come back through
+a small actor (core.sweep_trial.ProgressInbox).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from core.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect
                               runtime_env)
 from core.run_format import RunError
 from core.run_store import RunStore
-from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, RUNNING,
+from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
                                STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
-                               SweepError, driver_lock, write_spec, write_sweep_status)
+                               UNFINISHED_STATES, SweepError, driver_lock, write_spec, write_sweep_status)
 from core.sweep_spec import MAX_TRIALS, SweepSpec
-from core.sweep_trial import pack_mnist, receive_run, train_trial
+from core.sweep_trial import ProgressInbox, pack_mnist, receive_run, train_trial
 
 WAIT_SECONDS = 0.5  # how often the driver checks for a stop request and drains progress
 CANCEL_GRACE_SECONDS = 10.0  # after a polite cancel, how long before running tasks are killed
@@ -67,7 +68,8 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
     Holds the sweep's driver lock throughout. A trial that raises is marked failed and the sweep
     goes on; should_stop() (or KeyboardInterrupt) cancels unfinished trials and marks the sweep
     stopped, keeping finished ones. resources pins trials to nodes with a custom resource.
-    Raises RayUnavailable when Ray is missing or unreachable, ValueError on a bad spec.
+    Raises RayUnavailable when Ray is missing or unreachable, ValueError on a bad spec; an error of
+    the driver itself is written into the sweep's status (its field "error") before it is raised.
     """
     configs = spec.expand(max_trials)
     sweep_id = spec.fingerprint()
@@ -88,7 +90,7 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     info: dict[str, Any] = {
         "sweep_id": sweep_id, "status": RUNNING, "started_at": _now(), "finished_at": None,
         "data_identity": data.identity, "address": address or os.environ.get("RAY_ADDRESS") or None,
-        "pid": os.getpid(), "host": socket.gethostname(), "trials": [],
+        "pid": os.getpid(), "host": socket.gethostname(), "trials": [], "error": None,
     }
     by_run_id: dict[str, dict[str, Any]] = {}
     to_train: list[tuple[str, RNNConfig]] = []
@@ -113,7 +115,7 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
         on_update(TrialUpdate(sweep_id, [dict(trial) for trial in info["trials"]], done, epochs_total))
 
     publish()
-    stopped = unavailable = False
+    stopped = False
     mode = EXISTING
     try:
         if to_train:
@@ -121,23 +123,29 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
             mode = connect(address, object_store_bytes_for(packed), spec)
             stopped = _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
                                     before_training)
-    except RayUnavailable:
-        unavailable = True
+    except RayUnavailable as error:
+        info["error"] = str(error)  # already one line, naming the address
         raise
     except KeyboardInterrupt:
         stopped = True
+    except Exception as error:
+        info["error"] = _one_line(error)
+        raise
     finally:
         if mode in (STARTED, JOINED):  # stop the local instance we started; leave a cluster we joined
             import ray
 
             ray.shutdown()
         for trial in info["trials"]:
-            if trial["state"] in (PENDING, TRIAL_RUNNING) and not unavailable:
+            # Trials handed to Ray are cut off; those never handed to it stay pending when the driver failed.
+            if trial["state"] in UNFINISHED_STATES and not (info["error"] and trial["state"] == PENDING):
                 trial["state"] = TRIAL_STOPPED
                 stopped = True
-        if stopped:
+        if info["error"]:
+            info["status"] = SWEEP_FAILED
+        elif stopped:
             info["status"] = SWEEP_STOPPED
-        elif unavailable or any(trial["state"] == TRIAL_FAILED for trial in info["trials"]):
+        elif any(trial["state"] == TRIAL_FAILED for trial in info["trials"]):
             info["status"] = SWEEP_FAILED
         else:
             info["status"] = SWEEP_COMPLETE
@@ -150,24 +158,25 @@ def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, shoul
                   before_training) -> bool:
     """Submit the trials, collect their runs and progress; returns True when stopped."""
     import ray
-    from ray.util.queue import Queue
 
-    progress = Queue(actor_options={"num_cpus": 0})
+    progress = ray.remote(num_cpus=0)(ProgressInbox).remote()
     data_ref = ray.put(packed)
     task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=resources or {},
                                            runtime_env=runtime_env(spec, mode), max_retries=0)
     pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
-        by_run_id[run_id]["state"] = TRIAL_RUNNING  # submitted: queued or training
+        by_run_id[run_id]["state"] = QUEUED  # running once its worker reports that it started
     publish()
     try:
         while pending:
             if should_stop():
                 _stop(pending, lambda ref, run_id: _collect(store, ref, by_run_id[run_id], run_id, cancelled=True))
                 return True
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
+            # Reports first, then results: a trial that starts once another frees its CPUs reports
+            # after that one's result is ready, so no status shows more trials running than CPUs allow.
             changed = _drain(progress, by_run_id)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=WAIT_SECONDS)
             for ref in ready:
                 run_id = pending.pop(ref)
                 _collect(store, ref, by_run_id[run_id], run_id, cancelled=False)
@@ -200,18 +209,22 @@ def _collect(store: RunStore, ref, trial: dict[str, Any], run_id: str, cancelled
 
 
 def _drain(progress, by_run_id: dict[str, dict[str, Any]]) -> bool:
-    """Apply every epoch report waiting in the queue; True if anything changed."""
+    """Apply every report the trials posted (one started, or finished an epoch); True if anything changed."""
+    import ray
+
     changed = False
-    while True:
-        try:
-            report = progress.get_nowait()
-        except Exception:  # ray.util.queue.Empty
-            return changed
+    for report in ray.get(progress.take.remote()):
         trial = by_run_id.get(report["run_id"])
-        if trial is not None and trial["state"] == TRIAL_RUNNING and report["epoch"] > trial["epoch"]:
+        if trial is None or trial["state"] not in (QUEUED, TRIAL_RUNNING):
+            continue
+        if trial["state"] == QUEUED:
+            trial["state"] = TRIAL_RUNNING
+            changed = True
+        if report["epoch"] > trial["epoch"]:
             trial.update(epoch=report["epoch"], validation_accuracy=report["validation_accuracy"],
                          validation_loss=report["validation_loss"])
             changed = True
+    return changed
 
 
 def _stop(pending: dict, collect: Callable[[Any, str], None]) -> None:

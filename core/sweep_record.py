@@ -28,13 +28,17 @@ LOCK_FILE = "driver.lock"
 # A sweep's statuses; "interrupted" is derived when reading (running, but no driver holds the lock).
 RUNNING, COMPLETE, FAILED, STOPPED, INTERRUPTED = "running", "complete", "failed", "stopped", "interrupted"
 SWEEP_STATUSES = (RUNNING, COMPLETE, FAILED, STOPPED)
-# A trial's states: cached = complete in the run store before this sweep asked for it.
-PENDING, CACHED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED = (
-    "pending", "cached", "running", "complete", "failed", "stopped")
-TRIAL_STATES = (PENDING, CACHED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED)
+# A trial's states: cached = complete in the run store before this sweep asked for it; queued =
+# handed to Ray, waiting for CPUs; running = its worker has started it.
+PENDING, CACHED, QUEUED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED = (
+    "pending", "cached", "queued", "running", "complete", "failed", "stopped")
+TRIAL_STATES = (PENDING, CACHED, QUEUED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED)
+UNFINISHED_STATES = (PENDING, QUEUED, TRIAL_RUNNING)
 TRIAL_FIELDS = {"run_id", "values", "state", "epoch", "validation_accuracy", "validation_loss", "error"}
 STATUS_FIELDS = {"sweep_id", "status", "started_at", "finished_at", "data_identity", "address", "pid", "host",
                  "trials"}
+# Fields added later: written by every driver since, absent from older records.
+LATER_STATUS_FIELDS = {"error"}  # the driver's own one-line error (Ray unreachable, say), or null
 
 
 class SweepError(ValueError):
@@ -54,6 +58,11 @@ class SweepRecord:
     @property
     def trials(self) -> list[dict[str, Any]]:
         return self.info["trials"]
+
+    @property
+    def error(self) -> str | None:
+        """Why the driver itself failed (not a trial), or None."""
+        return self.info.get("error")
 
     def count(self, *states: str) -> int:
         return sum(trial["state"] in states for trial in self.trials)
@@ -86,8 +95,9 @@ def _is_number_or_none(value: Any) -> bool:
 
 def check_sweep_status(info: Any) -> None:
     """Raise ValueError naming the field of sweep_status.json that is missing or of the wrong type."""
-    if not isinstance(info, dict) or set(info) != STATUS_FIELDS:
-        raise ValueError(f"{SWEEP_STATUS_FILE} must hold exactly the fields {sorted(STATUS_FIELDS)}")
+    if not isinstance(info, dict) or not STATUS_FIELDS <= set(info) <= STATUS_FIELDS | LATER_STATUS_FIELDS:
+        raise ValueError(f"{SWEEP_STATUS_FILE} must hold the fields {sorted(STATUS_FIELDS)}, "
+                         f"and may hold {sorted(LATER_STATUS_FIELDS)}")
     if info["status"] not in SWEEP_STATUSES:
         raise ValueError(f"{SWEEP_STATUS_FILE} field 'status' is {info['status']!r:.40}; "
                          f"expected one of {', '.join(SWEEP_STATUSES)}")
@@ -96,8 +106,9 @@ def check_sweep_status(info: Any) -> None:
             raise ValueError(f"{SWEEP_STATUS_FILE} field {name!r} must be a string")
     if not (info["finished_at"] is None or isinstance(info["finished_at"], str)):
         raise ValueError(f"{SWEEP_STATUS_FILE} field 'finished_at' must be a string or null")
-    if not (info["address"] is None or isinstance(info["address"], str)):
-        raise ValueError(f"{SWEEP_STATUS_FILE} field 'address' must be a string or null")
+    for name in ("address", "error"):
+        if not (info.get(name) is None or isinstance(info[name], str)):
+            raise ValueError(f"{SWEEP_STATUS_FILE} field {name!r} must be a string or null")
     if not isinstance(info["pid"], int) or isinstance(info["pid"], bool):
         raise ValueError(f"{SWEEP_STATUS_FILE} field 'pid' must be a whole number")
     if not isinstance(info["trials"], list):

@@ -30,7 +30,10 @@ def default_cpus_per_trial() -> int:
     trials side by side gains: on this 2-core machine, 1 CPU per trial made a 6-trial sweep 1.25x the
     sequential CLI's wall time, 2 CPUs 1.04x (bench/bench_sweep.py)."""
     return max(1, min(TRAINING_SHARDS, os.cpu_count() or 1))
+
+
 SCALES = ("linear", "log")
+CURVE_POINTS = 20  # batches logged per epoch when a sweep's trials train one epoch (log_for_curves)
 SWEEP_ID_LENGTH = 16
 CONFIG_FIELDS = tuple(item.name for item in fields(RNNConfig))
 
@@ -184,6 +187,22 @@ class SweepSpec:
         """The sweep id: 16 hex digits of the spec's content (the run store's data is not part of it)."""
         payload = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:SWEEP_ID_LENGTH]
+
+
+def log_for_curves(base: RNNConfig, axes: tuple[Axis, ...]) -> RNNConfig:
+    """base, logging at least CURVE_POINTS batches per epoch when every trial trains one epoch.
+
+    A one-epoch trial has a single validation point, so its curve is the batches it logged; at the
+    tutorial's display_freq (every 100th batch) an epoch of 10,000 images logs one. A lower
+    display_freq only adds a forward pass of one batch per logged batch. Unchanged otherwise, or
+    when base logs that often already (a different display_freq is a different run id).
+    """
+    values = {axis.name: axis.expand() for axis in axes}
+    if set(values.get("epochs", (base.epochs,))) != {1}:
+        return base
+    iterations = min(-(-subset // batch) for subset in values.get("train_subset", (base.train_subset,))
+                     for batch in values.get("batch_size", (base.batch_size,)))
+    return base.replace(display_freq=min(base.display_freq, max(1, iterations // CURVE_POINTS)))
 
 
 def is_sweep_id(text: object) -> bool:

@@ -26,6 +26,29 @@ RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # statu
 REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in DERIVED_FILES)  # derived files may be absent
 
 
+# -- between them: progress while trials train ---------------------------------------------------
+
+
+class ProgressInbox:
+    """A Ray actor (no CPUs) holding the trials' progress reports until the driver takes them.
+
+    Trials post without waiting for an answer: a task blocked in ray.get hands its CPUs back to
+    Ray while it waits, and Ray may start another trial on them, running more trials at once than
+    their CPUs allow (ray.util.queue.Queue.put waits so). Reports from one trial arrive in order.
+    """
+
+    def __init__(self):
+        self.reports: list[dict[str, Any]] = []
+
+    def post(self, report: dict[str, Any]) -> None:
+        self.reports.append(report)
+
+    def take(self) -> list[dict[str, Any]]:
+        """Every report posted since the last take, oldest first."""
+        reports, self.reports = self.reports, []
+        return reports
+
+
 # -- the worker's side ------------------------------------------------------------------------
 
 
@@ -46,11 +69,13 @@ def unpack_mnist(packed: dict[str, Any]) -> MnistSplit:
     return data
 
 
-def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], progress_queue,
+def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], progress,
                 before_training: Callable[[RNNConfig], None] | None = None) -> dict[str, Any]:
     """A Ray task: train one config into a temporary local store and return its files as bytes.
 
-    before_training is a hook for tests (a trial that raises); the CLI never passes one.
+    progress is a ProgressInbox actor's handle (or None): the trial posts that it started, then
+    each epoch's validation metrics. before_training is a hook for tests (a trial that raises);
+    the CLI never passes one.
     """
     from core.process import configure_process
     from core.run_training import train_run
@@ -58,15 +83,17 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
 
     configure_process()  # the thread-pool variables came with the task's runtime_env
     config = RNNConfig.from_dict(config_values)
+    run_id = fingerprint(config, packed_data["identity"])  # unpack_mnist checks the identity
+    if progress is not None:  # Ray queues a task until CPUs are free: say it has started
+        progress.post.remote({"run_id": run_id, "epoch": 0, "validation_accuracy": None, "validation_loss": None})
     data = unpack_mnist(packed_data)
-    run_id = fingerprint(config, data.identity)
     if before_training is not None:
         before_training(config)
     work_dir = Path(tempfile.mkdtemp(prefix="rnn-sweep-trial-"))
     try:
         def report(event) -> None:
-            if isinstance(event, EpochEnded) and progress_queue is not None:
-                progress_queue.put({"run_id": run_id, "epoch": event.epoch,
+            if isinstance(event, EpochEnded) and progress is not None:
+                progress.post.remote({"run_id": run_id, "epoch": event.epoch,
                                     "validation_accuracy": float(event.validation_accuracy),
                                     "validation_loss": float(event.validation_loss)})
 

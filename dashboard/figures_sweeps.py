@@ -13,14 +13,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from typing import Mapping
+
 from core.sweep_results import LOG_FIELDS
-from dashboard.figures_training import QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR, _finish_layout
+from dashboard.figures_training import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
+                                        _finish_layout, fitted_accuracy_range, loss_range, run_styles)
 from dashboard.labels import format_value, is_number
 from dashboard.train_form import LABELS
 
 METRIC_LABELS = {"best_validation_accuracy": "Best validation accuracy", "test_accuracy": "Test accuracy"}
 POINT_COLOR = "#495057"  # every seed's own result: hollow dark grey circles over the coloured mean
 MEAN_COLOR = VALIDATION_COLOR  # the mean over seeds when no other field varies
+KEY_COLOR = "#868e96"  # legend entries that explain a mark rather than name a trial
 
 
 def axis_label(name: str) -> str:
@@ -119,4 +123,55 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
             figure.update_xaxes(tickvals=sorted(summary[name]), row=1, col=column)
     figure.update_yaxes(title_text=f"{METRIC_LABELS[metric]} (%)", row=1, col=1)
     _finish_layout(figure, "accuracy_vs_value", height, legend_below=True)
+    return figure
+
+
+def batch_curves_figure(batches: pd.DataFrame, validation: pd.DataFrame, color_by: str,
+                        names: Mapping[str, str] | None = None, height: int = 400) -> go.Figure:
+    """The trials of a one-epoch sweep: each one's logged batches' training accuracy and loss against
+    the iteration, and its validation after the epoch as a diamond, one colour per value of color_by.
+
+    batches: core.sweep_results.trial_batch_curves rows; validation: trial_curves rows (one per run).
+    names: {run id: legend label}. Accuracy stays within 0-100%, loss starts at 0."""
+    missing = {"run_id", "iteration", "loss", "accuracy", color_by} - set(batches.columns)
+    if missing:
+        raise ValueError(f"batches is missing column(s) {sorted(missing)}")
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=("Accuracy", "Loss"))
+    values = batches.drop_duplicates("run_id").set_index("run_id")[color_by]
+    styles = run_styles(values)
+    ends = validation.drop_duplicates("run_id", keep="last").set_index("run_id")
+    for run_id, run_batches in batches.groupby("run_id", sort=False):
+        label = (names or {}).get(run_id) or f"{axis_label(color_by)} {format_value(values[run_id])} · {run_id[:8]}"
+        color, dash = styles[run_id]
+        for column, (batch_column, validation_column, value_format) in enumerate(
+                [("accuracy", "validation_accuracy", ".1%"), ("loss", "validation_loss", ".3f")], start=1):
+            figure.add_trace(go.Scatter(
+                x=run_batches["iteration"], y=run_batches[batch_column], mode="lines", name=label,
+                legendgroup=run_id, showlegend=column == 1, cliponaxis=False,
+                line={"color": color, "width": 1.5, "dash": dash},
+                hovertemplate=f"{label}<br>iteration %{{x}}: batch {batch_column} %{{y:{value_format}}}<extra></extra>",
+            ), row=1, col=column)
+            if run_id in ends.index:
+                figure.add_trace(go.Scatter(
+                    x=[ends.loc[run_id, "iteration"]], y=[ends.loc[run_id, validation_column]], mode="markers",
+                    name=label, legendgroup=run_id, showlegend=False, cliponaxis=False,
+                    marker={"color": color, "size": 11, "symbol": "diamond", "line": {"width": 1,
+                                                                                              "color": "white"}},
+                    hovertemplate=f"{label}<br>validation after the epoch: %{{y:{value_format}}}<extra></extra>",
+                ), row=1, col=column)
+    for name, marker in (("training batches", {"symbol": "line-ew", "line": {"width": 2, "color": KEY_COLOR}}),
+                         ("validation after the epoch", {"symbol": "diamond", "color": KEY_COLOR})):
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=name,  # a key only
+                                    marker={"size": 11, **marker}, hoverinfo="skip"), row=1, col=1)
+    accuracies = [*batches["accuracy"], *ends.get("validation_accuracy", [])]
+    losses = [*batches["loss"], *ends.get("validation_loss", [])]
+    last = max([*batches["iteration"], *ends.get("iteration", []), 1])
+    figure.update_xaxes(title_text="Iteration", range=[0, last * 1.03])
+    figure.update_yaxes(tickformat=".0%", range=fitted_accuracy_range(accuracies), row=1, col=1)
+    figure.update_yaxes(range=loss_range(losses), row=1, col=2)
+    if batches.empty:
+        figure.add_annotation(text="No logged batches to show", showarrow=False, xref="paper", yref="paper",
+                              x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
+    _finish_layout(figure, "batch_curves", height)
+    figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {axis_label(color_by).lower()}")
     return figure

@@ -110,6 +110,24 @@ def accuracy_range(accuracies: list[float]) -> list[float]:
     return [max(0.0, low - max(0.08 * (1.0 - low), 0.02)), ACCURACY_CEILING]
 
 
+def fitted_accuracy_range(accuracies) -> list[float]:
+    """An accuracy axis around the values, never past 0% or 100%: runs compared side by side can sit
+    close together anywhere, and a single point must not stretch the axis (Plotly's own range for
+    one point went from 0 to 150%)."""
+    finite = [float(value) for value in accuracies if math.isfinite(value)]
+    if not finite:
+        return [0.0, 1.0]
+    low, high = min(finite), max(finite)
+    margin = max(0.08 * (high - low), 0.005)
+    return [max(0.0, low - margin), min(1.0, high + margin)]
+
+
+def epoch_range(epochs) -> list[float]:
+    """The epochs that exist, with room for a marker at each end: 1 to 2 for two epochs, not 0 to 2."""
+    epochs = [float(value) for value in epochs]
+    return [min(epochs) - 0.1, max(epochs) + 0.1] if epochs else [0.9, 1.1]
+
+
 def _panel_title(text: str, x: float) -> dict:
     return {"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
             "yanchor": "bottom", "showarrow": False, "font": {"size": 15}}
@@ -156,15 +174,17 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
                 x=run_curve["epoch"], y=run_curve[metric], mode="lines+markers", name=label,
                 legendgroup=run_id, showlegend=column == 1,
                 line={"color": color, "width": 2, "dash": dash},
-                marker={"size": 6},
+                marker={"size": 6}, cliponaxis=False,
                 hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:{value_format}}}<extra></extra>",
             ), row=1, col=column)
-    figure.update_xaxes(title_text="Epoch", dtick=1 if curves["epoch"].max() <= 20 else None)
+    figure.update_xaxes(title_text="Epoch", dtick=1 if curves["epoch"].max() <= 20 else None,
+                        range=epoch_range(curves["epoch"]))
     # Plotly puts about five ticks on the range: whole percents would repeat themselves on a
     # narrow one (97.8% to 98.2% read "98%, 98%, 98%"), so add a decimal per factor of 10 narrower.
     spread = curves["validation_accuracy"].max() - curves["validation_accuracy"].min() if len(curves) else 1
     decimals = 0 if spread >= 0.05 else 1 if spread >= 0.005 else 2
-    figure.update_yaxes(tickformat=f".{decimals}%", row=1, col=1)
+    figure.update_yaxes(tickformat=f".{decimals}%", range=fitted_accuracy_range(curves["validation_accuracy"]),
+                        row=1, col=1)
     if curves.empty:
         figure.add_annotation(text="No validation curves to show", showarrow=False, xref="paper",
                               yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})

@@ -246,6 +246,11 @@ def describe(config: RNNConfig) -> str:
             + "".join(f" · {extra}" for extra in extras))
 
 
+def counted(count: int, noun: str) -> str:
+    """'1 trial', '6 trials': a count with its noun, plural when it is not one."""
+    return f"{count:,} {noun}{'s' * (count != 1)}"
+
+
 def duration(seconds: float) -> str:
     """A time span as people say it: '42 s', '3 min 05 s', '1 h 02 min'."""
     seconds = max(0, round(seconds))

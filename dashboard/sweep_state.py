@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
+import pandas as pd
 import streamlit as st
 
 from core.run_format import RunRecord
 from core.run_store import RunStore
 from core.sweep_launch import is_starting
 from core.sweep_record import SweepRecord, list_sweeps, sweeps_root
+from core.sweep_results import TrialProblem, run_problem, trial_problems, trials_table
 from core.sweep_spec import is_sweep_id
 from dashboard.common import get_store
+from dashboard.labels import counted
 from dashboard.train_form import LABELS
 
 SWEEP_QUERY_KEY = "sweep"  # ?sweep=<sweep id> makes a sweep's page bookmarkable
@@ -26,10 +31,40 @@ def sweep_records(root: str) -> tuple[list[SweepRecord], dict[str, str]]:
 
 
 @st.cache_data(ttl=2, show_spinner=False)
+def run_listing(root: str) -> tuple[dict[str, RunRecord], dict[str, str]]:
+    """({run id: record} of every run under root, listed unverified; {run id: problem} of the
+    damaged ones), as RunStore.list_runs gives them. Kept for 2 s."""
+    records, damaged = RunStore(root).list_runs()
+    return {record.run_id: record for record in records}, damaged
+
+
 def run_records(root: str) -> dict[str, RunRecord]:
-    """{run id: record} of every run under root (unverified: config and status only). Kept for 2 s."""
-    records, _ = RunStore(root).list_runs()
-    return {record.run_id: record for record in records}
+    return run_listing(root)[0]
+
+
+def _files_stamp(run_dir: str) -> tuple:
+    """(name, size, mtime in ns) of every file in a run folder: any write to the folder changes it."""
+    try:
+        with os.scandir(run_dir) as entries:
+            return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in entries))
+    except OSError:
+        return ()
+
+
+@st.cache_data(max_entries=5_000, show_spinner=False)
+def _run_problem(root: str, run_id: str, stamp: tuple) -> str | None:
+    """run_problem, remembered while the run's files keep their sizes and times (stamp): the live
+    trials table refreshes every 1.5 s and must not read every trial's files each time."""
+    return run_problem(RunStore(root), run_id)
+
+
+def sweep_trials(root: str, record: SweepRecord) -> pd.DataFrame:
+    """The sweep's trials table (core.sweep_results.trials_table), each finished trial's run verified."""
+    runs, damaged = run_listing(root)
+    store = RunStore(root)
+    problems: dict[str, TrialProblem] = trial_problems(
+        record, runs, damaged, lambda run_id: _run_problem(root, run_id, _files_stamp(str(store.run_dir(run_id)))))
+    return trials_table(record, runs, problems)
 
 
 def starting_sweeps(root: str) -> list[str]:
@@ -43,8 +78,7 @@ def starting_sweeps(root: str) -> list[str]:
 def sweep_label(record: SweepRecord) -> str:
     """'Learning rate · 2 seeds · 6 trials · 2026-12-02 01:10 · <id>' (its status is shown beside it)."""
     varied = " × ".join(LABELS.get(name, name) for name in record.spec.varied if name != "seed")
-    seeds = len(record.spec.seeds)
-    parts = [varied or "seeds only", f"{seeds} seed{'s' * (seeds != 1)}", f"{len(record.trials)} trials",
+    parts = [varied or "seeds only", counted(len(record.spec.seeds), "seed"), counted(len(record.trials), "trial"),
              record.info["started_at"][:16].replace("T", " "), record.sweep_id]
     return " · ".join(parts)
 

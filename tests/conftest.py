@@ -101,3 +101,17 @@ def tiny_sweep(mnist, tmp_path_factory):
         record, _ = train_run(store, config, mnist)
         assert record.status == COMPLETE
     return store, spec
+
+
+@pytest.fixture(scope="session")
+def one_epoch_sweep(mnist, tmp_path_factory):
+    """Like tiny_sweep, with one epoch, one seed and every batch logged: its 2 runs and its SweepSpec."""
+    from core.sweep_spec import Axis, SweepSpec
+
+    base = SWEEP_BASE.replace(epochs=1, display_freq=1)
+    spec = SweepSpec(base=base, axes=(Axis("learning_rate", values=SWEEP_LEARNING_RATES),))
+    store = RunStore(tmp_path_factory.mktemp("one-epoch-sweep-runs"))
+    for config in spec.expand():
+        record, _ = train_run(store, config, mnist)
+        assert record.status == COMPLETE
+    return store, spec

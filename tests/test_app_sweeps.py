@@ -1,5 +1,6 @@
 """AppTest of the Sweeps page: the empty state, the form's trial count and estimate, the cap, a finished
-sweep's results (a record written by hand over real tiny runs) and bad ?sweep= links."""
+sweep's results (a record written by hand over real tiny runs), damaged trials, a failed sweep's error,
+Resume and Run again with changes, one-epoch curves, and bad ?sweep= links and Ray addresses."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.run_format import PREDICTIONS_FILE
 from core.run_store import RunStore
+from core.sweep_launch import LOG_FILE
+from core.sweep_record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
+                               read_sweep, sweep_dir)
+from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
-from tests.test_sweep_results import write_sweep_record
+from tests.test_sweep_results import flip_a_byte, write_sweep_record
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SWEEPS = "views/sweeps.py"
@@ -61,7 +67,7 @@ def test_empty_state_invites_a_first_sweep_and_estimates_the_default_one(empty_r
     assert "No sweeps yet" in app.info[0].value
     text = _sidebar_text(app)
     assert "**6 trials** (3 learning rate values × 2 seeds)." in text
-    assert "About **" in text and "a default: no complete run here measured it yet" in text
+    assert "About **" in text and "defaults: no complete run here measured them yet" in text
     assert not app.sidebar.button(key="sweeps_start_sweep").disabled
 
 
@@ -94,7 +100,7 @@ def test_a_sweep_trained_before_is_estimated_as_answered_from_the_cache(finished
     text = _sidebar_text(app)
     assert "**4 trials** (2 learning rate values × 2 seeds), 4 already trained (cache)." in text
     assert "Every trial is in the cache: nothing to train" in text
-    assert "median of 4 complete RNN runs here" in text
+    assert "medians of 4 complete RNN runs here" in text
 
 
 def _chart(app: AppTest, key: str) -> dict:
@@ -164,3 +170,160 @@ def test_runs_page_filters_its_table_by_sweep(finished_sweep, tiny_run):
     app.selectbox(key="runs_sweep").set_value(spec.fingerprint()).run()
     shown = app.dataframe[0].value
     assert len(shown) == 4 and other.run_id not in set(shown["run_id"])
+
+
+def _unescaped(text: str) -> str:
+    """A message the page wrote through plain(), as the reader sees it (markdown's escapes removed)."""
+    return text.replace("\\", "")
+
+
+def test_trials_that_fail_verification_are_damaged_and_left_out_of_the_results(finished_sweep):
+    """Check 3 of 4 complete trials whose predictions have a flipped byte (sizes unchanged) are listed
+    damaged with the reason, the results say what was left out and why, and only the intact trial is drawn."""
+    store, spec = finished_sweep
+    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    for run_id in run_ids[1:]:
+        flip_a_byte(store.run_dir(run_id) / PREDICTIONS_FILE)
+    app = _open()
+    trials = app.dataframe[0].value
+    assert trials["State"].tolist() == ["complete", "damaged", "damaged", "damaged"]
+    assert trials["Problem"].tolist() == [""] + [f"{PREDICTIONS_FILE} is truncated or changed"] * 3
+    assert trials["Test acc. (%)"].tolist()[1:] == ["—"] * 3  # a dash, not "None"
+    assert _unescaped(app.warning[0].value) == (f"3 of 4 trials left out: damaged ({PREDICTIONS_FILE} "
+                                                "is truncated or changed)")
+    parcoords = _chart(app, "sweeps_parcoords")["data"][0]
+    assert len(_values(parcoords["dimensions"][0]["values"])) == 1
+    assert app.dataframe[1].value["Run id"].tolist() == run_ids[:1]
+    assert {trace["legendgroup"] for trace in _chart(app, "sweeps_curves")["data"]} == {run_ids[0]}
+
+
+HOSTILE_ERROR = "cannot reach Ray at **bold** <script>x</script>:1: Name or service not known"
+
+
+def test_a_failed_sweep_shows_the_drivers_error_and_log_as_plain_text(finished_sweep, mnist):
+    """Check a sweep whose driver failed shows its error with every markdown and HTML character
+    shown literally, its log as a code block, and offers Resume."""
+    store, spec = finished_sweep
+    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    write_sweep_record(store.root, spec, mnist.identity, store, status=FAILED, error=HOSTILE_ERROR,
+                       states={run_id: PENDING for run_id in run_ids})
+    log = f"$ python -m core sweep ...\npython -m core sweep: error: {HOSTILE_ERROR}\n"
+    (sweep_dir(store.root, spec.fingerprint()) / LOG_FILE).write_text(log)
+    app = _open()
+    assert app.error[0].value == f"The sweep failed: {plain(HOSTILE_ERROR, 400)}"
+    assert _unescaped(app.error[0].value) == f"The sweep failed: {HOSTILE_ERROR}"
+    assert [code.value for code in app.code] == [log.rstrip()]  # st.code drops the last newline
+    assert app.button(key="sweeps_resume").label == "Resume"
+    assert app.dataframe[0].value["State"].tolist() == ["pending"] * 4
+
+
+@pytest.mark.parametrize("address, says", [
+    ("**bold** <script>x</script>:1", "Ray address '**bold** <script>x</script>:1' is not allowed; use HOST:PORT or "
+                                      "ray://HOST:PORT (a port from 1 to 65535), or leave it empty for Ray on this machine"),
+    ("http://head:8265", "Ray address 'http://head:8265' is Ray's dashboard (Jobs API), which sweeps do not use; give "
+                         "the cluster's head as HOST:PORT (port 6379 by default): the driver then runs here and its "
+                         "trials on the cluster"),
+])
+def test_the_form_refuses_an_address_that_is_not_a_clusters(empty_runs, address, says):
+    """Check the form names the Ray address field and what is allowed, shows the address literally,
+    and disables Start, before anything is written."""
+    app = _open({"sweeps_address": address})
+    assert _unescaped(app.sidebar.error[0].value) == says
+    assert app.sidebar.button(key="sweeps_start_sweep").disabled
+    assert not list(Path(empty_runs).iterdir())
+
+
+def test_a_stopped_sweep_can_be_resumed_and_run_again_with_changes(finished_sweep, mnist, monkeypatch):
+    """Check a stopped sweep's page says the form's default sweep is another one, Resume relaunches
+    the same spec, and Run again with changes loads the spec into the form, which then is that sweep."""
+    store, spec = finished_sweep
+    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    write_sweep_record(store.root, spec, mnist.identity, store, status=STOPPED,
+                       states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
+    launched = []
+    monkeypatch.setattr("core.sweep_launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
+    app = _open(sweep=spec.fingerprint())
+    assert "not the one shown on the page" in _unescaped(_sidebar_text(app))
+    app.button(key="sweeps_resume").click().run()
+    assert launched == [((store.root, spec, None), {"max_trials": 200})]
+    assert _unescaped(app.success[0].value).startswith(f"Resuming sweep {spec.fingerprint()}")
+    app.button(key="sweeps_run_again").click().run()
+    assert not app.exception, app.exception
+    assert _unescaped(app.info[0].value).startswith(f"Sweep {spec.fingerprint()}'s settings are in the sidebar")
+    form = {key: app.session_state[f"sweeps_{key}"] for key in ("start", "train_subset", "epochs", "vary", "seeds",
+                                                                 "values_learning_rate")}
+    assert form == {"start": "Loaded sweep", "train_subset": 500, "epochs": 2, "vary": ["learning_rate"],
+                    "seeds": 2, "values_learning_rate": [0.001, 0.01]}
+    text = _unescaped(_sidebar_text(app))
+    assert "This is the sweep shown on the page: Start runs it again" in text
+    assert "**4 trials** (2 learning rate values × 2 seeds), 4 already trained (cache)." in text
+
+
+def test_a_one_epoch_sweep_draws_its_logged_batches_on_sane_axes(one_epoch_sweep, mnist, tmp_path, monkeypatch,
+                                                                  fresh_caches):
+    """Check a one-epoch sweep's curves are its trials' logged batches against the iteration with each
+    validation point, on an accuracy axis within 0-100%, and its header says "1 epoch"."""
+    source, spec = one_epoch_sweep
+    store = RunStore(shutil.copytree(source.root, tmp_path / "runs"))
+    write_sweep_record(store.root, spec, mnist.identity, store)
+    monkeypatch.setenv("RNN_RUNS_DIR", str(store.root))
+    app = _open()
+    assert "· 1 epoch ·" in app.caption[0].value
+    figure = _chart(app, "sweeps_curves")
+    assert figure["layout"]["xaxis"]["title"]["text"] == "Iteration"
+    low, high = figure["layout"]["yaxis"]["range"]
+    assert 0 <= low < high <= 1
+    lines = [trace for trace in figure["data"] if trace["mode"] == "lines" and trace["xaxis"] == "x"]
+    for line in lines:
+        history, _ = store.load_histories(line["legendgroup"])
+        assert _values(line["y"]) == history["accuracy"].tolist() and len(history) == 5  # every batch logged
+    assert len(lines) == 2
+
+
+def test_a_two_epoch_sweeps_curves_span_its_epochs_within_0_to_100_percent(finished_sweep):
+    """Check the validation curves' epoch axis covers epochs 1 to 2 (not 0) and accuracy stays within 0-100%."""
+    app = _open()
+    layout = _chart(app, "sweeps_curves")["layout"]
+    assert layout["xaxis"]["title"]["text"] == "Epoch" and layout["xaxis"]["range"] == [0.9, 2.1]
+    low, high = layout["yaxis"]["range"]
+    assert 0 <= low < high <= 1
+
+
+def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_twice(finished_sweep, mnist):
+    """Check a running sweep (its driver lock held) lists a queued trial as queued with dashes for the
+    accuracies it has not got, and the form set to the same sweep says it runs and disables Start."""
+    store, spec = finished_sweep
+    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    write_sweep_record(store.root, spec, mnist.identity, store, status=RUNNING,
+                       states={run_ids[2]: TRIAL_RUNNING, run_ids[3]: QUEUED})
+    form = {f"train_{name}": value for name, value in SWEEP_BASE.to_dict().items()}
+    with driver_lock(store.root, spec.fingerprint()):
+        app = _open({**form, "sweeps_start": "Train form", "sweeps_train_subset": SWEEP_BASE.train_subset,
+                     "sweeps_epochs": SWEEP_BASE.epochs, "sweeps_values_learning_rate": [0.001, 0.01],
+                     "sweeps_cpus": spec.cpus_per_trial})
+    trials = app.dataframe[0].value
+    assert trials["State"].tolist() == ["complete", "complete", "running", "queued"]
+    assert trials["Test acc. (%)"].tolist()[2:] == ["—", "—"]
+    assert "This is the sweep shown on the page, running now." in _unescaped(_sidebar_text(app))
+    assert app.sidebar.button(key="sweeps_start_sweep").disabled
+    assert app.button(key="sweeps_stop").label == "Stop sweep"
+
+
+def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished_sweep, monkeypatch):
+    """Check the trials table, redrawn every 1.5 s while a sweep runs, hashes each finished trial's run
+    once, not on every redraw, and again once one of its files is written to."""
+    from dashboard.sweep_state import sweep_trials
+
+    store, spec = finished_sweep
+    record = read_sweep(store.root, spec.fingerprint())
+    opened = []
+    read_run = RunStore.read_run
+    monkeypatch.setattr(RunStore, "read_run", lambda self, run_id: opened.append(run_id) or read_run(self, run_id))
+    for _ in range(3):
+        assert sweep_trials(str(store.root), record)["state"].tolist() == ["complete"] * 4
+    assert sorted(opened) == sorted(trial["run_id"] for trial in record.trials)
+    changed = record.trials[0]["run_id"]
+    flip_a_byte(store.run_dir(changed) / PREDICTIONS_FILE)
+    opened.clear()
+    assert sweep_trials(str(store.root), record)["state"].tolist() == ["damaged", "complete", "complete", "complete"]
+    assert opened == [changed]

@@ -1,4 +1,5 @@
-"""End to end in a real Chromium: launch a 2-trial sweep from the Sweeps page, on a local Ray instance.
+"""End to end in a real Chromium: launch a 2-trial sweep from the Sweeps page, on a local Ray instance;
+a failed sweep's reason and the form's address check; Resume and Run again with changes.
 
 One `streamlit run dashboard/app.py` serves an empty runs folder. The test fills the sidebar form
 (1,000 training images, 1 epoch, learning rates 0.001 and 0.003, one seed, one CPU per trial so the
@@ -19,16 +20,19 @@ from pathlib import Path
 
 import pytest
 
+from core.config import fingerprint
+from core.run_store import RunStore
 from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
-from core.sweep_record import COMPLETE, list_sweeps
+from core.sweep_record import COMPLETE, FAILED as FAILED_STATUS, list_sweeps, read_sweep
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
-from tests.browser_support import ARTIFACTS, require_chromium
+from tests.browser_support import ARTIFACTS, artifacts_on_failure, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ray")]  # starts Ray: never beside another Ray test
 
 SERVER_START_SECONDS = 120
 UI_SECONDS = 60
 SWEEP_SECONDS = 600  # Ray's start and two TensorFlow workers on a shared 2-core machine
+DRIVER_SECONDS = 180  # a driver that loads MNIST and the run store, and trains nothing
 
 PLOT_TYPES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(plot =>
   (plot.data || []).map(trace => ({type: trace.type,
@@ -101,7 +105,7 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                                            "&& t.dimensions[0].values.length === 2))", timeout=SWEEP_SECONDS * 1000)
                     plots = page.evaluate(PLOT_TYPES_JS)
                     assert {"type": "parcoords", "lines": 2} in [trace for plot in plots for trace in plot]
-                    expect(page.get_by_text("2 complete · complete")).to_be_visible()
+                    expect(page.get_by_text("Complete: 2 complete")).to_be_visible()
                     expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
                     records, _ = list_sweeps(runs_dir)
                     assert len(records) == 1 and records[0].status == COMPLETE
@@ -119,3 +123,106 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
     finally:
         stop_streamlit(process)
         _stop_drivers(runs_dir)
+
+
+HOSTILE_ERROR = "cannot reach Ray at **bold** <script>x</script>:1: Name or service not known"
+
+
+@pytest.fixture(scope="module")
+def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
+    """One app over a copy of the tiny sweep's runs with two records: the sweep stopped with 2 of its
+    4 trials unfinished, and a one-seed sweep whose driver failed with a hostile error. Yields
+    (url, runs folder, stopped spec, failed spec); stops the server and any driver it started."""
+    from core.sweep_record import FAILED, PENDING, STOPPED, TRIAL_STOPPED
+    from core.sweep_spec import SweepSpec
+    from tests.test_sweep_results import write_sweep_record
+
+    require_chromium()
+    store, spec = tiny_sweep
+    work = tmp_path_factory.mktemp("sweeps-browser")
+    copy = RunStore(shutil.copytree(store.root, work / "runs"))
+    run_ids = [fingerprint(config, mnist.identity) for config in spec.expand()]
+    write_sweep_record(copy.root, spec, mnist.identity, copy, status=STOPPED,
+                       states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
+    failed = SweepSpec(base=spec.base, axes=spec.axes, seeds=spec.seeds[:1])
+    write_sweep_record(copy.root, failed, mnist.identity, copy, status=FAILED, error=HOSTILE_ERROR,
+                       states={run_id: PENDING for run_id in run_ids})
+    log_path = work / "streamlit-server.log"
+    process, url = start_streamlit(copy.root, log_path, SERVER_START_SECONDS)
+    try:
+        yield url, copy.root, spec, failed, log_path
+    finally:
+        stop_streamlit(process)
+        _stop_drivers(copy.root)
+
+
+@contextlib.contextmanager
+def _sweep_page(served, sweep_id: str, name: str):
+    """A Chromium page on /sweeps?sweep=<sweep_id> of the served app; a screenshot and the server's
+    log go to test-artifacts/<name>* if anything inside fails."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _, _, _, log_path = served
+    expect.set_options(timeout=UI_SECONDS * 1000)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        with new_page(browser, 1100, UI_SECONDS) as page, artifacts_on_failure(name, page, log_path):
+            page.goto(f"{url}/sweeps?sweep={sweep_id}")
+            yield page
+        browser.close()
+
+
+def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
+    """Check a failed sweep's error is shown as plain text, a hostile address is refused in the form,
+    and a sweep started at an address that does not resolve fails with the driver's reason on the page."""
+    from playwright.sync_api import expect
+
+    _, runs_dir, _, failed, _ = served_sweeps
+    with _sweep_page(served_sweeps, failed.fingerprint(), "sweeps-failed") as page:
+        alert = page.locator('[data-testid="stAlert"]').filter(has_text="The sweep failed")
+        expect(alert.locator('[data-testid="stMarkdownContainer"]')).to_have_text(
+            f"The sweep failed: {HOSTILE_ERROR}", use_inner_text=True)
+        assert alert.locator("strong, script").count() == 0  # shown, not interpreted
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Where to run").click()
+        address = sidebar.get_by_label("Ray address", exact=True)
+        address.fill("**bold** <script>x</script>:1")
+        address.press("Enter")
+        expect(sidebar.get_by_text("Ray address '**bold** <script>x</script>:1' is not allowed")).to_be_visible()
+        expect(sidebar.get_by_role("button", name="Start sweep")).to_be_disabled()
+        # The form's default sweep trains 6 new trials, so its driver must reach Ray, and cannot.
+        address.fill("nonexistent.invalid:6379")
+        address.press("Enter")
+        start = sidebar.get_by_role("button", name="Start sweep")
+        expect(start).to_be_enabled()
+        start.click()
+        expect(page.get_by_text("The sweep failed: cannot reach Ray at nonexistent.invalid:6379: "
+                                "Name or service not known")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
+    records, _ = list_sweeps(runs_dir)
+    [started] = [record for record in records if record.sweep_id != failed.fingerprint()
+                 and record.status == FAILED_STATUS]
+    assert started.info["address"] == "nonexistent.invalid:6379"
+    assert read_launch(runs_dir, started.sweep_id).address == "nonexistent.invalid:6379"
+
+
+def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(served_sweeps):
+    """Check a stopped sweep's page says the form's sweep is another one, Resume finishes it from the
+    cache, and Run again with changes puts its settings in the form, which then is the shown sweep."""
+    from playwright.sync_api import expect
+
+    _, runs_dir, stopped, _, _ = served_sweeps
+    with _sweep_page(served_sweeps, stopped.fingerprint(), "sweeps-resume") as page:
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(page.get_by_text("Stopped", exact=True)).to_be_visible()
+        expect(sidebar.get_by_text("not the one shown on the page")).to_be_visible()
+        page.get_by_role("button", name="Resume").click()
+        expect(page.get_by_text(f"Resuming sweep {stopped.fingerprint()}")).to_be_visible()
+        # Every trial's run is in the store: the relaunched driver answers them all from the cache.
+        expect(page.get_by_text("Complete: 4 cached")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
+        page.get_by_role("button", name="Run again with changes").click()
+        expect(page.get_by_text(f"Sweep {stopped.fingerprint()}'s settings are in the sidebar")).to_be_visible()
+        expect(sidebar.get_by_text("This is the sweep shown on the page: Start runs it again")).to_be_visible()
+        expect(sidebar.get_by_role("radio", name="Loaded sweep")).to_be_checked()
+        expect(sidebar.get_by_text("4 already trained (cache)")).to_be_visible()
+    record = read_sweep(runs_dir, stopped.fingerprint())
+    assert record.status == COMPLETE and [trial["state"] for trial in record.trials] == ["cached"] * 4

@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.sweep_results import seed_summary
-from dashboard.figures_sweeps import accuracy_vs_value_figure, parallel_coordinates_figure
+from dashboard.figures_sweeps import accuracy_vs_value_figure, batch_curves_figure, parallel_coordinates_figure
 
 
 def _trials(rows: list[dict]) -> pd.DataFrame:
@@ -85,3 +85,40 @@ def test_accuracy_vs_value_has_a_panel_per_field_and_a_trace_per_other_value():
     assert list(learning_rate_point_01.x) == [16, 32]
     with pytest.raises(ValueError, match="summaries is empty"):
         accuracy_vs_value_figure(trials, {})
+
+
+def _batches() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two one-epoch trials' logged batches (iterations 1-4) and their validation after the epoch."""
+    batches = pd.DataFrame([{"run_id": run_id, "epoch": 1, "iteration": iteration, "loss": 2.3 - 0.1 * iteration,
+                             "accuracy": start + 0.1 * iteration, "learning_rate": rate}
+                            for run_id, rate, start in (("a" * 16, 0.001, 0.1), ("b" * 16, 0.01, 0.5))
+                            for iteration in (1, 2, 3, 4)])
+    validation = pd.DataFrame([{"run_id": run_id, "epoch": 1, "iteration": 4, "validation_loss": loss,
+                                "validation_accuracy": accuracy, "learning_rate": rate}
+                               for run_id, rate, accuracy, loss in (("a" * 16, 0.001, 0.45, 1.9),
+                                                                    ("b" * 16, 0.01, 0.92, 1.2))])
+    return batches, validation
+
+
+def test_batch_curves_draw_each_trials_batches_and_its_validation_point_within_0_to_100_percent():
+    """Check a line per trial of its logged batches' accuracy and loss against the iteration, a diamond
+    at its validation after the epoch, and axes that fit: accuracy within 0-100%, loss from 0."""
+    batches, validation = _batches()
+    figure = batch_curves_figure(batches, validation, "learning_rate", names={"a" * 16: "lr 0.001"})
+    lines = [trace for trace in figure.data if trace.mode == "lines"]
+    assert [(trace.name, trace.xaxis) for trace in lines] == [("lr 0.001", "x"), ("lr 0.001", "x2"),
+                                                              ("Learning rate 0.01 · bbbbbbbb", "x"),
+                                                              ("Learning rate 0.01 · bbbbbbbb", "x2")]
+    assert_allclose(lines[0].y, [0.2, 0.3, 0.4, 0.5])
+    assert list(lines[0].x) == [1, 2, 3, 4]
+    diamonds = [trace for trace in figure.data if trace.mode == "markers" and trace.x[0] is not None]
+    assert [(list(trace.x), list(trace.y)) for trace in diamonds] == [([4], [0.45]), ([4], [1.9]), ([4], [0.92]),
+                                                                      ([4], [1.2])]
+    assert lines[0].line.color == diamonds[0].marker.color != lines[2].line.color
+    assert figure.layout.xaxis.title.text == "Iteration" and figure.layout.xaxis.range == (0, 4 * 1.03)
+    low, high = figure.layout.yaxis.range
+    assert_allclose((low, high), (0.2 - 0.08 * 0.72, 0.92 + 0.08 * 0.72))  # the values, with a margin
+    assert figure.layout.yaxis2.range[0] == 0
+    assert figure.layout.legend.title.text == "Coloured by learning rate"
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['cell'\]"):
+        batch_curves_figure(batches, validation, "cell")

@@ -156,6 +156,21 @@ def test_validation_overlay_figure_names_runs_and_keeps_the_legend_off_the_axes(
         assert validation_overlay_figure(narrow, "hidden_units").layout.yaxis.tickformat == tickformat
 
 
+@pytest.mark.parametrize("epochs, accuracies, epoch_range, accuracy_range_", [
+    ((1,), [0.9, 0.95], [0.9, 1.1], [0.9 - 0.005, 0.95 + 0.005]),  # one epoch: a point per run, not 0 to 150%
+    ((1, 2, 3), [0.2, 0.9], [0.9, 3.1], [0.2 - 0.056, 0.9 + 0.056]),
+    ((1, 2), [0.0, 1.0], [0.9, 2.1], [0.0, 1.0]),  # never past 0% or 100%
+])
+def test_validation_overlay_figure_axes_span_the_epochs_and_accuracies_that_exist(epochs, accuracies, epoch_range,
+                                                                                 accuracy_range_):
+    """Check the epoch axis covers the epochs there are and the accuracy axis fits the values, within 0-100%."""
+    rows = [{"run_id": f"{index:016x}", "epoch": epoch, "validation_loss": 1.0, "validation_accuracy": accuracy,
+             "hidden_units": 16} for index, accuracy in enumerate(accuracies) for epoch in epochs]
+    figure = validation_overlay_figure(pd.DataFrame(rows), "hidden_units")
+    np.testing.assert_allclose(figure.layout.xaxis.range, epoch_range)
+    np.testing.assert_allclose(figure.layout.yaxis.range, accuracy_range_)
+
+
 def test_validation_overlay_figure_rejects_missing_column():
     """Check a curves table without the colour column is refused, naming it."""
     with pytest.raises(ValueError, match="cell"):

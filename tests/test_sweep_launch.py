@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,8 @@ import time
 import pytest
 
 from core.config import RNNConfig
-from core.sweep_launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_jobs_address, is_starting, launch_sweep,
-                               read_launch, stop_sweep)
+from core.sweep_launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch,
+                               stop_sweep)
 from core.sweep_record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
 from core.sweep_spec import Axis, SweepSpec
 
@@ -125,9 +126,27 @@ def test_stop_sends_sigint_to_the_running_driver(tmp_path):
     assert not (sweep_dir(root, spec.fingerprint()) / LAUNCH_FILE).exists()  # started by hand, not launched
 
 
-@pytest.mark.parametrize("address, jobs", [("http://head:8265", True), ("HTTPS://head:8265", True),
-                                           ("head:6379", False), ("ray://head:10001", False), (None, False),
-                                           ("", False)])
-def test_jobs_addresses_are_told_from_cluster_addresses(address, jobs):
-    """Check only an http(s) address goes to Ray's Jobs API."""
-    assert is_jobs_address(address) is jobs
+@pytest.mark.parametrize("address, says", [
+    ("**bold** <script>x</script>:1", "Ray address '**bold** <script>x</script>:1' is not allowed; use HOST:PORT"),
+    ("http://head:8265", "Ray address 'http://head:8265' is Ray's dashboard"),
+])
+def test_a_bad_address_is_refused_before_anything_is_written(tiny_sweep, tmp_path, address, says):
+    """Check launch_sweep refuses an address that is not HOST:PORT before writing or starting anything,
+    even for a sweep whose every trial is cached (its driver would never have connected to Ray)."""
+    store, spec = tiny_sweep
+    root = shutil.copytree(store.root, tmp_path / "runs")
+    with pytest.raises(ValueError, match=re.escape(says)):
+        launch_sweep(root, spec, address=address)
+    assert not sweep_dir(root, spec.fingerprint()).exists()  # no spec, no launch.json, no log
+    assert read_launch(root, spec.fingerprint()) is None
+
+
+def test_a_launch_file_from_before_ray_jobs_were_taken_out_still_reads(tmp_path):
+    """Check launch.json with the old, always-null job_id field reads as the same launch."""
+    spec = SweepSpec(base=RNNConfig(epochs=1), axes=(Axis("learning_rate", values=(0.001, 0.01)),))
+    folder = sweep_dir(tmp_path, spec.fingerprint())
+    folder.mkdir(parents=True)
+    values = {"sweep_id": spec.fingerprint(), "started_at": "2026-12-01T10:00:00+00:00", "host": "here", "pid": 12,
+              "address": None}
+    (folder / LAUNCH_FILE).write_text(json.dumps({**values, "job_id": None}))
+    assert read_launch(tmp_path, spec.fingerprint()).to_dict() == values

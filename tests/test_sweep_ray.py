@@ -8,6 +8,7 @@ of TensorFlow are paid once."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,17 @@ def test_sweep_lands_four_complete_runs(swept, mnist):
     assert updates[0].epochs_done == 0 and updates[-1].epochs_done == updates[-1].epochs_total == 4
 
 
+def test_trials_read_as_queued_until_their_worker_starts_them(swept):
+    """Check submitted trials are queued, not running, until their worker reports that it started,
+    and no update shows more trials running than the worker node's 2 CPUs hold (1 CPU each)."""
+    _, _, updates = swept
+    states = [[trial["state"] for trial in update.trials] for update in updates]
+    assert states[0] == ["pending"] * 4 and states[1] == ["queued"] * 4  # written, then handed to Ray
+    assert max(update.count("running") for update in states) <= 2, states
+    assert any(update.count("running") and update.count("queued") for update in states), states
+    assert states[-1] == ["complete"] * 4
+
+
 def test_rerun_trains_nothing(swept, mnist):
     """Check running the same sweep again answers every trial from the cache and rewrites no run."""
     store, _, _ = swept
@@ -168,6 +180,20 @@ def test_trial_equals_cli_training(swept, tmp_path):
     assert store.read_run(run_id).metric("test_accuracy") == summary["test_accuracy"]
     for swept_weight, cli_weight in zip(store.load_model(run_id).get_weights(), cli_store.load_model(run_id).get_weights()):
         np.testing.assert_array_equal(swept_weight, cli_weight)
+
+
+def test_cli_sweep_starts_its_own_ray_beside_a_running_cluster(two_nodes, tmp_path):
+    """Check `python -m core sweep` without an address starts a Ray instance of its own while this
+    module's cluster runs on the machine, rather than joining the newest cluster it finds there."""
+    completed = subprocess.run([sys.executable, "-m", "core", "sweep", "--train-subset", "500", "--epochs", "1",
+                                "--hidden-units", "8", "--vary", "learning_rate=0.001", "--cpus-per-trial", "1",
+                                "--runs-dir", str(tmp_path), "--json"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
+                               env={key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    summary = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "complete" and summary["counts"] == {"complete": 1}
+    assert ray.cluster_resources().get(WORKER_RESOURCE) == 2  # the module's cluster is untouched
 
 
 def _fail_on_high_learning_rate(config: RNNConfig) -> None:

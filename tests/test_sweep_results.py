@@ -11,20 +11,23 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import fingerprint
+from core.run_format import DAMAGED, PREDICTIONS_FILE, RunRecord
 from core.run_store import RunStore
-from core.sweep_record import (COMPLETE, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
+from core.sweep_record import (COMPLETE, QUEUED, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
                                write_spec, write_sweep_status)
-from core.sweep_results import (TRIAL_COLUMNS, finished, seed_summary, sweep_run_ids, top_trials, trial_curves,
-                                trials_table)
+from core.sweep_results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out, run_problem,
+                                seed_summary, sweep_run_ids, top_trials, trial_batch_curves, trial_curves,
+                                trial_problems, trials_table)
 from core.sweep_spec import SweepSpec
 from tests.conftest import SWEEP_BASE, SWEEP_LEARNING_RATES, SWEEP_SEEDS
 
 
 def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, store: RunStore,
-                       states: dict[str, str] | None = None, status: str = COMPLETE) -> list[dict]:
+                       states: dict[str, str] | None = None, status: str = COMPLETE,
+                       error: str | None = None) -> list[dict]:
     """Write spec.json and sweep_status.json by hand (core.sweep_record's writers), as a finished
     driver would: every trial complete with its run's epochs and best validation accuracy, unless
-    states ({run id: state}) says otherwise. Returns the trials written."""
+    states ({run id: state}) says otherwise; error is the driver's own. Returns the trials written."""
     trials = []
     for config in spec.expand():
         run_id = fingerprint(config, data_identity)
@@ -39,7 +42,7 @@ def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, sto
                                    "started_at": "2026-12-01T10:00:00+00:00",
                                    "finished_at": None if status == RUNNING else "2026-12-01T10:05:00+00:00",
                                    "data_identity": data_identity, "address": None, "pid": 1, "host": "here",
-                                   "trials": trials})
+                                   "trials": trials, "error": error})
     return trials
 
 
@@ -143,3 +146,81 @@ def test_trial_curves_stack_every_finished_trials_epochs(sweep):
         assert curve["validation_accuracy"].tolist() == history["validation_accuracy"].tolist()
         row = table.set_index("run_id").loc[run_id]
         assert (curve["learning_rate"] == row["learning_rate"]).all() and (curve["seed"] == row["seed"]).all()
+
+
+def flip_a_byte(path: Path) -> None:
+    """Change one byte in the middle of a file, keeping its size (the listing's size check passes it)."""
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    path.write_bytes(bytes(content))
+
+
+def test_trials_whose_run_fails_verification_are_damaged_and_left_out(sweep):
+    """Check 3 of 4 finished trials with a flipped byte in their predictions are shown damaged with
+    the reason, the fourth alone is finished, and left_out says what was left out and why."""
+    store, spec = sweep
+    record = read_sweep(store.root, spec.fingerprint())
+    run_ids = sweep_run_ids(record)
+    for run_id in run_ids[1:]:
+        flip_a_byte(store.run_dir(run_id) / PREDICTIONS_FILE)
+    runs, damaged = store.list_runs()
+    assert not damaged  # same sizes: only the sha256 tells
+    checked = []
+    problems = trial_problems(record, {run.run_id: run for run in runs}, damaged,
+                              lambda run_id: checked.append(run_id) or run_problem(store, run_id))
+    assert checked == run_ids  # every finished trial's run is verified, through the verify given
+    assert problems == {run_id: TrialProblem(DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed")
+                        for run_id in run_ids[1:]}
+    table = trials_table(record, _runs(store), problems)
+    assert table["state"].tolist() == [TRIAL_COMPLETE, DAMAGED, DAMAGED, DAMAGED]
+    assert table["error"].tolist()[1:] == [f"{PREDICTIONS_FILE} is truncated or changed"] * 3
+    assert table["test_accuracy"].isna().tolist() == [False, True, True, True]
+    assert finished(table)["run_id"].tolist() == run_ids[:1]
+    assert left_out(table) == f"3 of 4 trials left out: damaged ({PREDICTIONS_FILE} is truncated or changed)"
+
+
+def test_trial_problems_name_deleted_damaged_and_retrained_runs(sweep):
+    """Check a deleted run, a run the listing calls damaged and one that is no longer complete each
+    get their own state and reason, and left_out counts each reason."""
+    store, spec = sweep
+    record = read_sweep(store.root, spec.fingerprint())
+    run_ids = sweep_run_ids(record)
+    store.delete(run_ids[0])
+    (store.run_dir(run_ids[1]) / PREDICTIONS_FILE).write_bytes(b"short")
+    runs = _runs(store)
+    interrupted = runs[run_ids[2]]
+    runs[run_ids[2]] = RunRecord(interrupted.run_id, interrupted.run_dir, interrupted.config,
+                                 interrupted.data_identity, "interrupted", interrupted.info)
+    _, damaged = store.list_runs()
+    problems = trial_problems(record, runs, damaged, lambda run_id: None)
+    assert problems == {run_ids[0]: TrialProblem(DELETED, "its run was deleted"),
+                        run_ids[1]: TrialProblem(DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed"),
+                        run_ids[2]: TrialProblem(CHANGED, "its run is interrupted now (trained again?)")}
+    table = trials_table(record, runs, problems)
+    assert left_out(table) == ("3 of 4 trials left out: 1 deleted (its run was deleted); "
+                               f"1 damaged ({PREDICTIONS_FILE} is truncated or changed); "
+                               "1 changed (its run is interrupted now (trained again?))")
+
+
+def test_left_out_names_unfinished_and_failed_trials_and_is_none_when_all_are_in():
+    """Check running, queued and failed trials are counted by state (a failure with its error)."""
+    table = _table([(0.001, 0, 0.9), (0.01, 0, 0.8), (0.1, 0, 0.5), (0.3, 0, 0.4)],
+                   states=[TRIAL_COMPLETE, TRIAL_RUNNING, QUEUED, TRIAL_FAILED])
+    table.loc[1:, "best_validation_accuracy"] = None
+    table.loc[3, "error"] = "RuntimeError: boom"
+    assert left_out(table) == "3 of 4 trials left out: 1 running; 1 queued; 1 failed (RuntimeError: boom)"
+    assert left_out(_table([(0.001, 0, 0.9)])) is None
+
+
+def test_trial_batch_curves_stack_every_finished_trials_logged_batches(sweep):
+    """Check one row per (trial, logged batch), equal to each run's batch history, with its varied values."""
+    store, spec = sweep
+    table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store))
+    curves = trial_batch_curves(store, table, ["learning_rate", "seed"])
+    assert list(curves.columns) == ["run_id", "epoch", "iteration", "loss", "accuracy", "learning_rate", "seed"]
+    assert set(curves["run_id"]) == set(table["run_id"])
+    for run_id, curve in curves.groupby("run_id"):
+        history, _ = store.load_histories(run_id)
+        assert curve["accuracy"].tolist() == history["accuracy"].tolist()
+        assert curve["iteration"].tolist() == history["iteration"].tolist()
+        assert (curve["learning_rate"] == table.set_index("run_id").loc[run_id, "learning_rate"]).all()

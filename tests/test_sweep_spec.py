@@ -15,9 +15,9 @@ from filelock import FileLock
 from core import cli
 from core.config import RNNConfig
 from core.storage import atomic_write_json
-from core.sweep_record import (INTERRUPTED, LOCK_FILE, RUNNING, SWEEP_STATUS_FILE, SweepError, list_sweeps,
-                               read_sweep, sweep_dir, write_spec, write_sweep_status)
-from core.sweep_spec import Axis, SweepSpec, parse_vary
+from core.sweep_record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
+                               list_sweeps, read_sweep, sweep_dir, write_spec, write_sweep_status)
+from core.sweep_spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
 
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +133,35 @@ def test_record_round_trips_and_running_without_driver_is_interrupted(tmp_path):
     assert read_sweep(tmp_path, spec.fingerprint()).status == INTERRUPTED
 
 
+def test_record_holds_the_drivers_error_and_older_records_without_it_still_read(tmp_path):
+    """Check a status with the driver's error reads it back, one written before that field existed
+    reads as no error, and an error that is not text is refused by the writer."""
+    spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),))
+    write_spec(tmp_path, spec)
+    atomic_write_json(sweep_dir(tmp_path, spec.fingerprint()) / SWEEP_STATUS_FILE, _status(spec, "failed"))
+    assert read_sweep(tmp_path, spec.fingerprint()).error is None  # no "error" field at all
+    error = "cannot reach Ray at **bold** <script>x</script>:1: Name or service not known"
+    write_sweep_status(tmp_path, {**_status(spec, "failed"), "error": error})
+    assert read_sweep(tmp_path, spec.fingerprint()).error == error
+    with pytest.raises(ValueError, match="field 'error' must be a string or null"):
+        write_sweep_status(tmp_path, {**_status(spec, "failed"), "error": 3})
+
+
+@pytest.mark.parametrize("base, axes, display_freq", [
+    (RNNConfig(train_subset=10_000, epochs=1), (), 100 // CURVE_POINTS),  # 100 batches: every 5th logged
+    (RNNConfig(train_subset=1_000, epochs=1), (), 1),  # 10 batches: every one
+    (RNNConfig(train_subset=55_000, epochs=1, display_freq=7), (), 7),  # logs often enough already
+    (RNNConfig(train_subset=10_000, epochs=2), (), 100),  # two epochs: validation curves
+    (RNNConfig(train_subset=10_000, epochs=1), (Axis("epochs", values=(1, 2)),), 100),
+    (RNNConfig(train_subset=55_000, epochs=2), (Axis("epochs", values=(1,)),
+                                                Axis("train_subset", values=(4_000, 55_000))), 40 // CURVE_POINTS),
+])
+def test_one_epoch_sweeps_log_enough_batches_for_curves(base, axes, display_freq):
+    """Check display_freq drops to log CURVE_POINTS batches of the smallest epoch when every trial
+    trains one epoch, and stays as it is otherwise."""
+    assert log_for_curves(base, axes) == base.replace(display_freq=display_freq)
+
+
 def test_damaged_sweep_is_listed_with_its_problem(tmp_path):
     """Check a hand-edited status file makes its sweep damaged, and does not hide a good sweep."""
     good = SweepSpec(BASE, (Axis("learning_rate", values=(0.001,)),))
@@ -203,6 +232,10 @@ def test_cli_sweep_unreachable_address_says_so_in_one_line(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [
         f"python -m core sweep: error: cannot reach Ray at 127.0.0.1:{port}: Connection refused"]
+    # The sweep's record says so too (the Sweeps page shows it), and no trial ever started.
+    [record], _ = list_sweeps(tmp_path / "runs")
+    assert record.status == FAILED and record.error == f"cannot reach Ray at 127.0.0.1:{port}: Connection refused"
+    assert [trial["state"] for trial in record.trials] == [PENDING, PENDING]
 
 
 def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkeypatch):
