@@ -9,7 +9,7 @@ the results, which say so (trial_problems, left_out).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,15 +40,6 @@ class TrialProblem:
     reason: str  # one line, e.g. "test_predictions.npz is truncated or changed"
 
 
-def run_problem(store: RunStore, run_id: str) -> str | None:
-    """What is wrong with run_id opened verified (every sha256, through RunStore.read_run), or None."""
-    try:
-        store.read_run(run_id)
-    except RunError as error:
-        return _reason(run_id, error)
-    return None
-
-
 def _reason(run_id: str, problem: object) -> str:
     """A run's problem without the "run <id> is damaged: " the store puts first (the table names the run)."""
     text = str(problem)
@@ -58,13 +49,12 @@ def _reason(run_id: str, problem: object) -> str:
     return text
 
 
-def trial_problems(record: SweepRecord, runs: Mapping[str, RunRecord], damaged: Mapping[str, str],
-                   verify: Callable[[str], str | None]) -> dict[str, TrialProblem]:
+def trial_problems(record: SweepRecord, runs: Mapping[str, RunRecord],
+                   damaged: Mapping[str, str]) -> dict[str, TrialProblem]:
     """{run id: problem} of the finished trials whose run does not open; trials whose run opens are not in it.
 
-    runs and damaged are RunStore.list_runs() as {run id: record} and {run id: problem};
-    verify(run_id) is run_problem's answer for a run the listing calls complete (a caller may
-    remember it while the run's files stay as they were)."""
+    runs and damaged are RunStore.list_runs() as {run id: record} and {run id: problem}: the listing
+    checks every run's sha256 (re-hashing only files changed since), so a run it lists is intact."""
     problems = {}
     for trial in record.trials:
         run_id = trial["run_id"]
@@ -77,8 +67,6 @@ def trial_problems(record: SweepRecord, runs: Mapping[str, RunRecord], damaged: 
             problems[run_id] = TrialProblem(DELETED, "its run was deleted")
         elif run.status != COMPLETE:
             problems[run_id] = TrialProblem(CHANGED, f"its run is {run.status} now (trained again?)")
-        elif (reason := verify(run_id)) is not None:
-            problems[run_id] = TrialProblem(DAMAGED, reason)
     return problems
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +9,7 @@ from core.run_format import RunRecord
 from core.run_store import RunStore
 from core.sweep_launch import is_starting
 from core.sweep_record import SweepRecord, list_sweeps, sweeps_root
-from core.sweep_results import TrialProblem, run_problem, trial_problems, trials_table
+from core.sweep_results import trial_problems, trials_table
 from core.sweep_spec import is_sweep_id
 from dashboard.common import get_store
 from dashboard.labels import counted
@@ -32,8 +30,8 @@ def sweep_records(root: str) -> tuple[list[SweepRecord], dict[str, str]]:
 
 @st.cache_data(ttl=2, show_spinner=False)
 def run_listing(root: str) -> tuple[dict[str, RunRecord], dict[str, str]]:
-    """({run id: record} of every run under root, listed unverified; {run id: problem} of the
-    damaged ones), as RunStore.list_runs gives them. Kept for 2 s."""
+    """({run id: record} of every run under root; {run id: problem} of the damaged ones, those that
+    fail their sha256 included), as RunStore.list_runs gives them. Kept for 2 s."""
     records, damaged = RunStore(root).list_runs()
     return {record.run_id: record for record in records}, damaged
 
@@ -42,29 +40,10 @@ def run_records(root: str) -> dict[str, RunRecord]:
     return run_listing(root)[0]
 
 
-def _files_stamp(run_dir: str) -> tuple:
-    """(name, size, mtime in ns) of every file in a run folder: any write to the folder changes it."""
-    try:
-        with os.scandir(run_dir) as entries:
-            return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in entries))
-    except OSError:
-        return ()
-
-
-@st.cache_data(max_entries=5_000, show_spinner=False)
-def _run_problem(root: str, run_id: str, stamp: tuple) -> str | None:
-    """run_problem, remembered while the run's files keep their sizes and times (stamp): the live
-    trials table refreshes every 1.5 s and must not read every trial's files each time."""
-    return run_problem(RunStore(root), run_id)
-
-
 def sweep_trials(root: str, record: SweepRecord) -> pd.DataFrame:
     """The sweep's trials table (core.sweep_results.trials_table), each finished trial's run verified."""
     runs, damaged = run_listing(root)
-    store = RunStore(root)
-    problems: dict[str, TrialProblem] = trial_problems(
-        record, runs, damaged, lambda run_id: _run_problem(root, run_id, _files_stamp(str(store.run_dir(run_id)))))
-    return trials_table(record, runs, problems)
+    return trials_table(record, runs, trial_problems(record, runs, damaged))
 
 
 def starting_sweeps(root: str) -> list[str]:

@@ -311,19 +311,25 @@ def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_t
 
 def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished_sweep, monkeypatch):
     """Check the trials table, redrawn every 1.5 s while a sweep runs, hashes each finished trial's run
-    once, not on every redraw, and again once one of its files is written to."""
-    from dashboard.sweep_state import sweep_trials
+    files once (the store's listing remembers them), not on every redraw, and again once one of its
+    files is written to."""
+    from core import run_verification
+    from dashboard.sweep_state import run_listing, sweep_trials
 
     store, spec = finished_sweep
     record = read_sweep(store.root, spec.fingerprint())
-    opened = []
-    read_run = RunStore.read_run
-    monkeypatch.setattr(RunStore, "read_run", lambda self, run_id: opened.append(run_id) or read_run(self, run_id))
+    monkeypatch.setattr(run_verification, "SETTLED_SECONDS", 0)  # the copied files are seconds old
+    hashed = []
+    sha256 = run_verification.sha256
+    monkeypatch.setattr(run_verification, "sha256", lambda path: hashed.append(path.parent.name) or sha256(path))
     for _ in range(3):
+        run_listing.clear()  # as if the listing's 2 s had passed between redraws
         assert sweep_trials(str(store.root), record)["state"].tolist() == ["complete"] * 4
-    assert sorted(opened) == sorted(trial["run_id"] for trial in record.trials)
+    assert sorted(set(hashed)) == sorted(trial["run_id"] for trial in record.trials)
+    assert len(hashed) == 4 * len(set(hashed))  # each run's four artifacts, hashed once
     changed = record.trials[0]["run_id"]
     flip_a_byte(store.run_dir(changed) / PREDICTIONS_FILE)
-    opened.clear()
+    hashed.clear()
+    run_listing.clear()
     assert sweep_trials(str(store.root), record)["state"].tolist() == ["damaged", "complete", "complete", "complete"]
-    assert opened == [changed]
+    assert hashed == [changed]
