@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.fixed_points import START_IMAGES, FixedPoints
+from core.fixed_points import ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.memory_curve import MEMORY_SAMPLE
 from core.numpy_trace import trace_image_numpy
@@ -152,8 +152,13 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
     summary = summaries["h"]
     st.markdown("On a blank row (all pixels 0, as above and below the digit) the RNN's update is "
                 "h ↦ tanh(W_h·h + b). Where it leaves h unchanged is a **fixed point**; where h barely moves, a "
-                f"**slow point**. They were searched for from {points.starts} states the network visits on "
-                f"{START_IMAGES} test images, by minimising q(h) = ½‖tanh(W_h·h + b) − h‖².")
+                "**slow point**. They were searched for by minimising q(h) = ½‖tanh(W_h·h + b) − h‖² from states "
+                f"the network visits on {START_IMAGES} test images, {ROUND_STARTS} starts at a time, until a round "
+                "found no new point and every point had been reached from at least two starts: "
+                f"{points.starts:,} starts here. A point that fewer than about one start in {ROUND_STARTS} leads "
+                "to can still be missed. Where several starts stop close together, in a valley where the state "
+                f"moves equally slowly (q at most {SAME_POINT_RISE:g}× theirs all along the line between them), "
+                "they are one point.")
     if len(points) == 0:
         st.warning(f"No fixed or slow point was found from {points.starts} starting states.")
         return
@@ -189,6 +194,7 @@ def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:
     values, taus = points.eigenvalues[index], points.time_constants[index]
     lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}" for value, tau in zip(values[:shown], taus)]
     st.markdown(f"**The {len(lines)} largest |λ| at point #{index + 1}**, the directions that fade slowest or grow "
-                f"fastest (q = {points.speeds[index]:.1e}; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
+                f"fastest (q = {points.speeds[index]:.1e}, reached from {points.hits[index]:,} of {points.starts:,} "
+                f"starts; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
     st.caption("The Jacobian at a point h\\* is diag(1 − h\\*²)·W_h: along one of its eigenvectors, a small nudge away "
                "from h\\* is multiplied by λ at every blank row, so it fades when |λ| < 1 and grows when |λ| > 1.")
