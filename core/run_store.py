@@ -134,6 +134,16 @@ class RunStore:
             return None
         return record if record.status == COMPLETE else None
 
+    def typical_analysis_seconds(self, config: RNNConfig) -> float | None:
+        """How long the analysis took when the newest complete run of config's cell and unit count was
+        saved (its status.json timings), or None when there is no such run: what the next one's should take."""
+        for record in self.list_runs()[0]:
+            seconds = record.info.get("timings", {}).get("analysis_seconds")
+            if (record.status == COMPLETE and seconds is not None and record.config.cell == config.cell
+                    and record.config.hidden_units == config.hidden_units):
+                return float(seconds)
+        return None
+
     def load_histories(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(batch history, epoch history) of a run, as tidy tables (see run_format.read_histories)."""
         return read_histories(run_id, self.run_dir(run_id))

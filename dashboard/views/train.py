@@ -82,7 +82,9 @@ def progress_ui(snapshot: JobSnapshot) -> None:
         text = (snapshot.messages[-1] if snapshot.messages
                 else "Preparing: building the network and compiling its training step...")
     elif progress.iteration >= progress.total_iterations:
-        text = "Training done; evaluating on the 10,000 test images and saving the run..."
+        left = snapshot.seconds_left
+        text = ("Training done; evaluating on the 10,000 test images, saving the run and computing its analysis"
+                + (f" · about {duration(left)} left" if left else "..."))
     else:
         left = snapshot.seconds_left
         text = (f"Epoch {progress.epoch}/{snapshot.config.epochs} · iteration {progress.iteration:,}/"
