@@ -18,10 +18,18 @@ PROBABILITY_COLORS = "Blues"
 HIGHLIGHT = "#f08c00"  # the chosen timestep, across every panel
 FONT = dict(family="sans-serif", size=13, color="#1f2430")
 ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
-# Ten colours that stay apart on a white slide: Plotly's D3 palette with its grey (7) made near-black,
-# so a bold line for digit 7 does not look faded.
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#212529", "#bcbd22", "#17becf"]
+# One colour per digit, wherever digits are coloured. Chosen to stay apart on a white slide both at full
+# strength and as the faint (45%) lines of the probability chart, where D3's purple (4) and pink (6)
+# looked alike: every pair is at least MIN_CLASS_COLOR_DISTANCE apart in CIELAB (CIE76 ΔE, full
+# strength; half that faint; tests/test_figures_inspect.py). No grey or black among them: those
+# mean time (TIME_COLORS) and the background.
+CLASS_COLORS = ["#4363d8", "#ff7f0e", "#2ca02c", "#e6194b", "#882d17",
+                "#17becf", "#e377c2", "#bcbd22", "#f032e6", "#c2b280"]
+MIN_CLASS_COLOR_DISTANCE = 40.0
+# Timesteps along an image's path: light grey at row 1 to black at row 28, a sequential scale with no
+# hue, so it is never read as a digit colour.
+TIME_COLORS = ((0.0, "#d0d0d0"), (1.0, "#000000"))
+PATH_NAME = "this image, row 1 (light) to 28 (dark)"
 
 
 def unchecked_figure(data: list[dict], layout: dict) -> go.Figure:
@@ -179,10 +187,10 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
     data += [
         dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="lines", showlegend=False,
              line=dict(color="#343a40", width=1.5), hoverinfo="skip"),
-        dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="markers+text", name="this image",
+        dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="markers+text", name=PATH_NAME,
              text=[f"t={step}" if step in labelled else "" for step in steps], textposition="top center",
              textfont=dict(size=11, color="#343a40"),
-             marker=dict(color=steps, colorscale=colors("Viridis"), cmin=1, cmax=TIMESTEPS, size=9,
+             marker=dict(color=steps, colorscale=TIME_COLORS, cmin=1, cmax=TIMESTEPS, size=9,
                          line=dict(color="white", width=0.5)),
              hovertemplate="after row %{marker.color}: (%{x:.2f}, %{y:.2f})<extra></extra>"),
         dict(type="scatter", x=[projected[timestep - 1, 0]], y=[projected[timestep - 1, 1]], mode="markers",
@@ -281,7 +289,8 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
 def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: float | None = None,
                           title: str = "") -> go.Figure:
     """Accuracy per true class as labelled dots on an axis zoomed to the data (dots, not bars, so a
-    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line."""
+    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line and a grey dot
+    of its own at "all", right of the classes (a label on the line would sit over some class's dot)."""
     accuracy = np.asarray(accuracy, dtype=float)
     figure = go.Figure(go.Scatter(
         x=classes, y=accuracy, mode="markers+text", text=[f"{value:.1%}" for value in accuracy],
@@ -289,13 +298,19 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
         hovertemplate="digit %{x}: %{y:.2%} correct<extra></extra>"))
     values = accuracy[np.isfinite(accuracy)]
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    tickvals, ticktext = list(classes), [str(value) for value in classes]
     if overall is not None:
         low, high = min(low, overall), max(high, overall)
-        figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1),
-                         annotation_text=f"all digits {overall:.1%}", annotation_position="bottom right")
+        figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1))
+        position = max(classes, default=-1) + 1
+        figure.add_trace(go.Scatter(
+            x=[position], y=[overall], mode="markers+text", text=[f"{overall:.1%}"], textposition="top center",
+            marker=dict(color="#868e96", size=12, symbol="diamond"), name="all digits",
+            hovertemplate="all digits: %{y:.2%} correct<extra></extra>"))
+        tickvals, ticktext = tickvals + [position], ticktext + ["all"]
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
-    figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
+    figure.update_xaxes(title_text="true class", tickvals=tickvals, ticktext=ticktext, showgrid=False)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
     return _layout(figure, title, height=360, showlegend=False)

@@ -17,6 +17,7 @@ from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.dynamics_ui import describe_memory
+from dashboard.figures_inspect import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
@@ -91,7 +92,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     app = _open(HIDDEN_STATES, run=record.run_id, view="dynamics")
     trajectory, eigenvalues = _charts(app)
     names = [trace.get("name") for trace in trajectory["data"]]
-    assert "this image" in names
+    assert PATH_NAME in names
     assert any(name and name.endswith("points") for name in names)
     assert "chosen: #1" in names
     picker = app.selectbox(key=f"dynamics_point_{record.run_id}")

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.gallery import filter_gallery, gallery_table
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.figures_inspect import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
@@ -80,7 +81,7 @@ def test_hidden_states_shows_the_image_from_the_url(rnn, mnist):
     np.testing.assert_allclose(plotly_array(inspect["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
     assert plotly_array(inspect["data"][1]["z"]).shape == (28, TINY_CONFIG.hidden_units)
     assert len(lines["data"]) == 10
-    assert any(trace.get("name") == "this image" for trace in trajectory["data"])
+    assert any(trace.get("name") == PATH_NAME for trace in trajectory["data"])
     assert app.number_input(key="hidden_index").value == 5
 
 

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.hidden_states import trace_image
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.figures_inspect import PATH_NAME
 from dashboard.playback import TIMESTEPS, parse_timestep
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
@@ -75,7 +76,7 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
     marker = path["data"][panel["path"]["marker"]]
     assert marker["name"] == "t = 28"
     np.testing.assert_allclose([marker["x"][0], marker["y"][0]], panel["path"]["points"][-1], atol=1e-4)
-    this_image = next(trace for trace in path["data"] if trace.get("name") == "this image")
+    this_image = next(trace for trace in path["data"] if trace.get("name") == PATH_NAME)
     np.testing.assert_allclose(np.stack([plotly_array(this_image["x"]), plotly_array(this_image["y"])], axis=1),
                                panel["path"]["points"], atol=1e-4)
     app.query_params["t"] = "20"

@@ -8,7 +8,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from core.analysis import softmax
-from dashboard.figures_inspect import (class_accuracy_figure, class_means_figure, confusion_figure, ink_picture,
+from dashboard.figures_inspect import (CLASS_COLORS, MIN_CLASS_COLOR_DISTANCE, PATH_NAME, TIME_COLORS,
+                                       class_accuracy_figure, class_means_figure, confusion_figure, ink_picture,
                                        inspect_figure, probability_lines_figure, trajectory_figure, unit_ticks)
 
 
@@ -80,6 +81,43 @@ def test_probability_lines_have_one_line_per_class(one_image):
     assert any("from row 20" in annotation.text for annotation in figure.layout.annotations)
 
 
+def _cielab(hex_colors: list[str], strength: float = 1.0) -> np.ndarray:
+    """CIELAB (n, 3) of sRGB colours '#rrggbb' (D65 white), drawn at strength (opacity) over white."""
+    rgb = np.array([[int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)] for color in hex_colors])
+    rgb = strength * rgb + (1 - strength)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz /= [0.95047, 1.0, 1.08883]
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+@pytest.mark.parametrize("strength, minimum", [(1.0, MIN_CLASS_COLOR_DISTANCE), (0.45, MIN_CLASS_COLOR_DISTANCE / 2)],
+                         ids=["bold", "faint"])
+def test_digit_colours_differ_pairwise_in_cielab(strength, minimum):
+    """Check every pair of the ten digit colours is at least the minimum CIE76 ΔE apart, bold and as the
+    probability chart's faint 45% lines (D3's purple 4 and pink 6 were 27.7 and 11.7 apart)."""
+    lab = _cielab(CLASS_COLORS, strength)
+    distances = np.linalg.norm(lab[:, None] - lab[None], axis=2)[np.triu_indices(10, 1)]
+    assert len(set(CLASS_COLORS)) == 10 and distances.min() >= minimum
+
+
+def test_time_colours_are_grey_and_digit_colours_are_not():
+    """Check the path's timestep scale has no hue (chroma near 0) and every digit colour has one, so the
+    path cannot be read as digits; both figures colour a digit the same."""
+    time_lab = _cielab([color for _, color in TIME_COLORS])
+    assert np.hypot(time_lab[:, 1], time_lab[:, 2]).max() < 3
+    digit_lab = _cielab(CLASS_COLORS)
+    assert np.hypot(digit_lab[:, 1], digit_lab[:, 2]).min() > 20
+    lines = probability_lines_figure(softmax(np.random.default_rng(0).standard_normal((28, 10))), timestep=3)
+    assert [trace.line.color for trace in lines.data] == CLASS_COLORS
+    path = trajectory_figure(np.zeros((28, 2)), np.zeros((10, 28, 2)), np.arange(10), 3, np.array([0.3, 0.1]))
+    ends = [trace for trace in path.data if trace.name in {str(digit) for digit in range(10)}]
+    assert [trace.marker.color for trace in ends] == CLASS_COLORS
+    (this_path,) = [trace for trace in path.data if trace.name == PATH_NAME]
+    assert [color for _, color in this_path.marker.colorscale] == [color for _, color in TIME_COLORS]
+
+
 def test_trajectory_figure_draws_this_path_over_faint_others():
     """Check the chosen image's 28 projected states, coloured by timestep, over background paths."""
     rng = np.random.default_rng(2)
@@ -87,7 +125,7 @@ def test_trajectory_figure_draws_this_path_over_faint_others():
     background = rng.standard_normal((20, 28, 2))
     labels = np.repeat(np.arange(10), 2)
     figure = trajectory_figure(projected, background, labels, timestep=5, explained=np.array([0.31, 0.12]))
-    this_image = next(trace for trace in figure.data if trace.name == "this image")
+    this_image = next(trace for trace in figure.data if trace.name == PATH_NAME)
     assert_allclose(this_image.x, projected[:, 0])
     assert_allclose(this_image.y, projected[:, 1])
     assert_array_equal(this_image.marker.color, np.arange(1, 29))
@@ -156,10 +194,14 @@ def test_class_accuracy_figure_zooms_to_the_data():
     (92.4% and 98.7% far apart), with the overall accuracy as a dashed line."""
     accuracy = np.array([0.987, 0.924, 0.95, 0.96, 0.97, 0.93, 0.98, 0.955, 0.94, 0.945])
     figure = class_accuracy_figure(np.arange(10), accuracy, overall=0.955)
-    (dots,) = figure.data
+    dots, overall = figure.data
     assert dots.type == "scatter" and dots.mode == "markers+text"
     assert_allclose(dots.y, accuracy)
     assert dots.text[0] == "98.7%" and dots.text[1] == "92.4%"
+    # The overall accuracy is a dot of its own at "all", right of digit 9, never a label over a class's dot.
+    assert (overall.x, overall.y, overall.text, overall.name) == ((10,), (0.955,), ("95.5%",), "all digits")
+    assert list(figure.layout.xaxis.tickvals) == list(range(11)) and figure.layout.xaxis.ticktext[-1] == "all"
+    assert not figure.layout.annotations
     low, high = figure.layout.yaxis.range
     assert 0.9 < low < 0.924 and 0.987 < high <= 1.0
     (line,) = figure.layout.shapes
