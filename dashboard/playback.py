@@ -54,8 +54,7 @@ def image_panel(image: np.ndarray, trace: ImageTrace, summary: StateSummary, kin
     timestep = TIMESTEPS
     states = trace.states(kind)
     probabilities = trace.probabilities
-    # tanh keeps h_t in (-1, 1); an LSTM's cell state is unbounded, so its scale follows the data.
-    limit = 1.0 if kind == "h" else max(1.0, float(np.abs(states).max()))
+    limit = state_color_limit(trace, kind)
     projected = summary.projection.transform(states)
     return PlaybackPanel(
         label=label,
@@ -67,6 +66,22 @@ def image_panel(image: np.ndarray, trace: ImageTrace, summary: StateSummary, kin
                                summary.projection.explained_variance_ratio,
                                title=f"{tag}Path of {kind}_t through state space (PCA)"),
         path_points=projected, probabilities=probabilities)
+
+
+def state_color_limit(trace: ImageTrace, kind: str) -> float:
+    """The states' colour scale runs from −limit to +limit: tanh keeps h_t in (−1, 1), so 1 for h; an
+    LSTM's cell state c_t is unbounded, so its scale follows this image's largest |c_t| (at least 1)."""
+    return 1.0 if kind == "h" else max(1.0, float(np.abs(trace.states(kind)).max()))
+
+
+def scale_note(kinds: dict[str, str], limits: dict[str, float]) -> str | None:
+    """A note when two runs' state heatmaps use different colour scales ({tag: kind}, {tag: limit}), else None."""
+    if len(set(limits.values())) < 2:
+        return None
+    scales = "; ".join(f"{tag}'s {kinds[tag]}_t from −{limit:.2g} to +{limit:.2g}" for tag, limit in limits.items())
+    return (f"The two state heatmaps use different colour scales ({scales}): every h_t lies between −1 and +1 "
+            "(tanh), while an LSTM's cell state c_t is unbounded and its scale follows this image's largest "
+            "|c_t|. The same colour means a different value in A and in B.")
 
 
 def parse_timestep(text: str | None) -> int:

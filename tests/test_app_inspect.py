@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import filter_gallery, gallery_table
+from core.numpy_trace import trace_image_numpy
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.figures_inspect import PATH_NAME
@@ -307,6 +308,25 @@ def test_lstm_run_offers_its_cell_state(lstm_run, monkeypatch, fresh_caches):
     inspect, _, trajectory = _charts(app)
     assert inspect["data"][1]["name"] == "cell state c_t"
     assert "c_t" in trajectory["layout"]["title"]["text"]
+
+
+def test_comparing_an_lstms_cell_state_with_an_rnn_notes_the_two_scales(rnn, lstm_run, tmp_path, monkeypatch,
+                                                                        mnist):
+    """Check an LSTM's c_t beside an RNN's h_t comes with a note giving each heatmap's colour scale,
+    and two h_t (both within ±1) with none."""
+    _, record = rnn
+    store, lstm_record = lstm_run
+    for run_dir in (record.run_dir, lstm_record.run_dir):
+        shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name)
+    monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
+    app = _open(HIDDEN_STATES, run=lstm_record.run_id, image="3", compare=record.run_id)
+    assert "different colour scales" not in _texts(app.caption)
+    app.segmented_control(key="hidden_state_kind").set_value("c").run()
+    assert not app.exception
+    cells = trace_image_numpy(store.load_network_weights(lstm_record.run_id), mnist.test_images[3]).cell_states
+    limit = max(1.0, float(np.abs(cells).max()))
+    assert (f"The two state heatmaps use different colour scales (A's c_t from −{limit:.2g} to +{limit:.2g}; "
+            "B's h_t from −1 to +1)") in _texts(app.caption)
 
 
 def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):

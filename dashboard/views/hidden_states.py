@@ -21,8 +21,10 @@ from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query
 from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import distinguishing_labels, plain
 from dashboard.own_digit import own_digit_ui
-from dashboard.playback import image_panel, playback, preload_plotly, timestep_from_url
+from dashboard.playback import (image_panel, playback, preload_plotly, scale_note, state_color_limit,
+                                timestep_from_url)
 
+COMPARE_QUERY_KEY = "compare"  # ?compare=<run id>: the second run of two-run mode
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
 ORDERS = {"trained": "as trained", "peak": "peak time", "clustered": "clustered"}
@@ -82,12 +84,35 @@ def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[
     return timestep, order, kind
 
 
+def compare_from_url(run_id: str, choices: dict[str, str]) -> str | None:
+    """The ?compare= of the URL if it is another run that can be shown; else None, and the parameter
+    leaves the URL (with a message, unless it names the page's own run)."""
+    value = st.query_params.get(COMPARE_QUERY_KEY)
+    if value is None or value in choices:
+        return value
+    if value != run_id:
+        st.warning(f"{plain(f'{COMPARE_QUERY_KEY}={value}', limit=80)} is not another run with saved weights here; "
+                   "showing this run alone.")
+    st.query_params.pop(COMPARE_QUERY_KEY, None)
+    return None
+
+
+def compare_changed() -> None:
+    chosen = st.session_state.hidden_compare
+    if chosen is None:
+        st.query_params.pop(COMPARE_QUERY_KEY, None)
+    else:
+        set_query(**{COMPARE_QUERY_KEY: chosen})
+
+
 def compare_run_ui(run_id: str) -> str | None:
-    """Another run to read the same image beside this one, or None."""
+    """Another run to read the same image beside this one (kept in the URL as ?compare=), or None."""
     choices = {other: label for other, label in openable_runs(str(get_store().root)).items() if other != run_id}
+    wanted = compare_from_url(run_id, choices)
     if not choices:
         return None
-    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare",
+    sync_widget("hidden_compare", wanted)
+    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare", on_change=compare_changed,
                         format_func=lambda other: "no, this run only" if other is None else choices[other],
                         help="Both runs read the same image; the Play button and the slider step them together")
 
@@ -101,6 +126,17 @@ def _accuracy_text(record) -> str:
     return f"test accuracy {accuracy:.2%}" if accuracy is not None else ""
 
 
+def verdict_text(probabilities: np.ndarray, true_class: int | None) -> str:
+    """'predicted **3** with 97.1% — correct. The answer stays 3 from row **12** on.' for probabilities (28, 10)."""
+    predicted = int(probabilities[-1].argmax())
+    verdict = ""
+    if true_class is not None:
+        verdict = (" — :green[**correct**]" if predicted == true_class
+                   else f" — :red[**wrong**], the true label is **{true_class}**")
+    return (f"predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
+            f"The answer stays {predicted} from row **{decision_timestep(probabilities)}** on.")
+
+
 def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | None, name: str,
                      summaries: dict[str, StateSummary]) -> None:
     """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
@@ -108,16 +144,10 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     run_id = selected_run_id()
     compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
-    probabilities = trace.probabilities
-    predicted = int(probabilities[-1].argmax())
-    verdict = ""
-    if true_class is not None:
-        verdict = (" — :green[**correct**]" if predicted == true_class
-                   else f" — :red[**wrong**], the true label is **{true_class}**")
-    st.markdown(f"**{name}**: predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
-                f"The answer stays {predicted} from row **{decision_timestep(probabilities)}** on.")
     title = f"{name}: read row by row"
+    attribution_note = None
     if compare_id is None:
+        st.markdown(f"**{name}**: {verdict_text(trace.probabilities, true_class)}")
         panels = [image_panel(image, trace, summaries[kind], kind, STATE_LABELS[kind], order_method, true_class,
                               title)]
     else:
@@ -128,18 +158,27 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
                   for shown, read in records.items()}
         other = trace_own_image(compare_id, image)
         other_kind = kind if other.cell_states is not None else "h"  # a vanilla RNN or GRU has no c_t
+        shown = (("A", run_id, trace, summaries, kind),
+                 ("B", compare_id, other, state_summaries(compare_id), other_kind))
+        st.markdown(f"**{name}**  \n" + "  \n".join(
+            f"**{tag}** ({plain(names[run], limit=60)}): {verdict_text(read.probabilities, true_class)}"
+            for tag, run, read, _, _ in shown))
         panels = [image_panel(image, read, summary[chosen], chosen, STATE_LABELS[chosen], order_method, true_class,
-                              title, f"{tag}: {labels[shown]}", f"{tag}: ")
-                  for tag, shown, read, summary, chosen in (("A", run_id, trace, summaries, kind),
-                                                            ("B", compare_id, other, state_summaries(compare_id),
-                                                             other_kind))]
+                              title, f"{tag}: {labels[run]}", f"{tag}: ")
+                  for tag, run, read, summary, chosen in shown]
+        note = scale_note({tag: chosen for tag, _, _, _, chosen in shown},
+                          {tag: state_color_limit(read, chosen) for tag, _, read, _, chosen in shown})
+        if note:
+            st.caption(note)
+        attribution_note = (f"For run A ({plain(names[run_id], limit=60)}) only. To see B's, make it the page's run "
+                            "in the sidebar's Run picker.")
     playback(panels, timestep, plotly_js_url(), key="hidden_playback",
              on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
     st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
                f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {kind}_t of the first "
                f"{SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per digit, dots their "
                f"final states. Unit order '{ORDERS[order_method]}' is computed from this image's states.")
-    attribution_ui(run_id, image, name)
+    attribution_ui(run_id, image, name, note=attribution_note)
 
 
 # A fragment: picking another image, moving the playback or toggling the overlay reruns this part
