@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.compare import best_of_other_cells
 from core.fixed_points import ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.memory_curve import MEMORY_SAMPLE
@@ -46,13 +47,9 @@ def test_image_states(run_id: str, index: int) -> np.ndarray:
 
 
 def default_comparison(current: RunRecord, records: list[RunRecord]) -> list[str]:
-    """The current run, then the newest run of each other cell, up to COMPARED_RUNS runs."""
-    chosen, cells = [current.run_id], {current.config.cell}
-    for record in records:  # newest first
-        if len(chosen) < COMPARED_RUNS and record.config.cell not in cells:
-            chosen.append(record.run_id)
-            cells.add(record.config.cell)
-    return chosen
+    """The current run, then the best comparable run of each other cell (core.compare.best_of_other_cells),
+    up to COMPARED_RUNS runs."""
+    return [current.run_id, *(record.run_id for record in best_of_other_cells(current, records))][:COMPARED_RUNS]
 
 
 def describe_memory(curve: np.ndarray) -> str:
@@ -100,7 +97,8 @@ def memory_view_ui(record: RunRecord) -> None:
     by_id = {other.run_id: other for other in records}
     chosen = st.multiselect("Runs to compare", list(labels), default=default_comparison(record, records),
                             format_func=labels.get, key=f"{KEY}memory_runs_{record.run_id}",
-                            help="By default this run and the newest run of each other cell (RNN, LSTM, GRU)")
+                            help="By default this run and, for each other cell (RNN, LSTM, GRU), its best complete "
+                                 "run by test accuracy on the same data, full training set first")
     if not chosen:
         st.info("Pick one or more runs to draw their memory curves.")
         return
