@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import filter_gallery, gallery_table
@@ -411,13 +412,42 @@ def test_misclassified_keeps_its_filters_after_a_visit_to_hidden_states(rnn):
     assert (app.query_params["true"], app.query_params["sort"]) == ("3", "low")
 
 
+def test_a_page_past_the_last_names_the_range_of_pages(rnn):
+    """Check ?page=99999 says how many pages these filters give (not the largest page a URL may hold)
+    and shows the last of them."""
+    store, record = rnn
+    table = gallery_table(*store.load_predictions(record.run_id))
+    pages = -(-len(filter_gallery(table, correct=False)) // 24)
+    app = _open(MISCLASSIFIED, run=record.run_id, page="99999")
+    assert _read(app.warning) == (f"Page 99,999 does not exist: these filters give {pages:,} pages, 1 to {pages:,}. "
+                                  f"Showing page {pages:,}, the last.")
+    assert app.query_params["page"] == str(pages) and app.get("pagination")[0].value == pages
+
+
+def test_paging_logs_no_widget_state_warning(rnn, monkeypatch):
+    """Check moving through the gallery's pages, by the widget and by the URL, never sets the page
+    widget's value through the session state (Streamlit logs a warning for that on a widget with a default)."""
+    _, record = rnn
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # Streamlit warns once a process
+    logged = []
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **kwargs: logged.append(message % args))
+    app = _open(MISCLASSIFIED, run=record.run_id, page="2")
+    assert app.get("pagination")[0].value == 2
+    app.get("pagination")[0].set_value(3).run()
+    assert app.query_params["page"] == "3" and app.get("pagination")[0].value == 3
+    app.query_params["page"] = "1"
+    app.run()
+    assert app.get("pagination")[0].value == 1
+    assert not [message for message in logged if "Session State API" in message]
+
+
 @pytest.mark.parametrize("query, message", [
     ({"true": "[click me](//e.co)"}, "true='[click me](//e.co)' is not allowed; use any or a class from 0 to 9."),
     ({"predicted": "10"}, "predicted='10' is not allowed; use any or a class from 0 to 9."),
     ({"show": "x" * 5000}, "show='xxxxxxxxxxxxxxxxxxxx...' is not allowed; use wrong or right."),
     ({"sort": "<script>"}, "sort='<script>' is not allowed; use high or low."),
-    ({"page": "-1"}, "page='-1' is not allowed; use a page number from 1 to 10,000."),
-    ({"page": "999"}, "Page 999 does not exist for these filters; showing page"),
+    ({"page": "-1"}, "page='-1' is not allowed; use a page number: 1, 2, 3 and so on."),
+    ({"page": "99999"}, "Page 99,999 does not exist: these filters give "),
 ])
 def test_misclassified_refuses_hostile_gallery_values_with_a_message(rnn, query, message):
     """Check a bad filter, sort or page in the URL is named (as plain text) in a warning, replaced by
