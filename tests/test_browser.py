@@ -76,6 +76,8 @@ class TrainedRun:
     zoomed_range: list[float] | None = None  # the loss panel's x range right after a drag-zoom
     after_zoom: list[tuple[int, list[float]]] = field(default_factory=list)  # (points, x range) later on
     result_text: str = ""  # the main area once the result is shown
+    final_chart: tuple[int, list[float]] | None = None  # (points, x range) of the chart beside the result
+    toolbar_shown: list[bool] = field(default_factory=list)  # while training, then beside the result
 
 
 @contextlib.contextmanager
@@ -136,6 +138,11 @@ def loss_x_range(frame) -> list[float]:
     return frame.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.range")
 
 
+def toolbar_shown(frame) -> bool:
+    """Whether Plotly's toolbar may show (on hover) in the live chart's frame."""
+    return frame.evaluate("() => getComputedStyle(document.querySelector('.modebar-container')).display !== 'none'")
+
+
 def drag_zoom(page, frame) -> None:
     """Drag a box over the loss panel, as a user zooming in would."""
     box = frame.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
@@ -174,6 +181,7 @@ def trained_run(browser, server) -> TrainedRun:
                 points = batch_points(frame) if frame is not None else None
                 if points and progress.is_visible():
                     if trained.zoomed_range is None:
+                        trained.toolbar_shown.append(toolbar_shown(frame))
                         drag_zoom(page, frame)
                         trained.zoomed_range = loss_x_range(frame)
                     elif not trained.batch_points_while_training or points != trained.batch_points_while_training[-1]:
@@ -183,6 +191,18 @@ def trained_run(browser, server) -> TrainedRun:
             time.sleep(0.25)
         trained.run_id = parse_qs(urlparse(page.url).query).get("run", [""])[0]
         trained.result_text = page.locator('[data-testid="stMain"]').inner_text()
+        # The finished run's chart replaces the live one's figure: wait until it holds every logged batch.
+        final_points = TRAINING_IMAGES // 100
+        page.wait_for_function(f"() => [...document.querySelectorAll('iframe')].some(frame => "
+                               f"frame.src.includes('{LIVE_CHART_COMPONENT}'))")
+        deadline = time.monotonic() + UI_SECONDS
+        while trained.final_chart is None or trained.final_chart[0] != final_points:
+            assert time.monotonic() < deadline, f"the finished chart never showed {final_points} batches"
+            with contextlib.suppress(PlaywrightError, AttributeError):
+                frame = live_chart(page)
+                trained.final_chart = (batch_points(frame), loss_x_range(frame))
+            time.sleep(0.25)
+        trained.toolbar_shown.append(toolbar_shown(live_chart(page)))
     context.close()
     return trained
 
@@ -204,6 +224,15 @@ def test_live_chart_keeps_the_users_zoom(trained_run, server):
         assert trained_run.after_zoom, "no refresh with new points came after the zoom"
         for points, x_range in trained_run.after_zoom:
             assert x_range == pytest.approx(zoomed), f"zoom lost at {points} points: {x_range} != {zoomed}"
+
+
+def test_the_users_zoom_survives_the_end_of_the_training(trained_run, server):
+    """Check the zoom made on the live chart is kept when the finished run's chart (every batch, and
+    the toolbar back) takes its place."""
+    with artifacts_on_failure("final-chart-zoom", server=server):
+        points, x_range = trained_run.final_chart
+        assert x_range == pytest.approx(trained_run.zoomed_range), f"zoom lost at the end: {x_range}"
+        assert trained_run.toolbar_shown == [False, True]  # hidden while live, back for the finished run
 
 
 def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):

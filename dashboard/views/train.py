@@ -141,7 +141,7 @@ def job_ui(drawn: Shown) -> None:
         # Always one chart, always in this place: its plotly.js loads while the page is idle (not
         # during the first seconds of a training) and the same plot goes from idle to live to done.
         # While training, no toolbar: it would flicker at every refresh; zooming by dragging still works.
-        live_plotly_chart(figure, key=KEY + "curves", config={"displayModeBar": False} if drawn.live else {})
+        live_plotly_chart(figure, key=KEY + "curves", toolbar=not drawn.live)
 
 
 def job_view_ui(run_id: str | None) -> dict:
