@@ -323,6 +323,8 @@ def test_another_tabs_training_cannot_be_stopped_from_here(server, browser):
 
 
 JOB_AREA_NOTICE_JS = """() => getComputedStyle(document.querySelector('.st-key-train_job'), '::before').content"""
+PROGRESS_SHOWN_JS = """() => [...document.querySelectorAll('.st-key-train_job [data-testid="stProgress"]')]
+  .map(bar => bar.checkVisibility())"""
 JOB_AREA_STYLED_JS = """() => [...document.styleSheets].some(sheet => [...sheet.cssRules].some(
   rule => rule.cssText.includes('st-key-train_job') && rule.cssText.includes('data-test-connection-state')))"""
 
@@ -343,8 +345,9 @@ def _running_run(runs_dir: Path, timeout: float = 300) -> str:
 def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, server):
     """Check a server killed (kill -9) mid-training leaves an interrupted (never complete) run with
     its last finished epoch, listed as interrupted after a restart; and the Train page's job area,
-    plain while connected, says its content is out of date once the server is gone (it relies on an
-    attribute Streamlit's frontend sets; a new Streamlit may drop it).
+    plain while connected, says its content is out of date once the server is gone and hides the
+    progress bar with its frozen time left (it relies on an attribute Streamlit's frontend sets; a new
+    Streamlit may drop it).
 
     It kills the module's server (starting one more would cost a server start): keep it the
     module's last test."""
@@ -361,9 +364,14 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, se
             set_number(page, "Training images", 5_000)
             page.get_by_role("button", name="Train", exact=True).click()
             run_id = _running_run(server.runs_dir)
+            page.get_by_text("left").first.wait_for()  # "about N s left" under the progress bar
+            assert page.evaluate(PROGRESS_SHOWN_JS) == [True]
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(timeout=30)
             page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+            # The progress bar and its frozen time left are gone; the notice says the progress is unknown.
+            assert page.evaluate(PROGRESS_SHOWN_JS) == [False]
+            assert "how far the training got is unknown" in page.evaluate(JOB_AREA_NOTICE_JS)
 
             record = store.read_run(run_id)
             assert record.status == INTERRUPTED

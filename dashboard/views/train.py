@@ -32,7 +32,8 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # Second, a notice when the server is gone: the page keeps its last progress text ("about 11 s
 # left") under greyed widgets, and once Streamlit's "Connection error" box is closed nothing says
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
-# attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so.
+# attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so
+# and hides the progress bar, whose frozen "time left" would still show behind Streamlit's box.
 JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
