@@ -18,14 +18,16 @@ PROBABILITY_COLORS = "Blues"
 HIGHLIGHT = "#f08c00"  # the chosen timestep, across every panel
 FONT = dict(family="sans-serif", size=13, color="#1f2430")
 ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
-# One colour per digit, wherever digits are coloured. Chosen to stay apart on a white slide both at full
-# strength and as the faint (45%) lines of the probability chart, where D3's purple (4) and pink (6)
-# looked alike: every pair is at least MIN_CLASS_COLOR_DISTANCE apart in CIELAB (CIE76 ΔE, full
-# strength; half that faint; tests/test_figures_inspect.py). No grey or black among them: those
+# One colour per digit, wherever digits are coloured. Chosen (a search over CIELAB) to stay apart on
+# a white slide both at full strength and drawn faint (FAINT_OPACITY: the probability chart's other
+# digits, the PCA plot's end points), where D3's purple (4) and pink (6) looked alike: every pair is
+# at least MIN_CLASS_COLOR_DISTANCE apart in CIEDE2000 at full strength and MIN_FAINT_COLOR_DISTANCE
+# faint (tests/test_figures_inspect.py; D3's palette: 16 and 8). No grey or black among them: those
 # mean time (TIME_COLORS) and the background.
-CLASS_COLORS = ["#4363d8", "#ff7f0e", "#2ca02c", "#e6194b", "#882d17",
-                "#17becf", "#e377c2", "#bcbd22", "#f032e6", "#c2b280"]
-MIN_CLASS_COLOR_DISTANCE = 40.0
+CLASS_COLORS = ["#1134bd", "#ff7f0e", "#19c468", "#800000", "#a02898",
+                "#52b4f1", "#f09289", "#bcbd22", "#374e08", "#afa2ea"]
+FAINT_OPACITY = 0.45
+MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE = 20.0, 15.0
 # Timesteps along an image's path: light grey at row 1 to black at row 28, a sequential scale with no
 # hue, so it is never read as a digit colour.
 TIME_COLORS = ((0.0, "#d0d0d0"), (1.0, "#000000"))
@@ -137,7 +139,7 @@ def probability_lines_figure(step_probabilities: np.ndarray, timestep: int, deci
         data.append(dict(
             type="scatter", x=rows, y=step_probabilities[:, digit], mode="lines", name=label,
             line=dict(color=CLASS_COLORS[digit], width=3.5 if prominent else 1.2),
-            opacity=1.0 if prominent else 0.45,
+            opacity=1.0 if prominent else FAINT_OPACITY,
             hovertemplate=f"after row %{{x}}: P({digit}) = %{{y:.1%}}<extra></extra>"))
     shapes = [dict(type="line", xref="x", yref="paper", x0=timestep, x1=timestep, y0=0, y1=1,
                    line=dict(color=HIGHLIGHT, width=2))]
@@ -180,7 +182,7 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
         ends = background[background_labels == digit, -1]
         data.append(dict(
             type="scatter", x=ends[:, 0], y=ends[:, 1], mode="markers", name=f"{digit}",
-            marker=dict(color=CLASS_COLORS[digit], size=5, opacity=0.45),
+            marker=dict(color=CLASS_COLORS[digit], size=5, opacity=FAINT_OPACITY),
             hovertemplate=f"a test image of digit {digit}<extra></extra>"))
     steps = np.arange(1, TIMESTEPS + 1)
     labelled = {1, 7, 14, 21, 28}  # a few timesteps written beside the path say which way it runs
