@@ -291,8 +291,8 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
 def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: float | None = None,
                           title: str = "") -> go.Figure:
     """Accuracy per true class as labelled dots on an axis zoomed to the data (dots, not bars, so a
-    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line and a grey dot
-    of its own at "all", right of the classes (a label on the line would sit over some class's dot)."""
+    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line labelled in the
+    right margin, beside the plot (inside it, the label sat over some class's dot)."""
     accuracy = np.asarray(accuracy, dtype=float)
     figure = go.Figure(go.Scatter(
         x=classes, y=accuracy, mode="markers+text", text=[f"{value:.1%}" for value in accuracy],
@@ -300,22 +300,18 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
         hovertemplate="digit %{x}: %{y:.2%} correct<extra></extra>"))
     values = accuracy[np.isfinite(accuracy)]
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
-    tickvals, ticktext = list(classes), [str(value) for value in classes]
     if overall is not None:
         low, high = min(low, overall), max(high, overall)
         figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1))
-        position = max(classes, default=-1) + 1
-        figure.add_trace(go.Scatter(
-            x=[position], y=[overall], mode="markers+text", text=[f"{overall:.1%}"], textposition="top center",
-            marker=dict(color="#868e96", size=12, symbol="diamond"), name="all digits",
-            hovertemplate="all digits: %{y:.2%} correct<extra></extra>"))
-        tickvals, ticktext = tickvals + [position], ticktext + ["all"]
+        figure.add_annotation(x=1, xref="paper", xanchor="left", xshift=4, y=overall, yref="y", showarrow=False,
+                              text=f"all<br>{overall:.1%}", align="left", font=dict(size=12, color="#495057"))
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
-    figure.update_xaxes(title_text="true class", tickvals=tickvals, ticktext=ticktext, showgrid=False)
+    figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
-    return _layout(figure, title, height=360, showlegend=False)
+    # The right margin holds the overall accuracy's label.
+    return _layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=60, t=60, b=50))
 
 
 def ink_picture(ink: np.ndarray, scale: int = 1, size: int | None = None) -> np.ndarray:

@@ -227,14 +227,14 @@ def test_class_accuracy_figure_zooms_to_the_data():
     (92.4% and 98.7% far apart), with the overall accuracy as a dashed line."""
     accuracy = np.array([0.987, 0.924, 0.95, 0.96, 0.97, 0.93, 0.98, 0.955, 0.94, 0.945])
     figure = class_accuracy_figure(np.arange(10), accuracy, overall=0.955)
-    dots, overall = figure.data
+    (dots,) = figure.data
     assert dots.type == "scatter" and dots.mode == "markers+text"
     assert_allclose(dots.y, accuracy)
     assert dots.text[0] == "98.7%" and dots.text[1] == "92.4%"
-    # The overall accuracy is a dot of its own at "all", right of digit 9, never a label over a class's dot.
-    assert (overall.x, overall.y, overall.text, overall.name) == ((10,), (0.955,), ("95.5%",), "all digits")
-    assert list(figure.layout.xaxis.tickvals) == list(range(11)) and figure.layout.xaxis.ticktext[-1] == "all"
-    assert not figure.layout.annotations
+    # The overall accuracy's label sits in the right margin, beside the plot, never over a class's dot.
+    (label,) = figure.layout.annotations
+    assert (label.text, label.y, label.xref, label.x, label.xanchor) == ("all<br>95.5%", 0.955, "paper", 1, "left")
+    assert figure.layout.margin.r >= 60
     low, high = figure.layout.yaxis.range
     assert 0.9 < low < 0.924 and 0.987 < high <= 1.0
     (line,) = figure.layout.shapes
