@@ -29,6 +29,7 @@ MAX_ITERATIONS = 200  # Levenberg-Marquardt steps per start at most
 STALL_STEPS = 10  # a start still above SLOW_TOLERANCE whose q fell by less than STALL_FRACTION over
 STALL_FRACTION = 1e-3  # its last STALL_STEPS steps sits in a minimum of q that is no point: it ends there
 ROUND_STARTS = 100  # starts per round of the search (see find_update_fixed_points)
+EMPTY_ROUNDS = 2  # rounds in a row that find no new point before the search may stop
 START_IMAGES = 200  # test images whose visited states seed a run's search (core/run_analysis.py)
 MAX_STARTS = 1_000  # starting states drawn from them: the search stops earlier once rounds find nothing new
 
@@ -78,12 +79,12 @@ def find_update_fixed_points(recurrent_kernel: np.ndarray, bias: np.ndarray, sta
     recurrent_kernel (units, units) and bias (units,) as Keras's SimpleRNNCell stores them. The starts
     are taken in order, round_starts at a time; each is minimised on its own (Levenberg-Marquardt, a
     round's starts at once; see _minimise_speeds), and the minima with q at most slow_tolerance are
-    merged into the points found so far (_same_point). The search stops after a round that adds no
-    new point while every point found so far was reached from at least two starts, or when the starts
-    run out. The share of starts whose point no other start reached is the Good-Turing estimate of the
-    chance that one more start finds a point not seen yet; the rule waits until that estimate is 0 and a
-    whole round agrees, so a point is missed only when fewer than about one start in round_starts leads
-    to it.
+    merged into the points found so far (_same_point). The search stops once EMPTY_ROUNDS rounds in a
+    row have added no new point and every point found so far was reached from at least two starts, or
+    when the starts run out. The share of starts whose point no other start reached is the Good-Turing
+    estimate of the chance that one more start finds a point not seen yet: the rule waits until that
+    estimate is 0 and EMPTY_ROUNDS * round_starts further starts agree. A point that fewer than about
+    one start in EMPTY_ROUNDS * round_starts leads to can still be missed.
     """
     recurrent_kernel = np.asarray(recurrent_kernel, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
@@ -103,7 +104,7 @@ def find_update_fixed_points(recurrent_kernel: np.ndarray, bias: np.ndarray, sta
     states: list[np.ndarray] = []
     speeds: list[float] = []
     hits: list[int] = []
-    used = 0
+    used, empty_rounds = 0, 0
     while used < len(start_states):
         minima, minimum_speeds, minimum_hits = _minimise_speeds(recurrent_kernel, bias,
                                                                 start_states[used:used + round_starts])
@@ -124,7 +125,8 @@ def find_update_fixed_points(recurrent_kernel: np.ndarray, bias: np.ndarray, sta
             hits[same] += int(minimum_hits[index])
             if speed < speeds[same]:  # a lower point of the same region (found in a later round) represents it
                 states[same], speeds[same] = minima[index], speed
-        if used > round_starts and new == 0 and min(hits, default=2) >= 2:
+        empty_rounds = 0 if new else empty_rounds + 1
+        if empty_rounds >= EMPTY_ROUNDS and min(hits, default=2) >= 2:
             break
 
     order = np.argsort(speeds, kind="stable")

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from core.compare import best_of_other_cells
-from core.fixed_points import ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
+from core.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.memory_curve import MEMORY_SAMPLE
 from core.numpy_trace import trace_image_numpy
@@ -151,10 +151,10 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
     st.markdown("On a blank row (all pixels 0, as above and below the digit) the RNN's update is "
                 "h ↦ tanh(W_h·h + b). Where it leaves h unchanged is a **fixed point**; where h barely moves, a "
                 "**slow point**. They were searched for by minimising q(h) = ½‖tanh(W_h·h + b) − h‖² from states "
-                f"the network visits on {START_IMAGES} test images, {ROUND_STARTS} starts at a time, until a round "
-                "found no new point and every point had been reached from at least two starts: "
-                f"{points.starts:,} starts here. A point that fewer than about one start in {ROUND_STARTS} leads "
-                "to can still be missed. Where several starts stop close together, in a valley where the state "
+                f"the network visits on {START_IMAGES} test images, {ROUND_STARTS} starts at a time, until "
+                f"{EMPTY_ROUNDS} rounds in a row found no new point and every point had been reached from at least "
+                f"two starts: {points.starts:,} starts here. A point that fewer than about one start in "
+                f"{EMPTY_ROUNDS * ROUND_STARTS} leads to can still be missed. Where several starts stop close together, in a valley where the state "
                 f"moves equally slowly (q at most {SAME_POINT_RISE:g}× theirs all along the line between them), "
                 "they are one point.")
     if len(points) == 0:

@@ -103,8 +103,8 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
     # The page says how the search stopped, how many starts it took and how many reached the point.
     points = RunStore(runs_dir).load_analysis(record.run_id).fixed_points
-    assert (f"{ROUND_STARTS} starts at a time, until a round found no new point and every point had been reached "
-            f"from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
+    assert (f"{ROUND_STARTS} starts at a time, until 2 rounds in a row found no new point and every point had been "
+            f"reached from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
     assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in _texts(app.markdown)
 
 

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 
-from core.fixed_points import SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
+from core.fixed_points import EMPTY_ROUNDS, SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
 from core.model import trace_hidden_states
 
 GAINS = np.array([2.0, 0.5])  # W_h = diag(2, 0.5), b = 0: unit 1 has gain above 1, unit 2 below
@@ -87,19 +87,20 @@ def test_a_known_network_has_every_fixed_and_slow_point_once():
     assert points.hits.min() >= 2 and points.hits.sum() <= points.starts <= 600
 
 
-def test_the_search_stops_once_a_round_finds_nothing_new_and_no_point_rests_on_one_start():
-    """Check the rounds of tanh(2h) (roots -h*, 0, h*), two starts a round: round 2 finds 0 from one
-    start, so round 3 (nothing new) does not end the search; round 4 reaches 0 again and ends it,
-    before the last start (which would have found -h*)."""
-    starts = np.array([[0.9], [0.8], [0.85], [0.1], [0.7], [0.75], [0.05], [0.6], [-0.9], [-0.8]])
+def test_the_search_stops_after_two_rounds_without_a_new_point_none_resting_on_one_start():
+    """Check the rounds of tanh(2h) (roots -h*, 0, h*), two starts a round: h* (round 1), nothing new
+    (round 2), 0 from one start (round 3), nothing new (round 4: but 0 rests on one start), nothing
+    new and 0 reached again (round 5): the search ends there, before the starts that would find -h*."""
+    starts = np.array([[0.9], [0.8], [0.85], [0.7], [0.1], [0.75], [0.65], [0.6], [0.05], [0.95], [-0.9], [-0.8]])
+    assert EMPTY_ROUNDS == 2
     points = find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=2)
-    assert points.starts == 8
+    assert points.starts == 10
     root = brentq(lambda h: np.tanh(2 * h) - h, 0.5, 1.0)
     order = np.argsort(points.states[:, 0])
     assert_allclose(points.states[order, 0], [0.0, root], atol=1e-9)
-    assert points.hits[order].tolist() == [2, 6]
-    everything = find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=10)
-    assert everything.starts == 10 and len(everything) == 3
+    assert points.hits[order].tolist() == [2, 8]
+    everything = find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=12)
+    assert everything.starts == 12 and len(everything) == 3
     with pytest.raises(ValueError, match="round_starts must be an integer of at least 1, got 0"):
         find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=0)
 
