@@ -230,8 +230,9 @@ def test_epoch_history_follows_epoch_events(manager):
 
 
 def test_a_job_expects_its_analysis_to_take_as_long_as_the_newest_like_runs_did(manager):
-    """Check a job's time left counts the run's analysis as long as it took for the newest complete run
-    of the same cell and unit count, and nothing when there is none."""
+    """Check a job's time left counts the run's analysis as long as it took for the complete runs of the
+    same cell and unit count (here one: see tests/test_runs.py for the median of several), and nothing
+    when there is none."""
     first = manager.submit(TINY_CONFIG.replace(seed=40), TAB)
     first.wait(WAIT_SECONDS)
     assert first.snapshot().expected_analysis_seconds is None  # no run before it
