@@ -328,6 +328,7 @@ def test_comparing_an_lstms_cell_state_with_an_rnn_notes_the_two_scales(rnn, lst
     limit = max(1.0, float(np.abs(cells).max()))
     assert (f"The two state heatmaps use different colour scales (A's c_t from −{limit:.2g} to +{limit:.2g}; "
             "B's h_t from −1 to +1)") in _texts(app.caption)
+    assert "PCA fitted once per run on every c_t (A) and h_t (B) of the first" in _texts(app.caption)
 
 
 def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):

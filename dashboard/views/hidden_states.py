@@ -14,17 +14,16 @@ from core.analysis import decision_timestep, unit_order
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, openable_runs,
-                              plotly_js_url, require_run, selected_run_id)
+from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, plotly_js_url,
+                              require_run, selected_run_id)
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import distinguishing_labels, plain
 from dashboard.own_digit import own_digit_ui
-from dashboard.playback import (image_panel, playback, preload_plotly, scale_note, state_color_limit,
-                                timestep_from_url)
+from dashboard.playback import (compare_run_ui, image_panel, playback, preload_plotly, scale_note,
+                                state_color_limit, timestep_from_url)
 
-COMPARE_QUERY_KEY = "compare"  # ?compare=<run id>: the second run of two-run mode
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
 ORDERS = {"trained": "as trained", "peak": "peak time", "clustered": "clustered"}
@@ -84,39 +83,6 @@ def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[
     return timestep, order, kind
 
 
-def compare_from_url(run_id: str, choices: dict[str, str]) -> str | None:
-    """The ?compare= of the URL if it is another run that can be shown; else None, and the parameter
-    leaves the URL (with a message, unless it names the page's own run)."""
-    value = st.query_params.get(COMPARE_QUERY_KEY)
-    if value is None or value in choices:
-        return value
-    if value != run_id:
-        st.warning(f"{plain(f'{COMPARE_QUERY_KEY}={value}', limit=80)} is not another run with saved weights here; "
-                   "showing this run alone.")
-    st.query_params.pop(COMPARE_QUERY_KEY, None)
-    return None
-
-
-def compare_changed() -> None:
-    chosen = st.session_state.hidden_compare
-    if chosen is None:
-        st.query_params.pop(COMPARE_QUERY_KEY, None)
-    else:
-        set_query(**{COMPARE_QUERY_KEY: chosen})
-
-
-def compare_run_ui(run_id: str) -> str | None:
-    """Another run to read the same image beside this one (kept in the URL as ?compare=), or None."""
-    choices = {other: label for other, label in openable_runs(str(get_store().root)).items() if other != run_id}
-    wanted = compare_from_url(run_id, choices)
-    if not choices:
-        return None
-    sync_widget("hidden_compare", wanted)
-    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare", on_change=compare_changed,
-                        format_func=lambda other: "no, this run only" if other is None else choices[other],
-                        help="Both runs read the same image; the Play button and the slider step them together")
-
-
 # ---------------------------------------------------------------------------------------------
 # Views
 
@@ -145,7 +111,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
     title = f"{name}: read row by row"
-    attribution_note = None
+    attribution_note, fitted_on = None, f"{kind}_t"
     if compare_id is None:
         st.markdown(f"**{name}**: {verdict_text(trace.probabilities, true_class)}")
         panels = [image_panel(image, trace, summaries[kind], kind, STATE_LABELS[kind], order_method, true_class,
@@ -170,12 +136,14 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
                           {tag: state_color_limit(read, chosen) for tag, _, read, _, chosen in shown})
         if note:
             st.caption(note)
+        if other_kind != kind:
+            fitted_on = f"{kind}_t (A) and {other_kind}_t (B)"
         attribution_note = (f"For run A ({plain(names[run_id], limit=60)}) only. To see B's, make it the page's run "
                             "in the sidebar's Run picker.")
     playback(panels, timestep, plotly_js_url(), key="hidden_playback",
              on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
     st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
-               f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {kind}_t of the first "
+               f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {fitted_on} of the first "
                f"{SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per digit, dots their "
                f"final states. Unit order '{ORDERS[order_method]}' is computed from this image's states.")
     attribution_ui(run_id, image, name, note=attribution_note)
