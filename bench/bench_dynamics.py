@@ -27,7 +27,7 @@ def main() -> None:
     arguments = parser.parse_args()
     configure_process()
     from core.data import load_mnist
-    from core.fixed_points import find_update_fixed_points, visited_states
+    from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
     from core.memory_curve import MEMORY_SAMPLE, memory_curve
     from core.numpy_trace import trace_states
     from core.run_store import RunStore
@@ -50,13 +50,14 @@ def main() -> None:
         if record.config.cell != "rnn":
             continue
         start = time.perf_counter()
-        states, _, _ = trace_states(weights, data.test_images[:200])
-        points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(states, 200))
-        print(f"  fixed points: {time.perf_counter() - start:.2f} s (tracing 200 images included); "
+        states, _, _ = trace_states(weights, data.test_images[:START_IMAGES])
+        points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(states, MAX_STARTS))
+        print(f"  fixed points: {time.perf_counter() - start:.2f} s (tracing {START_IMAGES} images included), "
+              f"{points.starts} starts; "
               f"{int(points.is_fixed.sum())} fixed, {int((~points.is_fixed).sum())} slow, "
               f"{int(points.is_stable.sum())} stable", flush=True)
         for index in range(len(points)):
-            print(f"    #{index + 1}: q {points.speeds[index]:.1e}, |λ| largest "
+            print(f"    #{index + 1}: q {points.speeds[index]:.1e}, {points.hits[index]} starts, |λ| largest "
                   f"{np.abs(points.eigenvalues[index][:3]).round(3).tolist()}, "
                   f"τ {points.time_constants[index][:3].round(2).tolist()}", flush=True)
 

@@ -1,4 +1,5 @@
-"""Comparing runs: which hyperparameters differ among them, and their validation curves in one table."""
+"""Comparing runs: which hyperparameters differ among them, their validation curves in one table,
+and which runs of the other cells to set beside one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from core.config import RNNConfig
-from core.run_format import DAMAGED, RunError
+from core.config import NUMERIC_RANGES, RNNConfig
+from core.run_format import COMPLETE, DAMAGED, RunError, RunRecord
 from core.run_store import RunStore
 
 # Every RNNConfig field, most telling first. The seed comes last: runs that differ in something
@@ -23,6 +24,27 @@ def differing_fields(configs: Iterable[RNNConfig]) -> list[str]:
     """Names of the fields whose value is not the same in every config, in FIELD_ORDER."""
     configs = list(configs)
     return [name for name in FIELD_ORDER if len({getattr(config, name) for config in configs}) > 1]
+
+
+def best_of_other_cells(current: RunRecord, records: Iterable[RunRecord]) -> list[RunRecord]:
+    """For each cell other than current's, the run of it that compares best with current: complete, on
+    the same data (data identity), trained on the full training set if any such run is, then the
+    highest test accuracy, then the newest (records in any order). Cells in the order first met.
+
+    A half-trained sweep trial or a quick look on a subset would otherwise stand for its cell."""
+    full = NUMERIC_RANGES["train_subset"][1]
+    best: dict[str, RunRecord] = {}
+    for record in records:
+        cell = record.config.cell
+        accuracy = record.metric("test_accuracy")
+        if (cell == current.config.cell or record.status != COMPLETE or accuracy is None
+                or record.data_identity != current.data_identity):
+            continue
+        key = (record.config.train_subset >= full, accuracy, record.started_at)
+        if cell not in best or key > (best[cell].config.train_subset >= full, best[cell].metric("test_accuracy"),
+                                      best[cell].started_at):
+            best[cell] = record
+    return list(best.values())
 
 
 def table_configs(table: pd.DataFrame) -> dict[str, RNNConfig]:

@@ -20,6 +20,8 @@ class TrainingStarted:
     iterations_per_epoch: int
     epochs: int
     train_size: int
+    validation_size: int  # images evaluated after each epoch
+    test_size: int  # images evaluated once, after the last epoch
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class BatchLogged:
 
 
 @dataclass(frozen=True)
+class Evaluated:
+    """A pass of the network over held-out images (the validation set after each epoch, the test set
+    at the end) and how long it took, so that the time left can count the passes still to come."""
+
+    images: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class EpochEnded:
     epoch: int
     iteration: int
@@ -72,7 +83,7 @@ class TrainingFinished:
     error: str | None = None
 
 
-Event = Union[Message, TrainingStarted, Progress, BatchLogged, EpochEnded, TrainingFinished]
+Event = Union[Message, TrainingStarted, Progress, BatchLogged, Evaluated, EpochEnded, TrainingFinished]
 EventCallback = Callable[[Event], None]
 
 

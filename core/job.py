@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.config import RNNConfig
-from core.events import BatchLogged, EpochEnded, Event, Message, Progress, TrainingFinished
+from core.events import BatchLogged, EpochEnded, Evaluated, Event, Message, Progress, TrainingFinished, TrainingStarted
 from core.run_format import COMPLETE, FAILED, STOPPED, RunRecord
 
 # A job is queued, then running, then ends as one of the run statuses or as cancelled.
@@ -27,6 +27,9 @@ EPOCH_COLUMNS = [field.name for field in dataclasses.fields(EpochEnded)]
 # it include tracing the training step (seconds, against milliseconds for a later step). The rate
 # is trusted once it has been measured over this many seconds of training.
 RATE_MIN_SECONDS = 1.0
+# Until the first validation pass is timed, evaluating an image is taken to cost this share of a
+# training sample: a forward pass without the backward one, in larger batches.
+EVALUATION_SHARE = 0.5
 
 class NotOwnerError(ValueError):
     """A tab asked to stop a job that it did not submit."""
@@ -50,6 +53,9 @@ class JobSnapshot:
     stop_requested_at: float | None
     started_at: float | None
     finished_at: float | None
+    expected_analysis_seconds: float | None = None  # how long the run's analysis should take, if known
+    event_at: float | None = None  # time.time() of the latest event
+    taken_at: float | None = None  # time.time() of this snapshot
 
     @property
     def is_live(self) -> bool:
@@ -57,15 +63,33 @@ class JobSnapshot:
 
     @property
     def seconds_left(self) -> float | None:
-        """Training time left at the rate measured since the first Progress event; None while the
-        rate is not known yet (see RATE_MIN_SECONDS)."""
+        """Wall time until the run is saved; None while the training rate is not known yet (see
+        RATE_MIN_SECONDS).
+
+        The sum of the training iterations left, at the rate measured since the first Progress event;
+        the images still to evaluate (the validation set after each epoch left, the test set), at the
+        time per image the validation passes took so far (EVALUATION_SHARE before the first); and the
+        run's analysis (expected_analysis_seconds); less the time since the latest event, never below 0.
+        """
         first, latest = self.first_progress, self.progress
         if first is None or latest is None:
             return None
         seconds, iterations = latest.elapsed_seconds - first.elapsed_seconds, latest.iteration - first.iteration
         if seconds < RATE_MIN_SECONDS or iterations <= 0:
             return None
-        return seconds / iterations * (latest.total_iterations - latest.iteration)
+        per_iteration = seconds / iterations
+        left = per_iteration * (latest.total_iterations - latest.iteration)
+        started = next((event for event in self.events if isinstance(event, TrainingStarted)), None)
+        if started is not None:
+            passes = [event for event in self.events if isinstance(event, Evaluated)]
+            evaluated = sum(event.images for event in passes)
+            per_image = (sum(event.seconds for event in passes) / evaluated if evaluated
+                         else EVALUATION_SHARE * per_iteration / self.config.batch_size)
+            left += per_image * max(started.epochs * started.validation_size + started.test_size - evaluated, 0)
+        left += self.expected_analysis_seconds or 0.0
+        if self.event_at is not None and self.taken_at is not None:
+            left -= self.taken_at - self.event_at
+        return max(left, 0.0)
 
     @property
     def finished(self) -> TrainingFinished | None:
@@ -103,6 +127,8 @@ class Job:
         self._events: list[Event] = []
         self._first_progress: Progress | None = None
         self._progress: Progress | None = None
+        self._event_at: float | None = None
+        self._expected_analysis_seconds: float | None = None
         self._status = QUEUED
         self._error: str | None = None
         self._record: RunRecord | None = None
@@ -136,6 +162,8 @@ class Job:
                 record=self._record, cached=self._cached, stop_requested=self._stop.is_set(),
                 submitted_at=self._submitted_at, stop_requested_at=self._stop_requested_at,
                 started_at=self._started_at, finished_at=self._finished_at,
+                expected_analysis_seconds=self._expected_analysis_seconds, event_at=self._event_at,
+                taken_at=time.time(),
             )
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -148,9 +176,16 @@ class Job:
         with self._lock:
             self._owners.add(owner)
 
+    def expect_analysis(self, seconds: float | None) -> None:
+        """How long the run's analysis is expected to take once trained (for the time left)."""
+        with self._lock:
+            self._expected_analysis_seconds = seconds
+
     def record_event(self, event: Event) -> None:
         # Runs on the worker inside the timed training loop: an append under a lock, nothing more.
+        now = time.time()
         with self._lock:
+            self._event_at = now
             if isinstance(event, Progress):
                 self._progress = event
                 if self._first_progress is None:

@@ -174,6 +174,7 @@ class JobManager:
         try:
             if job.should_stop():  # stopped in the moment between dispatch and here
                 raise ValueError("cancelled before it started")
+            job.expect_analysis(self.store.typical_analysis_seconds(job.config))
             record, cached = train_run(self.store, job.config, self.data(), job.record_event, job.should_stop)
             outcome = {"status": record.status, "record": record, "cached": cached}
         except ValueError as error:  # bad input, damaged files, stopped while waiting for a lock

@@ -6,10 +6,15 @@ The memory curve of a model is, for each row t = 1..28,
 
 where logits_28 (10,) is the readout after the last row and x_t (28,) the pixels of row t, so
 ∂ logits_28 / ∂ x_t is a 10 × 28 Jacobian and ‖·‖_F its Frobenius norm (the root of the sum of its
-280 squared entries). A vanilla RNN's curve falls steeply from t = 28 back to t = 1 (the vanishing
-gradient: an early row's influence passes through 28 − t tanh derivatives and recurrent matrices);
-gated cells keep it flatter. Works for every cell (vanilla, LSTM, GRU), from a run's weights, by
-backpropagation in NumPy (core/numpy_gradients.py: the 10 logits' gradients go back together).
+280 squared entries). A trained vanilla RNN's curve is not monotone: going back from t = 28 it falls
+to a low around row 6, a few times below row 28 (the vanishing gradient over the digit's rows: an
+early row's influence passes through 28 − t tanh derivatives and recurrent matrices), then climbs
+steeply over the blank rows above the digit, so that row 1 is the largest of all, about ten times
+the low: where every fixed point of the blank-row update h ↦ tanh(W_h h + b) is unstable
+(core/fixed_points.py), a change on a blank row grows at each blank row that follows. An LSTM's curve is
+flatter and rises gently from row 28 to row 1. Works for every cell (vanilla, LSTM, GRU), from a
+run's weights, by backpropagation in NumPy (core/numpy_gradients.py: the 10 logits' gradients go
+back together).
 """
 
 from __future__ import annotations

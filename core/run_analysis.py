@@ -23,7 +23,7 @@ import numpy as np
 
 from core.analysis import NUM_CLASSES, PCAProjection
 from core.config import RNNConfig
-from core.fixed_points import START_COUNT, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
+from core.fixed_points import MAX_STARTS, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
     visited_states
 from core.hidden_states import SAMPLE_SIZE, StateSummary, summarize_states
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
@@ -199,15 +199,15 @@ def _unpack_memory(arrays: dict[str, np.ndarray], config: RNNConfig) -> np.ndarr
 
 
 def _fixed_points(sample: AnalysisSample) -> FixedPoints:
-    """Fixed and slow points of the blank-row update, from START_COUNT states the network visits on
-    the first START_IMAGES test images (the same starts every time: a fixed seed)."""
-    starts = visited_states(sample.states[0][:START_IMAGES], START_COUNT)
+    """Fixed and slow points of the blank-row update, searched from up to MAX_STARTS states the network
+    visits on the first START_IMAGES test images (the same starts every time: a fixed seed)."""
+    starts = visited_states(sample.states[0][:START_IMAGES], MAX_STARTS)
     return find_update_fixed_points(sample.weights.recurrent_kernel, sample.weights.bias, starts)
 
 
 def _pack_fixed_points(points: FixedPoints) -> dict[str, np.ndarray]:
     return {"states": points.states, "speeds": points.speeds, "is_fixed": points.is_fixed,
-            "eigenvalues": points.eigenvalues, "starts": np.int64(points.starts)}
+            "eigenvalues": points.eigenvalues, "hits": points.hits, "starts": np.int64(points.starts)}
 
 
 def _unpack_fixed_points(arrays: dict[str, np.ndarray], config: RNNConfig) -> FixedPoints:
@@ -215,13 +215,13 @@ def _unpack_fixed_points(arrays: dict[str, np.ndarray], config: RNNConfig) -> Fi
     count = len(arrays["speeds"]) if "speeds" in arrays else 0
     _check_arrays(arrays, {"states": ((count, units), np.floating), "speeds": ((count,), np.floating),
                            "is_fixed": ((count,), np.bool_), "eigenvalues": ((count, units), np.complexfloating),
-                           "starts": ((), np.integer)})
-    if count > int(arrays["starts"]):
-        raise ValueError(f"{count} points from {int(arrays['starts'])} starts")
+                           "hits": ((count,), np.integer), "starts": ((), np.integer)})
+    if count and (arrays["hits"].min() < 1 or arrays["hits"].sum() > int(arrays["starts"])):
+        raise ValueError(f"{int(arrays['hits'].sum())} hits from {int(arrays['starts'])} starts")
     # τ follows from the eigenvalues: not stored, so the two can never disagree.
     return FixedPoints(states=arrays["states"], speeds=arrays["speeds"], is_fixed=arrays["is_fixed"],
                        eigenvalues=arrays["eigenvalues"], time_constants=time_constants(arrays["eigenvalues"]),
-                       starts=int(arrays["starts"]))
+                       hits=arrays["hits"], starts=int(arrays["starts"]))
 
 
 GROUPS: dict[str, AnalysisGroup] = {
@@ -231,7 +231,8 @@ GROUPS: dict[str, AnalysisGroup] = {
                        applies=lambda config: config.cell == "lstm"),
     "memory": AnalysisGroup(version=1, compute=_memory_curve, pack=lambda curve: {"curve": curve},
                             unpack=_unpack_memory),
-    "fixed_points": AnalysisGroup(version=1, compute=_fixed_points, pack=_pack_fixed_points,
+    # Version 2: minima merged by _same_point, rounds of starts until no new point, hits stored.
+    "fixed_points": AnalysisGroup(version=2, compute=_fixed_points, pack=_pack_fixed_points,
                                   unpack=_unpack_fixed_points, applies=lambda config: config.cell == "rnn"),
 }
 if [field.name for field in fields(RunAnalysis)] != list(GROUPS):  # a field without a group, or the reverse

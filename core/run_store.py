@@ -171,6 +171,16 @@ class RunStore:
             return None
         return record if record.status == COMPLETE else None
 
+    def typical_analysis_seconds(self, config: RNNConfig, runs: int = 5) -> float | None:
+        """What the analysis of a new run of config should take: the median of how long it took when the
+        newest `runs` complete runs of config's cell and unit count were saved (their status.json
+        timings; the median, as one run saved on a busy machine can take several times as long), or
+        None when there is no such run."""
+        seconds = [float(record.info["timings"]["analysis_seconds"]) for record in self.list_runs()[0]
+                   if record.status == COMPLETE and "analysis_seconds" in record.info.get("timings", {})
+                   and (record.config.cell, record.config.hidden_units) == (config.cell, config.hidden_units)]
+        return float(np.median(seconds[:runs])) if seconds else None
+
     def load_histories(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(batch history, epoch history) of a run, as tidy tables (see run_format.read_histories)."""
         return read_histories(run_id, self.run_dir(run_id))

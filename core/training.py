@@ -14,7 +14,7 @@ import tensorflow as tf
 from core.analysis import log_softmax
 from core.config import RNNConfig
 from core.data import MnistSplit, to_float_images
-from core.events import (BatchLogged, EpochEnded, EventCallback, Progress, TrainingStarted,
+from core.events import (BatchLogged, EpochEnded, Evaluated, EventCallback, Progress, TrainingStarted,
                          ignore_event)
 from core.fused_rnn_step import fused_vanilla_logits
 from core.model import build_model
@@ -166,7 +166,7 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     timings = {"build_seconds": time.perf_counter() - started}
 
     on_event(TrainingStarted(run_id, config.total_iterations, config.iterations_per_epoch, config.epochs,
-                             train_size))
+                             train_size, len(data.validation_labels), len(data.test_labels)))
     batch_rows: list[tuple] = []
     epoch_rows: list[tuple] = []
     best_validation_accuracy: float | None = None
@@ -204,8 +204,10 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
         train_seconds += time.perf_counter() - epoch_started
         if stopped:
             break
+        validation_started = time.perf_counter()
         validation_loss, validation_accuracy, _ = evaluate_logits(
             steps.predict(data.validation_pixels), data.validation_labels)
+        on_event(Evaluated(len(data.validation_labels), time.perf_counter() - validation_started))
         learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         epoch_rows.append((epoch, iteration, validation_loss, validation_accuracy, learning_rate,
                            time.perf_counter() - epoch_started))
@@ -224,6 +226,7 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     test_loss, test_accuracy, test_probabilities = evaluate_logits(
         steps.predict(data.test_pixels), data.test_labels)
     timings["test_seconds"] = time.perf_counter() - evaluation_started
+    on_event(Evaluated(len(data.test_labels), timings["test_seconds"]))
     timings["total_seconds"] = time.perf_counter() - started
     return TrainingOutcome(
         model=model,

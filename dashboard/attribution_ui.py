@@ -39,13 +39,16 @@ def completeness_text(attribution: Attribution) -> str:
 
 
 def attribution_ui(run_id: str, image: np.ndarray, name: str, key: str = "hidden_attribution",
-                   heading: bool = True) -> Attribution:
+                   heading: bool = True, note: str | None = None) -> Attribution:
     """The "Which rows decided?" section for image (28, 28) in [0, 1]: a toggle for the pixel overlay,
-    the aligned image | per-row attribution | occlusion figure, and the completeness check."""
+    the aligned image | per-row attribution | occlusion figure, and the completeness check. note says
+    which run it explains when the page shows two (the heading then names run A)."""
     attribution = image_attribution(run_id, image_key(image), image)
     digit = attribution.explained_class
     if heading:
-        st.subheader(f"Which rows decided {digit}?")
+        st.subheader(f"Which rows decided {digit}?" + (" (run A)" if note else ""))
+    if note:
+        st.caption(note)
     overlay = st.toggle("Show each pixel's attribution on the image", key=f"{key}_overlay",
                         help="Integrated gradients before summing each row: red pixels raise the logit of "
                              f"{digit}, blue ones lower it")

@@ -179,10 +179,12 @@ def get_gallery_table(run_id: str):
 
 # The page inside the live chart's iframe: plotly.js (PLOTLY_JS, served locally) and
 # Streamlit's component protocol, version 1: say ready, then redraw on every render message.
-# Plotly.react updates the existing plot, so layout.uirevision keeps the user's zoom.
+# Plotly.react updates the existing plot, so layout.uirevision keeps the user's zoom; but it plots
+# afresh, zoom lost, when the config changes, so the toolbar is hidden and shown by a class instead.
 LIVE_CHART_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><script src="plotly.min.js"></script>
-<style>html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }</style></head>
+<style>html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }
+body.no-toolbar .modebar-container { display: none !important; }</style></head>
 <body><div id="chart"></div><script>
 const chart = document.getElementById("chart");
 let shownHeight = 0;
@@ -192,6 +194,7 @@ function tell(type, values) {
 }
 window.addEventListener("message", (event) => {
   if (!event.data || event.data.type !== "streamlit:render") return;
+  document.body.classList.toggle("no-toolbar", !event.data.args.toolbar);
   const drawn = event.data.args.figure + JSON.stringify(event.data.args.config);
   if (drawn === shownArguments) return;
   shownArguments = drawn;
@@ -233,9 +236,11 @@ def plotly_js_url() -> str:
     return f"{'/' + base if base else ''}/component/{_live_chart_component().name}/plotly.min.js"
 
 
-def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = None) -> None:
+def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = None, toolbar: bool = True) -> None:
     """Draw figure (a go.Figure, or a plain dict of JSON types with "data" and "layout", which is
-    cheaper to build each second) so that a redraw with new data updates the plot in place.
+    cheaper to build each second) so that a redraw with new data updates the plot in place. toolbar
+    False hides Plotly's toolbar (a live chart's would flicker at every refresh) without changing
+    config, which would redraw the plot from scratch and lose the user's zoom.
 
     st.plotly_chart (Streamlit 1.67) derives the element's identity from the figure, so every
     refresh of a live chart replaced the plot: a full redraw in the browser each second, and the
@@ -243,4 +248,4 @@ def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = 
     calls Plotly.react with the new figure instead.
     """
     figure_json = json.dumps(figure) if isinstance(figure, dict) else figure.to_json()
-    _live_chart_component()(figure=figure_json, config=config or {}, key=key, default=None)
+    _live_chart_component()(figure=figure_json, config=config or {}, toolbar=toolbar, key=key, default=None)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.fixed_points import START_IMAGES, FixedPoints
+from core.compare import best_of_other_cells
+from core.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.memory_curve import MEMORY_SAMPLE
 from core.numpy_trace import trace_image_numpy
@@ -46,13 +47,9 @@ def test_image_states(run_id: str, index: int) -> np.ndarray:
 
 
 def default_comparison(current: RunRecord, records: list[RunRecord]) -> list[str]:
-    """The current run, then the newest run of each other cell, up to COMPARED_RUNS runs."""
-    chosen, cells = [current.run_id], {current.config.cell}
-    for record in records:  # newest first
-        if len(chosen) < COMPARED_RUNS and record.config.cell not in cells:
-            chosen.append(record.run_id)
-            cells.add(record.config.cell)
-    return chosen
+    """The current run, then the best comparable run of each other cell (core.compare.best_of_other_cells),
+    up to COMPARED_RUNS runs."""
+    return [current.run_id, *(record.run_id for record in best_of_other_cells(current, records))][:COMPARED_RUNS]
 
 
 def describe_memory(curve: np.ndarray) -> str:
@@ -102,7 +99,8 @@ def memory_view_ui(record: RunRecord) -> None:
     by_id = {other.run_id: other for other in records}
     chosen = st.multiselect("Runs to compare", list(labels), default=default_comparison(record, records),
                             format_func=labels.get, key=f"{KEY}memory_runs_{record.run_id}",
-                            help="By default this run and the newest run of each other cell (RNN, LSTM, GRU)")
+                            help="By default this run and, for each other cell (RNN, LSTM, GRU), its best complete "
+                                 "run by test accuracy on the same data, full training set first")
     if not chosen:
         st.info("Pick one or more runs to draw their memory curves.")
         return
@@ -155,8 +153,13 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
     summary = summaries["h"]
     st.markdown("On a blank row (all pixels 0, as above and below the digit) the RNN's update is "
                 "h ↦ tanh(W_h·h + b). Where it leaves h unchanged is a **fixed point**; where h barely moves, a "
-                f"**slow point**. They were searched for from {points.starts} states the network visits on "
-                f"{START_IMAGES} test images, by minimising q(h) = ½‖tanh(W_h·h + b) − h‖².")
+                "**slow point**. They were searched for by minimising q(h) = ½‖tanh(W_h·h + b) − h‖² from states "
+                f"the network visits on {START_IMAGES} test images, {ROUND_STARTS} starts at a time, until "
+                f"{EMPTY_ROUNDS} rounds in a row found no new point and every point had been reached from at least "
+                f"two starts: {points.starts:,} starts here. A point that fewer than about one start in "
+                f"{EMPTY_ROUNDS * ROUND_STARTS} leads to can still be missed. Where several starts stop close together, in a valley where the state "
+                f"moves equally slowly (q at most {SAME_POINT_RISE:g}× theirs all along the line between them), "
+                "they are one point.")
     if len(points) == 0:
         st.warning(f"No fixed or slow point was found from {points.starts} starting states.")
         return
@@ -192,6 +195,7 @@ def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:
     values, taus = points.eigenvalues[index], points.time_constants[index]
     lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}" for value, tau in zip(values[:shown], taus)]
     st.markdown(f"**The {len(lines)} largest |λ| at point #{index + 1}**, the directions that fade slowest or grow "
-                f"fastest (q = {points.speeds[index]:.1e}; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
+                f"fastest (q = {points.speeds[index]:.1e}, reached from {points.hits[index]:,} of {points.starts:,} "
+                f"starts; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))
     st.caption("The Jacobian at a point h\\* is diag(1 − h\\*²)·W_h: along one of its eigenvectors, a small nudge away "
                "from h\\* is multiplied by λ at every blank row, so it fades when |λ| < 1 and grows when |λ| > 1.")

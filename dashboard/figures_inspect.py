@@ -18,10 +18,20 @@ PROBABILITY_COLORS = "Blues"
 HIGHLIGHT = "#f08c00"  # the chosen timestep, across every panel
 FONT = dict(family="sans-serif", size=13, color="#1f2430")
 ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
-# Ten colours that stay apart on a white slide: Plotly's D3 palette with its grey (7) made near-black,
-# so a bold line for digit 7 does not look faded.
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                "#8c564b", "#e377c2", "#212529", "#bcbd22", "#17becf"]
+# One colour per digit, wherever digits are coloured. Chosen (a search over CIELAB) to stay apart on
+# a white slide both at full strength and drawn faint (FAINT_OPACITY: the probability chart's other
+# digits, the PCA plot's end points), where D3's purple (4) and pink (6) looked alike: every pair is
+# at least MIN_CLASS_COLOR_DISTANCE apart in CIEDE2000 at full strength and MIN_FAINT_COLOR_DISTANCE
+# faint (tests/test_figures_inspect.py; D3's palette: 16 and 8). No grey or black among them: those
+# mean time (TIME_COLORS) and the background.
+CLASS_COLORS = ["#1134bd", "#ff7f0e", "#19c468", "#800000", "#a02898",
+                "#52b4f1", "#f09289", "#bcbd22", "#374e08", "#afa2ea"]
+FAINT_OPACITY = 0.45
+MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE = 20.0, 15.0
+# Timesteps along an image's path: light grey at row 1 to black at row 28, a sequential scale with no
+# hue, so it is never read as a digit colour.
+TIME_COLORS = ((0.0, "#d0d0d0"), (1.0, "#000000"))
+PATH_NAME = "this image, row 1 (light) to 28 (dark)"
 
 
 def unchecked_figure(data: list[dict], layout: dict) -> go.Figure:
@@ -129,7 +139,7 @@ def probability_lines_figure(step_probabilities: np.ndarray, timestep: int, deci
         data.append(dict(
             type="scatter", x=rows, y=step_probabilities[:, digit], mode="lines", name=label,
             line=dict(color=CLASS_COLORS[digit], width=3.5 if prominent else 1.2),
-            opacity=1.0 if prominent else 0.45,
+            opacity=1.0 if prominent else FAINT_OPACITY,
             hovertemplate=f"after row %{{x}}: P({digit}) = %{{y:.1%}}<extra></extra>"))
     shapes = [dict(type="line", xref="x", yref="paper", x0=timestep, x1=timestep, y0=0, y1=1,
                    line=dict(color=HIGHLIGHT, width=2))]
@@ -172,17 +182,17 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
         ends = background[background_labels == digit, -1]
         data.append(dict(
             type="scatter", x=ends[:, 0], y=ends[:, 1], mode="markers", name=f"{digit}",
-            marker=dict(color=CLASS_COLORS[digit], size=5, opacity=0.45),
+            marker=dict(color=CLASS_COLORS[digit], size=5, opacity=FAINT_OPACITY),
             hovertemplate=f"a test image of digit {digit}<extra></extra>"))
     steps = np.arange(1, TIMESTEPS + 1)
     labelled = {1, 7, 14, 21, 28}  # a few timesteps written beside the path say which way it runs
     data += [
         dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="lines", showlegend=False,
              line=dict(color="#343a40", width=1.5), hoverinfo="skip"),
-        dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="markers+text", name="this image",
+        dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="markers+text", name=PATH_NAME,
              text=[f"t={step}" if step in labelled else "" for step in steps], textposition="top center",
              textfont=dict(size=11, color="#343a40"),
-             marker=dict(color=steps, colorscale=colors("Viridis"), cmin=1, cmax=TIMESTEPS, size=9,
+             marker=dict(color=steps, colorscale=TIME_COLORS, cmin=1, cmax=TIMESTEPS, size=9,
                          line=dict(color="white", width=0.5)),
              hovertemplate="after row %{marker.color}: (%{x:.2f}, %{y:.2f})<extra></extra>"),
         dict(type="scatter", x=[projected[timestep - 1, 0]], y=[projected[timestep - 1, 1]], mode="markers",
@@ -281,7 +291,8 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
 def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: float | None = None,
                           title: str = "") -> go.Figure:
     """Accuracy per true class as labelled dots on an axis zoomed to the data (dots, not bars, so a
-    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line."""
+    zoomed axis does not make lengths lie), with the overall accuracy as a dashed line labelled in the
+    right margin, beside the plot (inside it, the label sat over some class's dot)."""
     accuracy = np.asarray(accuracy, dtype=float)
     figure = go.Figure(go.Scatter(
         x=classes, y=accuracy, mode="markers+text", text=[f"{value:.1%}" for value in accuracy],
@@ -291,14 +302,16 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     if overall is not None:
         low, high = min(low, overall), max(high, overall)
-        figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1),
-                         annotation_text=f"all digits {overall:.1%}", annotation_position="bottom right")
+        figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1))
+        figure.add_annotation(x=1, xref="paper", xanchor="left", xshift=4, y=overall, yref="y", showarrow=False,
+                              text=f"all<br>{overall:.1%}", align="left", font=dict(size=12, color="#495057"))
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
     figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
-    return _layout(figure, title, height=360, showlegend=False)
+    # The right margin holds the overall accuracy's label.
+    return _layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=60, t=60, b=50))
 
 
 def ink_picture(ink: np.ndarray, scale: int = 1, size: int | None = None) -> np.ndarray:

@@ -23,10 +23,13 @@ import streamlit as st
 from core.analysis import decision_timestep, unit_order
 from core.hidden_states import ImageTrace, StateSummary
 from dashboard.figures_inspect import inspect_figure, probability_lines_figure, trajectory_figure
+from dashboard.common import get_store, openable_runs
+from dashboard.image_picker import set_query, sync_widget
 from dashboard.labels import plain
 
 TIMESTEPS = 28
 FRAMES_PER_SECOND = 5  # Play: fast enough to watch a digit being read, slow enough to follow each row
+COMPARE_QUERY_KEY = "compare"  # ?compare=<run id>: the second run of two-run mode
 HERE = Path(__file__).resolve().parent
 PLAYBACK_JS = HERE / "playback.js"
 PLAYBACK_CSS = HERE / "playback.css"
@@ -54,8 +57,7 @@ def image_panel(image: np.ndarray, trace: ImageTrace, summary: StateSummary, kin
     timestep = TIMESTEPS
     states = trace.states(kind)
     probabilities = trace.probabilities
-    # tanh keeps h_t in (-1, 1); an LSTM's cell state is unbounded, so its scale follows the data.
-    limit = 1.0 if kind == "h" else max(1.0, float(np.abs(states).max()))
+    limit = state_color_limit(trace, kind)
     projected = summary.projection.transform(states)
     return PlaybackPanel(
         label=label,
@@ -67,6 +69,55 @@ def image_panel(image: np.ndarray, trace: ImageTrace, summary: StateSummary, kin
                                summary.projection.explained_variance_ratio,
                                title=f"{tag}Path of {kind}_t through state space (PCA)"),
         path_points=projected, probabilities=probabilities)
+
+
+def state_color_limit(trace: ImageTrace, kind: str) -> float:
+    """The states' colour scale runs from −limit to +limit: tanh keeps h_t in (−1, 1), so 1 for h; an
+    LSTM's cell state c_t is unbounded, so its scale follows this image's largest |c_t| (at least 1)."""
+    return 1.0 if kind == "h" else max(1.0, float(np.abs(trace.states(kind)).max()))
+
+
+def scale_note(kinds: dict[str, str], limits: dict[str, float]) -> str | None:
+    """A note when two runs' state heatmaps use different colour scales ({tag: kind}, {tag: limit}), else None."""
+    if len(set(limits.values())) < 2:
+        return None
+    scales = "; ".join(f"{tag}'s {kinds[tag]}_t from −{limit:.2g} to +{limit:.2g}" for tag, limit in limits.items())
+    return (f"The two state heatmaps use different colour scales ({scales}): every h_t lies between −1 and +1 "
+            "(tanh), while an LSTM's cell state c_t is unbounded and its scale follows this image's largest "
+            "|c_t|. The same colour means a different value in A and in B.")
+
+
+def compare_from_url(run_id: str, choices: dict[str, str]) -> str | None:
+    """The ?compare= of the URL if it is another run that can be shown; else None, and the parameter
+    leaves the URL (with a message, unless it names the page's own run)."""
+    value = st.query_params.get(COMPARE_QUERY_KEY)
+    if value is None or value in choices:
+        return value
+    if value != run_id:
+        st.warning(f"{plain(f'{COMPARE_QUERY_KEY}={value}', limit=80)} is not another run with saved weights here; "
+                   "showing this run alone.")
+    st.query_params.pop(COMPARE_QUERY_KEY, None)
+    return None
+
+
+def compare_changed() -> None:
+    chosen = st.session_state.hidden_compare
+    if chosen is None:
+        st.query_params.pop(COMPARE_QUERY_KEY, None)
+    else:
+        set_query(**{COMPARE_QUERY_KEY: chosen})
+
+
+def compare_run_ui(run_id: str) -> str | None:
+    """Another run to read the same image beside this one (kept in the URL as ?compare=), or None."""
+    choices = {other: label for other, label in openable_runs(str(get_store().root)).items() if other != run_id}
+    wanted = compare_from_url(run_id, choices)
+    if not choices:
+        return None
+    sync_widget("hidden_compare", wanted)
+    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare", on_change=compare_changed,
+                        format_func=lambda other: "no, this run only" if other is None else choices[other],
+                        help="Both runs read the same image; the Play button and the slider step them together")
 
 
 def parse_timestep(text: str | None) -> int:

@@ -12,10 +12,12 @@ import streamlit as st
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
+from core.fixed_points import ROUND_STARTS
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.dynamics_ui import describe_memory
+from dashboard.figures_inspect import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
@@ -90,7 +92,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     app = _open(HIDDEN_STATES, run=record.run_id, view="dynamics")
     trajectory, eigenvalues = _charts(app)
     names = [trace.get("name") for trace in trajectory["data"]]
-    assert "this image" in names
+    assert PATH_NAME in names
     assert any(name and name.endswith("points") for name in names)
     assert "chosen: #1" in names
     picker = app.selectbox(key=f"dynamics_point_{record.run_id}")
@@ -99,6 +101,11 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert circle["name"] == "unit circle |λ| = 1"
     assert sum(len(plotly_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
+    # The page says how the search stopped, how many starts it took and how many reached the point.
+    points = RunStore(runs_dir).load_analysis(record.run_id).fixed_points
+    assert (f"{ROUND_STARTS} starts at a time, until 2 rounds in a row found no new point and every point had been "
+            f"reached from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
+    assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in _texts(app.markdown)
 
 
 def test_dynamics_view_draws_the_image_of_the_url_and_writes_the_one_chosen(runs_dir, tiny_run, mnist):

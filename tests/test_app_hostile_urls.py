@@ -28,6 +28,7 @@ MARKDOWN = [
     {"run": "[click me](//e.co)", "view": "![](//e.co/a.png)", "sweep": "[click me](//e.co)"},
     {"view": "<a href='//e.co'>x</a>", "true": "[click me](//e.co)", "page": "![](//e.co/a.png)"},
     {"show": "<img src=//e.co/a.png>", "sort": "**bold** :red[red]", "predicted": "`code`"},
+    {"compare": "![](//e.co/a.png)", "t": "[click me](//e.co)"},
 ]
 
 

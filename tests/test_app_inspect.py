@@ -10,11 +10,14 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
 from core.gallery import filter_gallery, gallery_table
+from core.numpy_trace import trace_image_numpy
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.figures_inspect import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
@@ -80,7 +83,7 @@ def test_hidden_states_shows_the_image_from_the_url(rnn, mnist):
     np.testing.assert_allclose(plotly_array(inspect["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
     assert plotly_array(inspect["data"][1]["z"]).shape == (28, TINY_CONFIG.hidden_units)
     assert len(lines["data"]) == 10
-    assert any(trace.get("name") == "this image" for trace in trajectory["data"])
+    assert any(trace.get("name") == PATH_NAME for trace in trajectory["data"])
     assert app.number_input(key="hidden_index").value == 5
 
 
@@ -309,6 +312,26 @@ def test_lstm_run_offers_its_cell_state(lstm_run, monkeypatch, fresh_caches):
     assert "c_t" in trajectory["layout"]["title"]["text"]
 
 
+def test_comparing_an_lstms_cell_state_with_an_rnn_notes_the_two_scales(rnn, lstm_run, tmp_path, monkeypatch,
+                                                                        mnist):
+    """Check an LSTM's c_t beside an RNN's h_t comes with a note giving each heatmap's colour scale,
+    and two h_t (both within ±1) with none."""
+    _, record = rnn
+    store, lstm_record = lstm_run
+    for run_dir in (record.run_dir, lstm_record.run_dir):
+        shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name)
+    monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
+    app = _open(HIDDEN_STATES, run=lstm_record.run_id, image="3", compare=record.run_id)
+    assert "different colour scales" not in _texts(app.caption)
+    app.segmented_control(key="hidden_state_kind").set_value("c").run()
+    assert not app.exception
+    cells = trace_image_numpy(store.load_network_weights(lstm_record.run_id), mnist.test_images[3]).cell_states
+    limit = max(1.0, float(np.abs(cells).max()))
+    assert (f"The two state heatmaps use different colour scales (A's c_t from −{limit:.2g} to +{limit:.2g}; "
+            "B's h_t from −1 to +1)") in _texts(app.caption)
+    assert "PCA fitted once per run on every c_t (A) and h_t (B) of the first" in _texts(app.caption)
+
+
 def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):
     """Check the first page holds the most confidently wrong images, each linking to Hidden states."""
     store, record = rnn
@@ -391,13 +414,42 @@ def test_misclassified_keeps_its_filters_after_a_visit_to_hidden_states(rnn):
     assert (app.query_params["true"], app.query_params["sort"]) == ("3", "low")
 
 
+def test_a_page_past_the_last_names_the_range_of_pages(rnn):
+    """Check ?page=99999 says how many pages these filters give (not the largest page a URL may hold)
+    and shows the last of them."""
+    store, record = rnn
+    table = gallery_table(*store.load_predictions(record.run_id))
+    pages = -(-len(filter_gallery(table, correct=False)) // 24)
+    app = _open(MISCLASSIFIED, run=record.run_id, page="99999")
+    assert _read(app.warning) == (f"Page 99,999 does not exist: these filters give {pages:,} pages, 1 to {pages:,}. "
+                                  f"Showing page {pages:,}, the last.")
+    assert app.query_params["page"] == str(pages) and app.get("pagination")[0].value == pages
+
+
+def test_paging_logs_no_widget_state_warning(rnn, monkeypatch):
+    """Check moving through the gallery's pages, by the widget and by the URL, never sets the page
+    widget's value through the session state (Streamlit logs a warning for that on a widget with a default)."""
+    _, record = rnn
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # Streamlit warns once a process
+    logged = []
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **kwargs: logged.append(message % args))
+    app = _open(MISCLASSIFIED, run=record.run_id, page="2")
+    assert app.get("pagination")[0].value == 2
+    app.get("pagination")[0].set_value(3).run()
+    assert app.query_params["page"] == "3" and app.get("pagination")[0].value == 3
+    app.query_params["page"] = "1"
+    app.run()
+    assert app.get("pagination")[0].value == 1
+    assert not [message for message in logged if "Session State API" in message]
+
+
 @pytest.mark.parametrize("query, message", [
     ({"true": "[click me](//e.co)"}, "true='[click me](//e.co)' is not allowed; use any or a class from 0 to 9."),
     ({"predicted": "10"}, "predicted='10' is not allowed; use any or a class from 0 to 9."),
     ({"show": "x" * 5000}, "show='xxxxxxxxxxxxxxxxxxxx...' is not allowed; use wrong or right."),
     ({"sort": "<script>"}, "sort='<script>' is not allowed; use high or low."),
-    ({"page": "-1"}, "page='-1' is not allowed; use a page number from 1 to 10,000."),
-    ({"page": "999"}, "Page 999 does not exist for these filters; showing page"),
+    ({"page": "-1"}, "page='-1' is not allowed; use a page number: 1, 2, 3 and so on."),
+    ({"page": "99999"}, "Page 99,999 does not exist: these filters give "),
 ])
 def test_misclassified_refuses_hostile_gallery_values_with_a_message(rnn, query, message):
     """Check a bad filter, sort or page in the URL is named (as plain text) in a warning, replaced by

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.hidden_states import trace_image
 from core.run_store import RunStore
 from core.run_training import train_run
+from dashboard.figures_inspect import PATH_NAME
 from dashboard.playback import TIMESTEPS, parse_timestep
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
@@ -75,7 +76,7 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
     marker = path["data"][panel["path"]["marker"]]
     assert marker["name"] == "t = 28"
     np.testing.assert_allclose([marker["x"][0], marker["y"][0]], panel["path"]["points"][-1], atol=1e-4)
-    this_image = next(trace for trace in path["data"] if trace.get("name") == "this image")
+    this_image = next(trace for trace in path["data"] if trace.get("name") == PATH_NAME)
     np.testing.assert_allclose(np.stack([plotly_array(this_image["x"]), plotly_array(this_image["y"])], axis=1),
                                panel["path"]["points"], atol=1e-4)
     app.query_params["t"] = "20"
@@ -114,6 +115,42 @@ def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     assert [panel["label"] for panel in _sent(app)["panels"]] == [""]
     options = app.selectbox(key="hidden_compare").options
     assert options == ["no, this run only", f"seed 0 · {record.metric('test_accuracy'):.2%}"]
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def test_the_compared_run_is_kept_in_the_url_and_read_back(two_runs):
+    """Check choosing a run to compare puts it in ?compare=, a link with ?compare= opens both runs,
+    "no" takes it out again, and a ?compare= that is not another run is refused with a message."""
+    _, record, other = two_runs
+    app = _open(run=record.run_id, image="3")
+    app.selectbox(key="hidden_compare").set_value(other.run_id).run()
+    assert app.query_params["compare"] == other.run_id
+    linked = _open(run=record.run_id, image="3", compare=other.run_id)
+    assert not linked.exception and not linked.warning
+    assert linked.selectbox(key="hidden_compare").value == other.run_id and len(_sent(linked)["panels"]) == 2
+    linked.selectbox(key="hidden_compare").set_value(None).run()
+    assert "compare" not in linked.query_params and len(_sent(linked)["panels"]) == 1
+    for bad in ("0123456789abcdef", "<b>x</b>"):
+        refused = _open(run=record.run_id, compare=bad)
+        assert "is not another run with saved weights here; showing this run alone" in _texts(refused.warning)
+        assert "compare" not in refused.query_params and len(_sent(refused)["panels"]) == 1
+    itself = _open(run=record.run_id, compare=record.run_id)  # the page's own run: nothing to say
+    assert not itself.warning and "compare" not in itself.query_params
+
+
+def test_two_run_mode_names_the_run_of_each_verdict_and_of_the_attribution(two_runs):
+    """Check with two runs the headline gives each run's answer, tagged A and B, and the attribution
+    section says it explains run A only."""
+    _, record, other = two_runs
+    app = _open(run=record.run_id, image="3", compare=other.run_id)
+    headline = next(text for text in _texts(app.markdown).splitlines() if text.startswith("**A** (seed 0): predicted"))
+    assert "**B** (seed 1): predicted" in _texts(app.markdown)
+    assert "The answer stays" in headline
+    assert any(str(header.value).endswith("(run A)") for header in app.subheader)
+    assert "For run A (seed 0) only. To see B's, make it the page's run" in _texts(app.caption)
 
 
 @pytest.mark.parametrize("text, expected", [(None, 28), ("1", 1), ("28", 28)])

@@ -76,6 +76,8 @@ class TrainedRun:
     zoomed_range: list[float] | None = None  # the loss panel's x range right after a drag-zoom
     after_zoom: list[tuple[int, list[float]]] = field(default_factory=list)  # (points, x range) later on
     result_text: str = ""  # the main area once the result is shown
+    final_chart: tuple[int, list[float]] | None = None  # (points, x range) of the chart beside the result
+    toolbar_shown: list[bool] = field(default_factory=list)  # while training, then beside the result
 
 
 @contextlib.contextmanager
@@ -136,6 +138,11 @@ def loss_x_range(frame) -> list[float]:
     return frame.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.range")
 
 
+def toolbar_shown(frame) -> bool:
+    """Whether Plotly's toolbar may show (on hover) in the live chart's frame."""
+    return frame.evaluate("() => getComputedStyle(document.querySelector('.modebar-container')).display !== 'none'")
+
+
 def drag_zoom(page, frame) -> None:
     """Drag a box over the loss panel, as a user zooming in would."""
     box = frame.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
@@ -174,6 +181,7 @@ def trained_run(browser, server) -> TrainedRun:
                 points = batch_points(frame) if frame is not None else None
                 if points and progress.is_visible():
                     if trained.zoomed_range is None:
+                        trained.toolbar_shown.append(toolbar_shown(frame))
                         drag_zoom(page, frame)
                         trained.zoomed_range = loss_x_range(frame)
                     elif not trained.batch_points_while_training or points != trained.batch_points_while_training[-1]:
@@ -183,6 +191,18 @@ def trained_run(browser, server) -> TrainedRun:
             time.sleep(0.25)
         trained.run_id = parse_qs(urlparse(page.url).query).get("run", [""])[0]
         trained.result_text = page.locator('[data-testid="stMain"]').inner_text()
+        # The finished run's chart replaces the live one's figure: wait until it holds every logged batch.
+        final_points = TRAINING_IMAGES // 100
+        page.wait_for_function(f"() => [...document.querySelectorAll('iframe')].some(frame => "
+                               f"frame.src.includes('{LIVE_CHART_COMPONENT}'))")
+        deadline = time.monotonic() + UI_SECONDS
+        while trained.final_chart is None or trained.final_chart[0] != final_points:
+            assert time.monotonic() < deadline, f"the finished chart never showed {final_points} batches"
+            with contextlib.suppress(PlaywrightError, AttributeError):
+                frame = live_chart(page)
+                trained.final_chart = (batch_points(frame), loss_x_range(frame))
+            time.sleep(0.25)
+        trained.toolbar_shown.append(toolbar_shown(live_chart(page)))
     context.close()
     return trained
 
@@ -204,6 +224,15 @@ def test_live_chart_keeps_the_users_zoom(trained_run, server):
         assert trained_run.after_zoom, "no refresh with new points came after the zoom"
         for points, x_range in trained_run.after_zoom:
             assert x_range == pytest.approx(zoomed), f"zoom lost at {points} points: {x_range} != {zoomed}"
+
+
+def test_the_users_zoom_survives_the_end_of_the_training(trained_run, server):
+    """Check the zoom made on the live chart is kept when the finished run's chart (every batch, and
+    the toolbar back) takes its place."""
+    with artifacts_on_failure("final-chart-zoom", server=server):
+        points, x_range = trained_run.final_chart
+        assert x_range == pytest.approx(trained_run.zoomed_range), f"zoom lost at the end: {x_range}"
+        assert trained_run.toolbar_shown == [False, True]  # hidden while live, back for the finished run
 
 
 def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):
@@ -294,6 +323,8 @@ def test_another_tabs_training_cannot_be_stopped_from_here(server, browser):
 
 
 JOB_AREA_NOTICE_JS = """() => getComputedStyle(document.querySelector('.st-key-train_job'), '::before').content"""
+PROGRESS_SHOWN_JS = """() => [...document.querySelectorAll('.st-key-train_job [data-testid="stProgress"]')]
+  .map(bar => bar.checkVisibility())"""
 JOB_AREA_STYLED_JS = """() => [...document.styleSheets].some(sheet => [...sheet.cssRules].some(
   rule => rule.cssText.includes('st-key-train_job') && rule.cssText.includes('data-test-connection-state')))"""
 
@@ -314,8 +345,9 @@ def _running_run(runs_dir: Path, timeout: float = 300) -> str:
 def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, server):
     """Check a server killed (kill -9) mid-training leaves an interrupted (never complete) run with
     its last finished epoch, listed as interrupted after a restart; and the Train page's job area,
-    plain while connected, says its content is out of date once the server is gone (it relies on an
-    attribute Streamlit's frontend sets; a new Streamlit may drop it).
+    plain while connected, says its content is out of date once the server is gone and hides the
+    progress bar with its frozen time left (it relies on an attribute Streamlit's frontend sets; a new
+    Streamlit may drop it).
 
     It kills the module's server (starting one more would cost a server start): keep it the
     module's last test."""
@@ -332,9 +364,14 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, se
             set_number(page, "Training images", 5_000)
             page.get_by_role("button", name="Train", exact=True).click()
             run_id = _running_run(server.runs_dir)
+            page.get_by_text("left").first.wait_for()  # "about N s left" under the progress bar
+            assert page.evaluate(PROGRESS_SHOWN_JS) == [True]
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(timeout=30)
             page.wait_for_function(f"() => ({JOB_AREA_NOTICE_JS})().includes('No connection to the server')")
+            # The progress bar and its frozen time left are gone; the notice says the progress is unknown.
+            assert page.evaluate(PROGRESS_SHOWN_JS) == [False]
+            assert "how far the training got is unknown" in page.evaluate(JOB_AREA_NOTICE_JS)
 
             record = store.read_run(run_id)
             assert record.status == INTERRUPTED

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import numpy as np
 import pytest
 
+from dashboard.figures_inspect import PATH_NAME
 from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.gallery import confusion_matrix, filter_gallery, gallery_table
 from tests.browser_support import artifacts_on_failure, require_chromium
@@ -105,7 +106,7 @@ def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run
     assert inspect[1]["name"] == "hidden state h_t" and inspect[1]["z_shape"][0] == 28
     assert len(probability_lines) == 10 and all(trace["type"] == "scatter" for trace in probability_lines)
     assert any(trace["name"].endswith("(predicted)") for trace in probability_lines)
-    assert any(trace["name"] == "this image" for trace in trajectory)
+    assert any(trace["name"] == PATH_NAME for trace in trajectory)
 
 
 def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, page):

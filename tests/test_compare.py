@@ -8,10 +8,10 @@ from dataclasses import fields
 import pandas as pd
 import pytest
 
-from core.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, differing_fields, epoch_histories, stack_histories,
-                          table_configs)
+from core.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, best_of_other_cells, differing_fields, epoch_histories,
+                          stack_histories, table_configs)
 from core.config import RNNConfig
-from core.run_format import EPOCH_HISTORY_FILE
+from core.run_format import COMPLETE, EPOCH_HISTORY_FILE, FAILED, STOPPED, RunRecord
 from core.run_store import RunStore
 
 
@@ -83,3 +83,31 @@ def test_stack_histories_of_nothing_has_the_columns():
     """Check an empty stack still has every column, so a figure can name what is missing."""
     stacked = stack_histories({}, cell={})
     assert stacked.empty and list(stacked.columns) == EPOCH_CURVE_COLUMNS + ["cell"]
+
+
+def _record(name: str, cell: str, accuracy: float | None, status: str = COMPLETE, subset: int = 55_000,
+            data: str = "mnist", day: int = 1) -> RunRecord:
+    return RunRecord(run_id=name, run_dir=None, config=RNNConfig(cell=cell, train_subset=subset), data_identity=data,
+                     status=status, info={"started_at": f"2025-01-{day:02d}T00:00:00",
+                                          "metrics": {"test_accuracy": accuracy}})
+
+
+def test_best_of_other_cells_picks_a_complete_full_run_with_the_best_accuracy():
+    """Check each other cell is represented by its complete run on the same data, full training set
+    first, then by test accuracy, then the newest; never a newer but worse, partial or stopped run."""
+    current = _record("lstm", "lstm", 0.98)
+    records = [
+        _record("rnn-trial", "rnn", 0.58, day=9),  # the newest RNN: a weak sweep trial
+        _record("rnn-best", "rnn", 0.9706, day=2),
+        _record("rnn-subset", "rnn", 0.99, subset=5_000, day=3),  # better, but on a tenth of the data
+        _record("rnn-stopped", "rnn", 0.995, status=STOPPED, day=4),
+        _record("rnn-other-data", "rnn", 0.999, data="fashion", day=5),
+        _record("gru-failed", "gru", None, status=FAILED, day=8),
+        _record("gru-old", "gru", 0.97, day=1),
+        _record("gru-tie", "gru", 0.97, day=6),  # as good, newer
+        _record("lstm-other", "lstm", 0.99),  # current's own cell: never
+    ]
+    assert [record.run_id for record in best_of_other_cells(current, records)] == ["rnn-best", "gru-tie"]
+    subsets_only = [_record("rnn-small", "rnn", 0.9, subset=5_000), _record("rnn-smaller", "rnn", 0.8, subset=1_000)]
+    assert [record.run_id for record in best_of_other_cells(current, subsets_only)] == ["rnn-small"]
+    assert best_of_other_cells(current, [current]) == []

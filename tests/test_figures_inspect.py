@@ -8,8 +8,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from core.analysis import softmax
-from dashboard.figures_inspect import (class_accuracy_figure, class_means_figure, confusion_figure, ink_picture,
-                                       inspect_figure, probability_lines_figure, trajectory_figure, unit_ticks)
+from dashboard.figures_inspect import (CLASS_COLORS, FAINT_OPACITY, MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE,
+                                       PATH_NAME, TIME_COLORS, class_accuracy_figure, class_means_figure,
+                                       confusion_figure, ink_picture, inspect_figure, probability_lines_figure,
+                                       trajectory_figure, unit_ticks)
 
 
 @pytest.fixture
@@ -80,6 +82,75 @@ def test_probability_lines_have_one_line_per_class(one_image):
     assert any("from row 20" in annotation.text for annotation in figure.layout.annotations)
 
 
+def _cielab(hex_colors: list[str], strength: float = 1.0) -> np.ndarray:
+    """CIELAB (n, 3) of sRGB colours '#rrggbb' (D65 white), drawn at strength (opacity) over white."""
+    rgb = np.array([[int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)] for color in hex_colors])
+    rgb = strength * rgb + (1 - strength)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz /= [0.95047, 1.0, 1.08883]
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def _ciede2000(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference between CIELAB colours (..., 3) (Sharma, Wu & Dalal, 2005)."""
+    (l1, a1, b1), (l2, a2, b2) = np.moveaxis(first, -1, 0), np.moveaxis(second, -1, 0)
+    mean_chroma = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(mean_chroma**7 / (mean_chroma**7 + 25**7)))
+    a1, a2 = (1 + g) * a1, (1 + g) * a2
+    c1, c2 = np.hypot(a1, b1), np.hypot(a2, b2)
+    h1, h2 = np.degrees(np.arctan2(b1, a1)) % 360, np.degrees(np.arctan2(b2, a2)) % 360
+    both = c1 * c2 != 0
+    dh = h2 - h1
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh)) * both
+    big_h = 2 * np.sqrt(c1 * c2) * np.sin(np.radians(dh / 2))
+    mean_l, mean_c, total = (l1 + l2) / 2, (c1 + c2) / 2, h1 + h2
+    mean_h = np.where(~both, total, np.where(np.abs(h1 - h2) <= 180, total / 2,
+                                             np.where(total < 360, (total + 360) / 2, (total - 360) / 2)))
+    t = (1 - 0.17 * np.cos(np.radians(mean_h - 30)) + 0.24 * np.cos(np.radians(2 * mean_h))
+         + 0.32 * np.cos(np.radians(3 * mean_h + 6)) - 0.20 * np.cos(np.radians(4 * mean_h - 63)))
+    rotation = -np.sin(np.radians(60 * np.exp(-(((mean_h - 275) / 25) ** 2)))) * 2 * np.sqrt(
+        mean_c**7 / (mean_c**7 + 25**7))
+    s_l = 1 + 0.015 * (mean_l - 50) ** 2 / np.sqrt(20 + (mean_l - 50) ** 2)
+    s_c, s_h = 1 + 0.045 * mean_c, 1 + 0.015 * mean_c * t
+    dl, dc, dh = (l2 - l1) / s_l, (c2 - c1) / s_c, big_h / s_h
+    return np.sqrt(dl**2 + dc**2 + dh**2 + rotation * dc * dh)
+
+
+def test_ciede2000_matches_the_published_test_pairs():
+    """Check the test's CIEDE2000 against pairs 1, 7, 17 and 34 of Sharma, Wu & Dalal's table."""
+    first = np.array([[50, 2.6772, -79.7751], [50, 0, 0], [50, 2.5, 0], [2.0776, 0.0795, -1.1350]])
+    second = np.array([[50, 0, -82.7485], [50, -1, 2], [73, 25, -18], [0.9033, -0.0636, -0.5514]])
+    assert_allclose(_ciede2000(first, second), [2.0425, 2.3669, 27.1492, 0.9082], atol=1e-4)
+
+
+@pytest.mark.parametrize("strength, minimum",
+                         [(1.0, MIN_CLASS_COLOR_DISTANCE), (FAINT_OPACITY, MIN_FAINT_COLOR_DISTANCE)], ids=["bold", "faint"])
+def test_digit_colours_differ_pairwise(strength, minimum):
+    """Check every pair of the ten digit colours is at least the minimum CIEDE2000 apart, bold and drawn
+    faint over white (D3's palette, before: 16.2 bold, 8.4 faint between purple 4 and pink 6)."""
+    lab = _cielab(CLASS_COLORS, strength)
+    first, second = np.triu_indices(10, 1)
+    assert len(set(CLASS_COLORS)) == 10 and _ciede2000(lab[first], lab[second]).min() >= minimum
+
+
+def test_time_colours_are_grey_and_digit_colours_are_not():
+    """Check the path's timestep scale has no hue (chroma near 0) and every digit colour has one, so the
+    path cannot be read as digits; both figures colour a digit the same."""
+    time_lab = _cielab([color for _, color in TIME_COLORS])
+    assert np.hypot(time_lab[:, 1], time_lab[:, 2]).max() < 3
+    digit_lab = _cielab(CLASS_COLORS)
+    assert np.hypot(digit_lab[:, 1], digit_lab[:, 2]).min() > 20
+    lines = probability_lines_figure(softmax(np.random.default_rng(0).standard_normal((28, 10))), timestep=3)
+    assert [trace.line.color for trace in lines.data] == CLASS_COLORS
+    path = trajectory_figure(np.zeros((28, 2)), np.zeros((10, 28, 2)), np.arange(10), 3, np.array([0.3, 0.1]))
+    ends = [trace for trace in path.data if trace.name in {str(digit) for digit in range(10)}]
+    assert [trace.marker.color for trace in ends] == CLASS_COLORS
+    (this_path,) = [trace for trace in path.data if trace.name == PATH_NAME]
+    assert [color for _, color in this_path.marker.colorscale] == [color for _, color in TIME_COLORS]
+
+
 def test_trajectory_figure_draws_this_path_over_faint_others():
     """Check the chosen image's 28 projected states, coloured by timestep, over background paths."""
     rng = np.random.default_rng(2)
@@ -87,7 +158,7 @@ def test_trajectory_figure_draws_this_path_over_faint_others():
     background = rng.standard_normal((20, 28, 2))
     labels = np.repeat(np.arange(10), 2)
     figure = trajectory_figure(projected, background, labels, timestep=5, explained=np.array([0.31, 0.12]))
-    this_image = next(trace for trace in figure.data if trace.name == "this image")
+    this_image = next(trace for trace in figure.data if trace.name == PATH_NAME)
     assert_allclose(this_image.x, projected[:, 0])
     assert_allclose(this_image.y, projected[:, 1])
     assert_array_equal(this_image.marker.color, np.arange(1, 29))
@@ -160,6 +231,10 @@ def test_class_accuracy_figure_zooms_to_the_data():
     assert dots.type == "scatter" and dots.mode == "markers+text"
     assert_allclose(dots.y, accuracy)
     assert dots.text[0] == "98.7%" and dots.text[1] == "92.4%"
+    # The overall accuracy's label sits in the right margin, beside the plot, never over a class's dot.
+    (label,) = figure.layout.annotations
+    assert (label.text, label.y, label.xref, label.x, label.xanchor) == ("all<br>95.5%", 0.955, "paper", 1, "left")
+    assert figure.layout.margin.r >= 60
     low, high = figure.layout.yaxis.range
     assert 0.9 < low < 0.924 and 0.987 < high <= 1.0
     (line,) = figure.layout.shapes

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 
-from core.fixed_points import SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
+from core.fixed_points import EMPTY_ROUNDS, SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
 from core.model import trace_hidden_states
 
 GAINS = np.array([2.0, 0.5])  # W_h = diag(2, 0.5), b = 0: unit 1 has gain above 1, unit 2 below
@@ -44,6 +44,65 @@ def test_a_gain_below_one_everywhere_has_the_origin_as_its_only_fixed_point():
     assert_allclose(points.states[0], [0, 0], atol=1e-6)
     assert points.is_stable.tolist() == [True]
     assert_allclose(points.eigenvalues[0].real, [0.9, 0.5], atol=1e-9)
+
+
+# A network of four independent units (W_h diagonal), so its fixed points are every combination of
+# each unit's own: tanh(w h + b) = h has three roots for units 1 and 2, one root and a slow point (a
+# "ghost", where two roots merged and vanished) for unit 3, and for unit 4 (w = 1, b = 0) the single
+# root 0 where the map is tangent to the identity, so q is flat along it (a slow valley the search
+# can stop anywhere in, as in a trained network's slow regions with |λ| ≈ 1).
+KNOWN_GAINS = np.array([2.0, 1.5, 2.0, 1.0])
+KNOWN_BIASES = np.array([0.0, 0.1, 0.55, 0.0])
+
+
+def unit_roots(gain: float, bias: float) -> list[float]:
+    """Every root of tanh(gain h + bias) = h, bracketed on a fine grid over [-1, 1] (0 exactly when bias is 0)."""
+    residual = lambda h: np.tanh(gain * h + bias) - h  # noqa: E731
+    grid = np.linspace(-1.0, 1.0, 2_001) + 1e-4  # off 0, so a root at 0 is bracketed, not hit
+    values = residual(grid)
+    return [brentq(residual, low, high) for low, high, first, second in zip(grid, grid[1:], values, values[1:])
+            if first * second < 0]
+
+
+def test_a_known_network_has_every_fixed_and_slow_point_once():
+    """Check the four-unit diagonal network gives its 3 × 3 × 1 × 1 = 9 fixed points and 9 slow points
+    (the ghost of unit 3 with every root of units 1 and 2), each exactly once, nothing else: the
+    minima spread along unit 4's flat valley are one point each, and no combination is missed."""
+    roots = [unit_roots(gain, bias) for gain, bias in zip(KNOWN_GAINS, KNOWN_BIASES)]
+    assert [len(unit) for unit in roots] == [3, 3, 1, 1]
+    ghost = (-np.arctanh(1 / np.sqrt(2)) - 0.55) / 2  # unit 3's slowest state (see the 1-d test below)
+    ghost_speed = 0.5 * (-1 / np.sqrt(2) - ghost) ** 2
+    fixed = np.array([[first, second, roots[2][0], 0.0] for first in roots[0] for second in roots[1]])
+    slow = np.array([[first, second, ghost, 0.0] for first in roots[0] for second in roots[1]])
+    starts = np.random.default_rng(0).uniform(-1, 1, (600, 4))
+    points = find_update_fixed_points(np.diag(KNOWN_GAINS), KNOWN_BIASES, starts, round_starts=50)
+
+    assert (int(points.is_fixed.sum()), int((~points.is_fixed).sum())) == (9, 9)
+    for expected, found, tolerance in ((fixed, points.states[points.is_fixed], [1e-8, 1e-8, 1e-8, 0.01]),
+                                       (slow, points.states[~points.is_fixed], [1e-6, 1e-6, 1e-3, 0.1])):
+        # Each expected point matched by exactly one found point (the order is by q).
+        matches = np.all(np.abs(found[:, None, :] - expected[None, :, :]) <= tolerance, axis=2)  # (found, expected)
+        assert matches.sum(axis=0).tolist() == [1] * 9 and matches.sum(axis=1).tolist() == [1] * 9
+    assert_allclose(points.speeds[~points.is_fixed], ghost_speed, rtol=1e-3)
+    assert points.hits.min() >= 2 and points.hits.sum() <= points.starts <= 600
+
+
+def test_the_search_stops_after_two_rounds_without_a_new_point_none_resting_on_one_start():
+    """Check the rounds of tanh(2h) (roots -h*, 0, h*), two starts a round: h* (round 1), nothing new
+    (round 2), 0 from one start (round 3), nothing new (round 4: but 0 rests on one start), nothing
+    new and 0 reached again (round 5): the search ends there, before the starts that would find -h*."""
+    starts = np.array([[0.9], [0.8], [0.85], [0.7], [0.1], [0.75], [0.65], [0.6], [0.05], [0.95], [-0.9], [-0.8]])
+    assert EMPTY_ROUNDS == 2
+    points = find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=2)
+    assert points.starts == 10
+    root = brentq(lambda h: np.tanh(2 * h) - h, 0.5, 1.0)
+    order = np.argsort(points.states[:, 0])
+    assert_allclose(points.states[order, 0], [0.0, root], atol=1e-9)
+    assert points.hits[order].tolist() == [2, 8]
+    everything = find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=12)
+    assert everything.starts == 12 and len(everything) == 3
+    with pytest.raises(ValueError, match="round_starts must be an integer of at least 1, got 0"):
+        find_update_fixed_points(np.array([[2.0]]), np.zeros(1), starts, round_starts=0)
 
 
 def test_update_jacobian_matches_finite_differences():

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.gallery import (GALLERY_COLUMNS, confusion_matrix, filter_gallery, gallery_table, parse_test_index,
-                          per_class_accuracy)
+from core.gallery import (GALLERY_COLUMNS, confusion_matrix, filter_gallery, gallery_table, parse_gallery_query,
+                          parse_test_index, per_class_accuracy)
 
 
 def _probabilities(rows: list[dict[int, float]]) -> np.ndarray:
@@ -112,3 +112,23 @@ def test_gallery_table_is_tidy():
     assert isinstance(table, pd.DataFrame) and len(table) == 3
     assert table["index"].tolist() == [0, 1, 2]
     assert table["correct"].dtype == bool
+
+
+@pytest.mark.parametrize("text, page, problem", [
+    ("1", 1, None),
+    ("99999", 99_999, None),  # past any gallery's end: the page reports it with the range it has
+    ("0", 1, "page='0' is not allowed; use a page number: 1, 2, 3 and so on"),
+    ("-1", 1, "page='-1' is not allowed; use a page number: 1, 2, 3 and so on"),
+    ("02", 1, "page='02' is not allowed"),
+    ("1" * 10, 1, "page='1111111111' is not allowed"),
+    ("²", 1, "page='²' is not allowed"),
+])
+def test_parse_gallery_query_takes_any_page_number(text, page, problem):
+    """Check ?page= takes any page number written plainly (up to nine digits), and names the value otherwise."""
+    query, problems = parse_gallery_query({"page": text})
+    assert query.page == page
+    if problem is None:
+        assert problems == []
+    else:
+        (message,) = problems
+        assert message.startswith(problem)

@@ -229,6 +229,21 @@ def test_epoch_history_follows_epoch_events(manager):
     assert table["iteration"].tolist() == [20, 40]
 
 
+def test_a_job_expects_its_analysis_to_take_as_long_as_the_newest_like_runs_did(manager):
+    """Check a job's time left counts the run's analysis as long as it took for the complete runs of the
+    same cell and unit count (here one: see tests/test_runs.py for the median of several), and nothing
+    when there is none."""
+    first = manager.submit(TINY_CONFIG.replace(seed=40), TAB)
+    first.wait(WAIT_SECONDS)
+    assert first.snapshot().expected_analysis_seconds is None  # no run before it
+    took = first.snapshot().record.info["timings"]["analysis_seconds"]
+    second = manager.submit(TINY_CONFIG.replace(seed=41), TAB)
+    other_size = manager.submit(TINY_CONFIG.replace(seed=41, hidden_units=TINY_CONFIG.hidden_units + 1), TAB)
+    other_size.wait(WAIT_SECONDS)
+    assert second.snapshot().expected_analysis_seconds == took > 0
+    assert other_size.snapshot().expected_analysis_seconds is None
+
+
 def test_job_manager_rejects_bad_max_running(mnist, tmp_path):
     """Check max_running below one is refused with a message naming the field."""
     with pytest.raises(ValueError, match="max_running=0"):

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from core import run_analysis
 from core.config import RNNConfig
 from core.events import Message
-from core.fixed_points import START_COUNT, START_IMAGES, find_update_fixed_points, visited_states
+from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
 from core.hidden_states import SAMPLE_SIZE, summarize_states
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.numpy_trace import trace_states
@@ -94,10 +94,14 @@ def test_arrays_that_do_not_fit_the_run_are_outdated():
     (lambda arrays: {**arrays, "memory.curve": arrays["memory.curve"][:27]}, r"memory: curve is float64 \(27,\)"),
     (lambda arrays: {**arrays, "fixed_points.eigenvalues": arrays["fixed_points.eigenvalues"].real},
      "fixed_points: eigenvalues is float64"),
-    (lambda arrays: {**arrays, "fixed_points.starts": np.int64(0)}, "fixed_points: .* points from 0 starts"),
+    (lambda arrays: {**arrays, "fixed_points.starts": np.int64(0)}, r"fixed_points: \d+ hits from 0 starts"),
+    (lambda arrays: {**arrays, "fixed_points.hits": 0 * arrays["fixed_points.hits"]}, "fixed_points: 0 hits from"),
+    # Stored before minima were merged by region and the search went on until no new point: recomputed.
+    (lambda arrays: {**arrays, "fixed_points.version": np.int64(1)}, "fixed_points: missing or not version 2"),
     (lambda arrays: {name: value for name, value in arrays.items() if name != "fixed_points.speeds"},
      "fixed_points: arrays"),
-], ids=["negative curve", "short curve", "real eigenvalues", "more points than starts", "no speeds"])
+], ids=["negative curve", "short curve", "real eigenvalues", "more hits than starts", "no hits", "version 1",
+         "no speeds"])
 def test_stored_memory_and_fixed_points_that_do_not_fit_are_outdated(damage, message):
     """Check a memory curve or fixed points that cannot be right are refused alone, the other groups kept."""
     arrays = _synthetic_analysis(units=6, cell="rnn").to_arrays()
@@ -151,8 +155,9 @@ def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist, monkey
     # The memory curve and the fixed points are those of the run's own functions on its own states.
     assert_allclose(stored.memory, memory_curve(weights, mnist.test_images[:MEMORY_SAMPLE]), rtol=1e-6)
     hidden, _, _ = trace_states(weights, mnist.test_images[:START_IMAGES])
-    points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(hidden, START_COUNT))
-    assert len(stored.fixed_points) == len(points) > 0 and stored.fixed_points.starts == START_COUNT
+    points = find_update_fixed_points(weights.recurrent_kernel, weights.bias, visited_states(hidden, MAX_STARTS))
+    assert len(stored.fixed_points) == len(points) > 0 and stored.fixed_points.starts == points.starts <= MAX_STARTS
+    assert_array_equal(stored.fixed_points.hits, points.hits)
     assert_allclose(stored.fixed_points.states, points.states, atol=1e-9)
     # Read back as stored: nothing is computed again.
     _no_computing(store, monkeypatch)

@@ -15,8 +15,8 @@ import pytest
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
 from core.run_format import (ANALYSIS_FILE, ARTIFACT_FILES, BATCH_COLUMNS, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
-                             PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, read_record,
-                             read_status)
+                             PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
+                             read_record, read_status)
 from core.run_store import RunStore
 from core.run_training import train_run
 from core.training import evaluate_logits
@@ -275,3 +275,18 @@ def test_second_process_waits_for_the_lock_and_reuses_the_run(tiny_run, tmp_path
     assert summary["test_accuracy"] == trained.metric("test_accuracy")
     assert "Training Accuracy" not in output
     assert [path.name for path in tmp_path.iterdir() if not path.name.startswith(".")] == [trained.run_id]
+
+
+def test_typical_analysis_seconds_is_the_median_of_the_newest_like_runs(tmp_path, monkeypatch):
+    """Check a new run's analysis is expected to take the median of the newest five complete runs' of
+    the same cell and unit count, one slow outlier or runs of other shapes, statuses or cells aside."""
+    def record(seconds: float, status: str = COMPLETE, **changes) -> RunRecord:
+        return RunRecord(run_id="0" * 16, run_dir=tmp_path, config=TINY_CONFIG.replace(**changes), data_identity="",
+                         status=status, info={"timings": {"analysis_seconds": seconds}})
+
+    store = RunStore(tmp_path)
+    newest_first = [record(6.6), record(99.0, hidden_units=512), record(20.7), record(50.0, cell="lstm"),
+                    record(80.0, status=STOPPED), record(2.5), record(3.2), record(2.6), record(1000.0)]
+    monkeypatch.setattr(store, "list_runs", lambda: (newest_first, {}))
+    assert store.typical_analysis_seconds(TINY_CONFIG) == 3.2  # the median of 6.6, 20.7, 2.5, 3.2 and 2.6
+    assert store.typical_analysis_seconds(TINY_CONFIG.replace(cell="gru")) is None

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from core.config import RNNConfig
-from core.events import BatchLogged, EpochEnded, Progress, TrainingStarted
+from core.events import BatchLogged, EpochEnded, Evaluated, Progress, TrainingStarted
 from core.data import to_float_images
 from core.training import evaluate_logits, make_optimizer, scale_pixels, train
 
@@ -35,6 +35,11 @@ def test_events_follow_the_tutorials_schedule(small_trained, mnist):
     epochs = [event for event in events if isinstance(event, EpochEnded)]
     assert [event.epoch for event in epochs] == [1, 2] and [event.iteration for event in epochs] == [20, 40]
     assert [event.iteration for event in events if isinstance(event, Progress)][-1] == 40
+    # Every held-out pass is timed, for the time left: validation after each epoch, then the test set.
+    assert (events[0].validation_size, events[0].test_size) == (5_000, 10_000)
+    passes = [event for event in events if isinstance(event, Evaluated)]
+    assert [event.images for event in passes] == [5_000, 5_000, 10_000] and all(event.seconds > 0 for event in passes)
+    assert events.index(passes[0]) < events.index(epochs[0]) and events[-1] is passes[-1]
     assert list(outcome.batch_history["iteration"]) == logged
     np.testing.assert_allclose(outcome.epoch_history["validation_accuracy"],
                                [event.validation_accuracy for event in epochs])

@@ -14,14 +14,15 @@ from core.analysis import decision_timestep, unit_order
 from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.numpy_trace import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, openable_runs,
-                              plotly_js_url, require_run, selected_run_id)
+from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, plotly_js_url,
+                              require_run, selected_run_id)
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import distinguishing_labels, plain, run_title
 from dashboard.own_digit import own_digit_ui
-from dashboard.playback import image_panel, playback, preload_plotly, timestep_from_url
+from dashboard.playback import (compare_run_ui, image_panel, playback, preload_plotly, scale_note,
+                                state_color_limit, timestep_from_url)
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -82,16 +83,6 @@ def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[
     return timestep, order, kind
 
 
-def compare_run_ui(run_id: str) -> str | None:
-    """Another run to read the same image beside this one, or None."""
-    choices = {other: label for other, label in openable_runs(str(get_store().root)).items() if other != run_id}
-    if not choices:
-        return None
-    return st.selectbox("Compare with another run", [None, *choices], key="hidden_compare",
-                        format_func=lambda other: "no, this run only" if other is None else choices[other],
-                        help="Both runs read the same image; the Play button and the slider step them together")
-
-
 # ---------------------------------------------------------------------------------------------
 # Views
 
@@ -101,6 +92,17 @@ def _accuracy_text(record) -> str:
     return f"test accuracy {accuracy:.2%}" if accuracy is not None else ""
 
 
+def verdict_text(probabilities: np.ndarray, true_class: int | None) -> str:
+    """'predicted **3** with 97.1% — correct. The answer stays 3 from row **12** on.' for probabilities (28, 10)."""
+    predicted = int(probabilities[-1].argmax())
+    verdict = ""
+    if true_class is not None:
+        verdict = (" — :green[**correct**]" if predicted == true_class
+                   else f" — :red[**wrong**], the true label is **{true_class}**")
+    return (f"predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
+            f"The answer stays {predicted} from row **{decision_timestep(probabilities)}** on.")
+
+
 def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | None, name: str,
                      summaries: dict[str, StateSummary]) -> None:
     """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
@@ -108,16 +110,10 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
     run_id = selected_run_id()
     compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
-    probabilities = trace.probabilities
-    predicted = int(probabilities[-1].argmax())
-    verdict = ""
-    if true_class is not None:
-        verdict = (" — :green[**correct**]" if predicted == true_class
-                   else f" — :red[**wrong**], the true label is **{true_class}**")
-    st.markdown(f"**{name}**: predicted **{predicted}** with {probabilities[-1, predicted]:.1%}{verdict}. "
-                f"The answer stays {predicted} from row **{decision_timestep(probabilities)}** on.")
     title = f"{name}: read row by row"
+    attribution_note, fitted_on = None, f"{kind}_t"
     if compare_id is None:
+        st.markdown(f"**{name}**: {verdict_text(trace.probabilities, true_class)}")
         panels = [image_panel(image, trace, summaries[kind], kind, STATE_LABELS[kind], order_method, true_class,
                               title)]
     else:
@@ -129,18 +125,29 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
                   for shown, read in records.items()}
         other = trace_own_image(compare_id, image)
         other_kind = kind if other.cell_states is not None else "h"  # a vanilla RNN or GRU has no c_t
+        shown = (("A", run_id, trace, summaries, kind),
+                 ("B", compare_id, other, state_summaries(compare_id), other_kind))
+        st.markdown(f"**{name}**  \n" + "  \n".join(
+            f"**{tag}** ({plain(names[run], limit=60)}): {verdict_text(read.probabilities, true_class)}"
+            for tag, run, read, _, _ in shown))
         panels = [image_panel(image, read, summary[chosen], chosen, STATE_LABELS[chosen], order_method, true_class,
-                              title, f"{tag}: {labels[shown]}", f"{tag}: ")
-                  for tag, shown, read, summary, chosen in (("A", run_id, trace, summaries, kind),
-                                                            ("B", compare_id, other, state_summaries(compare_id),
-                                                             other_kind))]
+                              title, f"{tag}: {labels[run]}", f"{tag}: ")
+                  for tag, run, read, summary, chosen in shown]
+        note = scale_note({tag: chosen for tag, _, _, _, chosen in shown},
+                          {tag: state_color_limit(read, chosen) for tag, _, read, _, chosen in shown})
+        if note:
+            st.caption(note)
+        if other_kind != kind:
+            fitted_on = f"{kind}_t (A) and {other_kind}_t (B)"
+        attribution_note = (f"For run A ({plain(names[run_id], limit=60)}) only. To see B's, make it the page's run "
+                            "in the sidebar's Run picker.")
     playback(panels, timestep, plotly_js_url(), key="hidden_playback",
              on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
     st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
-               f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {kind}_t of the first "
+               f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {fitted_on} of the first "
                f"{SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per digit, dots their "
                f"final states. Unit order '{ORDERS[order_method]}' is computed from this image's states.")
-    attribution_ui(run_id, image, name)
+    attribution_ui(run_id, image, name, note=attribution_note)
 
 
 # A fragment: picking another image, moving the playback or toggling the overlay reruns this part

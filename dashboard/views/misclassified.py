@@ -69,7 +69,7 @@ def write_query(query: GalleryQuery) -> None:
 def show_query_in_widgets(query: GalleryQuery) -> None:
     """Set the widgets to the query before they are drawn (the URL may have changed under them)."""
     values = query.to_query()
-    for key, value in ((SHOW_KEY, values["show"]), (SORT_KEY, values["sort"]), (PAGE_KEY, query.page),
+    for key, value in ((SHOW_KEY, values["show"]), (SORT_KEY, values["sort"]),
                        (TRUE_KEY, ANY if query.true_class is None else query.true_class),
                        (PREDICTED_KEY, ANY if query.predicted_class is None else query.predicted_class)):
         if st.session_state.get(key) != value:
@@ -85,9 +85,9 @@ def filters_changed() -> None:
                              most_confident_first=st.session_state[SORT_KEY] == "high"))
 
 
-def page_changed() -> None:
+def page_changed(key: str) -> None:
     query = st.session_state[QUERY_STATE]
-    write_query(replace(query, page=st.session_state[PAGE_KEY]))
+    write_query(replace(query, page=st.session_state[key]))
 
 
 def confusion_clicked() -> None:
@@ -143,7 +143,8 @@ def gallery(run_id: str, rows, query: GalleryQuery) -> None:
     """The query's page of cards and the page picker."""
     pages = max(1, -(-len(rows) // CARDS_PER_PAGE))
     if query.page > pages:
-        st.warning(f"Page {query.page:,} does not exist for these filters; showing page {pages:,}, the last.")
+        st.warning(f"Page {query.page:,} does not exist: these filters give {pages:,} "
+                   f"{'page' if pages == 1 else 'pages'}, 1 to {pages:,}. Showing page {pages:,}, the last.")
         query = replace(query, page=pages)
         write_query(query)
     start = (query.page - 1) * CARDS_PER_PAGE
@@ -159,9 +160,11 @@ def gallery(run_id: str, rows, query: GalleryQuery) -> None:
             for column, (_, row) in zip(columns, shown.iloc[first : first + CARDS_PER_ROW].iterrows()):
                 with column:
                     card(run_id, row)
-    if st.session_state.get(PAGE_KEY) != query.page:
-        st.session_state[PAGE_KEY] = query.page
-    st.pagination(pages, key=PAGE_KEY, on_change=page_changed)
+    # The page is part of the key: each page gets its own widget, drawn at its default, so the URL's
+    # page never has to be written into the widget's state, which st.pagination (always given a default)
+    # logs a warning about.
+    key = f"{PAGE_KEY}_{query.page}"
+    st.pagination(pages, default=query.page, key=key, on_change=page_changed, args=(key,))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # Second, a notice when the server is gone: the page keeps its last progress text ("about 11 s
 # left") under greyed widgets, and once Streamlit's "Connection error" box is closed nothing says
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
-# attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so.
+# attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so
+# and hides the progress bar, whose frozen "time left" would still show behind Streamlit's box.
 JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
@@ -84,7 +85,9 @@ def progress_ui(snapshot: JobSnapshot) -> None:
         text = (snapshot.messages[-1] if snapshot.messages
                 else "Preparing: building the network and compiling its training step...")
     elif progress.iteration >= progress.total_iterations:
-        text = "Training done; evaluating on the 10,000 test images and saving the run..."
+        left = snapshot.seconds_left
+        text = ("Training done; evaluating on the 10,000 test images, saving the run and computing its analysis"
+                + (f" · about {duration(left)} left" if left else "..."))
     else:
         left = snapshot.seconds_left
         text = (f"Epoch {progress.epoch}/{snapshot.config.epochs} · iteration {progress.iteration:,}/"
@@ -153,7 +156,7 @@ def job_ui(drawn: Shown) -> None:
         # Always one chart, always in this place: its plotly.js loads while the page is idle (not
         # during the first seconds of a training) and the same plot goes from idle to live to done.
         # While training, no toolbar: it would flicker at every refresh; zooming by dragging still works.
-        live_plotly_chart(figure, key=KEY + "curves", config={"displayModeBar": False} if drawn.live else {})
+        live_plotly_chart(figure, key=KEY + "curves", toolbar=not drawn.live)
 
 
 def job_view_ui(run_id: str | None) -> dict:
