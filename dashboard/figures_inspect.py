@@ -310,14 +310,16 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     if overall is not None:
         low, high = min(low, overall), max(high, overall)
+        # Labelled beyond the plot's right edge: inside it, the label sat on digit 9's.
         figure.add_hline(y=overall, line=dict(color="#868e96", dash="dash", width=1),
-                         annotation_text=f"all digits {overall:.1%}", annotation_position="bottom right")
+                         annotation_text=f"all digits<br>{overall:.1%}", annotation_position="right",
+                         annotation_font=dict(size=12, color="#495057"))
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
     figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
-    return _layout(figure, title, height=360, showlegend=False)
+    return _layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=80, t=60, b=50))
 
 
 def ink_picture(ink: np.ndarray, scale: int = 1, size: int | None = None) -> np.ndarray:
