@@ -260,8 +260,8 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
     """The confusion matrix as clickable squares: rows true class, columns predicted class.
 
-    Drawn as a scatter of square markers, not a heatmap, because Streamlit reports clicks on
-    scatter points only. Correct answers (the diagonal) are blue, mistakes red, each on its own
+    Drawn as a scatter of square markers, whose clicks name their cell (dashboard/playback.py
+    plotly_chart sends them to the page). Correct answers (the diagonal) are blue, mistakes red, each on its own
     scale, so a dozen confusions are not washed out by a thousand correct answers.
     Every point's customdata is [true, predicted, count].
     """
@@ -293,7 +293,8 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     figure.update_yaxes(title_text="true class", tickvals=ticks, range=[matrix.shape[0] - 0.5, -0.5],
                         showgrid=False, zeroline=False, fixedrange=True)
     # 440 x 440 px with these margins makes cells of about 37 x 33 px: the 33 px squares tile them.
-    return _layout(figure, title, height=440, width=440, showlegend=False, clickmode="event+select",
+    # Clicks are events only: selecting would dim the other cells until the page redraws the figure.
+    return _layout(figure, title, height=440, width=440, showlegend=False, clickmode="event",
                    dragmode=False, margin=dict(l=60, r=10, t=50, b=60))
 
 

@@ -344,26 +344,37 @@ function createView(root) {
   return view;
 }
 
-// plotly_chart: one figure, drawn in its turn; drawn again only when it changed.
-function drawChart(parentElement, data) {
+// plotly_chart: one figure, drawn in its turn; drawn again only when it changed. A clickable one
+// sends the clicked point's x and y to Python as the trigger value "click".
+function drawChart(parentElement, data, setTriggerValue) {
   const node = parentElement.querySelector(".rnn-chart");
+  node.rnnSetTrigger = data.clickable ? setTriggerValue : null;
   if (node.dataset.digest === data.digest) return;
   node.dataset.digest = data.digest;
   node.dataset.ready = "false";
   loadPlotly(data.plotly_url)
     .then((Plotly) => drawInTurn(() => plotFitted(Plotly, node, data.chart.data, data.chart.layout, true)))
-    .then(() => { if (node.dataset.digest === data.digest) node.dataset.ready = "true"; })
+    .then(() => {
+      if (!node.rnnClickHandler) {
+        node.rnnClickHandler = (event) => {
+          const point = event.points && event.points[0];
+          if (node.rnnSetTrigger && point) node.rnnSetTrigger("click", {x: point.x, y: point.y});
+        };
+        node.on("plotly_click", node.rnnClickHandler);
+      }
+      if (node.dataset.digest === data.digest) node.dataset.ready = "true";
+    })
     .catch((error) => { node.textContent = `The chart could not be drawn: ${error.message}`; });
 }
 
 export default function (component) {
-  const {data, parentElement, setStateValue} = component;
+  const {data, parentElement, setStateValue, setTriggerValue} = component;
   if (data.preload) {  // preload_plotly: start fetching and parsing plotly.js while the page is still computed
     loadPlotly(data.preload).catch(() => {});  // a failure is said by the playback itself, which tries again
     return () => {};
   }
   if (data.chart) {
-    drawChart(parentElement, data);
+    drawChart(parentElement, data, setTriggerValue);
     return () => {};
   }
   const root = parentElement.querySelector(".rnn-playback");

@@ -52,10 +52,13 @@ def _read(elements) -> str:
 
 
 def _charts(app: AppTest) -> list[dict]:
-    """Every figure on the page but the "Which rows decided" section's (a component of its own,
-    tests/test_app_attribution.py): st.plotly_chart's, then the playback component's (for each run:
-    the aligned figure, the probability lines and the PCA path; see tests/test_app_playback.py)."""
+    """Every figure on the page but the "Which rows decided" section's (tests/test_app_attribution.py):
+    st.plotly_chart's, then the page's light charts' (dashboard.playback.plotly_chart), then the
+    playback component's (for each run: the aligned figure, the probability lines and the PCA path;
+    see tests/test_app_playback.py)."""
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    figures += [json.loads(chart.proto.json)["chart"] for chart in app.get("bidi_component")
+                if chart.proto.component_name == "rnn_plotly_chart" and "attribution" not in chart.proto.id]
     for component in app.get("bidi_component"):
         if component.proto.component_name == "rnn_playback":
             for panel in json.loads(component.proto.mixed.json or component.proto.json)["panels"]:

@@ -15,10 +15,11 @@ import streamlit as st
 
 from core.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
                           parse_gallery_query, per_class_accuracy)
-from dashboard.common import get_data, get_gallery_table, require_run
+from dashboard.common import get_data, get_gallery_table, plotly_js_url, require_run
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES
+from dashboard.playback import clicked_point, plotly_chart
 
 CARDS_PER_ROW = 6
 ROWS_PER_PAGE = 4
@@ -93,11 +94,10 @@ def page_changed() -> None:
 
 def confusion_clicked() -> None:
     """A click on cell (true, predicted) filters the gallery to that pair."""
-    points = st.session_state[CONFUSION_KEY]["selection"]["points"]
-    if not points:
+    point = clicked_point(CONFUSION_KEY)
+    if point is None:
         return
-    # x and y are plain numbers in the event (customdata may arrive as an encoded typed array).
-    true_class, predicted_class = int(round(points[0]["y"])), int(round(points[0]["x"]))
+    predicted_class, true_class = (int(round(value)) for value in point)
     query = st.session_state[QUERY_STATE]
     write_query(GalleryQuery(correct=true_class == predicted_class, true_class=true_class,
                              predicted_class=predicted_class, most_confident_first=query.most_confident_first))
@@ -196,12 +196,12 @@ with left:
     selected = (query.true_class, query.predicted_class)
     figure = confusion_figure(matrix, selected if None not in selected else None,
                               title="Confusion matrix: click a cell to see its images")
-    st.plotly_chart(figure, key=CONFUSION_KEY, on_select=confusion_clicked, selection_mode="points",
-                    width="content", config={"displayModeBar": False})
+    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(figure, plotly_js_url(), key=CONFUSION_KEY, on_click=confusion_clicked)
 with right:
-    st.plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                          overall=1 - wrong / len(table), title="Accuracy per true class"),
-                    key="misclassified_accuracy_chart")
+    plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
+                                       overall=1 - wrong / len(table), title="Accuracy per true class"),
+                 plotly_js_url(), key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
                "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")
 
