@@ -14,11 +14,12 @@ from core.sweep_estimate import estimate_sweep
 from core.sweep_launch import launch_sweep, log_tail, read_launch, stop_sweep
 from core.sweep_record import RUNNING, TRIAL_FAILED, SweepError, SweepRecord, read_sweep
 from core.sweep_results import METRICS, finished, seed_summary, top_trials, trial_curves, trials_table
-from dashboard.common import RUN_QUERY_KEY, get_data, get_store
+from dashboard.common import RUN_QUERY_KEY, get_data, get_store, plotly_js_url
 from dashboard.figures_sweeps import METRIC_LABELS, accuracy_vs_value_figure, axis_label, parallel_coordinates_figure
 from dashboard.figures_training import validation_overlay_figure
 from dashboard.labels import duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.playback import plotly_chart
 from dashboard.sweep_form import KEY, SweepRequest, sweep_form_ui
 from dashboard.sweep_state import (chosen_sweep_id, run_records, select_sweep, starting_sweeps, sweep_label,
                                    sweep_records)
@@ -162,18 +163,19 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
     if len(done) > TOP_K:
         count = st.slider("Show the best", 2, len(done), TOP_K, key=KEY + "top_k", help="Trials, by accuracy")
         shown = top_trials(table, count, metric)
-    st.plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)), key=KEY + "parcoords",
-                    theme=None)
+    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)), plotly_js_url(),
+                 key=KEY + "parcoords")
     fields = [name for name in varied if name != "seed"]
     if fields:
         summary = seed_summary(table, varied, metric)
-        st.plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric),
-                        key=KEY + "vs_value", theme=None)
+        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric), plotly_js_url(),
+                     key=KEY + "vs_value")
     curves = trial_curves(get_store(), table, varied)
     names = {row.run_id: " · ".join(field_label(name, getattr(row, name)) for name in varied)
              for row in done.itertuples()}
-    st.plotly_chart(validation_overlay_figure(curves, (fields or varied or ["seed"])[0], names=names),
-                    key=KEY + "curves", theme=None)
+    plotly_chart(validation_overlay_figure(curves, (fields or varied or ["seed"])[0], names=names), plotly_js_url(),
+                 key=KEY + "curves")
     links = pd.DataFrame(trial_links(done["run_id"]))
     shown_table = pd.concat([display_trials(done, varied).drop(columns=["State", "Epoch"]).reset_index(drop=True),
                              links], axis=1)
