@@ -60,7 +60,7 @@ def show_steps(steps: PreprocessSteps) -> None:
     st.markdown("**Prepared the way MNIST was made**")
     stages = st.grid(3, min_column_width=150)
     stages.image(ink_picture(steps.ink, size=140), width=140,
-                    caption="the ink" + (" (dark on light, so inverted)" if steps.inverted else ""))
+                 caption="the ink" + (" (dark on light, so inverted)" if steps.inverted else ""))
     square = np.zeros((20, 20))  # the scaled digit in its 20x20 box, centred for display
     height, width = steps.scaled.shape
     top, left = (20 - height) // 2, (20 - width) // 2

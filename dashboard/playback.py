@@ -153,9 +153,9 @@ def preload_plotly(plotly_url: str, key: str) -> None:
 def plotly_chart(figure: go.Figure, plotly_url: str, key: str, on_click=None) -> None:
     """Draw figure with the page's plotly.js (the "cartesian" bundle, dashboard/vendor), in its turn
     after any plot above it (playback.js drawInTurn). Cheaper to open than st.plotly_chart, whose
-    chunk holds all of plotly.js (4.7 MB, read on every page load: a third of Misclassified's time
-    to open), and on Hidden states not drawn on the same frames as a new image's aligned figure,
-    which the user waits for first. Any trace type of that bundle: scatter, bar, heatmap, ...
+    chunk holds all of plotly.js (4.7 MB), read again on every page load; and on Hidden states not
+    drawn on the same frames as a new image's aligned figure, which the user waits for first. Any
+    trace type of that bundle: scatter, bar, heatmap, ...
 
     on_click: called (as a widget callback) when a point is clicked; the point's x and y are then
     in clicked_point(key)."""
