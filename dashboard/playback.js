@@ -149,13 +149,16 @@ function fittedLayout(layout, width) {
   return height === layout.height ? layout : {...layout, height};
 }
 
-// Draw (or update) a plot at its fitted height, and fit it again whenever its width changes.
+const REFIT_PX = 40;  // a width change this large refits the height: not a scrollbar coming or going
+
+// Draw (or update) a plot at its fitted height, and fit it again when its width changes much (a
+// relayout redraws the whole figure; a few pixels off only narrow the image a little).
 function plotFitted(Plotly, plot, traces, layout, drawn) {
   plot.rnnLayout = layout;
   if (!plot.rnnFitObserver) {
     let width = plot.clientWidth;
     plot.rnnFitObserver = new ResizeObserver(() => {
-      if (!plot._fullLayout || plot.clientWidth === width) return;
+      if (!plot._fullLayout || Math.abs(plot.clientWidth - width) < REFIT_PX) return;
       width = plot.clientWidth;
       const height = fittedLayout(plot.rnnLayout, width).height;
       if (height !== plot._fullLayout.height) Plotly.relayout(plot, {height});
