@@ -129,6 +129,8 @@ def test_finished_sweep_shows_its_trials_results_and_links(finished_sweep):
     assert seeds["name"] == "one seed" and sorted(_values(seeds["x"])) == [0.001, 0.001, 0.01, 0.01]
     curves = _chart(app, "sweeps_curves")["data"]
     assert len({trace["legendgroup"] for trace in curves}) == 4
+    # All three drawn by the page's light chart (its 1.5 MB plotly.js), not st.plotly_chart (all 4.7 MB of it).
+    assert not app.get("plotly_chart")
     results = app.dataframe[1].value
     run_id = results["Run id"].iloc[0]
     assert results["Hidden states"].iloc[0] == f"/hidden-states?run={run_id}"

@@ -21,7 +21,7 @@ import pytest
 
 from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
 from core.sweep_record import COMPLETE, list_sweeps
-from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
+from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit, wait_until_settled
 from tests.browser_support import ARTIFACTS, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ray")]  # starts Ray: never beside another Ray test
@@ -97,6 +97,9 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                     expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=120_000)
                     expect(page.get_by_text("Trials", exact=True)).to_be_visible()
                     page.wait_for_function(f"({TRIAL_LINES_JS})().includes(2)", timeout=SWEEP_SECONDS * 1000)
+                    # The lines can be drawn while the page still swaps the live trials' part for the
+                    # finished one (the progress line is there twice for a moment): let it settle.
+                    wait_until_settled(page, UI_SECONDS)
                     assert 2 in page.evaluate(TRIAL_LINES_JS)
                     expect(page.get_by_text("2 complete · complete")).to_be_visible()
                     expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
