@@ -29,6 +29,7 @@ BOX_SELECTORS = "img, canvas, iframe, .js-plotly-plot"
 
 LAYOUT_PROBLEMS_JS = """([textSelectors, boxSelectors]) => {
   const problems = [];
+  const counted = {texts: 0};  // what was looked at: a check that finds nothing to look at proves nothing
   const TOLERANCE = 1;  // px: sub-pixel rounding is not a problem
   const describe = (node) => {
     const testid = node.closest('[data-testid]');
@@ -55,6 +56,7 @@ LAYOUT_PROBLEMS_JS = """([textSelectors, boxSelectors]) => {
   // Text wider than its own box, in the element or any descendant that hides what overflows.
   for (const node of query(textSelectors)) {
     if (!visible(node)) continue;
+    counted.texts++;
     for (const part of [node, ...node.querySelectorAll('*')]) {
       const style = getComputedStyle(part);
       if ((hides(style) || style.textOverflow === 'ellipsis') && part.scrollWidth > part.clientWidth + TOLERANCE
@@ -84,11 +86,12 @@ LAYOUT_PROBLEMS_JS = """([textSelectors, boxSelectors]) => {
       problems.push(`the page scrolls sideways: ${scroller.scrollWidth} px of content in ${scroller.clientWidth} px`);
     }
   }
-  return problems;
+  return {problems, counted};
 }"""
 
 PLOT_PROBLEMS_JS = """() => {
   const problems = [];
+  const counted = {figures: 0, items: 0, ticks: 0, labels: 0};
   const TOLERANCE = 1;
   const boxOf = (node) => node.getBoundingClientRect();
   const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > TOLERANCE
@@ -98,6 +101,7 @@ PLOT_PROBLEMS_JS = """() => {
   const text = (node) => (node.textContent || '').trim().slice(0, 50);
   for (const plot of document.querySelectorAll('.js-plotly-plot')) {
     if (!plot._fullLayout || boxOf(plot).width === 0) continue;
+    counted.figures++;
     const figureTitle = plot.querySelector('.gtitle');
     const name = `figure "${figureTitle ? text(figureTitle) : ''}"`;
     const figure = boxOf(plot.querySelector('.main-svg'));
@@ -121,6 +125,7 @@ PLOT_PROBLEMS_JS = """() => {
       items.push({label: `colour bar "${text(node)}"`, box, node});
     });
     plot.querySelectorAll('.annotation').forEach(node => add(node, 'annotation'));
+    counted.items += items.length;
     for (const item of items) {
       if (!inside(item.box, figure)) problems.push(`${name}: ${item.label} sticks out of the figure`);
     }
@@ -136,6 +141,7 @@ PLOT_PROBLEMS_JS = """() => {
       if (label && text(label)) (ticks[tick.getAttribute('class')] = ticks[tick.getAttribute('class')] || []).push(label);
     });
     for (const [axis, labels] of Object.entries(ticks)) {
+      counted.ticks += labels.length;
       for (let i = 0; i < labels.length; i++) {
         for (let j = i + 1; j < labels.length; j++) {
           if (overlap(boxOf(labels[i]), boxOf(labels[j]))) {
@@ -153,6 +159,7 @@ PLOT_PROBLEMS_JS = """() => {
     const labelled = [];
     for (const label of plot.querySelectorAll('.scatterlayer .textpoint text')) {
       if (!text(label)) continue;
+      counted.labels++;
       const box = boxOf(label);
       if (!inside(box, figure)) problems.push(`${name}: point label "${text(label)}" sticks out of the figure`);
       for (const item of items) {
@@ -185,16 +192,27 @@ PLOT_PROBLEMS_JS = """() => {
       }
     }
   }
-  return problems;
+  return {problems, counted};
 }"""
 
 
 def layout_problems(page) -> list[str]:
     """Every layout problem of the page as it is now (see the module's docstring); empty when it reads."""
-    problems = page.evaluate(LAYOUT_PROBLEMS_JS, [TEXT_SELECTORS, BOX_SELECTORS])
+    return layout_census(page)[0]
+
+
+def layout_census(page) -> tuple[list[str], dict[str, int]]:
+    """(layout_problems, how many of each thing were checked: texts, figures, items (titles, axis
+    titles, legends, colour bars, annotations), ticks, labels): a renamed class in Streamlit or
+    Plotly would leave the checks looking at nothing, and passing."""
+    found = page.evaluate(LAYOUT_PROBLEMS_JS, [TEXT_SELECTORS, BOX_SELECTORS])
+    problems, counted = found["problems"], dict(found["counted"])
     for frame in page.frames:
         try:
-            problems += frame.evaluate(PLOT_PROBLEMS_JS)
+            plots = frame.evaluate(PLOT_PROBLEMS_JS)
         except Exception:  # noqa: BLE001 - a frame navigating away while read: it has no figure to check
             continue
-    return problems
+        problems += plots["problems"]
+        for name, count in plots["counted"].items():
+            counted[name] = counted.get(name, 0) + count
+    return problems, counted

@@ -18,7 +18,7 @@ from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from dashboard.testing import wait_until_settled
-from tests.browser_layout import layout_problems
+from tests.browser_layout import layout_census, layout_problems
 from tests.browser_support import artifacts_on_failure, require_chromium
 from tests.conftest import TINY_CONFIG
 from tests.test_sweep_results import write_sweep_record
@@ -116,3 +116,18 @@ def test_main_column_is_widened_on_a_projector(served, tabs):
             }""")
     assert widths["projector"] >= MAIN_COLUMN_AT_1024
     assert widths["wide screen"] == pytest.approx(1920 - 300 - 2 * 80, abs=2)
+
+
+def test_the_checks_look_at_what_they_check(served, tabs):
+    """Check the layout checks still find their subjects (Streamlit's test ids, Plotly's class names):
+    on Hidden states, texts, four figures with their titles, legends and colour bars, tick labels and
+    point labels; a rename would otherwise leave them checking nothing."""
+    url, ids, log_path = served
+    tab = tabs["wide screen"]
+    with artifacts_on_failure("layout-census", tab, log_path):
+        open_settled(tab, f"{url}/{PAGES['hidden states, a test image'].format(**ids)}")
+        problems, counted = layout_census(tab)
+    assert problems == []
+    assert counted["figures"] == 4  # aligned figure, probability lines, PCA path, attribution
+    # Texts: controls, headings, labels; items: 4 titles, axis titles, 2 legends, 2 colour bars, panel titles.
+    assert counted["texts"] >= 10 and counted["items"] >= 20 and counted["ticks"] >= 40 and counted["labels"] >= 5
