@@ -29,6 +29,12 @@ def apply_process_settings() -> None:
 
 apply_process_settings()
 st.set_page_config(page_title="RNN digit explorer", page_icon="🔢", layout="wide")
+# Streamlit's wide layout keeps 5rem of empty space on each side of the main column whatever the
+# window's width: on a projector (1024 px, a 300 px sidebar) that is a fifth of what is left, and
+# figures and controls were cut. Below 1400 px the margin is 1.5rem (layout.css; a style sheet
+# without comments, which st.html would drop). Streamlit's padding is not a setting (1.67 says
+# "horizontal padding is not configurable yet"); tests/test_browser_layout.py checks the column's width.
+st.html(Path(__file__).resolve().parent / "layout.css")
 
 pages = [st.Page(page.script, title=page.title, icon=page.icon, url_path=page.url_path, default=index == 0)
          for index, page in enumerate(ALL_PAGES)]

@@ -54,11 +54,12 @@ def attribution_ui(run_id: str, image: np.ndarray, name: str, key: str = "hidden
                              f"{digit}, blue ones lower it")
     plotly_chart(attribution_figure(image, attribution.pixel_attributions, attribution.row_attributions,
                                     attribution.occlusion_drops, digit, overlay,
-                                    title=f"{name}: what each row adds to the answer {digit} "
-                                          f"(red: for {digit}, blue: against)"),
+                                    # Short enough for a projector's width; the colours are said below.
+                                    title=f"{name}: what each row adds to the answer {digit}"),
                  plotly_js_url(), key=f"{key}_chart")
     st.caption("Completeness: " + completeness_text(attribution))
-    st.caption(f"Middle: integrated gradients of the logit of {digit}, fading the image in from a black image, "
+    st.caption(f"Red bars count for {digit}, blue ones against. "
+               f"Middle: integrated gradients of the logit of {digit}, fading the image in from a black image, "
                "summed over each row's 28 pixels; the bars add up to logit(image) − logit(black). Right: how much "
                f"P({digit}) = {attribution.probability:.1%} falls when that row alone is set to black.")
     if attribution.completeness_error > COMPLETENESS_TOLERANCE:

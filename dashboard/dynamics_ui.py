@@ -182,12 +182,13 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
                f"unstable; diamonds are slow points; the black ring is the point chosen above. PCA fitted on every "
                f"h_t of the first {SAMPLE_SIZE:,} test images; grey lines are {BACKGROUND_PER_CLASS} of them per "
                "digit.")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(eigenvalue_figure(points.eigenvalues[chosen], points.time_constants[chosen],
-                                        title=f"Eigenvalues of the update's Jacobian at point #{chosen + 1}"),
-                      key=f"{KEY}eigenvalue_chart", theme=None)
-    with right:
-        time_constants_ui(points, chosen)
+    # Side by side when both have room (a wide page), one above the other on a projector.
+    with st.grid(2, min_column_width=380, gap="medium"):
+        st.plotly_chart(eigenvalue_figure(points.eigenvalues[chosen], points.time_constants[chosen],
+                                          title=f"Jacobian eigenvalues at point #{chosen + 1}"),
+                        key=f"{KEY}eigenvalue_chart", theme=None)
+        with st.container():
+            time_constants_ui(points, chosen)
 
 
 def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:

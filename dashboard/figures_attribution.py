@@ -13,7 +13,8 @@ AGAINST_COLOR = "#1864ab"  # blue: pushes it down
 OVERLAY_COLORS = [[0.0, "rgba(24,100,171,1)"], [0.5, "rgba(255,255,255,0)"], [1.0, "rgba(201,42,42,1)"]]
 FAINT_INK = 3.0  # with the overlay on, ink is drawn at a third of its strength so the colours stand out
 # Three panels side by side on one row axis: image | integrated gradients per row | occlusion drop.
-DOMAINS = [(0.0, 0.30), (0.37, 0.67), (0.74, 1.0)]
+# The bar panels are as wide as three tick labels need at a projector's width (about 180 px each).
+DOMAINS = [(0.0, 0.28), (0.34, 0.64), (0.70, 1.0)]
 
 
 def _panel_title(text: str, domain: tuple[float, float]) -> dict:
@@ -69,7 +70,7 @@ def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_at
              hovertemplate=f"without row %{{y}}: P({explained_class}) falls by %{{x:+.1%}}<extra></extra>"),
     ]
     plain = dict(showgrid=False, zeroline=False)
-    bars = dict(zeroline=True, zerolinecolor="#495057", zerolinewidth=1, gridcolor="#eef0f4")
+    bars = dict(zeroline=True, zerolinecolor="#495057", zerolinewidth=1, gridcolor="#eef0f4", nticks=4)
     layout = dict(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=16)), height=460, font=FONT,
         plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=60, r=20, t=80, b=60), showlegend=False,

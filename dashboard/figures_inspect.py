@@ -66,9 +66,20 @@ def _layout_spec(title: str, height: int, **extra) -> dict:
                 plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=60, r=20, t=60, b=50)) | extra
 
 
+# A legend beside the plot, one entry per line. Under the plot, at a fraction of its height, a legend
+# that a narrow figure wraps onto more rows climbed onto the x axis's title (the plot shrinks as the
+# legend grows); anchored to the figure's bottom edge instead, Plotly does not make room for it. Beside
+# the plot, Plotly widens the right margin to whatever the legend needs, at any width.
+LEGEND_BESIDE = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")
+
+
 def _title(text: str, x: float) -> dict:
     return dict(text=text, x=x, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
                 showarrow=False, font=dict(size=15))
+
+
+INSPECT_DOMAINS = [(0.0, 0.30), (0.33, 0.75), (0.78, 1.0)]  # image | states | probabilities, of the width
+INSPECT_HEIGHT = 440
 
 
 def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np.ndarray, timestep: int,
@@ -83,8 +94,10 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
     units = states.shape[1]
     order = np.arange(units) if order is None else np.asarray(order)
     rows = np.arange(1, TIMESTEPS + 1)
-    # Three x axes side by side (widths 33 : 50 : 17), all on the one y axis: the row axis.
-    domains = [(0.0, 0.3135), (0.3385, 0.8135), (0.8385, 1.0)]
+    # Three x axes side by side (widths 30 : 42 : 22), all on the one y axis: the row axis. The
+    # probabilities get room for their ten column labels at a projector's width; the states' columns
+    # are not labelled one by one and can be narrower.
+    domains = INSPECT_DOMAINS
     data = [
         dict(type="heatmap", z=image, x=np.arange(1, 29), y=rows, xaxis="x", yaxis="y", colorscale=colors(INK_COLORS),
              zmin=0, zmax=1, showscale=False, name="image",
@@ -93,18 +106,24 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
              customdata=np.tile(order, (TIMESTEPS, 1)), colorscale=colors(STATE_COLORS), zmin=-color_limit,
              zmax=color_limit, zmid=0, name=state_name,
              colorbar=dict(title=dict(text=state_name.split()[-1], side="top", font=dict(size=12)), x=1.01,
-                           y=1, yanchor="top", len=0.42, thickness=12, tickfont=dict(size=11)),
+                           y=1, yanchor="top", len=0.42, thickness=12, tickfont=dict(size=11),
+                           # Three ticks: at a projector's width the bar is about 70 px tall.
+                           tickvals=[-color_limit, 0, color_limit],
+                           ticktext=[f"{-color_limit:.2g}", "0", f"{color_limit:.2g}"]),
              hovertemplate="t=%{y}, unit %{customdata}: %{z:.3f}<extra></extra>"),
         dict(type="heatmap", z=step_probabilities, x=np.arange(NUM_CLASSES), y=rows, xaxis="x3", yaxis="y",
              colorscale=colors(PROBABILITY_COLORS), zmin=0, zmax=1, name="probabilities",
              colorbar=dict(title=dict(text="P", side="top", font=dict(size=12)), x=1.01, y=0.5,
-                           yanchor="top", len=0.42, thickness=12, tickformat=".0%", tickfont=dict(size=11)),
+                           yanchor="top", len=0.42, thickness=12, tickformat=".0%", tickfont=dict(size=11),
+                           tickvals=[0, 0.5, 1]),
              hovertemplate="after row %{y}: P(%{x}) = %{z:.1%}<extra></extra>"),
     ]
     plain = dict(showgrid=False, zeroline=False)
     reordered = not np.array_equal(order, np.arange(units))
     layout = _layout_spec(
-        title, height=440, margin=dict(l=60, r=70, t=80, b=50),  # 440 px fits a 1,400 px wide browser
+        # 440 px at most: the playback (dashboard/playback.js) lowers the height on a narrower page so
+        # that the row axis is as tall as the square image is wide, keeping the colour bars beside it.
+        title, height=INSPECT_HEIGHT, margin=dict(l=60, r=70, t=80, b=50),
         # Square pixels: the digit keeps its shape, and the row axis follows the image's height.
         xaxis=dict(domain=domains[0], anchor="y", title=dict(text="pixel column"), tickvals=[1, 14, 28],
                    scaleanchor="y", constrain="domain", **plain),
@@ -152,8 +171,8 @@ def probability_lines_figure(step_probabilities: np.ndarray, timestep: int, deci
                                 font=dict(size=12, color="#495057"),
                                 text=f"answer stays {final} from row {decided_at} on"))
     layout = _layout_spec(
-        title, height=480, margin=dict(l=60, r=20, t=60, b=110),
-        legend=dict(title=dict(text="digit:"), orientation="h", x=0, y=-0.2, yanchor="top"),
+        title, height=480, margin=dict(l=60, r=20, t=60, b=60),
+        legend=dict(LEGEND_BESIDE, title=dict(text="digit")),
         xaxis=dict(title=dict(text="rows read (timestep t)"), range=[0.5, TIMESTEPS + 0.5], tickvals=ROW_TICKS,
                    showgrid=False),
         yaxis=dict(title=dict(text="probability"), range=[0, 1.1], tickformat=".0%",
@@ -200,9 +219,9 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
              marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=HIGHLIGHT, width=3))),
     ]
     layout = _layout_spec(
-        title, height=480, margin=dict(l=60, r=20, t=60, b=110),
-        legend=dict(orientation="h", x=0, y=-0.2, yanchor="top", itemsizing="constant",
-                    title=dict(text="where other test images end, by digit:", side="top"), font=dict(size=11)),
+        title, height=480, margin=dict(l=60, r=20, t=60, b=60),
+        legend=dict(LEGEND_BESIDE, itemsizing="constant",
+                    title=dict(text="where other test<br>images end,<br>by digit:", side="top"), font=dict(size=11)),
         xaxis=dict(title=dict(text=f"PC 1 ({explained[0]:.0%} of variance)"), showgrid=False, zeroline=False),
         yaxis=dict(title=dict(text=f"PC 2 ({explained[1]:.0%} of variance)"), showgrid=False, zeroline=False),
     )
@@ -240,9 +259,9 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
     figure.update_yaxes(autorange="reversed", tickvals=[1, 7, 14, 21, 28], showgrid=False)
     figure.update_xaxes(showgrid=False, tickvals=unit_ticks(units), tickfont=dict(size=10))
     figure.update_yaxes(title_text="row t", col=1)
+    # Short enough for two panels side by side at a projector's width (each about 270 px).
     for column in range(1, CLASS_PANEL_COLUMNS + 1):
-        figure.update_xaxes(title_text="hidden unit" + (" (position after reordering)" if reordered else ""),
-                            row=rows, col=column)
+        figure.update_xaxes(title_text="hidden unit" + (" (reordered)" if reordered else ""), row=rows, col=column)
     figure.update_layout(coloraxis=dict(colorscale=colors(STATE_COLORS), cmin=-color_limit, cmax=color_limit, cmid=0,
                                         colorbar=dict(title=dict(text=state_name, side="right"), thickness=12)))
     return _layout(figure, title, height=180 * rows + 120)
@@ -251,8 +270,8 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
     """The confusion matrix as clickable squares: rows true class, columns predicted class.
 
-    Drawn as a scatter of square markers, not a heatmap, because Streamlit reports clicks on
-    scatter points only. Correct answers (the diagonal) are blue, mistakes red, each on its own
+    Drawn as a scatter of square markers, whose clicks name their cell (dashboard/playback.py
+    plotly_chart sends them to the page). Correct answers (the diagonal) are blue, mistakes red, each on its own
     scale, so a dozen confusions are not washed out by a thousand correct answers.
     Every point's customdata is [true, predicted, count].
     """
@@ -284,7 +303,8 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     figure.update_yaxes(title_text="true class", tickvals=ticks, range=[matrix.shape[0] - 0.5, -0.5],
                         showgrid=False, zeroline=False, fixedrange=True)
     # 440 x 440 px with these margins makes cells of about 37 x 33 px: the 33 px squares tile them.
-    return _layout(figure, title, height=440, width=440, showlegend=False, clickmode="event+select",
+    # Clicks are events only: selecting would dim the other cells until the page redraws the figure.
+    return _layout(figure, title, height=440, width=440, showlegend=False, clickmode="event",
                    dragmode=False, margin=dict(l=60, r=10, t=50, b=60))
 
 
@@ -307,7 +327,7 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
                               text=f"all<br>{overall:.1%}", align="left", font=dict(size=12, color="#495057"))
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
-    figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False)
+    figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False, zeroline=False)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
     # The right margin holds the overall accuracy's label.

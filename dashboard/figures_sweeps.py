@@ -7,9 +7,11 @@ Accuracies arrive as fractions and are shown in percent. Fields in core.sweep_re
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -25,54 +27,131 @@ METRIC_LABELS = {"best_validation_accuracy": "Best validation accuracy", "test_a
 POINT_COLOR = "#495057"  # every seed's own result: hollow dark grey circles over the coloured mean
 MEAN_COLOR = VALIDATION_COLOR  # the mean over seeds when no other field varies
 KEY_COLOR = "#868e96"  # legend entries that explain a mark rather than name a trial
+MIN_TICK_GAP = 0.07  # of an axis's height (about 20 px): closer tick labels would overlap
 
 
 def axis_label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def _parcoords_dimension(name: str, values: pd.Series) -> dict:
-    """One axis of the parallel coordinates: log10 of a log field with its values as tick labels,
-    numbers as they are, anything else (cell, optimizer, True/False) as evenly spaced categories."""
+@dataclass(frozen=True)
+class ParallelAxis:
+    """One vertical axis of the parallel coordinates, with every trial's place on it from 0 (bottom) to 1 (top)."""
+
+    label: str
+    positions: np.ndarray  # (trials,)
+    ticks: list[tuple[float, str]]  # (position, label), bottom to top
+    values: list[str]  # each trial's value as written in its hover text
+
+
+def _place(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """values on [low, high] as 0..1 (a single value sits in the middle)."""
+    if high == low:
+        return np.full(len(values), 0.5)
+    return (values - low) / (high - low)
+
+
+def _thinned(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """Drop labels closer than MIN_TICK_GAP to the one kept below them, keeping the top one."""
+    kept: list[tuple[float, str]] = []
+    for tick in sorted(ticks):
+        if kept and tick[0] - kept[-1][0] < MIN_TICK_GAP:
+            if tick is max(ticks):
+                kept[-1] = tick
+            continue
+        kept.append(tick)
+    return kept
+
+
+def _field_axis(name: str, values: pd.Series) -> ParallelAxis:
+    """A varied field's axis: log10 of a log field with its values as tick labels, numbers as they are,
+    anything else (cell, optimizer, True/False) as evenly spaced categories."""
     distinct = sorted(values.unique(), key=lambda value: (str(type(value)), value))
     label = axis_label(name)
+    written = [format_value(value) for value in values]
     if all(is_number(value) for value in distinct):
-        numbers = values.astype(float)
-        if name in LOG_FIELDS and (numbers > 0).all():
-            return {"label": f"{label} (log)", "values": np.log10(numbers).tolist(),
-                    "tickvals": [math.log10(value) for value in distinct],
-                    "ticktext": [format_value(value) for value in distinct]}
-        return {"label": label, "values": numbers.tolist(), "tickvals": [float(value) for value in distinct],
-                "ticktext": [format_value(value) for value in distinct]}
+        numbers = values.astype(float).to_numpy()
+        scale = np.log10 if name in LOG_FIELDS and (numbers > 0).all() else (lambda array: array)
+        if scale is np.log10:
+            label += " (log)"
+        ends = scale(np.array([float(distinct[0]), float(distinct[-1])]))
+        places = _place(scale(np.array([float(value) for value in distinct])), *ends)
+        return ParallelAxis(label, _place(scale(numbers), *ends),
+                            _thinned([(float(place), format_value(value)) for place, value in zip(places, distinct)]),
+                            written)
     codes = {value: index for index, value in enumerate(distinct)}
-    return {"label": label, "values": [codes[value] for value in values], "tickvals": list(codes.values()),
-            "ticktext": [str(value) for value in distinct], "range": [-0.5, len(distinct) - 0.5]}
+    places = {value: (index + 0.5) / len(distinct) for value, index in codes.items()}
+    return ParallelAxis(label, np.array([places[value] for value in values]),
+                        _thinned([(places[value], str(value)) for value in distinct]), written)
+
+
+def _metric_axis(label: str, percents: np.ndarray) -> ParallelAxis:
+    """The metric's axis, in percent: round ticks between the lowest and highest trial, and both ends."""
+    low, high = float(percents.min()), float(percents.max())
+    ends = [(0.0, f"{low:.1f}"), (1.0, f"{high:.1f}")] if high > low else [(0.5, f"{low:.1f}")]
+    inner = []
+    if high > low:
+        step = 10 ** math.floor(math.log10((high - low) / 4))
+        step *= next(factor for factor in (1, 2, 2.5, 5, 10) if (high - low) / (step * factor) <= 5)
+        inner = [(float(_place(np.array([tick]), low, high)[0]), f"{tick:g}")
+                 for tick in np.arange(math.ceil(low / step) * step, high, step)]
+    # The ends first: a round tick too close to one is the one left out.
+    kept = _thinned(ends + [tick for tick in inner if all(abs(tick[0] - end[0]) >= MIN_TICK_GAP for end in ends)])
+    return ParallelAxis(label, _place(percents, low, high), kept, [f"{value:.2f}%" for value in percents])
 
 
 def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric: str = "best_validation_accuracy",
                                 shown_of: int | None = None, height: int = 420) -> go.Figure:
     """One line per finished trial across an axis per varied field, ending on the metric's axis;
-    lines coloured by the metric. trials: core.sweep_results.trials_table rows (finished ones);
-    shown_of: how many finished trials there are, when trials holds only the best of them."""
+    lines coloured by the metric, the best drawn on top. trials: core.sweep_results.trials_table rows
+    (finished ones); shown_of: how many finished trials there are, when trials holds only the best.
+
+    Drawn with ordinary lines on an x axis of axis positions (0, 1, ...), each axis's values placed
+    from 0 (bottom) to 1 (top), its labels as annotations; not Plotly's parcoords, which draws with
+    WebGL: without a GPU (software GL) it was the slowest part of opening the Sweeps page, and it needs
+    plotly.js's full bundle where these lines need only its "cartesian" one (dashboard/vendor)."""
     missing = set(varied + [metric]) - set(trials.columns)
     if missing:
         raise ValueError(f"trials is missing column(s) {sorted(missing)}")
-    accuracy = trials[metric].astype(float) * 100
-    dimensions = [_parcoords_dimension(name, trials[name]) for name in varied]
-    dimensions.append({"label": f"{METRIC_LABELS[metric]} (%)", "values": accuracy.tolist(),
-                       "tickformat": ".1f"})
-    figure = go.Figure(go.Parcoords(
-        dimensions=dimensions, labelangle=0, labelside="top",
-        line={"color": accuracy.tolist(), "colorscale": SEQUENTIAL_SCALE, "showscale": True,
-              "colorbar": {"title": {"text": "%"}, "thickness": 12}},
-    ))
+    percents = trials[metric].astype(float).to_numpy() * 100
+    axes = [_field_axis(name, trials[name]) for name in varied]
+    axes.append(_metric_axis(f"{METRIC_LABELS[metric]} (%)", percents))
+    positions = list(range(len(axes)))
+    # Viridis short of its pale yellow end, which is hard to see on white (as figures_training.value_colors).
+    shades = 0.85 * axes[-1].positions
+    data = []
+    for trial in np.argsort(percents, kind="stable"):  # the best last, on top
+        hover = "<br>".join(f"{axis.label}: {axis.values[trial]}" for axis in axes)
+        data.append(go.Scatter(
+            x=positions, y=[float(axis.positions[trial]) for axis in axes], mode="lines+markers",
+            name=str(trials["run_id"].iloc[trial]), legendgroup="trials", showlegend=False,
+            line={"color": plotly.colors.sample_colorscale(SEQUENTIAL_SCALE, [float(shades[trial])])[0], "width": 2},
+            marker={"size": 5}, hovertemplate=f"{hover}<br>run %{{fullData.name}}<extra></extra>"))
+    last = len(axes) - 1
+    shapes = [{"type": "line", "xref": "x", "yref": "y", "x0": index, "x1": index, "y0": 0, "y1": 1,
+               "line": {"color": "#868e96", "width": 1}, "layer": "below"} for index in positions]
+    annotations = [
+        # Each axis's name above it: the first starts at its axis, the last ends at it, others centred on it.
+        {"text": axis.label, "x": index, "y": 1, "xref": "x", "yref": "paper", "yanchor": "bottom", "yshift": 10,
+         "showarrow": False, "font": {"size": 13},
+         "xanchor": "left" if index == 0 and last else "right" if index == last else "center"}
+        for index, axis in enumerate(axes)]
+    # Tick labels left of their axis, on a white ground so the lines passing under them do not hide them.
+    annotations += [{"text": text, "x": index, "y": place, "xref": "x", "yref": "y", "xanchor": "right",
+                     "xshift": -5, "showarrow": False, "font": {"size": 11, "color": "#343a40"},
+                     "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1}
+                    for index, axis in enumerate(axes) for place, text in axis.ticks]
     count = len(trials)
     title = f"{count} trial{'s' * (count != 1)}"
     if shown_of is not None and shown_of > count:
         title = f"The best {count} of {shown_of} trials"
+    figure = go.Figure(data=data)
     _finish_layout(figure, "parcoords", height)
     figure.update_layout(title={"text": f"{title}, coloured by {METRIC_LABELS[metric].lower()}", "x": 0.01},
-                         margin={"l": 60, "r": 40, "t": 110, "b": 30})
+                         margin={"l": 70, "r": 30, "t": 100, "b": 30}, shapes=shapes, annotations=annotations,
+                         showlegend=False, dragmode=False)
+    figure.update_xaxes(range=[-0.02, last + 0.02] if last else [-0.5, 0.5], visible=False, fixedrange=True)
+    figure.update_yaxes(range=[-0.04, 1.04], visible=False, fixedrange=True)
     return figure
 
 

@@ -41,7 +41,9 @@ def own_digit_ui() -> np.ndarray | None:
     """A drawn or uploaded digit as (28, 28) float32 in [0, 1], or None (with a message) when there is none."""
     source = st.segmented_control("Your digit", ["Draw", "Upload"], default="Draw", required=True,
                                   key="hidden_own_source")
-    left, right = st.columns([1, 2])
+    # Side by side when the 280 px canvas and the prepared digit both have room, else one above the other.
+    cells = st.grid(2, min_column_width=300, gap="medium")
+    left, right = cells.cell(), cells.cell()
     with left:
         steps, problem = drawing_ui() if source == "Draw" else upload_ui()
     if problem:
@@ -56,15 +58,15 @@ def own_digit_ui() -> np.ndarray | None:
 def show_steps(steps: PreprocessSteps) -> None:
     """The ink, the digit scaled into its 20x20 box, and the centred 28x28 image, side by side."""
     st.markdown("**Prepared the way MNIST was made**")
-    stages = st.columns(3)
-    stages[0].image(ink_picture(steps.ink, size=140), width=140,
-                    caption="the ink" + (" (dark on light, so inverted)" if steps.inverted else ""))
+    stages = st.grid(3, min_column_width=150)
+    stages.image(ink_picture(steps.ink, size=140), width=140,
+                 caption="the ink" + (" (dark on light, so inverted)" if steps.inverted else ""))
     square = np.zeros((20, 20))  # the scaled digit in its 20x20 box, centred for display
     height, width = steps.scaled.shape
     top, left = (20 - height) // 2, (20 - width) // 2
     square[top : top + height, left : left + width] = steps.scaled
-    stages[1].image(ink_picture(square, 7), width=142, caption="cropped, scaled to fit 20×20")
-    stages[2].image(ink_picture(steps.image, 5), width=142, caption="centred by its mass in 28×28")
+    stages.image(ink_picture(square, 7), width=142, caption="cropped, scaled to fit 20×20")
+    stages.image(ink_picture(steps.image, 5), width=142, caption="centred by its mass in 28×28")
 
 
 def drawing_ui() -> tuple[PreprocessSteps | None, str | None]:

@@ -135,6 +135,40 @@ function placeHighlights(panel, t) {
 
 const PLOT_CONFIG = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
+// A figure with a square image panel (its first x axis scale-anchored to the row axis, as
+// figures_inspect.inspect_figure and figures_attribution.attribution_figure draw them) gets the
+// height at which the row axis is as tall as the image is wide, and at most the height it was built
+// with. On a narrow page the row axis would otherwise shrink to the image's width inside a taller
+// figure, and the colour bars, placed in fractions of the figure's height, hang below the plot.
+function fittedLayout(layout, width) {
+  const xaxis = layout.xaxis || {};
+  if (xaxis.scaleanchor !== "y" || !Array.isArray(xaxis.domain) || !width) return layout;
+  const margin = Object.assign({l: 80, r: 80, t: 100, b: 80}, layout.margin);
+  const imageWidth = (xaxis.domain[1] - xaxis.domain[0]) * (width - margin.l - margin.r);
+  const height = Math.min(layout.height || 450, Math.ceil(margin.t + margin.b + imageWidth));
+  return height === layout.height ? layout : {...layout, height};
+}
+
+const REFIT_PX = 40;  // a width change this large refits the height: not a scrollbar coming or going
+
+// Draw (or update) a plot at its fitted height, and fit it again when its width changes much (a
+// relayout redraws the whole figure; a few pixels off only narrow the image a little).
+function plotFitted(Plotly, plot, traces, layout, drawn) {
+  plot.rnnLayout = layout;
+  if (!plot.rnnFitObserver) {
+    let width = plot.clientWidth;
+    plot.rnnFitObserver = new ResizeObserver(() => {
+      if (!plot._fullLayout || Math.abs(plot.clientWidth - width) < REFIT_PX) return;
+      width = plot.clientWidth;
+      const height = fittedLayout(plot.rnnLayout, width).height;
+      if (height !== plot._fullLayout.height) Plotly.relayout(plot, {height});
+    });
+    plot.rnnFitObserver.observe(plot);
+  }
+  const fitted = fittedLayout(layout, plot.clientWidth);
+  return drawn ? Plotly.react(plot, traces, fitted, PLOT_CONFIG) : Plotly.newPlot(plot, traces, fitted, PLOT_CONFIG);
+}
+
 function createView(root) {
   const controls = element("div", "rnn-playback-controls", root);
   const play = element("button", "rnn-playback-play", controls, "▶ Play");
@@ -221,7 +255,7 @@ function createView(root) {
       for (const name of PLOTS) {
         const {data: traces, layout} = withoutHighlights(panel.spec[name]);
         await drawInTurn(async () => {
-          await Plotly.react(panel[name], traces, layout, PLOT_CONFIG);
+          await plotFitted(Plotly, panel[name], traces, layout, true);
           buildHighlights(panel, name);
           placeHighlights(panel, view.timestep);
         });
@@ -243,7 +277,8 @@ function createView(root) {
     grid.dataset.panels = String(data.panels.length);
     // One run: its aligned figure across the page, its two smaller plots side by side below. Two runs:
     // the aligned figures one above the other (side by side, each would be too narrow for its rows to
-    // read), then both runs' probability plots side by side, then both PCA paths.
+    // read), then both runs' probability plots side by side, then both PCA paths. On a narrow page
+    // (playback.css) every plot takes the whole width, one run after the other.
     const count = data.panels.length;
     const place = (node, row, column) => Object.assign(node.style, {gridRow: String(row), gridColumn: column});
     view.panels = data.panels.map((spec, index) => {
@@ -269,7 +304,7 @@ function createView(root) {
       for (const name of PLOTS) {
         const {data: traces, layout} = withoutHighlights(panel.spec[name]);
         await drawInTurn(async () => {
-          await Plotly.newPlot(panel[name], traces, layout, PLOT_CONFIG);
+          await plotFitted(Plotly, panel[name], traces, layout, false);
           // A resize redraws the plot and may move its axes: put the highlights back where they belong.
           panel[name].on("plotly_afterplot", () => placeHighlights(panel, view.timestep));
           buildHighlights(panel, name);
@@ -312,26 +347,37 @@ function createView(root) {
   return view;
 }
 
-// plotly_chart: one figure, drawn in its turn; drawn again only when it changed.
-function drawChart(parentElement, data) {
+// plotly_chart: one figure, drawn in its turn; drawn again only when it changed. A clickable one
+// sends the clicked point's x and y to Python as the trigger value "click".
+function drawChart(parentElement, data, setTriggerValue) {
   const node = parentElement.querySelector(".rnn-chart");
+  node.rnnSetTrigger = data.clickable ? setTriggerValue : null;
   if (node.dataset.digest === data.digest) return;
   node.dataset.digest = data.digest;
   node.dataset.ready = "false";
   loadPlotly(data.plotly_url)
-    .then((Plotly) => drawInTurn(() => Plotly.react(node, data.chart.data, data.chart.layout, PLOT_CONFIG)))
-    .then(() => { if (node.dataset.digest === data.digest) node.dataset.ready = "true"; })
+    .then((Plotly) => drawInTurn(() => plotFitted(Plotly, node, data.chart.data, data.chart.layout, true)))
+    .then(() => {
+      if (!node.rnnClickHandler) {
+        node.rnnClickHandler = (event) => {
+          const point = event.points && event.points[0];
+          if (node.rnnSetTrigger && point) node.rnnSetTrigger("click", {x: point.x, y: point.y});
+        };
+        node.on("plotly_click", node.rnnClickHandler);
+      }
+      if (node.dataset.digest === data.digest) node.dataset.ready = "true";
+    })
     .catch((error) => { node.textContent = `The chart could not be drawn: ${error.message}`; });
 }
 
 export default function (component) {
-  const {data, parentElement, setStateValue} = component;
+  const {data, parentElement, setStateValue, setTriggerValue} = component;
   if (data.preload) {  // preload_plotly: start fetching and parsing plotly.js while the page is still computed
     loadPlotly(data.preload).catch(() => {});  // a failure is said by the playback itself, which tries again
     return () => {};
   }
   if (data.chart) {
-    drawChart(parentElement, data);
+    drawChart(parentElement, data, setTriggerValue);
     return () => {};
   }
   const root = parentElement.querySelector(".rnn-playback");

@@ -201,14 +201,32 @@ def preload_plotly(plotly_url: str, key: str) -> None:
     _declare("rnn_plotly_preload", "<div></div>")(data={"preload": plotly_url}, key=key)
 
 
-def plotly_chart(figure: go.Figure, plotly_url: str, key: str) -> None:
-    """Draw figure with the page's plotly.js, in its turn after the playback's plots above it
-    (playback.js drawInTurn): st.plotly_chart would draw as soon as Streamlit renders it, on the
-    same frames as a new image's aligned figure, which the user waits for first."""
+def plotly_chart(figure: go.Figure, plotly_url: str, key: str, on_click=None) -> None:
+    """Draw figure with the page's plotly.js (the "cartesian" bundle, dashboard/vendor), in its turn
+    after any plot above it (playback.js drawInTurn). Cheaper to open than st.plotly_chart, whose
+    chunk holds all of plotly.js (4.7 MB), read again on every page load; and on Hidden states not
+    drawn on the same frames as a new image's aligned figure, which the user waits for first. Any
+    trace type of that bundle: scatter, bar, heatmap, ...
+
+    on_click: called (as a widget callback) when a point is clicked; the point's x and y are then
+    in clicked_point(key)."""
     chart = _figure_json(figure)
     digest = hashlib.sha256(json.dumps(chart, sort_keys=True).encode()).hexdigest()[:16]
-    _declare("rnn_plotly_chart", '<div class="rnn-chart"></div>')(
-        data={"chart": chart, "plotly_url": plotly_url, "digest": digest}, key=key)
+    component = _declare("rnn_plotly_chart", '<div class="rnn-chart"></div>')
+    data = {"chart": chart, "plotly_url": plotly_url, "digest": digest, "clickable": on_click is not None}
+    if on_click is None:
+        component(data=data, key=key)
+    else:
+        component(data=data, key=key, on_click_change=on_click)
+
+
+def clicked_point(key: str) -> tuple[float, float] | None:
+    """(x, y) of the point last clicked in the plotly_chart with this key, inside its on_click; else None."""
+    state = st.session_state.get(key)
+    point = state.get("click") if state is not None else None
+    if not isinstance(point, dict) or not all(isinstance(point.get(axis), (int, float)) for axis in ("x", "y")):
+        return None
+    return float(point["x"]), float(point["y"])
 
 
 def playback(panels: list[PlaybackPanel], timestep: int, plotly_url: str, key: str,

@@ -1,8 +1,8 @@
 """The dashboard's own browser harness (as streamlit.testing is Streamlit's): start and stop
 `streamlit run dashboard/app.py` on a free port, launch the Chromium that drives it, open pages.
 
-Used by the browser tests (tests/test_browser*.py) and by
-bench/bench_page_training.py. Playwright is imported by the caller, never here.
+Used by the browser tests (tests/test_browser*.py) and the browser benchmarks (bench/bench_*.py).
+Playwright is imported by the caller, never here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +33,9 @@ def launch_chromium(playwright):
 @contextlib.contextmanager
 def new_page(browser, viewport_height: int, timeout_seconds: float, viewport_width: int = 1400):
     """A page in its own browser context (fresh cookies and storage), 1400 px wide unless told, closed
-    afterwards."""
+    afterwards; it times how each page it opens settles (see wait_until_settled)."""
     context = browser.new_context(viewport={"width": viewport_width, "height": viewport_height})
+    context.add_init_script(SETTLE_TIMING_JS)
     page = context.new_page()
     page.set_default_timeout(timeout_seconds * 1000)
     try:
@@ -81,6 +83,74 @@ def stop_streamlit(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+# -- when a page has settled ------------------------------------------------------------------
+
+# Runs in every document (and component iframe) before its own scripts: notes when the DOM last
+# changed and when Streamlit's script run started and finished, on the document's own clock
+# (performance.now(), from its navigation), as Streamlit's root element announces them in its
+# data-test-script-state attribute (running, notRunning).
+SETTLE_TIMING_JS = """(() => {
+  if (window.rnnSettleTiming) return;
+  const timing = window.rnnSettleTiming = {lastMutation: 0, running: null, finished: null};
+  new MutationObserver((records) => {
+    const now = performance.now();
+    timing.lastMutation = now;
+    for (const record of records) {
+      if (record.attributeName !== 'data-test-script-state') continue;
+      const state = record.target.getAttribute('data-test-script-state');
+      if (state === 'running' && timing.running === null) timing.running = now;
+      if (state === 'notRunning') timing.finished = now;
+    }
+  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+})()"""
+
+# Whether everything the page shows is drawn: the script run has finished on a live connection,
+# no element waits for data, every Plotly plot is drawn (in the page and in its same-origin
+# component iframes) and the project's own drawing components (playback.js) say they are ready.
+# Times are on the top document's clock; an iframe's are moved onto it by the two time origins.
+SETTLE_STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const documents = [[document, window]];
+  for (const frame of document.querySelectorAll('iframe')) {
+    try { if (frame.contentDocument) documents.push([frame.contentDocument, frame.contentWindow]); } catch (e) {}
+  }
+  const drawn = documents.every(([doc]) =>
+    Array.from(doc.querySelectorAll('.js-plotly-plot')).every(plot => plot._fullLayout)
+    && Array.from(doc.querySelectorAll('.rnn-playback, .rnn-chart')).every(node => node.dataset.ready === 'true'));
+  const lastMutation = Math.max(...documents.map(([, win]) => win.rnnSettleTiming
+    ? win.rnnSettleTiming.lastMutation + win.performance.timeOrigin - performance.timeOrigin : 0));
+  const timing = window.rnnSettleTiming || {};
+  return {ready: Boolean(app) && app.dataset.testScriptState === 'notRunning'
+                 && app.dataset.testConnectionState === 'CONNECTED'
+                 && !document.querySelector('[data-testid="stSkeleton"]') && drawn,
+          now: performance.now(), last_mutation: lastMutation, running: timing.running, finished: timing.finished};
+}"""
+QUIET_SECONDS = 0.5  # settled: everything drawn and no change to any document for this long
+
+
+@dataclass(frozen=True)
+class Settled:
+    """When a page opened by navigation settled, in seconds from the start of that navigation."""
+
+    seconds: float  # the last change to the page before it stayed still (the wait a user sees)
+    script_started: float | None  # Streamlit's script run began (None: the attribute never said so)
+    script_finished: float | None  # ... and ended; after it, only the browser's own drawing is left
+
+
+def wait_until_settled(page, timeout_seconds: float, quiet_seconds: float = QUIET_SECONDS) -> Settled:
+    """Wait until page (from new_page, just navigated) shows everything drawn and has not changed
+    for quiet_seconds; TimeoutError if that takes longer than timeout_seconds."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        state = page.evaluate(SETTLE_STATE_JS)
+        if state["ready"] and state["now"] - state["last_mutation"] >= quiet_seconds * 1000:
+            to_seconds = lambda value: None if value is None else value / 1000  # noqa: E731
+            return Settled(state["last_mutation"] / 1000, to_seconds(state["running"]), to_seconds(state["finished"]))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the page at {page.url} did not settle in {timeout_seconds} s (ready: {state['ready']})")
+        time.sleep(0.05)
 
 
 # -- what a user does in the page (Playwright's sync API) --------------------------------------

@@ -55,10 +55,13 @@ def _read(elements) -> str:
 
 
 def _charts(app: AppTest) -> list[dict]:
-    """Every figure on the page but the "Which rows decided" section's (a component of its own,
-    tests/test_app_attribution.py): st.plotly_chart's, then the playback component's (for each run:
-    the aligned figure, the probability lines and the PCA path; see tests/test_app_playback.py)."""
+    """Every figure on the page but the "Which rows decided" section's (tests/test_app_attribution.py):
+    st.plotly_chart's, then the page's light charts' (dashboard.playback.plotly_chart), then the
+    playback component's (for each run: the aligned figure, the probability lines and the PCA path;
+    see tests/test_app_playback.py)."""
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    figures += [json.loads(chart.proto.json)["chart"] for chart in app.get("bidi_component")
+                if chart.proto.component_name == "rnn_plotly_chart" and "attribution" not in chart.proto.id]
     for component in app.get("bidi_component"):
         if component.proto.component_name == "rnn_playback":
             for panel in json.loads(component.proto.mixed.json or component.proto.json)["panels"]:
@@ -348,6 +351,8 @@ def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):
     confusion, accuracy = _charts(app)
     assert [trace["type"] for trace in confusion["data"]] == ["scatter", "scatter"]
     assert accuracy["data"][0]["mode"] == "markers+text"
+    # Both drawn by the page's light chart (its 1.5 MB plotly.js), not st.plotly_chart (all 4.7 MB of it).
+    assert not app.get("plotly_chart")
     assert app.query_params["show"] == "wrong" and app.query_params["page"] == "1"
 
 

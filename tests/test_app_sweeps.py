@@ -104,10 +104,11 @@ def test_a_sweep_trained_before_is_estimated_as_answered_from_the_cache(finished
 
 
 def _chart(app: AppTest, key: str) -> dict:
-    """The figure of the plotly chart with this widget key, as plotly.js receives it."""
-    charts = [element for element in app.get("plotly_chart") if element.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, [element.proto.id for element in app.get("plotly_chart")]
-    return json.loads(charts[0].proto.spec)
+    """The figure of the chart with this key (dashboard.playback.plotly_chart), as plotly.js receives it."""
+    charts = [element for element in app.get("bidi_component")
+              if element.proto.component_name == "rnn_plotly_chart" and element.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, [element.proto.id for element in app.get("bidi_component")]
+    return json.loads(charts[0].proto.json)["chart"]
 
 
 def _values(array) -> list:
@@ -126,14 +127,16 @@ def test_finished_sweep_shows_its_trials_results_and_links(finished_sweep):
     trials = app.dataframe[0].value  # the live trials table, then the results table
     assert len(trials) == 4 and set(trials["State"]) == {"complete"}
     assert set(trials["Run id"]) == {record.run_id for record in store.list_runs()[0]}
-    parcoords = _chart(app, "sweeps_parcoords")["data"][0]
-    assert parcoords["type"] == "parcoords" and len(_values(parcoords["dimensions"][0]["values"])) == 4
-    assert parcoords["dimensions"][0]["label"] == "Learning rate (log)"
+    parallel = _chart(app, "sweeps_parcoords")
+    assert sorted(trace["name"] for trace in parallel["data"]) == sorted(trials["Run id"])  # a line per trial
+    assert parallel["layout"]["annotations"][0]["text"] == "Learning rate (log)"
     versus = _chart(app, "sweeps_vs_value")["data"]
     seeds = versus[-1]  # every seed's own point
     assert seeds["name"] == "one seed" and sorted(_values(seeds["x"])) == [0.001, 0.001, 0.01, 0.01]
     curves = _chart(app, "sweeps_curves")["data"]
     assert len({trace["legendgroup"] for trace in curves}) == 4
+    # All three drawn by the page's light chart (its 1.5 MB plotly.js), not st.plotly_chart (all 4.7 MB of it).
+    assert not app.get("plotly_chart")
     results = app.dataframe[1].value
     run_id = results["Run id"].iloc[0]
     assert results["Hidden states"].iloc[0] == f"/hidden-states?run={run_id}"
@@ -191,8 +194,7 @@ def test_trials_that_fail_verification_are_damaged_and_left_out_of_the_results(f
     assert trials["Test acc. (%)"].tolist()[1:] == ["—"] * 3  # a dash, not "None"
     assert _unescaped(app.warning[0].value) == (f"3 of 4 trials left out: damaged ({PREDICTIONS_FILE} "
                                                 "is truncated or changed)")
-    parcoords = _chart(app, "sweeps_parcoords")["data"][0]
-    assert len(_values(parcoords["dimensions"][0]["values"])) == 1
+    assert [trace["name"] for trace in _chart(app, "sweeps_parcoords")["data"]] == run_ids[:1]  # a line per trial
     assert app.dataframe[1].value["Run id"].tolist() == run_ids[:1]
     assert {trace["legendgroup"] for trace in _chart(app, "sweeps_curves")["data"]} == {run_ids[0]}
 

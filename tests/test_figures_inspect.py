@@ -187,7 +187,7 @@ def test_class_means_figure_has_ten_heatmaps_on_one_scale():
     # Two panels to a row (each half the page wide), with unit ticks on every panel.
     assert {(trace.xaxis, trace.yaxis) for trace in figure.data[:2]} == {("x", "y"), ("x2", "y2")}
     assert figure.layout.xaxis.tickvals == figure.layout.xaxis10.tickvals == (1, 2, 3, 4, 5, 6)
-    assert _axis_title(figure, "xaxis10") == "hidden unit (position after reordering)"
+    assert _axis_title(figure, "xaxis10") == "hidden unit (reordered)"
 
 
 @pytest.mark.parametrize("units, ticks", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import plotly.colors
 import pytest
 from numpy.testing import assert_allclose
 
@@ -28,19 +29,36 @@ LEARNING_RATE_TRIALS = _trials([
 ])
 
 
+def _axis_labels(figure, axis: int) -> list[tuple[float, str]]:
+    """(height 0..1, text) of the tick labels on the parallel coordinates' axis number `axis`."""
+    return [(annotation.y, annotation.text) for annotation in figure.layout.annotations
+            if annotation.x == axis and annotation.yref == "y"]
+
+
 def test_parallel_coordinates_draws_learning_rate_as_log10_with_its_values_as_ticks():
-    """Check the learning-rate axis holds log10 of each trial's rate, labelled with the rates."""
+    """Check each trial's line crosses the learning-rate axis at log10 of its rate, labelled with the
+    rates; a text field's values are evenly spaced categories; lines are coloured by accuracy, best on top."""
     figure = parallel_coordinates_figure(LEARNING_RATE_TRIALS, ["learning_rate", "cell", "seed"])
-    learning_rate, cell, seed, accuracy = figure.data[0].dimensions
-    assert learning_rate.label == "Learning rate (log)"
-    assert_allclose(learning_rate.values, [math.log10(rate) for rate in LEARNING_RATE_TRIALS["learning_rate"]])
-    assert_allclose(learning_rate.tickvals, [math.log10(0.0003), -3, math.log10(0.003)])
-    assert list(learning_rate.ticktext) == ["0.0003", "0.001", "0.003"]
-    # A text field becomes evenly spaced categories, labelled by name.
-    assert list(cell.ticktext) == ["gru", "lstm", "rnn"] and list(cell.values) == [2, 2, 1, 1, 2, 0]
-    assert list(seed.values) == [0, 1, 0, 1, 0, 1]
-    assert_allclose(accuracy.values, [90, 92, 95, 97, 80, 60])
-    assert_allclose(figure.data[0].line.color, [90, 92, 95, 97, 80, 60])  # coloured by accuracy
+    titles = [annotation.text for annotation in figure.layout.annotations if annotation.yref == "paper"]
+    assert titles == ["Learning rate (log)", "Cell", "Seed", "Best validation accuracy (%)"]
+    lines = {trace.name: trace for trace in figure.data}
+    assert all(trace.type == "scatter" for trace in figure.data)  # no WebGL parcoords
+    low, high = math.log10(0.0003), math.log10(0.003)
+    for row in LEARNING_RATE_TRIALS.itertuples():
+        learning_rate, cell, seed, accuracy = lines[row.run_id].y
+        assert_allclose(learning_rate, (math.log10(row.learning_rate) - low) / (high - low))
+        assert cell == {"gru": 1 / 6, "lstm": 3 / 6, "rnn": 5 / 6}[row.cell]
+        assert seed == row.seed
+        assert_allclose(accuracy, (row.best_validation_accuracy - 0.60) / (0.97 - 0.60))
+    assert [(round(height, 6), text) for height, text in _axis_labels(figure, 0)] == [
+        (0.0, "0.0003"), (round((-3 - low) / (high - low), 6), "0.001"), (1.0, "0.003")]
+    assert [text for _, text in _axis_labels(figure, 1)] == ["gru", "lstm", "rnn"]
+    assert [text for _, text in _axis_labels(figure, 3)] == ["60.0", "70", "80", "90", "97.0"]
+    # Drawn from the worst to the best, each in Viridis at 0.85 of its place on the accuracy axis.
+    assert [trace.name for trace in figure.data] == LEARNING_RATE_TRIALS.sort_values(
+        "best_validation_accuracy")["run_id"].tolist()
+    assert figure.data[-1].line.color == plotly.colors.sample_colorscale("Viridis", [0.85])[0]
+    assert figure.data[0].line.color == plotly.colors.sample_colorscale("Viridis", [0.0])[0]
     assert figure.layout.title.text.startswith("6 trials, coloured by best validation accuracy")
 
 
@@ -49,9 +67,21 @@ def test_parallel_coordinates_says_when_it_shows_only_the_best():
     best = LEARNING_RATE_TRIALS.sort_values("best_validation_accuracy", ascending=False).head(3)
     figure = parallel_coordinates_figure(best, ["learning_rate"], shown_of=6)
     assert figure.layout.title.text.startswith("The best 3 of 6 trials")
-    assert_allclose(figure.data[0].dimensions[-1].values, [97, 95, 92])
+    assert [text for _, text in _axis_labels(figure, 1)] == ["92.0", "93", "94", "95", "96", "97.0"]
     with pytest.raises(ValueError, match=r"missing column\(s\) \['hidden_units'\]"):
         parallel_coordinates_figure(best, ["hidden_units"])
+
+
+def test_parallel_coordinates_leaves_out_tick_labels_that_would_overlap():
+    """Check values closer than 7% of the axis keep one label (the top one of a crowded top), every
+    trial keeps its place, and a single value sits mid-axis."""
+    trials = _trials([{"hidden_units": units, "best_validation_accuracy": 0.9} for units in (32, 48, 80, 128, 512)])
+    figure = parallel_coordinates_figure(trials, ["hidden_units"])
+    assert [text for _, text in _axis_labels(figure, 0)] == ["32", "80", "128", "512"]
+    assert_allclose(sorted(trace.y[0] for trace in figure.data), [0, 16 / 480, 48 / 480, 96 / 480, 1])
+    assert [(height, text) for height, text in _axis_labels(figure, 1)] == [(0.5, "90.0")]
+    crowded = _trials([{"hidden_units": units, "best_validation_accuracy": 0.9} for units in (32, 500, 512)])
+    assert [text for _, text in _axis_labels(parallel_coordinates_figure(crowded, ["hidden_units"]), 0)] == ["32", "512"]
 
 
 def test_accuracy_vs_value_shows_every_seed_and_the_mean_with_std_error_bars():

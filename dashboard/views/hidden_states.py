@@ -73,13 +73,14 @@ def view_controls_ui(has_cell_state: bool, with_timestep: bool = True) -> tuple[
     """(timestep 1..28, unit order, state kind "h" or "c"), side by side. The timestep is the one
     last let go of in the playback (kept in the URL as ?t=); 28 when not asked for."""
     timestep = timestep_from_url() if with_timestep else 28
-    slots = iter(st.columns(3))
-    order = next(slots).segmented_control("Order of hidden units", list(ORDERS), format_func=ORDERS.get,
-                                          default="peak", required=True, key="hidden_order")
-    kind = "h"
-    if has_cell_state:
-        kind = next(slots).segmented_control("LSTM state", list(STATE_LABELS), format_func=STATE_LABELS.get,
-                                             default="h", required=True, key="hidden_state_kind")
+    # A row that wraps rather than fixed columns: a third of a projector-wide page cut "as trained".
+    with st.container(horizontal=True, gap="large"):
+        order = st.segmented_control("Order of hidden units", list(ORDERS), format_func=ORDERS.get,
+                                     default="peak", required=True, key="hidden_order")
+        kind = "h"
+        if has_cell_state:
+            kind = st.segmented_control("LSTM state", list(STATE_LABELS), format_func=STATE_LABELS.get,
+                                        default="h", required=True, key="hidden_state_kind")
     return timestep, order, kind
 
 

@@ -15,15 +15,17 @@ import streamlit as st
 
 from core.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
                           parse_gallery_query, per_class_accuracy)
-from dashboard.common import get_data, get_gallery_table, require_run
+from dashboard.common import get_data, get_gallery_table, plotly_js_url, require_run
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
 from dashboard.labels import plain, run_title
 from dashboard.pages import HIDDEN_STATES
+from dashboard.playback import clicked_point, plotly_chart
 
 CARDS_PER_ROW = 6
 ROWS_PER_PAGE = 4
 CARDS_PER_PAGE = CARDS_PER_ROW * ROWS_PER_PAGE
 THUMBNAIL_SCALE = 3  # 28 px -> 84 px, whole pixels so digits stay crisp
+CARD_MIN_WIDTH = 150  # px: the runners-up on two lines and the link's "#9,999" whole
 SHOWS = {"wrong": "Misclassified", "right": "Correct"}
 SORTS = {"high": "most confident first", "low": "least confident first"}
 ANY = "any"
@@ -92,11 +94,10 @@ def page_changed(key: str) -> None:
 
 def confusion_clicked() -> None:
     """A click on cell (true, predicted) filters the gallery to that pair."""
-    points = st.session_state[CONFUSION_KEY]["selection"]["points"]
-    if not points:
+    point = clicked_point(CONFUSION_KEY)
+    if point is None:
         return
-    # x and y are plain numbers in the event (customdata may arrive as an encoded typed array).
-    true_class, predicted_class = int(round(points[0]["y"])), int(round(points[0]["x"]))
+    predicted_class, true_class = (int(round(value)) for value in point)
     query = st.session_state[QUERY_STATE]
     write_query(GalleryQuery(correct=true_class == predicted_class, true_class=true_class,
                              predicted_class=predicted_class, most_confident_first=query.most_confident_first))
@@ -114,15 +115,17 @@ def clear_filters() -> None:
 def filters_ui(query: GalleryQuery) -> None:
     """Show, true class, predicted class, sort and Clear, in one row; each change rewrites the URL."""
     show_query_in_widgets(query)
-    columns = st.columns([2, 1.2, 1.2, 1.6, 1])
-    columns[0].segmented_control("Show", list(SHOWS), format_func=SHOWS.get, required=True, key=SHOW_KEY,
-                                 on_change=filters_changed)
-    columns[1].selectbox("True class", CLASS_CHOICES, key=TRUE_KEY, on_change=filters_changed)
-    columns[2].selectbox("Predicted class", CLASS_CHOICES, key=PREDICTED_KEY, on_change=filters_changed)
-    columns[3].selectbox("Sort by confidence", list(SORTS), format_func=SORTS.get, key=SORT_KEY,
-                         on_change=filters_changed)
-    columns[4].button("Clear filters", on_click=clear_filters, key="misclassified_clear",
-                      disabled=query.true_class is None and query.predicted_class is None)
+    # One row of controls at their own widths, wrapping on a narrow page (in fixed fifths of a projector-
+    # wide page "Correct" and "Clear filters" were cut).
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        st.segmented_control("Show", list(SHOWS), format_func=SHOWS.get, required=True, key=SHOW_KEY,
+                             on_change=filters_changed)
+        st.selectbox("True class", CLASS_CHOICES, key=TRUE_KEY, on_change=filters_changed, width=130)
+        st.selectbox("Predicted class", CLASS_CHOICES, key=PREDICTED_KEY, on_change=filters_changed, width=130)
+        st.selectbox("Sort by confidence", list(SORTS), format_func=SORTS.get, key=SORT_KEY,
+                     on_change=filters_changed, width=220)
+        st.button("Clear filters", on_click=clear_filters, key="misclassified_clear",
+                  disabled=query.true_class is None and query.predicted_class is None)
 
 
 def card(run_id: str, row) -> None:
@@ -155,11 +158,10 @@ def gallery(run_id: str, rows, query: GalleryQuery) -> None:
         st.caption(f"Images {start + 1:,}–{start + len(shown):,} of {len(rows):,}. Each card: **true → predicted** "
                    "class and the confidence, then the next three classes; its link opens the image on the "
                    "Hidden states page.")
-        for first in range(0, len(shown), CARDS_PER_ROW):
-            columns = st.columns(CARDS_PER_ROW)
-            for column, (_, row) in zip(columns, shown.iloc[first : first + CARDS_PER_ROW].iterrows()):
-                with column:
-                    card(run_id, row)
+        # Up to six cards a row, fewer when a card would be narrower than its link and runners-up need.
+        with st.grid(CARDS_PER_ROW, min_column_width=CARD_MIN_WIDTH):
+            for _, row in shown.iterrows():
+                card(run_id, row)
     # The page is part of the key: each page gets its own widget, drawn at its default, so the URL's
     # page never has to be written into the widget's state, which st.pagination (always given a default)
     # logs a warning about.
@@ -182,23 +184,27 @@ worst_true, worst_predicted = np.unravel_index(off_diagonal.argmax(), off_diagon
 
 st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
            "all 10,000 test images")
-metrics = st.columns(3)
-metrics[0].metric("Test accuracy", f"{1 - wrong / len(table):.2%}")
-metrics[1].metric("Misclassified", f"{wrong:,} of {len(table):,}")
-metrics[2].metric(f"Most common mistake ({off_diagonal[worst_true, worst_predicted]} images)",
-                  f"{worst_true} read as {worst_predicted}")
+# Each metric as wide as its text, spread over the row and wrapping when the page is narrow: in
+# thirds of a projector-wide page, "294 of 10,000" was cut.
+with st.container(horizontal=True, horizontal_alignment="distribute", gap="large"):
+    st.metric("Test accuracy", f"{1 - wrong / len(table):.2%}", width="content")
+    st.metric("Misclassified", f"{wrong:,} of {len(table):,}", width="content")
+    st.metric(f"Most common mistake ({off_diagonal[worst_true, worst_predicted]} images)",
+              f"{worst_true} read as {worst_predicted}", width="content")
 
-left, right = st.columns([1.1, 1])
+# Side by side when both charts have room; on a projector the 440 px matrix would be squeezed.
+charts = st.grid(2, min_column_width=460, gap="medium")
+left, right = charts.cell(), charts.cell()
 with left:
     selected = (query.true_class, query.predicted_class)
     figure = confusion_figure(matrix, selected if None not in selected else None,
                               title="Confusion matrix: click a cell to see its images")
-    st.plotly_chart(figure, key=CONFUSION_KEY, on_select=confusion_clicked, selection_mode="points",
-                    width="content", config={"displayModeBar": False})
+    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(figure, plotly_js_url(), key=CONFUSION_KEY, on_click=confusion_clicked)
 with right:
-    st.plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                          overall=1 - wrong / len(table), title="Accuracy per true class"),
-                    key="misclassified_accuracy_chart")
+    plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
+                                       overall=1 - wrong / len(table), title="Accuracy per true class"),
+                 plotly_js_url(), key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
                "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")
 
