@@ -2,7 +2,8 @@
 Keras cells in test_numpy_trace.py), on 100 real MNIST test images per cell, and its payload checks.
 
 Each cell is checked with a tiny trained run (the session's vanilla run, an LSTM and a GRU trained
-here the same way) and with a random 128-unit network, the real size, scaled like a trained one.
+here the same way) and with random networks scaled like trained ones: 128 units, the real size, and
+13 units (the recurrent product goes four rows at a time; 13 leaves a remainder).
 """
 
 from __future__ import annotations
