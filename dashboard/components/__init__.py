@@ -1,0 +1,1 @@
+"""The dashboard's own browser components: JavaScript modules with the Python that feeds them."""
