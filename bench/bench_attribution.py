@@ -27,7 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.process import configure_process  # noqa: E402 - after the path set-up
+from core.process_settings import configure_process  # noqa: E402 - after the path set-up
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.process import configure_process  # noqa: E402
+from core.process_settings import configure_process  # noqa: E402
 
 
 def main() -> None:

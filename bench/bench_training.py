@@ -91,7 +91,7 @@ def child_core(epochs: int, seed: int) -> dict:
     from core.config import RNNConfig
     from core.data import load_mnist
     from core.events import EpochEnded, Progress, TrainingStarted
-    from core.process import configure_process
+    from core.process_settings import configure_process
     from core.training import train
 
     configure_process()  # as the CLI's main does, before TensorFlow starts

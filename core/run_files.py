@@ -18,7 +18,7 @@ from core.data import TEST_SIZE
 from core.numpy_trace import NetworkWeights
 from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_COLUMNS, BATCH_HISTORY_FILE, EPOCH_COLUMNS,
                              EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
-from core.storage import atomic_write_csv, atomic_write_npz, atomic_write_with
+from core.atomic_files import atomic_write_csv, atomic_write_npz, atomic_write_with
 
 
 def write_weights(run_dir: Path, model) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.config import STORAGE_FORMAT_VERSION, RNNConfig, fingerprint
-from core.storage import atomic_write_json, read_json
+from core.atomic_files import atomic_write_json, read_json
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from core.storage import atomic_write_json, read_json
+from core.atomic_files import atomic_write_json, read_json
 
 NAME_FILE = "name.json"
 # Short enough that "<name> · 97.06%" fits the sidebar's run picker at its default width

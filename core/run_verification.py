@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.run_format import DERIVED_FILES, RunError, RunRecord, sha256
-from core.storage import atomic_write_json, read_json
+from core.atomic_files import atomic_write_json, read_json
 
 RECORD_FILE = ".verified.json"  # in the runs folder; a dot-name is never listed as a run
 RECORD_VERSION = 1

@@ -11,7 +11,7 @@ from dataclasses import fields
 from typing import Any
 
 from core.config import RNNConfig
-from core.storage import read_json
+from core.atomic_files import read_json
 from core.sweep_spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
 
 EXIT_BAD_INPUT = 2

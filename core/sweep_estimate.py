@@ -18,7 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from core.config import RNNConfig, fingerprint
-from core.process import TRAINING_SHARDS
+from core.process_settings import TRAINING_SHARDS
 from core.run_format import COMPLETE, RunRecord
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.ray_connect import check_address
-from core.storage import atomic_write_json, read_json
+from core.atomic_files import atomic_write_json, read_json
 from core.sweep_record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.config import NUMERIC_RANGES, RNNConfig
-from core.process import TRAINING_SHARDS
+from core.process_settings import TRAINING_SHARDS
 
 MAX_TRIALS = 200  # a spec that expands to more is refused unless the caller raises the cap
 MAX_CPUS_PER_TRIAL = 256

@@ -20,7 +20,7 @@ from core.config import RNNConfig, fingerprint
 from core.data import MnistSplit, split_mnist
 from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
 from core.run_store import RunStore
-from core.storage import atomic_write_bytes
+from core.atomic_files import atomic_write_bytes
 
 RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # status.json last: written last on the driver
 REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in DERIVED_FILES)  # derived files may be absent
@@ -77,7 +77,7 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
     each epoch's validation metrics. before_training is a hook for tests (a trial that raises);
     the CLI never passes one.
     """
-    from core.process import configure_process
+    from core.process_settings import configure_process
     from core.run_training import train_run
     from core.events import EpochEnded
 

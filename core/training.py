@@ -18,7 +18,7 @@ from core.events import (BatchLogged, EpochEnded, Evaluated, EventCallback, Prog
                          ignore_event)
 from core.fused_rnn_step import fused_vanilla_logits
 from core.model import build_model
-from core.process import TRAINING_SHARDS
+from core.process_settings import TRAINING_SHARDS
 from core.run_format import BATCH_COLUMNS, EPOCH_COLUMNS
 
 PROGRESS_EVERY = 10  # iterations between Progress events
@@ -149,7 +149,7 @@ def train(config: RNNConfig, data: MnistSplit, run_id: str = "", on_event: Event
     """Train config's network on data, reporting through on_event; returns early if should_stop().
 
     on_epoch_end(model, batch_history, epoch_history) lets the caller checkpoint after each epoch.
-    Runs fastest in a process that called core.process.configure_process() before TensorFlow started.
+    Runs fastest in a process that called core.process_settings.configure_process() before TensorFlow started.
     """
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)

@@ -15,7 +15,7 @@ from core.data import default_data_dir
 from core.jobs import JobManager
 from core.run_format import RunError, RunRecord
 from core.run_store import RunStore
-from core.storage import atomic_write_bytes
+from core.atomic_files import atomic_write_bytes
 from dashboard.labels import picker_labels, plain
 from dashboard.pages import RUNS, TRAIN
 

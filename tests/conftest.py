@@ -8,7 +8,7 @@ import pytest
 
 from core.config import RNNConfig
 from core.data import MnistSplit, load_mnist
-from core.process import configure_process
+from core.process_settings import configure_process
 from core.run_format import COMPLETE, RunRecord
 from core.run_store import RunStore
 from core.run_training import train_run

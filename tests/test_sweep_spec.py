@@ -14,7 +14,7 @@ from filelock import FileLock
 
 from core import cli
 from core.config import RNNConfig
-from core.storage import atomic_write_json
+from core.atomic_files import atomic_write_json
 from core.sweep_record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
                                list_sweeps, read_sweep, sweep_dir, write_spec, write_sweep_status)
 from core.sweep_spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
@@ -242,7 +242,7 @@ def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkey
     """Check `sweep` without --cpus-per-trial asks TRAINING_SHARDS CPUs per trial, at most the machine's,
     and an explicit value wins."""
     from core.cli import build_parser
-    from core.process import TRAINING_SHARDS
+    from core.process_settings import TRAINING_SHARDS
     from core.sweep_cli import spec_from
 
     def spec_for(*flags: str) -> SweepSpec:

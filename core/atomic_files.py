@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename."""
+"""Atomic file writes (a temporary name in the same folder, fsync, then rename) and the JSON reader beside them."""
 
 from __future__ import annotations
 
