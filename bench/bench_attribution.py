@@ -47,7 +47,7 @@ def main() -> None:
 
     from core.attribution import attribute_with
     from core.numpy_gradients import logits_and_input_gradients
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.run_format import COMPLETE
     from core.run_store import RunStore
 

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--run", nargs="*", help="run ids (default: every run with weights)")
     arguments = parser.parse_args()
     configure_process()
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
     from core.memory_curve import MEMORY_SAMPLE, memory_curve
     from core.numpy_trace import trace_states

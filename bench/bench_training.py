@@ -89,7 +89,7 @@ class _Turns:
 def child_core(epochs: int, seed: int) -> dict:
     """core.training.train as the CLI calls it: an event callback, a stop check, a checkpoint hook."""
     from core.config import RNNConfig
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.events import EpochEnded, Progress, TrainingStarted
     from core.process_settings import configure_process
     from core.training import train
@@ -126,7 +126,7 @@ def child_keras(epochs: int, seed: int, unroll: bool = True) -> dict:
     import keras
 
     from core.config import RNNConfig
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.model import build_model
 
     data = load_mnist()

@@ -124,7 +124,7 @@ def _config_from(arguments: argparse.Namespace) -> RNNConfig:
 
 
 def command_train(arguments: argparse.Namespace) -> int:
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.run_format import COMPLETE
     from core.run_store import RunStore
     from core.run_training import train_run

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Callable
 
 from core.config import RNNConfig, fingerprint
-from core.data import MnistSplit
+from core.data.mnist import MnistSplit
 from core.job import CANCELLED, FINISHED_STATUSES, LIVE_STATUSES, Job, JobSnapshot, NotOwnerError
 from core.run_format import COMPLETE, FAILED
 from core.run_store import RunStore

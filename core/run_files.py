@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data import TEST_SIZE
+from core.data.mnist import TEST_SIZE
 from core.numpy_trace import NetworkWeights
 from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_COLUMNS, BATCH_HISTORY_FILE, EPOCH_COLUMNS,
                              EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)

@@ -19,7 +19,7 @@ from filelock import Timeout
 
 from core import __version__
 from core.config import RNNConfig, fingerprint
-from core.data import MnistSplit
+from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.run_analysis import RunAnalysis
 from core.run_files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights

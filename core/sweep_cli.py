@@ -88,7 +88,7 @@ def _trial_line(trial: dict[str, Any]) -> str:
 
 
 def command_sweep(arguments: argparse.Namespace) -> int:
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.run_store import RunStore
     from core.ray_connect import RayUnavailable
     from core.sweep_ray import run_sweep

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
-from core.data import MnistSplit
+from core.data.mnist import MnistSplit
 from core.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
                               runtime_env)
 from core.run_format import RunError

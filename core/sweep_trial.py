@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.config import RNNConfig, fingerprint
-from core.data import MnistSplit, split_mnist
+from core.data.mnist import MnistSplit, split_mnist
 from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
 from core.run_store import RunStore
 from core.atomic_files import atomic_write_bytes

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from core.analysis import log_softmax
 from core.config import RNNConfig
-from core.data import MnistSplit, to_float_images
+from core.data.mnist import MnistSplit, to_float_images
 from core.events import (BatchLogged, EpochEnded, Evaluated, EventCallback, Progress, TrainingStarted,
                          ignore_event)
 from core.fused_rnn_step import fused_vanilla_logits
@@ -60,7 +60,7 @@ def make_optimizer(config: RNNConfig) -> keras.optimizers.Optimizer:
 
 
 def scale_pixels(pixels: tf.Tensor) -> tf.Tensor:
-    """uint8 pixels -> float32 in [0, 1] inside a graph: the same values as core.data.to_float_images.
+    """uint8 pixels -> float32 in [0, 1] inside a graph: the same values as core.data.mnist.to_float_images.
 
     A look-up of the 256 possible values, not a division: in a compiled graph TensorFlow rewrites
     x / 255 as x * (1 / 255), which is off by one float step for some pixels (measured).

@@ -11,7 +11,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from core.config import is_run_id
-from core.data import default_data_dir
+from core.data.mnist import default_data_dir
 from core.jobs import JobManager
 from core.run_format import RunError, RunRecord
 from core.run_store import RunStore
@@ -37,7 +37,7 @@ def get_store() -> RunStore:
 @st.cache_resource(show_spinner="Loading MNIST...")
 def get_data():
     """MNIST split 55,000 / 5,000 / 10,000, loaded once per server process."""
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
 
     return load_mnist()
 

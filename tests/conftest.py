@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from core.config import RNNConfig
-from core.data import MnistSplit, load_mnist
+from core.data.mnist import MnistSplit, load_mnist
 from core.process_settings import configure_process
 from core.run_format import COMPLETE, RunRecord
 from core.run_store import RunStore

