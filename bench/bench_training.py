@@ -38,7 +38,7 @@ READY = "READY"  # a child prints this and waits for a line on stdin before its 
 MATMUL_SHAPE = (100, 128, 128)  # (batch, units, units): one h_{t-1} @ U of the tutorial's step
 RSS_LIMIT_MB = 1_536  # the issue's 1.5 GB budget for a full CLI training
 LABELS = {
-    "core": "core.training.train",
+    "core": "core.nn.training_loop.train",
     "keras": "Keras model.fit (same model)",
     "keras-while-loop": "Keras model.fit, SimpleRNN unroll=False",
 }
@@ -87,12 +87,12 @@ class _Turns:
 
 
 def child_core(epochs: int, seed: int) -> dict:
-    """core.training.train as the CLI calls it: an event callback, a stop check, a checkpoint hook."""
+    """core.nn.training_loop.train as the CLI calls it: an event callback, a stop check, a checkpoint hook."""
     from core.config import RNNConfig
     from core.data.mnist import load_mnist
     from core.events import EpochEnded, Progress, TrainingStarted
     from core.process_settings import configure_process
-    from core.training import train
+    from core.nn.training_loop import train
 
     configure_process()  # as the CLI's main does, before TensorFlow starts
     data = load_mnist()
@@ -127,11 +127,11 @@ def child_keras(epochs: int, seed: int, unroll: bool = True) -> dict:
 
     from core.config import RNNConfig
     from core.data.mnist import load_mnist
-    from core.model import build_model
+    from core.nn.model import build_model
 
     data = load_mnist()
     config = RNNConfig(epochs=epochs, seed=seed)
-    keras.utils.set_random_seed(config.seed)  # as core.training.train does: same initial weights
+    keras.utils.set_random_seed(config.seed)  # as core.nn.training_loop.train does: same initial weights
     model = build_model(config)
     if not unroll:  # the same weights in the layer Keras users write by default
         inputs = keras.Input(shape=(28, 28))

@@ -12,7 +12,7 @@ set plays no part in the choice. Every candidate is a vanilla tanh RNN with 128 
 
 Round 1 (the candidates below down to batch 16, seeds 10-13) settled on batch 32, cosine lr
 0.001, clip 1, keep best (98.26 / 98.20 on seeds 10 / 11). Round 2 tried changes on top of it, most
-as one-off patches of core.training (not config fields), on seeds 10 and 11, none clearly better:
+as one-off patches of core.nn.training_loop (not config fields), on seeds 10 and 11, none clearly better:
 a linear warm-up of 275-1,719 iterations (97.62-98.04), Adam beta_2 0.99 (98.08-98.30), beta_1 0.8
 (98.18 / 98.26), an exponential moving average of the weights (+0.00-0.02), random 1-2 pixel shifts
 (97.80-98.20), an identity recurrent initialisation (98.04 / 98.12), label smoothing 0.1 (98.12 /

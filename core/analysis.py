@@ -1,5 +1,5 @@
-"""Numbers behind the Hidden states page: softmax, the decisive timestep, unit orders, the PCA of
-the state space and class averages (no UI). The test set as a table is core/gallery.py."""
+"""Numbers behind the Hidden states page: the decisive timestep, unit orders, the PCA of the state
+space and class averages (no UI). The test set as a table is core/gallery.py."""
 
 from __future__ import annotations
 
@@ -7,25 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NUM_CLASSES = 10  # the digits 0-9: the one definition the project uses
+from core.data.mnist import NUM_CLASSES
+
 UNIT_ORDERS = ("trained", "peak", "clustered")
 PCA_CHUNK_ROWS = 8_192  # states summed into the PCA's scatter matrix at a time: 8 MB of float64 for 128 units
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the network step by step
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Log of the softmax over the last axis, computed stably (float64): (..., classes) -> (..., classes)."""
-    shifted = np.asarray(logits, dtype=np.float64)
-    shifted = shifted - shifted.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, computed stably (float64): (..., classes) -> (..., classes)."""
-    return np.exp(log_softmax(logits))
 
 
 def decision_timestep(step_probabilities: np.ndarray) -> int:

@@ -10,11 +10,11 @@ from typing import Callable
 
 import numpy as np
 
-from core.analysis import NUM_CLASSES, softmax
+from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
 from core.numpy_gradients import PREDICTED, logits_and_input_gradients
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights, softmax
 
-IMAGE_SHAPE = (28, 28)
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
 # (images (n, 28, 28) float32, target class or PREDICTED) ->
 #   (logits (n, 10), explained class, d logit[explained] / d image (n, 28, 28)), all float64
 LogitsAndGradients = Callable[[np.ndarray, int], tuple[np.ndarray, int, np.ndarray]]
@@ -99,7 +99,7 @@ def attribute_image(weights: NetworkWeights, image: np.ndarray, target_class: in
     4 times the steps, up to MAX_STEPS.
     """
     if not isinstance(weights, NetworkWeights):
-        raise ValueError(f"weights must be a NetworkWeights (core/numpy_trace.py), got {type(weights).__name__}")
+        raise ValueError(f"weights must be a NetworkWeights (core/nn/weights.py), got {type(weights).__name__}")
     return attribute_with(partial(logits_and_input_gradients, weights), image, target_class, steps, refine)
 
 

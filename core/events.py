@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Union
 
 
@@ -82,6 +82,12 @@ class TrainingFinished:
     samples_per_second: float
     error: str | None = None
 
+
+# A training's histories as tables (a run's batch_history.csv and epoch_history.csv, a live job's):
+# one row per BatchLogged event, without its epoch_iteration (the tables count iterations over all
+# epochs), and one row per EpochEnded event, its fields in order.
+BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
+EPOCH_COLUMNS = [field.name for field in fields(EpochEnded)]
 
 Event = Union[Message, TrainingStarted, Progress, BatchLogged, Evaluated, EpochEnded, TrainingFinished]
 EventCallback = Callable[[Event], None]

@@ -1,5 +1,7 @@
 """What a trained network holds after each image row: one image's trace, and summaries of many
-test images (a PCA of the state space, class averages) for the Hidden states page. No UI."""
+test images (a PCA of the state space, class averages) for the Hidden states page. No UI.
+
+The traces themselves are computed in numpy from a run's weights (core/numpy_trace.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analysis import NUM_CLASSES, PCAProjection, class_mean_states, fit_pca, softmax
+from core.analysis import PCAProjection, class_mean_states, fit_pca
+from core.data.mnist import NUM_CLASSES
 
 SAMPLE_SIZE = 2_000  # test images whose states fit the PCA and give the class averages
 BACKGROUND_PER_CLASS = 15  # faint trajectories drawn behind the chosen one
@@ -30,16 +33,6 @@ class ImageTrace:
             return self.hidden_states
         raise ValueError(f"state kind {kind!r} is not available; this trace has "
                          f"{'h and c' if self.cell_states is not None else 'h only'}")
-
-
-def trace_image(model, image: np.ndarray) -> ImageTrace:
-    """Trace one image (28, 28) in [0, 1] through a trained model (see core.model.trace_hidden_states)."""
-    from core.model import trace_hidden_states  # TensorFlow is imported only when a model is used
-
-    trajectory = trace_hidden_states(model, np.asarray(image, dtype=np.float32)[None])
-    cell = trajectory.cell_states[0] if trajectory.cell_states is not None else None
-    return ImageTrace(hidden_states=trajectory.hidden_states[0], cell_states=cell,
-                      probabilities=softmax(trajectory.step_logits[0]))
 
 
 @dataclass(frozen=True)
@@ -70,14 +63,3 @@ def summarize_states(states: np.ndarray, labels: np.ndarray,
     return StateSummary(projection=projection, background=projection.transform(states[background]),
                         background_labels=labels[background], class_means=means,
                         class_differences=means - states.mean(axis=0, dtype=np.float64))
-
-
-def summarize_run(model, images: np.ndarray, labels: np.ndarray) -> dict[str, StateSummary]:
-    """{"h": summary} (and "c" for an LSTM) of images (n, 28, 28) with labels (n,) through model."""
-    from core.model import trace_hidden_states
-
-    trajectory = trace_hidden_states(model, images)
-    summaries = {"h": summarize_states(trajectory.hidden_states, labels)}
-    if trajectory.cell_states is not None:
-        summaries["c"] = summarize_states(trajectory.cell_states, labels)
-    return summaries

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.config import RNNConfig
-from core.events import BatchLogged, EpochEnded, Evaluated, Event, Message, Progress, TrainingFinished, TrainingStarted
+from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, Event, Message, Progress,
+                         TrainingFinished, TrainingStarted)
 from core.run_format import COMPLETE, FAILED, STOPPED, RunRecord
 
 # A job is queued, then running, then ends as one of the run statuses or as cancelled.
 QUEUED, RUNNING, CANCELLED = "queued", "running", "cancelled"
 LIVE_STATUSES = (QUEUED, RUNNING)
 FINISHED_STATUSES = (COMPLETE, STOPPED, FAILED, CANCELLED)
-
-BATCH_COLUMNS = [field.name for field in dataclasses.fields(BatchLogged)]
-EPOCH_COLUMNS = [field.name for field in dataclasses.fields(EpochEnded)]
 
 # The time left is estimated from the rate since the first Progress event: the iterations before
 # it include tracing the training step (seconds, against milliseconds for a later step). The rate
@@ -101,7 +99,8 @@ class JobSnapshot:
 
     def batch_history(self) -> pd.DataFrame:
         """The tutorial's log lines so far: columns epoch, iteration, loss, accuracy."""
-        rows = [dataclasses.astuple(event) for event in self.events if isinstance(event, BatchLogged)]
+        rows = [[getattr(event, column) for column in BATCH_COLUMNS] for event in self.events
+                if isinstance(event, BatchLogged)]
         return pd.DataFrame(rows, columns=BATCH_COLUMNS)
 
     def epoch_history(self) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.numpy_gradients import jacobian_row_norms
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights
 
 MEMORY_SAMPLE = 1_000  # test images the dashboard averages over
 
@@ -39,7 +39,7 @@ def memory_curve(weights: NetworkWeights, images: np.ndarray, batch_size: int = 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
     if not isinstance(weights, NetworkWeights):
-        raise ValueError(f"weights must be a NetworkWeights (core/numpy_trace.py), got {type(weights).__name__}")
+        raise ValueError(f"weights must be a NetworkWeights (core/nn/weights.py), got {type(weights).__name__}")
     total = np.zeros(28)
     for start in range(0, len(images), batch_size):
         total += jacobian_row_norms(weights, images[start : start + batch_size]).sum(axis=0)  # (b, 28) -> (28,)

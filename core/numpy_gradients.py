@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.numpy_trace import ForwardPass, NetworkWeights, forward_pass
+from core.numpy_trace import ForwardPass, forward_pass
+from core.nn.weights import NetworkWeights
 
 PREDICTED = -1  # as the target class: the class predicted for the batch's first image
 NUM_CLASSES = 10

@@ -5,8 +5,8 @@ dispatch) and needs TensorFlow imported and a model built; here it is 28 small m
 well under a millisecond, from the weights alone (run_files.read_weight_arrays reads them from the
 run's weights file without TensorFlow). The equations are Keras 3's SimpleRNN, LSTM (gates i, f, c,
 o) and GRU (gates z, r, h; the reset gate applied after the recurrent product) cells with their
-default activations, as core/model.py builds them; tests/test_numpy_trace.py checks every cell
-against core.model's TensorFlow trace.
+default activations, as core/nn/model.py builds them; tests/test_numpy_trace.py checks every cell
+against core.nn.model's TensorFlow trace.
 """
 
 from __future__ import annotations
@@ -15,41 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analysis import softmax
 from core.hidden_states import ImageTrace
-
-CELLS = ("rnn", "lstm", "gru")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # blocks of `units` columns in the kernels
-
-
-@dataclass(frozen=True)
-class NetworkWeights:
-    """A trained network's arrays, as Keras stores them (float32)."""
-
-    cell: str  # "rnn", "lstm" or "gru"
-    kernel: np.ndarray  # (28, gates * units): input row -> every gate
-    recurrent_kernel: np.ndarray  # (units, gates * units)
-    bias: np.ndarray  # (gates * units,); a GRU's is (2, 3 * units): input bias, recurrent bias
-    readout_kernel: np.ndarray  # (units, 10)
-    readout_bias: np.ndarray  # (10,)
-
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell {self.cell!r} is not known; allowed: {', '.join(CELLS)}")
-        units = self.recurrent_kernel.shape[0]
-        width = GATES[self.cell] * units
-        bias_shape = (2, width) if self.cell == "gru" else (width,)
-        shapes = {"kernel": (self.kernel.shape, (28, width)),
-                  "recurrent_kernel": (self.recurrent_kernel.shape, (units, width)),
-                  "bias": (self.bias.shape, bias_shape), "readout_kernel": (self.readout_kernel.shape, (units, 10)),
-                  "readout_bias": (self.readout_bias.shape, (10,))}
-        for name, (shape, expected) in shapes.items():
-            if shape != expected:
-                raise ValueError(f"{self.cell} weights: {name} has shape {shape}; expected {expected}")
-
-    @property
-    def units(self) -> int:
-        return self.recurrent_kernel.shape[0]
+from core.nn.weights import NetworkWeights, softmax
 
 
 def _sigmoid(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -12,7 +12,7 @@ import os
 import sys
 
 # The vanilla cell's training step cuts each batch into this many independent parts, one per core
-# of the 2-core machine it was tuned on (see core/fused_rnn_step.py and bench/bench_training.py).
+# of the 2-core machine it was tuned on (see core/nn/fused_step.py and bench/bench_training.py).
 TRAINING_SHARDS = 2
 
 # A step's matmuls, (50 x 128) @ (128 x 128), run no faster on two threads than on one, and the

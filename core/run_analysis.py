@@ -27,7 +27,8 @@ from core.fixed_points import MAX_STARTS, START_IMAGES, FixedPoints, find_update
     visited_states
 from core.hidden_states import SAMPLE_SIZE, StateSummary, summarize_states
 from core.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.numpy_trace import NetworkWeights, trace_states
+from core.numpy_trace import trace_states
+from core.nn.weights import NetworkWeights
 
 TIMESTEPS = 28
 ANALYSIS_FORMAT_VERSION = 1  # the file's layout: "<group>.<array>" names, "<group>.version", "sample_size"

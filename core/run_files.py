@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from core.data.mnist import TEST_SIZE
-from core.numpy_trace import NetworkWeights
-from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_COLUMNS, BATCH_HISTORY_FILE, EPOCH_COLUMNS,
-                             EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
+from core.nn.weights import NetworkWeights
+from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
+from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
 from core.atomic_files import atomic_write_csv, atomic_write_npz, atomic_write_with
 
 

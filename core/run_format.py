@@ -24,8 +24,8 @@ from core.atomic_files import atomic_write_json, read_json
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 WEIGHTS_FILE = "weights.weights.h5"
-BATCH_HISTORY_FILE = "batch_history.csv"
-EPOCH_HISTORY_FILE = "epoch_history.csv"
+BATCH_HISTORY_FILE = "batch_history.csv"  # columns core.events.BATCH_COLUMNS
+EPOCH_HISTORY_FILE = "epoch_history.csv"  # columns core.events.EPOCH_COLUMNS
 PREDICTIONS_FILE = "test_predictions.npz"
 ARTIFACT_FILES = (WEIGHTS_FILE, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE)
 ANALYSIS_FILE = "analysis.npz"  # core/run_analysis.py: PCA, background paths, class averages
@@ -40,10 +40,6 @@ RUNNING, COMPLETE, STOPPED, FAILED = "running", "complete", "stopped", "failed"
 INTERRUPTED, DAMAGED = "interrupted", "damaged"  # running but nobody holds its lock; unreadable
 WRITTEN_STATUSES = (RUNNING, COMPLETE, STOPPED, FAILED)
 
-# The columns of the two history files.
-BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
-EPOCH_COLUMNS = ["epoch", "iteration", "validation_loss", "validation_accuracy", "learning_rate",
-                 "epoch_seconds"]
 METRIC_NAMES = ("test_loss", "test_accuracy", "best_validation_accuracy", "train_seconds", "samples_per_second")
 NULLABLE_METRICS = ("best_validation_accuracy",)  # None when no epoch finished before a stop
 

@@ -22,7 +22,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights
 from core.run_analysis import AnalysisOutdated, RunAnalysis
 from core.run_files import (load_weights, read_analysis, read_histories, read_network_weights, read_predictions,
                             write_analysis)
@@ -194,7 +194,7 @@ class RunStore:
         record = self.read_run(run_id)
         if not record.has_artifacts:
             raise RunError(f"run {run_id} has no saved weights (status {record.status})")
-        from core.model import build_model  # imports TensorFlow
+        from core.nn.model import build_model  # imports TensorFlow
 
         model = build_model(record.config)
         load_weights(record, model)

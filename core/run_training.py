@@ -81,7 +81,7 @@ def train_run(store: RunStore, config: RNNConfig, data: MnistSplit, on_event: Ev
 
 def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSplit, on_event: EventCallback,
                   should_stop: Callable[[], bool]) -> RunRecord:
-    from core.training import train  # imports TensorFlow
+    from core.nn.training_loop import train  # imports TensorFlow
 
     run_dir = store.run_dir(run_id)
     name = read_run_name(run_dir)  # the user's name for the run survives its retraining

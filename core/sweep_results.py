@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from core.compare import epoch_histories, stack_histories
-from core.run_format import BATCH_COLUMNS, COMPLETE, DAMAGED, RunError, RunRecord
+from core.events import BATCH_COLUMNS
+from core.run_format import COMPLETE, DAMAGED, RunError, RunRecord
 from core.run_store import RunStore
 from core.sweep_record import CACHED, PENDING, TRIAL_COMPLETE, TRIAL_FAILED, SweepRecord
 
@@ -162,7 +163,7 @@ def trial_curves(store: RunStore, table: pd.DataFrame, varied: list[str]) -> pd.
 
 def trial_batch_curves(store: RunStore, table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """Training loss and accuracy of the finished trials' logged batches, stacked: one row per (run,
-    logged batch) with run_id, core.run_format.BATCH_COLUMNS and one column per varied field (the
+    logged batch) with run_id, core.events.BATCH_COLUMNS and one column per varied field (the
     curves of a one-epoch sweep, whose validation curves are single points)."""
     parts = []
     for row in finished(table).to_dict("records"):

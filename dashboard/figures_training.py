@@ -11,7 +11,7 @@ import plotly.io
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.job import BATCH_COLUMNS, EPOCH_COLUMNS
+from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
 from dashboard.labels import format_value, is_number
 
 BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate

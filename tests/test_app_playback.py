@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.hidden_states import trace_image
+from tests.support.keras_reference import trace_image
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.figures_inspect import PATH_NAME

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import softmax
+from core.nn.weights import softmax
 from core.attribution import (COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, attribute_image, attribute_with,
                               class_mean_images)
 from core.numpy_gradients import PREDICTED
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights
 
 IMAGES = [0, 1, 2, 3, 4, 5, 6, 7]  # the first test images: every digit but 8 among them
 
@@ -145,7 +145,8 @@ def test_gated_cells_keep_completeness(cell, mnist):
     """Check a gated cell's row attributions (seeded random 16-unit weights: completeness holds for any
     weights) add up to logit(image) - logit(black) within 1%, with the logits of core.numpy_trace's
     forward pass (checked against Keras in tests/test_numpy_trace.py)."""
-    from core.numpy_trace import GATES, trace_states
+    from core.numpy_trace import trace_states
+    from core.nn.weights import GATES
 
     rng = np.random.default_rng(5)
     units, width = 16, GATES[cell] * 16

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import softmax
+from core.nn.weights import softmax
 from dashboard.figures_inspect import (CLASS_COLORS, FAINT_OPACITY, MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE,
                                        PATH_NAME, TIME_COLORS, class_accuracy_figure, class_means_figure,
                                        confusion_figure, ink_picture, inspect_figure, probability_lines_figure,

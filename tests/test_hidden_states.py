@@ -7,8 +7,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from core.analysis import fit_pca
-from core.hidden_states import background_indices, summarize_run, summarize_states, trace_image
-from core.model import trace_hidden_states
+from core.hidden_states import background_indices, summarize_states
+from tests.support.keras_reference import summarize_run, trace_hidden_states, trace_image
 
 
 def test_trace_image_is_row_t_of_the_batch_trace(tiny_run, mnist):

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.memory_curve import memory_curve
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights
 
 GAINS = np.array([0.9, 0.6])  # the diagonal of W_h: unit 1 forgets slowly, unit 2 fast
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core.config import RNNConfig
-from core.model import build_model, trace_hidden_states
+from core.nn.model import build_model
+from tests.support.keras_reference import trace_hidden_states
 
 
 def numpy_vanilla_rnn(images, input_kernel, recurrent_kernel, bias):

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from core.analysis import softmax
-from core.numpy_trace import GATES, NetworkWeights, forward_pass, trace_states
+from core.nn.weights import softmax
+from core.numpy_trace import forward_pass, trace_states
+from core.nn.weights import GATES, NetworkWeights
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.components.network import NETWORK_JS, network_payload, with_network

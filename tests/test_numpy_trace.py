@@ -8,9 +8,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import RNNConfig
-from core.hidden_states import trace_image
-from core.model import trace_hidden_states
-from core.numpy_trace import NetworkWeights, trace_image_numpy, trace_states
+from tests.support.keras_reference import trace_hidden_states, trace_image
+from core.numpy_trace import trace_image_numpy, trace_states
+from core.nn.weights import NetworkWeights
 from core.run_files import read_weight_arrays, write_weights
 from core.run_format import COMPLETE, RunError, RunRecord
 from tests.model_support import random_model, weights_of
@@ -18,7 +18,7 @@ from tests.model_support import random_model, weights_of
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_numpy_trace_equals_the_keras_cells(cell, mnist):
-    """Check hidden states, cell states and step logits equal core.model's TensorFlow trace."""
+    """Check hidden states, cell states and step logits equal core.nn.model's TensorFlow trace."""
     model = random_model(cell)
     images = mnist.test_images[:6]
     reference = trace_hidden_states(model, images)

@@ -122,7 +122,7 @@ def test_compute_reuses_usable_groups_without_the_model():
 
 def test_lstm_analysis_has_cell_states_and_no_fixed_points(mnist):
     """Check an LSTM's h and c summaries come from the numpy trace of its weights, and it gets no fixed points."""
-    from core.numpy_trace import NetworkWeights
+    from core.nn.weights import NetworkWeights
 
     rng = np.random.default_rng(3)
     weights = NetworkWeights("lstm", rng.normal(0, 0.3, (28, 24)).astype(np.float32),

@@ -14,12 +14,13 @@ import pytest
 
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
-from core.run_format import (ANALYSIS_FILE, ARTIFACT_FILES, BATCH_COLUMNS, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
+from core.events import BATCH_COLUMNS
+from core.run_format import (ANALYSIS_FILE, ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
                              PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              read_record, read_status)
 from core.run_store import RunStore
 from core.run_training import train_run
-from core.training import evaluate_logits
+from core.nn.training_loop import evaluate_logits
 from tests.conftest import TINY_CONFIG
 from tests.run_support import copy_as_other_run, flip_byte
 

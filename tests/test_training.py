@@ -9,7 +9,7 @@ import tensorflow as tf
 from core.config import RNNConfig
 from core.events import BatchLogged, EpochEnded, Evaluated, Progress, TrainingStarted
 from core.data.mnist import to_float_images
-from core.training import evaluate_logits, make_optimizer, scale_pixels, train
+from core.nn.training_loop import evaluate_logits, make_optimizer, scale_pixels, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
 

@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from core.model import ROW_PIXELS, TIMESTEPS
+from core.data.mnist import IMAGE_SIZE
 
 
 def fused_vanilla_logits(model: keras.Model, images: tf.Tensor, shards: int = 1) -> tf.Tensor:
@@ -34,9 +34,9 @@ def fused_vanilla_logits(model: keras.Model, images: tf.Tensor, shards: int = 1)
     sizes = tf.stack([shard_size] * (shards - 1) + [count - shard_size * (shards - 1)])
     last_hidden = []
     for part in tf.split(images, sizes, num=shards):  # (n_part, 28, 28) each
-        rows = tf.reshape(tf.transpose(part, [1, 0, 2]), (-1, ROW_PIXELS))  # (28 * n_part, 28), time-major
+        rows = tf.reshape(tf.transpose(part, [1, 0, 2]), (-1, IMAGE_SIZE))  # (28 * n_part, 28), time-major
         projected = tf.matmul(rows, cell.kernel) + cell.bias  # (28 * n_part, units)
-        projected = tf.reshape(projected, (TIMESTEPS, -1, cell.units))  # (28, n_part, units)
+        projected = tf.reshape(projected, (IMAGE_SIZE, -1, cell.units))  # (28, n_part, units)
         last_hidden.append(_tanh_recurrence(projected, tf.convert_to_tensor(cell.recurrent_kernel)))
     return model.get_layer("readout")(tf.concat(last_hidden, axis=0) if shards > 1 else last_hidden[0])
 

@@ -1,4 +1,6 @@
-"""The tutorial's network in Keras 3, and its hidden state and readout at every timestep."""
+"""The trained network in TensorFlow, as the reference the numpy passes are checked against: its
+hidden state and readout at every timestep, traced through the Keras cell (the product traces in
+numpy, core/numpy_trace.py, and never needs these)."""
 
 from __future__ import annotations
 
@@ -9,26 +11,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from core.config import RNNConfig
-
-TIMESTEPS = 28  # one image row per step
-ROW_PIXELS = 28
-NUM_CLASSES = 10
-
-
-def build_model(config: RNNConfig) -> keras.Model:
-    """images (n, 28, 28) -> logits (n, 10): one recurrent layer, its last h_t into Dense(10)."""
-    recurrent_layers = {"rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
-    inputs = keras.Input(shape=(TIMESTEPS, ROW_PIXELS), name="image_rows")
-    # unroll=True writes the 28 steps out as one graph: measured faster than a while-loop here.
-    last_hidden = recurrent_layers[config.cell](config.hidden_units, unroll=True, name="recurrent")(inputs)
-    logits = layers.Dense(
-        NUM_CLASSES,
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.output_init_stddev),
-        bias_initializer="zeros",
-        name="readout",
-    )(last_hidden)
-    return keras.Model(inputs, logits, name=f"{config.cell}_digit_classifier")
+from core.data.mnist import IMAGE_SIZE
+from core.hidden_states import ImageTrace, StateSummary, summarize_states
+from core.nn.weights import softmax
 
 
 @dataclass(frozen=True)
@@ -54,7 +39,7 @@ def trace_hidden_states(model: keras.Model, images: np.ndarray, batch_size: int 
     t = 28 equals model(images).
     """
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[1:] != (TIMESTEPS, ROW_PIXELS):
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must have shape (n, 28, 28), got {images.shape}")
     hidden_parts, cell_parts, logit_parts = [], [], []
     for start in range(0, max(len(images), 1), batch_size):
@@ -78,7 +63,7 @@ def _trace_batch(model: keras.Model, images: tf.Tensor):
     is_lstm = isinstance(cell, layers.LSTMCell)
     states = [zeros, zeros] if is_lstm else [zeros]
     hidden_steps, cell_steps = [], []
-    for step in range(TIMESTEPS):
+    for step in range(IMAGE_SIZE):
         hidden, states = cell(images[:, step, :], states, training=False)
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         hidden_steps.append(hidden)
@@ -88,3 +73,20 @@ def _trace_batch(model: keras.Model, images: tf.Tensor):
     step_logits = readout(hidden_states)  # Dense applies to the last axis: (n, 28, 10)
     cell_states = tf.stack(cell_steps, axis=1) if is_lstm else None
     return hidden_states, cell_states, step_logits
+
+
+def trace_image(model, image: np.ndarray) -> ImageTrace:
+    """Trace one image (28, 28) in [0, 1] through a trained model (see trace_hidden_states)."""
+    trajectory = trace_hidden_states(model, np.asarray(image, dtype=np.float32)[None])
+    cell = trajectory.cell_states[0] if trajectory.cell_states is not None else None
+    return ImageTrace(hidden_states=trajectory.hidden_states[0], cell_states=cell,
+                      probabilities=softmax(trajectory.step_logits[0]))
+
+
+def summarize_run(model, images: np.ndarray, labels: np.ndarray) -> dict[str, StateSummary]:
+    """{"h": summary} (and "c" for an LSTM) of images (n, 28, 28) with labels (n,) through model."""
+    trajectory = trace_hidden_states(model, images)
+    summaries = {"h": summarize_states(trajectory.hidden_states, labels)}
+    if trajectory.cell_states is not None:
+        summaries["c"] = summarize_states(trajectory.cell_states, labels)
+    return summaries

@@ -11,15 +11,14 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from core.analysis import log_softmax
 from core.config import RNNConfig
-from core.data.mnist import MnistSplit, to_float_images
-from core.events import (BatchLogged, EpochEnded, Evaluated, EventCallback, Progress, TrainingStarted,
-                         ignore_event)
-from core.fused_rnn_step import fused_vanilla_logits
-from core.model import build_model
+from core.data.mnist import IMAGE_SIZE, MnistSplit, to_float_images
+from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, EventCallback, Progress,
+                         TrainingStarted, ignore_event)
+from core.nn.fused_step import fused_vanilla_logits
+from core.nn.model import build_model
+from core.nn.weights import log_softmax
 from core.process_settings import TRAINING_SHARDS
-from core.run_format import BATCH_COLUMNS, EPOCH_COLUMNS
 
 PROGRESS_EVERY = 10  # iterations between Progress events
 EVALUATION_BATCH = 5_000  # evaluation runs in large batches: one call per 5,000 images
@@ -90,14 +89,14 @@ class _CompiledSteps:
         # keeps the traced graph and everything it captures alive after training. A captured
         # training set stayed in the dashboard's server after every training (256 MB of
         # TensorFlow's allocator for the float32 copy of 55,000 images, measured).
-        pixel_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.uint8)
+        pixel_spec = tf.TensorSpec(shape=(None, IMAGE_SIZE, IMAGE_SIZE), dtype=tf.uint8)
         label_spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
         # autograph=False: both functions are plain graphs (Python branches on Python values only),
         # and autograph's conversion would ast.parse their source in the worker thread, which races
         # with Streamlit compiling a page in its script thread on Python 3.11 (see core/jobs.py).
         self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec],
                                       autograph=False)
-        image_spec = tf.TensorSpec(shape=(None, 28, 28), dtype=tf.float32)
+        image_spec = tf.TensorSpec(shape=(None, IMAGE_SIZE, IMAGE_SIZE), dtype=tf.float32)
         self.logits = tf.function(self._logits, input_signature=[image_spec], autograph=False)
 
     def start_epoch(self, order: np.ndarray) -> None:
