@@ -1,11 +1,11 @@
-"""Server time and completeness of core.attribution on real test images, for each number of IG steps.
+"""Server time and completeness of core.inspect.attribution on real test images, for each number of IG steps.
 
     python bench/bench_attribution.py --runs-dir /tmp/runs                 # every complete run there
     python bench/bench_attribution.py --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
 
     python bench/bench_attribution.py --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
 
-For each run, step count and precision of the NumPy backward pass (core/numpy_gradients.py): the wall
+For each run, step count and precision of the NumPy backward pass (core/inspect/backward.py): the wall
 time of attribute_image per test image (integrated gradients plus the 28 occluded images, the work the
 Hidden states page does for a new image; median and max over images, the first call, which reads
 nothing new but warms the caches, shown apart; and the median CPU time of this process, which a
@@ -45,8 +45,8 @@ def main() -> None:
 
     import numpy as np
 
-    from core.attribution import attribute_with
-    from core.numpy_gradients import logits_and_input_gradients
+    from core.inspect.attribution import attribute_with
+    from core.inspect.backward import logits_and_input_gradients
     from core.data.mnist import load_mnist
     from core.run_format import COMPLETE
     from core.run_store import RunStore

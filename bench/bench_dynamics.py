@@ -27,9 +27,9 @@ def main() -> None:
     arguments = parser.parse_args()
     configure_process()
     from core.data.mnist import load_mnist
-    from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
-    from core.memory_curve import MEMORY_SAMPLE, memory_curve
-    from core.numpy_trace import trace_states
+    from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
+    from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+    from core.inspect.forward import trace_states
     from core.run_store import RunStore
 
     store = RunStore(arguments.runs_dir)

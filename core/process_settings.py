@@ -26,7 +26,7 @@ TENSORFLOW_ENVIRONMENT = {
 }
 
 # NumPy's OpenBLAS starts one thread per core for every matmul. On the busy 2-core machine those
-# threads wait on each other: core/numpy_gradients.py's backward pass took 560-790 ms per image with
+# threads wait on each other: core/inspect/backward.py's backward pass took 560-790 ms per image with
 # them and 30 ms on one thread. One BLAS thread, then; a value the user set in either variable wins.
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 BLAS_THREADS = 1

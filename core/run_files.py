@@ -35,7 +35,7 @@ def load_weights(record: RunRecord, model) -> None:
 
 def read_weight_arrays(record: RunRecord) -> dict[str, list[np.ndarray]]:
     """{"recurrent": the cell's arrays, "readout": the readout's} from the weights file, read with
-    h5py, without TensorFlow (for core/numpy_trace.py). Keras 3 keeps each layer's arrays under
+    h5py, without TensorFlow (for core/inspect/forward.py). Keras 3 keeps each layer's arrays under
     layers/<class name>/[cell/]vars/<0, 1, ...>, with the layer's name in the vars group's "name"
     attribute; anything else raises RunError (tests/test_numpy_trace.py checks this against Keras)."""
     import h5py
@@ -56,7 +56,7 @@ def read_weight_arrays(record: RunRecord) -> dict[str, list[np.ndarray]]:
 
 
 def read_network_weights(record: RunRecord) -> NetworkWeights:
-    """The run's weights file as NetworkWeights of its config's cell (core/numpy_trace.py)."""
+    """The run's weights file as NetworkWeights of its config's cell (core/inspect/forward.py)."""
     arrays = read_weight_arrays(record)
     try:
         return NetworkWeights(record.config.cell, *arrays["recurrent"], *arrays["readout"])
@@ -104,7 +104,7 @@ def read_predictions(run_id: str, run_dir: Path) -> tuple[np.ndarray, np.ndarray
 
 
 def write_analysis(run_dir: Path, arrays: dict[str, np.ndarray], weights_sha256: str) -> None:
-    """Write analysis.npz: arrays (core/run_analysis.py RunAnalysis.to_arrays) and the sha256 of
+    """Write analysis.npz: arrays (core/inspect/stored_analysis.py RunAnalysis.to_arrays) and the sha256 of
     the weights they were computed from. status.json must then list it (artifact_fingerprints)."""
     if ANALYSIS_SOURCE_KEY in arrays:
         raise ValueError(f"analysis arrays must not contain {ANALYSIS_SOURCE_KEY!r}: the writer adds it")

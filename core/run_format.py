@@ -28,7 +28,7 @@ BATCH_HISTORY_FILE = "batch_history.csv"  # columns core.events.BATCH_COLUMNS
 EPOCH_HISTORY_FILE = "epoch_history.csv"  # columns core.events.EPOCH_COLUMNS
 PREDICTIONS_FILE = "test_predictions.npz"
 ARTIFACT_FILES = (WEIGHTS_FILE, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE)
-ANALYSIS_FILE = "analysis.npz"  # core/run_analysis.py: PCA, background paths, class averages
+ANALYSIS_FILE = "analysis.npz"  # core/inspect/stored_analysis.py: PCA, background paths, class averages
 # Files computed from the artifacts, recorded in status.json like them, but optional: runs made
 # before they existed have none, and a missing, changed or outdated one is recomputed by whoever
 # reads it; it never makes the run damaged (nothing the user trained is lost with it).

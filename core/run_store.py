@@ -5,7 +5,7 @@ their sha256, re-hashing only the files changed since the store last hashed them
 (core/run_verification.py); opening one run (read_run, and everything that loads from it) hashes
 every file again. The folder format itself is core/run_format.py; training a run into the store is
 core/run_training.py.
-A run's analysis (core/run_analysis.py) is read, or computed and added to the run, by
+A run's analysis (core/inspect/stored_analysis.py) is read, or computed and added to the run, by
 ensure_analysis. This module imports TensorFlow only when a model is loaded.
 """
 
@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
 from core.nn.weights import NetworkWeights
-from core.run_analysis import AnalysisOutdated, RunAnalysis
+from core.inspect.stored_analysis import AnalysisOutdated, RunAnalysis
 from core.run_files import (load_weights, read_analysis, read_histories, read_network_weights, read_predictions,
                             write_analysis)
 from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
@@ -201,13 +201,13 @@ class RunStore:
         return model
 
     def load_network_weights(self, run_id: str) -> NetworkWeights:
-        """The run's verified weights as arrays, for core/numpy_trace.py (no TensorFlow needed)."""
+        """The run's verified weights as arrays, for core/inspect/forward.py (no TensorFlow needed)."""
         record = self.read_run(run_id)
         if not record.has_artifacts:
             raise RunError(f"run {run_id} has no saved weights (status {record.status})")
         return read_network_weights(record)
 
-    # -- the analysis (core/run_analysis.py), stored in the run folder -------------------------
+    # -- the analysis (core/inspect/stored_analysis.py), stored in the run folder -------------------------
 
     def load_analysis(self, run_id: str) -> RunAnalysis:
         """The run's stored analysis; RunError if it has none or it is damaged, AnalysisOutdated

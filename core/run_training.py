@@ -21,7 +21,7 @@ from core import __version__
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
-from core.run_analysis import RunAnalysis
+from core.inspect.stored_analysis import RunAnalysis
 from core.run_files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
 from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              artifact_fingerprints, sha256, write_config, write_status)
@@ -156,7 +156,7 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
 
 
 def _save_analysis(run_dir, config: RNNConfig, data: MnistSplit, on_event: EventCallback) -> float | None:
-    """Compute the run's analysis (core/run_analysis.py) from the weights just written and write it,
+    """Compute the run's analysis (core/inspect/stored_analysis.py) from the weights just written and write it,
     so the run's first view only reads it; returns the seconds it took. The analysis
     can always be recomputed on first view, so a failure here is reported and never fails the run."""
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
+from core.inspect.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
 from dashboard.common import get_data, get_network_weights, plotly_js_url
 from dashboard.figures_attribution import attribution_figure
 from dashboard.playback import plotly_chart

@@ -51,14 +51,14 @@ def get_job_manager() -> JobManager:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def get_network_weights(run_id: str):
-    """A run's weights as numpy arrays (core/numpy_trace.py), read once per run id without TensorFlow."""
+    """A run's weights as numpy arrays (core/inspect/forward.py), read once per run id without TensorFlow."""
     return get_store().load_network_weights(run_id)
 
 
 @st.cache_resource(show_spinner="Computing this run's analysis (PCA, class averages, memory curve, fixed "
                                 "points; once per run, then kept in its folder)...", max_entries=8)
 def get_analysis(run_id: str):
-    """The run's stored analysis (core/run_analysis.py RunAnalysis), or computed and stored on the first
+    """The run's stored analysis (core/inspect/stored_analysis.py RunAnalysis), or computed and stored on the first
     view of a run that has none."""
     data = get_data()
     return get_store().ensure_analysis(run_id, data.test_images, data.test_labels)
@@ -167,7 +167,7 @@ def _link_problem(linked: str) -> str:
 @st.cache_data(show_spinner="Reading test predictions...", max_entries=8)
 def get_gallery_table(run_id: str):
     """One row per test image of a run: index, true, predicted, confidence, runners-up (cached by run id)."""
-    from core.gallery import gallery_table
+    from core.inspect.gallery import gallery_table
 
     probabilities, labels = get_store().load_predictions(run_id)
     return gallery_table(probabilities, labels)

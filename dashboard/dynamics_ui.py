@@ -7,10 +7,10 @@ import numpy as np
 import streamlit as st
 
 from core.compare import best_of_other_cells
-from core.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
-from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
-from core.memory_curve import MEMORY_SAMPLE
-from core.numpy_trace import trace_image_numpy
+from core.inspect.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
+from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
+from core.inspect.memory_curve import MEMORY_SAMPLE
+from core.inspect.forward import trace_image_numpy
 from core.run_format import RunError, RunRecord
 from dashboard.common import get_analysis, get_data, get_network_weights, get_store
 from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
@@ -23,11 +23,11 @@ COMPARED_RUNS = 3  # the memory view's default: the current run and up to two of
 
 
 # ---------------------------------------------------------------------------------------------
-# From the run's stored analysis (core/run_analysis.py: computed when the run was saved, or on its first view)
+# From the run's stored analysis (core/inspect/stored_analysis.py: computed when the run was saved, or on its first view)
 
 
 def run_memory_curve(run_id: str) -> np.ndarray:
-    """(28,) mean ‖∂ logits_28 / ∂ row t‖ over the first MEMORY_SAMPLE test images (core.memory_curve)."""
+    """(28,) mean ‖∂ logits_28 / ∂ row t‖ over the first MEMORY_SAMPLE test images (core.inspect.memory_curve)."""
     return get_analysis(run_id).memory
 
 

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 
-from core.analysis import NUM_CLASSES
+from core.data.mnist import NUM_CLASSES
 
 TIMESTEPS = 28
 STATE_COLORS = "RdBu_r"  # diverging, blue < 0 < red, centred on 0: tanh states live in (-1, 1)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.gallery import filter_gallery, parse_test_index
+from core.inspect.gallery import filter_gallery, parse_test_index
 from dashboard.labels import plain
 
 PICKERS = ("Index", "True class", "Random", "Misclassified")

@@ -12,7 +12,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.preprocess import MAX_UPLOAD_MB, PreprocessSteps, mnist_steps, steps_from_bytes
+from core.inspect.own_digit import MAX_UPLOAD_MB, PreprocessSteps, mnist_steps, steps_from_bytes
 from dashboard.figures_inspect import ink_picture
 from dashboard.labels import plain
 

@@ -20,8 +20,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.analysis import decision_timestep, unit_order
-from core.hidden_states import ImageTrace, StateSummary
+from core.inspect.states import decision_timestep, unit_order
+from core.inspect.traces import ImageTrace, StateSummary
 from dashboard.figures_inspect import inspect_figure, probability_lines_figure, trajectory_figure
 from dashboard.common import get_store, openable_runs
 from dashboard.image_picker import set_query, sync_widget
@@ -51,7 +51,7 @@ class PlaybackPanel:
 def image_panel(image: np.ndarray, trace: ImageTrace, summary: StateSummary, kind: str, state_name: str,
                 order_method: str, true_class: int | None, title: str, label: str = "", tag: str = "") -> PlaybackPanel:
     """One run's figures of one image (image (28, 28) in [0, 1], read into trace): kind "h" or "c"
-    picks the states, ordered by order_method (core.analysis.unit_order). The figures are drawn at
+    picks the states, ordered by order_method (core.inspect.states.unit_order). The figures are drawn at
     t = 28 whatever the timestep shown, so moving it changes nothing Python sends but the timestep.
     tag starts every figure's title ("A: ", "B: " when two runs are shown)."""
     timestep = TIMESTEPS

@@ -1,4 +1,4 @@
-"""Tests for core.analysis: hand-computed cases, and the stored predictions of a real tiny run."""
+"""Tests for core.inspect.states: hand-computed cases, and the stored predictions of a real tiny run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import PCA_CHUNK_ROWS, class_mean_states, decision_timestep, fit_pca, unit_order
+from core.inspect.states import PCA_CHUNK_ROWS, class_mean_states, decision_timestep, fit_pca, unit_order
 from core.nn.weights import log_softmax, softmax
 from tests.support.keras_reference import trace_hidden_states
 

@@ -12,8 +12,8 @@ import streamlit as st
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
-from core.fixed_points import ROUND_STARTS
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.inspect.fixed_points import ROUND_STARTS
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.dynamics_ui import describe_memory
@@ -61,7 +61,7 @@ def _texts(elements) -> str:
 
 def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_run, lstm_run, mnist):
     """Check 'How long it remembers' picks this run and the LSTM by default and draws their curves,
-    the RNN's equal to core.memory_curve on the first test images."""
+    the RNN's equal to core.inspect.memory_curve on the first test images."""
     store, record = tiny_run
     app = _open(HIDDEN_STATES, run=record.run_id, view="memory")
     assert app.multiselect[0].value == [record.run_id, lstm_run.run_id]

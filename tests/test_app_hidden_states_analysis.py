@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.hidden_states import BACKGROUND_PER_CLASS
+from core.inspect.traces import BACKGROUND_PER_CLASS
 from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
 from tests.apptest_support import open_page, plotly_array
 

@@ -13,8 +13,8 @@ from PIL import Image
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
-from core.gallery import filter_gallery, gallery_table
-from core.numpy_trace import trace_image_numpy
+from core.inspect.gallery import filter_gallery, gallery_table
+from core.inspect.forward import trace_image_numpy
 from core.run_store import RunStore
 from core.run_training import train_run
 from dashboard.figures_inspect import PATH_NAME

@@ -1,4 +1,4 @@
-"""Tests for core.hidden_states: one image's trace and the summaries of many, on the tiny trained run."""
+"""Tests for core.inspect.traces: one image's trace and the summaries of many, on the tiny trained run."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import fit_pca
-from core.hidden_states import background_indices, summarize_states
+from core.inspect.states import fit_pca
+from core.inspect.traces import background_indices, summarize_states
 from tests.support.keras_reference import summarize_run, trace_hidden_states, trace_image
 
 

@@ -1,4 +1,4 @@
-"""Tests for core.memory_curve: a hand-built 2-unit RNN against hand computations, and the tiny trained run."""
+"""Tests for core.inspect.memory_curve: a hand-built 2-unit RNN against hand computations, and the tiny trained run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from core.memory_curve import memory_curve
+from core.inspect.memory_curve import memory_curve
 from core.nn.weights import NetworkWeights
 
 GAINS = np.array([0.9, 0.6])  # the diagonal of W_h: unit 1 forgets slowly, unit 2 fast

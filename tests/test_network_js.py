@@ -16,7 +16,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from core.nn.weights import softmax
-from core.numpy_trace import forward_pass, trace_states
+from core.inspect.forward import forward_pass, trace_states
 from core.nn.weights import GATES, NetworkWeights
 from core.run_store import RunStore
 from core.run_training import train_run

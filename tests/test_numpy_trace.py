@@ -1,4 +1,4 @@
-"""Tests for core.numpy_trace: the numpy forward pass against Keras's own cells, and the weights
+"""Tests for core.inspect.forward: the numpy forward pass against Keras's own cells, and the weights
 read from a run's file without TensorFlow (run_files.read_weight_arrays)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from core.config import RNNConfig
 from tests.support.keras_reference import trace_hidden_states, trace_image
-from core.numpy_trace import trace_image_numpy, trace_states
+from core.inspect.forward import trace_image_numpy, trace_states
 from core.nn.weights import NetworkWeights
 from core.run_files import read_weight_arrays, write_weights
 from core.run_format import COMPLETE, RunError, RunRecord

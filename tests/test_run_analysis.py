@@ -1,4 +1,4 @@
-"""Tests for core.run_analysis and its storage in the run folder (run_format, RunStore), on copies
+"""Tests for core.inspect.stored_analysis and its storage in the run folder (run_format, RunStore), on copies
 of the tiny trained run: round trip, versions, hashes, damaged and missing files."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core import run_analysis
+from core.inspect import stored_analysis as run_analysis
 from core.config import RNNConfig
 from core.events import Message
-from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
-from core.hidden_states import SAMPLE_SIZE, summarize_states
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.numpy_trace import trace_states
-from core.run_analysis import GROUPS, AnalysisOutdated, RunAnalysis
+from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
+from core.inspect.traces import SAMPLE_SIZE, summarize_states
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.inspect.forward import trace_states
+from core.inspect.stored_analysis import GROUPS, AnalysisOutdated, RunAnalysis
 from core.run_files import read_analysis, write_analysis
 from core.run_format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
 from core.run_training import _save_analysis

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.analysis import decision_timestep, unit_order
-from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
-from core.numpy_trace import trace_image_numpy
+from core.inspect.states import decision_timestep, unit_order
+from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
+from core.inspect.forward import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
 from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, plotly_js_url,
                               require_run, selected_run_id)
@@ -34,7 +34,7 @@ STATE_LABELS = {"h": "hidden state h_t", "c": "cell state c_t"}
 # Cached computations (no widgets inside)
 
 
-# One image is traced in numpy from the run's weights (core/numpy_trace.py): under a millisecond,
+# One image is traced in numpy from the run's weights (core/inspect/forward.py): under a millisecond,
 # and no TensorFlow to import or model to build before a run's first view.
 @st.cache_data(show_spinner=False, max_entries=512)
 def trace_test_image(run_id: str, index: int) -> ImageTrace:

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from core.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
+from core.inspect.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
                           parse_gallery_query, per_class_accuracy)
 from dashboard.common import get_data, get_gallery_table, plotly_js_url, require_run
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture

@@ -1,6 +1,6 @@
 """The trained network in TensorFlow, as the reference the numpy passes are checked against: its
 hidden state and readout at every timestep, traced through the Keras cell (the product traces in
-numpy, core/numpy_trace.py, and never needs these)."""
+numpy, core/inspect/forward.py, and never needs these)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import layers
 
 from core.data.mnist import IMAGE_SIZE
-from core.hidden_states import ImageTrace, StateSummary, summarize_states
+from core.inspect.traces import ImageTrace, StateSummary, summarize_states
 from core.nn.weights import softmax
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.analysis import NUM_CLASSES
+from core.data.mnist import NUM_CLASSES
 
 ALTERNATIVES = 3  # runner-up classes shown on a gallery card
 

@@ -1,7 +1,7 @@
 """What a trained network holds after each image row: one image's trace, and summaries of many
 test images (a PCA of the state space, class averages) for the Hidden states page. No UI.
 
-The traces themselves are computed in numpy from a run's weights (core/numpy_trace.py)."""
+The traces themselves are computed in numpy from a run's weights (core/inspect/forward.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analysis import PCAProjection, class_mean_states, fit_pca
+from core.inspect.states import PCAProjection, class_mean_states, fit_pca
 from core.data.mnist import NUM_CLASSES
 
 SAMPLE_SIZE = 2_000  # test images whose states fit the PCA and give the class averages

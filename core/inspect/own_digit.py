@@ -15,7 +15,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin
 
-IMAGE_SIZE = 28
+from core.data.mnist import IMAGE_SIZE
+
 DIGIT_BOX = 20  # the longer side of the digit after scaling
 MNIST_CENTRE = IMAGE_SIZE // 2  # row and column index of the centre of mass
 # Streamlit's uploader counts a megabyte as 1,000,000 bytes; the page passes MAX_UPLOAD_MB to it,

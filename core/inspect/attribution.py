@@ -1,6 +1,6 @@
 """Which rows of one image decided the answer: integrated gradients of the predicted logit and row
 occlusion, for a run's weights of any cell (vanilla RNN, LSTM, GRU), in NumPy
-(core/numpy_gradients.py). No UI."""
+(core/inspect/backward.py). No UI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
-from core.numpy_gradients import PREDICTED, logits_and_input_gradients
+from core.inspect.backward import PREDICTED, logits_and_input_gradients
 from core.nn.weights import NetworkWeights, softmax
 
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
@@ -91,9 +91,9 @@ def _check_class(target_class: int) -> int:
 def attribute_image(weights: NetworkWeights, image: np.ndarray, target_class: int | None = None,
                     steps: int = DEFAULT_STEPS, refine: bool = True) -> Attribution:
     """Integrated gradients and row occlusion of target_class's logit (default: the predicted class)
-    for one image (28, 28) in [0, 1] through the network of weights (core/numpy_trace.py).
+    for one image (28, 28) in [0, 1] through the network of weights (core/nn/weights.py).
 
-    One forward and backward pass (core/numpy_gradients.py) over one batch: the image, its 28 occluded
+    One forward and backward pass (core/inspect/backward.py) over one batch: the image, its 28 occluded
     copies, and the steps + 1 images of the path from the black image to the image. With refine, a
     result whose rows miss the logit difference by more than COMPLETENESS_TOLERANCE is recomputed with
     4 times the steps, up to MAX_STEPS.

@@ -9,8 +9,8 @@ own, and the others are kept. To add a group: give RunAnalysis a field, write it
 compute/pack/unpack functions and list them in GROUPS under the field's name.
 
 No I/O here: core/run_files.py reads and writes analysis.npz and core/run_store.py adds it to a
-run. Everything is computed in numpy from the run's weights (core/numpy_trace.py,
-core/numpy_gradients.py): no TensorFlow, no Keras model.
+run. Everything is computed in numpy from the run's weights (core/inspect/forward.py,
+core/inspect/backward.py): no TensorFlow, no Keras model.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from core.analysis import NUM_CLASSES, PCAProjection
+from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
+from core.inspect.states import PCAProjection
 from core.config import RNNConfig
-from core.fixed_points import MAX_STARTS, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
+from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
     visited_states
-from core.hidden_states import SAMPLE_SIZE, StateSummary, summarize_states
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.numpy_trace import trace_states
+from core.inspect.traces import SAMPLE_SIZE, StateSummary, summarize_states
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.inspect.forward import trace_states
 from core.nn.weights import NetworkWeights
 
-TIMESTEPS = 28
 ANALYSIS_FORMAT_VERSION = 1  # the file's layout: "<group>.<array>" names, "<group>.version", "sample_size"
 
 
@@ -66,7 +66,7 @@ class RunAnalysis:
 
     h: StateSummary  # hidden states h_t of the sample
     c: StateSummary | None = None  # cell states c_t: an LSTM's only
-    memory: np.ndarray | None = None  # (28,): the memory curve (core/memory_curve.py) over MEMORY_SAMPLE images
+    memory: np.ndarray | None = None  # (28,): the memory curve (core/inspect/memory_curve.py) over MEMORY_SAMPLE images
     fixed_points: FixedPoints | None = None  # of the blank-row update: a vanilla RNN's only
 
     @property
@@ -157,8 +157,8 @@ def _unpack_summary(arrays: dict[str, np.ndarray], config: RNNConfig) -> StateSu
     units = config.hidden_units
     count = len(arrays["background_labels"]) if "background_labels" in arrays else 0
     shapes = {"pca_mean": (units,), "pca_components": (2, units), "explained_variance_ratio": (2,),
-              "background": (count, TIMESTEPS, 2), "background_labels": (count,),
-              "class_means": (NUM_CLASSES, TIMESTEPS, units), "class_differences": (NUM_CLASSES, TIMESTEPS, units)}
+              "background": (count, IMAGE_SIZE, 2), "background_labels": (count,),
+              "class_means": (NUM_CLASSES, IMAGE_SIZE, units), "class_differences": (NUM_CLASSES, IMAGE_SIZE, units)}
     _check_arrays(arrays, {key: (shape, np.integer if key == "background_labels" else np.floating)
                            for key, shape in shapes.items()})
     labels = arrays["background_labels"]
@@ -192,7 +192,7 @@ def _memory_curve(sample: AnalysisSample) -> np.ndarray:
 
 
 def _unpack_memory(arrays: dict[str, np.ndarray], config: RNNConfig) -> np.ndarray:
-    _check_arrays(arrays, {"curve": ((TIMESTEPS,), np.floating)})
+    _check_arrays(arrays, {"curve": ((IMAGE_SIZE,), np.floating)})
     curve = arrays["curve"]
     if not np.all(np.isfinite(curve)) or curve.min() < 0:
         raise ValueError("curve holds negative or non-finite norms")

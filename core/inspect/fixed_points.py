@@ -30,7 +30,7 @@ STALL_STEPS = 10  # a start still above SLOW_TOLERANCE whose q fell by less than
 STALL_FRACTION = 1e-3  # its last STALL_STEPS steps sits in a minimum of q that is no point: it ends there
 ROUND_STARTS = 100  # starts per round of the search (see find_update_fixed_points)
 EMPTY_ROUNDS = 2  # rounds in a row that find no new point before the search may stop
-START_IMAGES = 200  # test images whose visited states seed a run's search (core/run_analysis.py)
+START_IMAGES = 200  # test images whose visited states seed a run's search (core/inspect/stored_analysis.py)
 MAX_STARTS = 1_000  # starting states drawn from them: the search stops earlier once rounds find nothing new
 
 

@@ -2,11 +2,11 @@
 
 Tracing one image through the Keras cell in eager TensorFlow takes about 250 ms (28 steps of op
 dispatch) and needs TensorFlow imported and a model built; here it is 28 small matrix products,
-well under a millisecond, from the weights alone (run_files.read_weight_arrays reads them from the
-run's weights file without TensorFlow). The equations are Keras 3's SimpleRNN, LSTM (gates i, f, c,
-o) and GRU (gates z, r, h; the reset gate applied after the recurrent product) cells with their
-default activations, as core/nn/model.py builds them; tests/test_numpy_trace.py checks every cell
-against core.nn.model's TensorFlow trace.
+well under a millisecond, from the weights alone (core/runs/files.py read_weight_arrays reads them
+from the run's weights file without TensorFlow). The equations are Keras 3's SimpleRNN, LSTM (gates
+i, f, c, o) and GRU (gates z, r, h; the reset gate applied after the recurrent product) cells with
+their default activations, as core/nn/model.py builds them; tests/test_numpy_trace.py checks every
+cell against the Keras cell's own trace (tests/support/keras_reference.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.hidden_states import ImageTrace
+from core.data.mnist import IMAGE_SIZE
+from core.inspect.traces import ImageTrace
 from core.nn.weights import NetworkWeights, softmax
 
 
@@ -30,7 +31,7 @@ def _sigmoid(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 @dataclass(frozen=True)
 class ForwardPass:
     """Every step's states and gates for n images: what trace_states shows and what the backward pass
-    of core/numpy_gradients.py needs. Step-major, (28, n, units), step t at index t - 1, so that one
+    of core/inspect/backward.py needs. Step-major, (28, n, units), step t at index t - 1, so that one
     step's arrays are contiguous for the matmuls of both passes."""
 
     hidden: np.ndarray  # h_1 .. h_28
@@ -45,23 +46,23 @@ def forward_pass(weights: NetworkWeights, images: np.ndarray, dtype=np.float32, 
     """The cell's forward pass over images (n, 28, 28) in [0, 1], in dtype (float32 like the Keras cells);
     without keep_gates, ForwardPass.gates is empty (a trace needs only the states)."""
     images = np.asarray(images, dtype=dtype)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must have shape (n, 28, 28), got {images.shape}")
     units, cell, count = weights.units, weights.cell, len(images)
     kernel, recurrent_kernel = weights.kernel.astype(dtype, copy=False), weights.recurrent_kernel.astype(dtype, copy=False)
     biases = weights.bias.astype(dtype, copy=False)
     width = recurrent_kernel.shape[1]
     # Every row's input terms in one matmul, step-major: (28, n, gates * units).
-    rows = np.ascontiguousarray(images.transpose(1, 0, 2)).reshape(28 * count, 28)
-    inputs = (rows @ kernel + (biases[0] if cell == "gru" else biases)).reshape(28, count, width)
-    hidden_states = np.empty((28, count, units), dtype)
-    memory_states = np.empty((28, count, units), dtype) if cell == "lstm" else None
+    rows = np.ascontiguousarray(images.transpose(1, 0, 2)).reshape(IMAGE_SIZE * count, IMAGE_SIZE)
+    inputs = (rows @ kernel + (biases[0] if cell == "gru" else biases)).reshape(IMAGE_SIZE, count, width)
+    hidden_states = np.empty((IMAGE_SIZE, count, units), dtype)
+    memory_states = np.empty((IMAGE_SIZE, count, units), dtype) if cell == "lstm" else None
     names = {"rnn": (), "lstm": ("gates",), "gru": ("update", "reset", "candidate", "recurrent_candidate")}[cell]
-    shapes = {"gates": (28, count, width)}
-    gates = {name: np.empty(shapes.get(name, (28, count, units)), dtype) for name in names} if keep_gates else {}
+    shapes = {"gates": (IMAGE_SIZE, count, width)}
+    gates = {name: np.empty(shapes.get(name, (IMAGE_SIZE, count, units)), dtype) for name in names} if keep_gates else {}
     hidden = np.zeros((count, units), dtype)
     memory = np.zeros_like(hidden)
-    for step in range(28):
+    for step in range(IMAGE_SIZE):
         recurrent = hidden @ recurrent_kernel  # (n, gates * units)
         if cell == "rnn":
             hidden = np.tanh(inputs[step] + recurrent, out=hidden_states[step])
@@ -97,7 +98,7 @@ def trace_states(weights: NetworkWeights, images: np.ndarray) -> tuple[np.ndarra
 
 
 def trace_image_numpy(weights: NetworkWeights, image: np.ndarray) -> ImageTrace:
-    """One image (28, 28) in [0, 1] read row by row: the same ImageTrace as core.hidden_states.trace_image."""
+    """One image (28, 28) in [0, 1] read row by row: the same ImageTrace as core.inspect.traces.trace_image."""
     hidden, memory, logits = trace_states(weights, np.asarray(image)[None])
     return ImageTrace(hidden_states=hidden[0], cell_states=None if memory is None else memory[0],
                       probabilities=softmax(logits[0]))

@@ -1,5 +1,5 @@
 """Numbers behind the Hidden states page: the decisive timestep, unit orders, the PCA of the state
-space and class averages (no UI). The test set as a table is core/gallery.py."""
+space and class averages (no UI). The test set as a table is core/inspect/gallery.py."""
 
 from __future__ import annotations
 

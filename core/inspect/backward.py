@@ -1,7 +1,7 @@
 """Backpropagation through time in NumPy for the three cells: input gradients of the logits, from a
-run's weights, without TensorFlow (for core/attribution.py and core/memory_curve.py).
+run's weights, without TensorFlow (for core/inspect/attribution.py and core/inspect/memory_curve.py).
 
-The forward pass is core/numpy_trace.py's (forward_pass keeps every step's gates); the backward pass
+The forward pass is core/inspect/forward.py's (forward_pass keeps every step's gates); the backward pass
 below walks the 28 steps back, carrying d/dh (and an LSTM's d/dc), and at every step turns the
 gradient of the cell's pre-activations into d/d row t through the input kernel. Any number of
 upstream seeds (d loss / d h_28) go back together as a leading axis: one seed per class gives the
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.numpy_trace import ForwardPass, forward_pass
+from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
+from core.inspect.forward import ForwardPass, forward_pass
 from core.nn.weights import NetworkWeights
 
 PREDICTED = -1  # as the target class: the class predicted for the batch's first image
-NUM_CLASSES = 10
 DTYPE = np.float32  # see the module docstring
 
 
@@ -69,10 +69,10 @@ def _input_gradients(weights: NetworkWeights, states: ForwardPass, upstream: np.
     recurrent_t = weights.recurrent_kernel.astype(dtype, copy=False).T  # (gates * units, units)
     hidden, memory, gates = states.hidden, states.memory, states.gates  # (28, n, units) each
     zeros = np.zeros_like(hidden[0])
-    gradients = np.empty((28, *upstream.shape[:-1], 28), dtype)  # (28 rows, ..., n, 28 pixels)
+    gradients = np.empty((IMAGE_SIZE, *upstream.shape[:-1], IMAGE_SIZE), dtype)  # (28 rows, ..., n, 28 pixels)
     d_hidden = np.array(upstream, dtype)  # d / d h_t, t from 28 down: (..., n, units)
     d_memory = np.zeros_like(d_hidden) if weights.cell == "lstm" else None  # d / d c_t
-    for step in reversed(range(28)):
+    for step in reversed(range(IMAGE_SIZE)):
         if weights.cell == "rnn":
             d_pre = d_hidden * (1.0 - hidden[step] ** 2)  # through tanh: (..., n, units)
         elif weights.cell == "lstm":
