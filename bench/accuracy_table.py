@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.run_format import COMPLETE  # noqa: E402 - after the path set-up
+from core.runs.format import COMPLETE  # noqa: E402 - after the path set-up
 
 # Row name -> CLI flags. Tutorial defaults for the reference cells.
 ROWS: dict[str, list[str]] = {

@@ -48,8 +48,8 @@ def main() -> None:
     from core.inspect.attribution import attribute_with
     from core.inspect.backward import logits_and_input_gradients
     from core.data.mnist import load_mnist
-    from core.run_format import COMPLETE
-    from core.run_store import RunStore
+    from core.runs.format import COMPLETE
+    from core.runs.store import RunStore
 
     store = RunStore(arguments.runs_dir)
     run_ids = arguments.run_id or [record.run_id for record in store.list_runs()[0] if record.status == COMPLETE]

@@ -30,7 +30,7 @@ def main() -> None:
     from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
     from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
     from core.inspect.forward import trace_states
-    from core.run_store import RunStore
+    from core.runs.store import RunStore
 
     store = RunStore(arguments.runs_dir)
     data = load_mnist()

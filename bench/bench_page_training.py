@@ -8,7 +8,7 @@ pair, so a drift of the machine's speed does not favour one side): once with
 `python -m core train --seed S --json` and once from the Train page of a real `streamlit run
 dashboard/app.py`, driven by Chromium through Playwright, whose tab stays open on the live chart
 for the whole training. Each side has its own runs folder, so neither is served from the other's
-cache. The page's figure is the run's own samples/s (read through core.run_store, the same measure as
+cache. The page's figure is the run's own samples/s (read through core.runs.store, the same measure as
 the CLI's: samples over the wall time of the batch loops). While the page trains, the CPU time
 of Chromium's processes and of the server's threads (grouped by thread name) is sampled from
 /proc, which shows where the cores go besides the training. Linux only; needs /usr/bin/chromium.
@@ -30,8 +30,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.run_format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
-from core.run_store import RunStore  # noqa: E402
+from core.runs.format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
+from core.runs.store import RunStore  # noqa: E402
 from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")

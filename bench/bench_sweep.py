@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.run_store import RunStore  # noqa: E402
+from core.runs.store import RunStore  # noqa: E402
 from core.sweep_spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -125,9 +125,9 @@ def _config_from(arguments: argparse.Namespace) -> RNNConfig:
 
 def command_train(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
-    from core.run_format import COMPLETE
-    from core.run_store import RunStore
-    from core.run_training import train_run
+    from core.runs.format import COMPLETE
+    from core.runs.store import RunStore
+    from core.runs.train import train_run
 
     config = _config_from(arguments)  # ValueError on a bad value: reported by main()
     store = RunStore(arguments.runs_dir)
@@ -172,7 +172,7 @@ def command_train(arguments: argparse.Namespace) -> int:
 
 
 def command_runs(arguments: argparse.Namespace) -> int:
-    from core.run_store import RunStore
+    from core.runs.store import RunStore
 
     table = RunStore(arguments.runs_dir).runs_table()
     if arguments.json:

@@ -89,7 +89,7 @@ def _trial_line(trial: dict[str, Any]) -> str:
 
 def command_sweep(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
-    from core.run_store import RunStore
+    from core.runs.store import RunStore
     from core.ray_connect import RayUnavailable
     from core.sweep_ray import run_sweep
     from core.sweep_record import COMPLETE, sweep_dir
@@ -137,7 +137,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
 
 
 def command_sweeps(arguments: argparse.Namespace) -> int:
-    from core.run_store import RunStore
+    from core.runs.store import RunStore
     from core.sweep_record import list_sweeps, sweeps_root
 
     store = RunStore(arguments.runs_dir)

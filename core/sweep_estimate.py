@@ -19,7 +19,7 @@ import numpy as np
 
 from core.config import RNNConfig, fingerprint
 from core.process_settings import TRAINING_SHARDS
-from core.run_format import COMPLETE, RunRecord
+from core.runs.format import COMPLETE, RunRecord
 from core.sweep_spec import MAX_TRIALS, SweepSpec
 
 DEFAULT_SAMPLES_PER_SECOND = 40_000.0  # the tutorial's vanilla RNN here from the CLI

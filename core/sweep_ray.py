@@ -27,8 +27,8 @@ from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
                               runtime_env)
-from core.run_format import RunError
-from core.run_store import RunStore
+from core.runs.format import RunError
+from core.runs.store import RunStore
 from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
                                STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
                                UNFINISHED_STATES, SweepError, driver_lock, write_spec, write_sweep_status)

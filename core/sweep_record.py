@@ -16,7 +16,7 @@ from typing import Any
 from filelock import FileLock
 
 from core.config import is_run_id
-from core.run_store import is_held
+from core.runs.store import is_held
 from core.atomic_files import atomic_write_json, read_json
 from core.sweep_spec import SweepSpec, is_sweep_id
 

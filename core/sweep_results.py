@@ -14,10 +14,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from core.compare import epoch_histories, stack_histories
+from core.runs.compare import epoch_histories, stack_histories
 from core.events import BATCH_COLUMNS
-from core.run_format import COMPLETE, DAMAGED, RunError, RunRecord
-from core.run_store import RunStore
+from core.runs.format import COMPLETE, DAMAGED, RunError, RunRecord
+from core.runs.store import RunStore
 from core.sweep_record import CACHED, PENDING, TRIAL_COMPLETE, TRIAL_FAILED, SweepRecord
 
 FINISHED_STATES = (TRIAL_COMPLETE, CACHED)  # a trial whose run is complete in the store
@@ -155,7 +155,7 @@ def _std(values) -> float:
 
 def trial_curves(store: RunStore, table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """Validation curves of the finished trials, stacked: one row per (run, epoch) with the columns
-    of core.compare.stack_histories plus one per varied field."""
+    of core.runs.compare.stack_histories plus one per varied field."""
     done = finished(table)
     per_run = {name: dict(zip(done["run_id"], done[name])) for name in varied}
     return stack_histories(epoch_histories(store, done["run_id"].tolist()), **per_run)

@@ -18,8 +18,8 @@ import numpy as np
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit, split_mnist
-from core.run_format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
-from core.run_store import RunStore
+from core.runs.format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
+from core.runs.store import RunStore
 from core.atomic_files import atomic_write_bytes
 
 RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # status.json last: written last on the driver
@@ -78,7 +78,7 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
     the CLI never passes one.
     """
     from core.process_settings import configure_process
-    from core.run_training import train_run
+    from core.runs.train import train_run
     from core.events import EpochEnded
 
     configure_process()  # the thread-pool variables came with the task's runtime_env

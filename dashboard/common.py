@@ -12,9 +12,9 @@ import streamlit.components.v1 as components
 
 from core.config import is_run_id
 from core.data.mnist import default_data_dir
-from core.jobs import JobManager
-from core.run_format import RunError, RunRecord
-from core.run_store import RunStore
+from core.runs.job_queue import JobManager
+from core.runs.format import RunError, RunRecord
+from core.runs.store import RunStore
 from core.atomic_files import atomic_write_bytes
 from dashboard.labels import picker_labels, plain
 from dashboard.pages import RUNS, TRAIN
@@ -44,7 +44,7 @@ def get_data():
 
 @st.cache_resource(show_spinner=False)
 def get_job_manager() -> JobManager:
-    """The process-wide training queue: every tab and page sees the same jobs (see core.jobs)."""
+    """The process-wide training queue: every tab and page sees the same jobs (see core.runs.job_queue)."""
     # Jobs call get_data only from the script thread (on submit), never from their worker.
     return JobManager(get_store(), get_data)
 

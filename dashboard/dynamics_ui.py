@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.compare import best_of_other_cells
+from core.runs.compare import best_of_other_cells
 from core.inspect.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
 from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
 from core.inspect.memory_curve import MEMORY_SAMPLE
 from core.inspect.forward import trace_image_numpy
-from core.run_format import RunError, RunRecord
+from core.runs.format import RunError, RunRecord
 from dashboard.common import get_analysis, get_data, get_network_weights, get_store
 from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
 from dashboard.figures_inspect import trajectory_figure
@@ -47,7 +47,7 @@ def test_image_states(run_id: str, index: int) -> np.ndarray:
 
 
 def default_comparison(current: RunRecord, records: list[RunRecord]) -> list[str]:
-    """The current run, then the best comparable run of each other cell (core.compare.best_of_other_cells),
+    """The current run, then the best comparable run of each other cell (core.runs.compare.best_of_other_cells),
     up to COMPARED_RUNS runs."""
     return [current.run_id, *(record.run_id for record in best_of_other_cells(current, records))][:COMPARED_RUNS]
 

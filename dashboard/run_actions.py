@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.run_format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
+from core.runs.format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
                              WEIGHTS_FILE, RunError)
-from core.run_name import MAX_NAME_LENGTH, read_run_name
+from core.runs.names import MAX_NAME_LENGTH, read_run_name
 from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, selected_run_id
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN

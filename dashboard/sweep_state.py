@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.run_format import RunRecord
-from core.run_store import RunStore
+from core.runs.format import RunRecord
+from core.runs.store import RunStore
 from core.sweep_launch import is_starting
 from core.sweep_record import SweepRecord, list_sweeps, sweeps_root
 from core.sweep_results import trial_problems, trials_table

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.job import CANCELLED, JobSnapshot
-from core.run_format import STOPPED, RunError, RunRecord
+from core.runs.job import CANCELLED, JobSnapshot
+from core.runs.format import STOPPED, RunError, RunRecord
 from dashboard.common import get_store
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, plain, run_title

@@ -2,7 +2,7 @@
 
 A tab shows the run chosen in it (in the URL, or on another page) or, once it submits a job, that
 job until another run is chosen; a job from another tab never takes over. Each tab has an owner
-token: only the tabs that submitted a job may stop it (see core.jobs).
+token: only the tabs that submitted a job may stop it (see core.runs.job_queue).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import RNNConfig, is_run_id
-from core.job import NotOwnerError
-from core.run_format import INTERRUPTED, RunRecord
-from core.run_store import RunStore
+from core.runs.job import NotOwnerError
+from core.runs.format import INTERRUPTED, RunRecord
+from core.runs.store import RunStore
 from dashboard.common import get_job_manager, selected_run_id
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, with_labels
 
-TAB_TOKEN = KEY + "tab_token"  # this tab's owner token for the jobs it submits (see core.jobs)
+TAB_TOKEN = KEY + "tab_token"  # this tab's owner token for the jobs it submits (see core.runs.job_queue)
 TAB_JOB = KEY + "tab_job"  # the TabJob this tab submitted last
 RERUN_PAGE = KEY + "rerun_page"  # set by a callback inside the fragment that changed the sidebar
 JOB_QUERY_KEY = "job"  # ?job=<run id>: the live job this tab shows, so a reload comes back to it

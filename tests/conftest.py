@@ -9,9 +9,9 @@ import pytest
 from core.config import RNNConfig
 from core.data.mnist import MnistSplit, load_mnist
 from core.process_settings import configure_process
-from core.run_format import COMPLETE, RunRecord
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.format import COMPLETE, RunRecord
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from tests.apptest_support import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.

@@ -14,12 +14,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.inspect.fixed_points import ROUND_STARTS
 from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from dashboard.dynamics_ui import describe_memory
 from dashboard.figures_inspect import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
+from tests.support.runs import load_analysis
 
 HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
 
@@ -102,7 +103,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert sum(len(plotly_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
     # The page says how the search stopped, how many starts it took and how many reached the point.
-    points = RunStore(runs_dir).load_analysis(record.run_id).fixed_points
+    points = load_analysis(RunStore(runs_dir), record.run_id).fixed_points
     assert (f"{ROUND_STARTS} starts at a time, until 2 rounds in a row found no new point and every point had been "
             f"reached from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
     assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in _texts(app.markdown)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.run_format import PREDICTIONS_FILE
-from core.run_store import RunStore
+from core.runs.format import PREDICTIONS_FILE
+from core.runs.store import RunStore
 from core.sweep_launch import LOG_FILE
 from core.sweep_record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
                                read_sweep, sweep_dir)
@@ -315,7 +315,7 @@ def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished
     """Check the trials table, redrawn every 1.5 s while a sweep runs, hashes each finished trial's run
     files once (the store's listing remembers them), not on every redraw, and again once one of its
     files is written to."""
-    from core import run_verification
+    from core.runs import verification as run_verification
     from dashboard.sweep_state import run_listing, sweep_trials
 
     store, spec = finished_sweep

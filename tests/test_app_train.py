@@ -16,11 +16,12 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.job import CANCELLED, FAILED, QUEUED, RUNNING
-from core.run_format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
-from core.run_store import RunStore
+from core.runs.job import CANCELLED, FAILED, QUEUED, RUNNING
+from core.runs.format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
+from core.runs.store import RunStore
 from dashboard.common import get_job_manager
 from tests.conftest import TINY_CONFIG
+from tests.support.jobs import stop_all
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 WAIT_SECONDS = 300
@@ -39,7 +40,7 @@ def runs_dir(tiny_run, tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs
-    get_job_manager().stop_all(WAIT_SECONDS)  # the manager the test's app used: leave no training behind
+    stop_all(get_job_manager(), WAIT_SECONDS)  # the manager the test's app used: leave no training behind
     st.cache_resource.clear()
 
 
@@ -447,8 +448,8 @@ KILLED_TRAINING_SCRIPT = """
 import os, signal, sys
 from core.data.mnist import load_mnist
 from core.events import BatchLogged
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from tests.conftest import TINY_CONFIG
 
 def kill_in_second_epoch(event):

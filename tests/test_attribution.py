@@ -12,6 +12,7 @@ from core.inspect.attribution import (COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX
                               class_mean_images)
 from core.inspect.backward import PREDICTED
 from core.nn.weights import NetworkWeights
+from tests.support.keras_reference import load_model
 
 IMAGES = [0, 1, 2, 3, 4, 5, 6, 7]  # the first test images: every digit but 8 among them
 
@@ -26,7 +27,7 @@ def tiny_weights(tiny_run) -> NetworkWeights:
 def tiny_model(tiny_run):
     """The same run's Keras model: the reference for logits and probabilities."""
     store, record = tiny_run
-    return store.load_model(record.run_id)
+    return load_model(store, record.run_id)
 
 
 class PowerModel:

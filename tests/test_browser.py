@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.run_format import COMPLETE, INTERRUPTED, RUNNING
-from core.run_store import RunStore
+from core.runs.format import COMPLETE, INTERRUPTED, RUNNING
+from core.runs.store import RunStore
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
 from tests.browser_support import require_chromium

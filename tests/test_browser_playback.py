@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from dashboard.testing import launch_chromium, new_page, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure, require_chromium
 from tests.conftest import TINY_CONFIG

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from core.config import fingerprint
-from core.run_store import RunStore
+from core.runs.store import RunStore
 from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
 from core.sweep_record import COMPLETE, FAILED as FAILED_STATUS, list_sweeps, read_sweep
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit, wait_until_settled

@@ -11,9 +11,10 @@ from core.config import RNNConfig
 from tests.support.keras_reference import trace_hidden_states, trace_image
 from core.inspect.forward import trace_image_numpy, trace_states
 from core.nn.weights import NetworkWeights
-from core.run_files import read_weight_arrays, write_weights
-from core.run_format import COMPLETE, RunError, RunRecord
+from core.runs.files import read_weight_arrays, write_weights
+from core.runs.format import COMPLETE, RunError, RunRecord
 from tests.model_support import random_model, weights_of
+from tests.support.keras_reference import load_model
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -51,7 +52,7 @@ def test_saved_run_traces_like_its_keras_model(tiny_run, mnist):
     store, record = tiny_run
     weights = store.load_network_weights(record.run_id)
     assert weights.cell == "rnn" and weights.units == record.config.hidden_units
-    expected = trace_image(store.load_model(record.run_id), mnist.test_images[7])
+    expected = trace_image(load_model(store, record.run_id), mnist.test_images[7])
     traced = trace_image_numpy(weights, mnist.test_images[7])
     assert_allclose(traced.hidden_states, expected.hidden_states, atol=2e-5)
     assert_allclose(traced.probabilities, expected.probabilities, atol=2e-5)

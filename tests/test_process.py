@@ -117,8 +117,8 @@ def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
     assert [threads for _, threads in pools["omp"]] == [2, 2]
 
 
-CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.run_format", "core.run_files",
-                "core.run_store", "core.run_training", "core.jobs", "core.cli", "core.process_settings"]
+CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.runs.format", "core.runs.files",
+                "core.runs.store", "core.runs.train", "core.runs.job_queue", "core.cli", "core.process_settings"]
 
 
 def test_importing_core_changes_no_process_setting():

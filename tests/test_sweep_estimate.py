@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import PRESETS, RNNConfig
-from core.run_format import COMPLETE, RunRecord
+from core.runs.format import COMPLETE, RunRecord
 from core.sweep_estimate import (DEFAULT_RUN_SECONDS, DEFAULT_SAMPLES_PER_SECOND, START_SECONDS, TRIAL_START_SECONDS,
                                  estimate_sweep, measured_rates)
 from core.sweep_spec import Axis, SweepSpec

@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import fingerprint
-from core.run_format import DAMAGED, PREDICTIONS_FILE, RunRecord
-from core.run_store import RunStore
+from core.runs.format import DAMAGED, PREDICTIONS_FILE, RunRecord
+from core.runs.store import RunStore
 from core.sweep_record import (COMPLETE, QUEUED, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
                                write_spec, write_sweep_status)
 from core.sweep_results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out,

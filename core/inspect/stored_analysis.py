@@ -8,7 +8,7 @@ group that is missing, of another version, or whose arrays do not fit the run is
 own, and the others are kept. To add a group: give RunAnalysis a field, write its
 compute/pack/unpack functions and list them in GROUPS under the field's name.
 
-No I/O here: core/run_files.py reads and writes analysis.npz and core/run_store.py adds it to a
+No I/O here: core/runs/files.py reads and writes analysis.npz and core/runs/store.py adds it to a
 run. Everything is computed in numpy from the run's weights (core/inspect/forward.py,
 core/inspect/backward.py): no TensorFlow, no Keras model.
 """

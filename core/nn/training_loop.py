@@ -93,7 +93,7 @@ class _CompiledSteps:
         label_spec = tf.TensorSpec(shape=(None,), dtype=tf.int64)
         # autograph=False: both functions are plain graphs (Python branches on Python values only),
         # and autograph's conversion would ast.parse their source in the worker thread, which races
-        # with Streamlit compiling a page in its script thread on Python 3.11 (see core/jobs.py).
+        # with Streamlit compiling a page in its script thread on Python 3.11 (see core/runs/job_queue.py).
         self.train_step = tf.function(self._train_step, input_signature=[pixel_spec, label_spec],
                                       autograph=False)
         image_spec = tf.TensorSpec(shape=(None, IMAGE_SIZE, IMAGE_SIZE), dtype=tf.float32)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
+from core.runs.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
 from core.config import is_run_id
-from core.run_format import DAMAGED
+from core.runs.format import DAMAGED
 from dashboard.common import RUN_QUERY_KEY, get_store, select_run, selected_run_id
 from dashboard.dynamics_ui import memory_comparison_ui
 from dashboard.figures_training import run_styles, validation_overlay_figure

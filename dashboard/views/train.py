@@ -13,8 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import is_run_id
-from core.job import QUEUED, JobSnapshot
-from core.run_format import RunError
+from core.runs.job import QUEUED, JobSnapshot
+from core.runs.format import RunError
 from dashboard.common import (RUN_QUERY_KEY, get_job_manager, get_store, live_plotly_chart, select_run,
                               selected_run_id)
 from dashboard.figures_training import empty_curves_spec, training_curves_spec

@@ -13,7 +13,11 @@ from keras import layers
 
 from core.data.mnist import IMAGE_SIZE
 from core.inspect.traces import ImageTrace, StateSummary, summarize_states
+from core.nn.model import build_model
 from core.nn.weights import softmax
+from core.runs.files import load_weights
+from core.runs.format import RunError
+from core.runs.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,13 @@ def summarize_run(model, images: np.ndarray, labels: np.ndarray) -> dict[str, St
     if trajectory.cell_states is not None:
         summaries["c"] = summarize_states(trajectory.cell_states, labels)
     return summaries
+
+
+def load_model(store: RunStore, run_id: str) -> keras.Model:
+    """The run's Keras model, rebuilt from its config and loaded with its verified weights only."""
+    record = store.read_run(run_id)
+    if not record.has_artifacts:
+        raise RunError(f"run {run_id} has no saved weights (status {record.status})")
+    model = build_model(record.config)
+    load_weights(record, model)
+    return model

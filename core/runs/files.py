@@ -1,6 +1,6 @@
 """The one reader and one writer of each data file in a run folder: weights, training histories,
 test predictions and the stored analysis. File names, statuses and status.json's checks are the
-contract in core/run_format.py; every reader raises its RunError naming the run and the file.
+contract in core/runs/format.py; every reader raises its RunError naming the run and the file.
 Nothing here imports TensorFlow (a model is passed in; h5py reads the weights without it).
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 from core.data.mnist import TEST_SIZE
 from core.nn.weights import NetworkWeights
 from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
-from core.run_format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
+from core.runs.format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
 from core.atomic_files import atomic_write_csv, atomic_write_npz, atomic_write_with
 
 

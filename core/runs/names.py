@@ -2,7 +2,7 @@
 
 The name is not part of the run id, which stays the fingerprint of the config: it lives in its own
 small file in the run's folder, so it goes where the folder goes (copied, deleted, pruned), and a
-retrain of the run keeps it (core/run_training.py carries it over): it names the experiment, and a
+retrain of the run keeps it (core/runs/train.py carries it over): it names the experiment, and a
 retrain is the same experiment done again. It is not one of the files status.json verifies: it can
 change at any time, and a missing or unreadable one only means the run has no name.
 """

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.run_format import DERIVED_FILES, RunError, RunRecord, sha256
+from core.runs.format import DERIVED_FILES, RunError, RunRecord, sha256
 from core.atomic_files import atomic_write_json, read_json
 
 RECORD_FILE = ".verified.json"  # in the runs folder; a dot-name is never listed as a run
@@ -88,7 +88,7 @@ class VerificationRecord:
     def check(self, record: RunRecord) -> None:
         """Raise RunError if an artifact of the run has another sha256 than its status.json lists,
         hashing only the files whose stamp is not the remembered one. Derived files are left to
-        their readers, as core/run_format.py check_artifacts does."""
+        their readers, as core/runs/format.py check_artifacts does."""
         remembered = self._loaded.get(record.run_id, {})
         kept = self._kept.setdefault(record.run_id, {})
         for name, expected in (record.info.get("files") or {}).items():

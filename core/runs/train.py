@@ -1,7 +1,7 @@
 """Train a config into the run store: under the run's lock, checkpointed each epoch, saved atomically.
 
 A second process asking for the same config waits on the lock and then reuses the result. Every
-write goes through core/run_format.py and core/run_files.py, and status.json is written last, so a run counts as
+write goes through core/runs/format.py and core/runs/files.py, and status.json is written last, so a run counts as
 complete only once every file is there. TensorFlow is imported only when a run is trained.
 """
 
@@ -22,11 +22,11 @@ from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.inspect.stored_analysis import RunAnalysis
-from core.run_files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
-from core.run_format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
+from core.runs.files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
+from core.runs.format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              artifact_fingerprints, sha256, write_config, write_status)
-from core.run_name import read_run_name, write_run_name
-from core.run_store import RunStore
+from core.runs.names import read_run_name, write_run_name
+from core.runs.store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop
 

@@ -9,8 +9,8 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from core.config import NUMERIC_RANGES, RNNConfig
-from core.run_format import COMPLETE, DAMAGED, RunError, RunRecord
-from core.run_store import RunStore
+from core.runs.format import COMPLETE, DAMAGED, RunError, RunRecord
+from core.runs.store import RunStore
 
 # Every RNNConfig field, most telling first. The seed comes last: runs that differ in something
 # else as well are usually compared for that, and the seed is then the noise.

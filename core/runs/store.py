@@ -2,11 +2,11 @@
 
 Listing reads each run's config.json and status.json, checks its files' presence and sizes, and
 their sha256, re-hashing only the files changed since the store last hashed them
-(core/run_verification.py); opening one run (read_run, and everything that loads from it) hashes
-every file again. The folder format itself is core/run_format.py; training a run into the store is
-core/run_training.py.
+(core/runs/verification.py); opening one run (read_run, and everything that loads from it) hashes
+every file again. The folder format itself is core/runs/format.py; training a run into the store is
+core/runs/train.py.
 A run's analysis (core/inspect/stored_analysis.py) is read, or computed and added to the run, by
-ensure_analysis. This module imports TensorFlow only when a model is loaded.
+ensure_analysis. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from filelock import FileLock, Timeout
 from core.config import RNNConfig, is_run_id
 from core.nn.weights import NetworkWeights
 from core.inspect.stored_analysis import AnalysisOutdated, RunAnalysis
-from core.run_files import (load_weights, read_analysis, read_histories, read_network_weights, read_predictions,
+from core.runs.files import (read_analysis, read_histories, read_network_weights, read_predictions,
                             write_analysis)
-from core.run_format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
+from core.runs.format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
                              RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
                              write_status)
-from core.run_name import read_run_name, write_run_name
-from core.run_verification import VerificationRecord
+from core.runs.names import read_run_name, write_run_name
+from core.runs.verification import VerificationRecord
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
@@ -112,7 +112,7 @@ class RunStore:
 
     def set_run_name(self, run_id: str, name: str | None) -> str | None:
         """Name a run, or remove its name (None or blank); returns the name stored. ValueError says
-        why a name is refused (core/run_name.py), RunError that the run does not exist."""
+        why a name is refused (core/runs/names.py), RunError that the run does not exist."""
         return write_run_name(self._existing_dir(run_id), name)
 
     def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
@@ -182,23 +182,12 @@ class RunStore:
         return float(np.median(seconds[:runs])) if seconds else None
 
     def load_histories(self, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(batch history, epoch history) of a run, as tidy tables (see run_format.read_histories)."""
+        """(batch history, epoch history) of a run, as tidy tables (see core/runs/files.py read_histories)."""
         return read_histories(run_id, self.run_dir(run_id))
 
     def load_predictions(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities (10000, 10) float32, labels (10000,) int64) on the test set."""
         return read_predictions(run_id, self.run_dir(run_id))
-
-    def load_model(self, run_id: str):
-        """The run's Keras model, rebuilt from its config and loaded with its verified weights only."""
-        record = self.read_run(run_id)
-        if not record.has_artifacts:
-            raise RunError(f"run {run_id} has no saved weights (status {record.status})")
-        from core.nn.model import build_model  # imports TensorFlow
-
-        model = build_model(record.config)
-        load_weights(record, model)
-        return model
 
     def load_network_weights(self, run_id: str) -> NetworkWeights:
         """The run's verified weights as arrays, for core/inspect/forward.py (no TensorFlow needed)."""
@@ -208,12 +197,6 @@ class RunStore:
         return read_network_weights(record)
 
     # -- the analysis (core/inspect/stored_analysis.py), stored in the run folder -------------------------
-
-    def load_analysis(self, run_id: str) -> RunAnalysis:
-        """The run's stored analysis; RunError if it has none or it is damaged, AnalysisOutdated
-        (with the groups still usable) if it is of another version or does not fit the run."""
-        record = self.read_run(run_id)
-        return RunAnalysis.from_arrays(read_analysis(record), record.config)
 
     def ensure_analysis(self, run_id: str, test_images: np.ndarray, test_labels: np.ndarray) -> RunAnalysis:
         """The run's analysis: the stored one, or computed now (only its outdated groups, when some

@@ -1,8 +1,9 @@
 """A process-wide queue of trainings that any number of browser tabs can watch, one worker at a time.
 
 The dashboard owns one JobManager (via st.cache_resource). Pages submit configs and draw snapshots;
-worker threads run RunStore.train and only ever append to their job. Every tab may watch every job,
-but only the tabs that submitted a job (its owners, each named by an opaque token) may stop it.
+worker threads train them (core/runs/train.py train_run) and only ever append to their job. Every tab
+may watch every job, but only the tabs that submitted a job (its owners, each named by an opaque
+token) may stop it.
 Nothing here imports streamlit.
 """
 
@@ -10,17 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from collections import deque
 from typing import Callable
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
-from core.job import CANCELLED, FINISHED_STATUSES, LIVE_STATUSES, Job, JobSnapshot, NotOwnerError
-from core.run_format import COMPLETE, FAILED
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.job import CANCELLED, FINISHED_STATUSES, LIVE_STATUSES, Job, JobSnapshot, NotOwnerError
+from core.runs.format import COMPLETE, FAILED
+from core.runs.store import RunStore
+from core.runs.train import train_run
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def traceback_without_carets(error: BaseException) -> str:
 
 
 class JobManager:
-    """Runs submitted configs through store.train in worker threads, max_running at a time.
+    """Trains submitted configs (train_run) in worker threads, max_running at a time.
 
     Jobs are keyed by run id, so two tabs asking for the same config share one job (and may both
     stop it); other configs wait in a first-in, first-out queue.
@@ -119,28 +119,6 @@ class JobManager:
         with self._lock:
             jobs = [self._jobs[run_id] for run_id in self._queue]
         return [job.snapshot() for job in jobs]
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until nothing is queued or running (for tests and shutdown); False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                live = [self._jobs[run_id] for run_id in (*self._running, *self._queue)]
-            if not live:
-                return True
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
-            live[0].wait(remaining)
-
-    def stop_all(self, timeout: float | None = None) -> bool:
-        """Cancel every queued job and stop the running ones, whoever owns them (for tests and
-        shutdown); False if they have not all ended within timeout."""
-        with self._lock:
-            live = [self._jobs[run_id] for run_id in (*self._running, *self._queue)]
-        for job in live:
-            self._stop(job)
-        return self.wait_idle(timeout)
 
     # -- internals ---------------------------------------------------------------------------
 

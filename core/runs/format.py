@@ -63,7 +63,7 @@ class RunRecord:
     status: str
     info: dict[str, Any] = field(default_factory=dict)  # the content of status.json, type-checked
     verified: bool = False
-    name: str | None = None  # the name the user gave the run (core/run_name.py), if any
+    name: str | None = None  # the name the user gave the run (core/runs/names.py), if any
 
     def metric(self, name: str) -> float | None:
         value = self.info.get("metrics", {}).get(name)

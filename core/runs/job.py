@@ -1,5 +1,5 @@
 """One training job: its status, its owners and the events its worker reports, and a snapshot of
-them that any thread may read. The queue that runs jobs is core/jobs.py. Nothing here imports streamlit.
+them that any thread may read. The queue that runs jobs is core/runs/job_queue.py. Nothing here imports streamlit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 from core.config import RNNConfig
 from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, Event, Message, Progress,
                          TrainingFinished, TrainingStarted)
-from core.run_format import COMPLETE, FAILED, STOPPED, RunRecord
+from core.runs.format import COMPLETE, FAILED, STOPPED, RunRecord
 
 # A job is queued, then running, then ends as one of the run statuses or as cancelled.
 QUEUED, RUNNING, CANCELLED = "queued", "running", "cancelled"
