@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.runs.store import RunStore  # noqa: E402
-from core.sweep_spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
+from core.sweeps.spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LEARNING_RATES = (0.0003, 0.001, 0.003)

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.config import RNNConfig
 from core.atomic_files import read_json
-from core.sweep_spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
+from core.sweeps.spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -90,9 +90,9 @@ def _trial_line(trial: dict[str, Any]) -> str:
 def command_sweep(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
     from core.runs.store import RunStore
-    from core.ray_connect import RayUnavailable
-    from core.sweep_ray import run_sweep
-    from core.sweep_record import COMPLETE, sweep_dir
+    from core.sweeps.ray_connect import RayUnavailable
+    from core.sweeps.driver import run_sweep
+    from core.sweeps.record import COMPLETE, sweep_dir
 
     spec = spec_from(arguments)  # ValueError on a bad flag or spec: reported by main()
     max_trials = arguments.max_trials if arguments.max_trials is not None else MAX_TRIALS
@@ -138,7 +138,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
 
 def command_sweeps(arguments: argparse.Namespace) -> int:
     from core.runs.store import RunStore
-    from core.sweep_record import list_sweeps, sweeps_root
+    from core.sweeps.record import list_sweeps, sweeps_root
 
     store = RunStore(arguments.runs_dir)
     records, damaged = list_sweeps(store.root)

@@ -1,6 +1,6 @@
-"""Figures of a sweep: pure functions from core/sweep_results.py's tables to Plotly figures, no Streamlit.
+"""Figures of a sweep: pure functions from core/sweeps/results.py's tables to Plotly figures, no Streamlit.
 
-Accuracies arrive as fractions and are shown in percent. Fields in core.sweep_results.LOG_FIELDS
+Accuracies arrive as fractions and are shown in percent. Fields in core.sweeps.results.LOG_FIELDS
 (the learning rate) span decades and are drawn on log axes.
 """
 
@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from typing import Mapping
 
-from core.sweep_results import LOG_FIELDS
+from core.sweeps.results import LOG_FIELDS
 from dashboard.figures_training import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
                                         _finish_layout, fitted_accuracy_range, loss_range, run_styles)
 from dashboard.labels import format_value, is_number
@@ -103,7 +103,7 @@ def _metric_axis(label: str, percents: np.ndarray) -> ParallelAxis:
 def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric: str = "best_validation_accuracy",
                                 shown_of: int | None = None, height: int = 420) -> go.Figure:
     """One line per finished trial across an axis per varied field, ending on the metric's axis;
-    lines coloured by the metric, the best drawn on top. trials: core.sweep_results.trials_table rows
+    lines coloured by the metric, the best drawn on top. trials: core.sweeps.results.trials_table rows
     (finished ones); shown_of: how many finished trials there are, when trials holds only the best.
 
     Drawn with ordinary lines on an x axis of axis positions (0, 1, ...), each axis's values placed
@@ -159,7 +159,7 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
                              metric: str = "best_validation_accuracy", height: int = 380) -> go.Figure:
     """A panel per varied field (the seed excepted): every finished trial as a grey point, and the
     mean over seeds with ± one standard deviation as error bars, one colour per combination of the
-    other varied fields. summaries: {field: core.sweep_results.seed_summary rows}, in panel order."""
+    other varied fields. summaries: {field: core.sweeps.results.seed_summary rows}, in panel order."""
     fields = list(summaries)
     if not fields:
         raise ValueError("summaries is empty; vary at least one field besides the seed")
@@ -210,7 +210,7 @@ def batch_curves_figure(batches: pd.DataFrame, validation: pd.DataFrame, color_b
     """The trials of a one-epoch sweep: each one's logged batches' training accuracy and loss against
     the iteration, and its validation after the epoch as a diamond, one colour per value of color_by.
 
-    batches: core.sweep_results.trial_batch_curves rows; validation: trial_curves rows (one per run).
+    batches: core.sweeps.results.trial_batch_curves rows; validation: trial_curves rows (one per run).
     names: {run id: legend label}. Accuracy stays within 0-100%, loss starts at 0."""
     missing = {"run_id", "iteration", "loss", "accuracy", color_by} - set(batches.columns)
     if missing:

@@ -7,10 +7,10 @@ import streamlit as st
 
 from core.runs.format import RunRecord
 from core.runs.store import RunStore
-from core.sweep_launch import is_starting
-from core.sweep_record import SweepRecord, list_sweeps, sweeps_root
-from core.sweep_results import trial_problems, trials_table
-from core.sweep_spec import is_sweep_id
+from core.sweeps.launch import is_starting
+from core.sweeps.record import SweepRecord, list_sweeps, sweeps_root
+from core.sweeps.results import trial_problems, trials_table
+from core.sweeps.spec import is_sweep_id
 from dashboard.common import get_store
 from dashboard.labels import counted
 from dashboard.train_form import LABELS
@@ -41,7 +41,7 @@ def run_records(root: str) -> dict[str, RunRecord]:
 
 
 def sweep_trials(root: str, record: SweepRecord) -> pd.DataFrame:
-    """The sweep's trials table (core.sweep_results.trials_table), each finished trial's run verified."""
+    """The sweep's trials table (core.sweeps.results.trials_table), each finished trial's run verified."""
     runs, damaged = run_listing(root)
     return trials_table(record, runs, trial_problems(record, runs, damaged))
 
@@ -90,7 +90,7 @@ def select_sweep(sweep_id: str) -> None:
 def sweep_filter_ui(table, key: str):
     """A "Sweep" picker over a runs table (RunStore.runs_table()): all runs, or only one sweep's
     trials. Shown only when the runs folder holds sweeps; returns the rows to show."""
-    from core.sweep_results import sweep_run_ids
+    from core.sweeps.results import sweep_run_ids
 
     records, _ = sweep_records(str(get_store().root))
     if not records:

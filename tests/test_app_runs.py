@@ -21,7 +21,7 @@ from core.runs.format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_statu
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.common import get_job_manager
-from core.sweep_spec import Axis, SweepSpec
+from core.sweeps.spec import Axis, SweepSpec
 from tests.conftest import TINY_CONFIG
 from tests.run_support import flip_byte
 from tests.test_sweep_results import write_sweep_record

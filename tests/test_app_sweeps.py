@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs.format import PREDICTIONS_FILE
 from core.runs.store import RunStore
-from core.sweep_launch import LOG_FILE
-from core.sweep_record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
+from core.sweeps.launch import LOG_FILE
+from core.sweeps.record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
                                read_sweep, sweep_dir)
 from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
@@ -243,7 +243,7 @@ def test_a_stopped_sweep_can_be_resumed_and_run_again_with_changes(finished_swee
     write_sweep_record(store.root, spec, mnist.identity, store, status=STOPPED,
                        states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
     launched = []
-    monkeypatch.setattr("core.sweep_launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
+    monkeypatch.setattr("core.sweeps.launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
     app = _open(sweep=spec.fingerprint())
     assert "not the one shown on the page" in _unescaped(_sidebar_text(app))
     app.button(key="sweeps_resume").click().run()

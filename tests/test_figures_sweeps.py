@@ -9,7 +9,7 @@ import plotly.colors
 import pytest
 from numpy.testing import assert_allclose
 
-from core.sweep_results import seed_summary
+from core.sweeps.results import seed_summary
 from dashboard.figures_sweeps import accuracy_vs_value_figure, batch_curves_figure, parallel_coordinates_figure
 
 

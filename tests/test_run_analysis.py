@@ -268,7 +268,7 @@ def test_analysis_module_has_a_group_for_every_field():
 def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):
     """Check a run's files sent as bytes (a Ray trial's result) arrive with their analysis, verified."""
     from core.runs.store import RunStore
-    from core.sweep_trial import RUN_FILES, receive_run
+    from core.sweeps.trial import RUN_FILES, receive_run
 
     store, record = copied_run
     files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES}

@@ -24,13 +24,13 @@ pytestmark = pytest.mark.xdist_group("ray")
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-import core.sweep_ray as sweep_ray  # noqa: E402
+import core.sweeps.driver as sweep_ray  # noqa: E402
 from core.config import RNNConfig, fingerprint  # noqa: E402
 from core.runs.format import COMPLETE, STATUS_FILE  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
-from core.sweep_ray import run_sweep  # noqa: E402
-from core.sweep_record import read_sweep  # noqa: E402
-from core.sweep_spec import Axis, SweepSpec  # noqa: E402
+from core.sweeps.driver import run_sweep  # noqa: E402
+from core.sweeps.record import read_sweep  # noqa: E402
+from core.sweeps.spec import Axis, SweepSpec  # noqa: E402
 from tests.support.keras_reference import load_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ from filelock import FileLock
 from core import cli
 from core.config import RNNConfig
 from core.atomic_files import atomic_write_json
-from core.sweep_record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
+from core.sweeps.record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
                                list_sweeps, read_sweep, sweep_dir, write_spec, write_sweep_status)
-from core.sweep_spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
+from core.sweeps.spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
 
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Sweeps page: build a sweep in the sidebar, launch it, follow its trials live, compare what they found.
 
-The sweep's driver (`python -m core sweep`) runs as its own process, started by core.sweep_launch:
+The sweep's driver (`python -m core sweep`) runs as its own process, started by core.sweeps.launch:
 this process never imports Ray, closing the tab does not stop the sweep, and the page finds it
 again through the sweep's record. The chosen sweep is in the URL (?sweep=<id>).
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.sweep_estimate import estimate_sweep
-from core.sweep_launch import launch_sweep, log_tail, read_launch, stop_sweep
-from core.sweep_record import (FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord,
+from core.sweeps.estimate import estimate_sweep
+from core.sweeps.launch import launch_sweep, log_tail, read_launch, stop_sweep
+from core.sweeps.record import (FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord,
                                read_sweep)
-from core.sweep_results import (METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves,
+from core.sweeps.results import (METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves,
                                 trial_curves)
-from core.sweep_spec import MAX_TRIALS
+from core.sweeps.spec import MAX_TRIALS
 from dashboard.common import RUN_QUERY_KEY, get_data, get_store, plotly_js_url
 from dashboard.figures_sweeps import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
                                       parallel_coordinates_figure)

@@ -20,7 +20,7 @@ import numpy as np
 from core.config import RNNConfig, fingerprint
 from core.process_settings import TRAINING_SHARDS
 from core.runs.format import COMPLETE, RunRecord
-from core.sweep_spec import MAX_TRIALS, SweepSpec
+from core.sweeps.spec import MAX_TRIALS, SweepSpec
 
 DEFAULT_SAMPLES_PER_SECOND = 40_000.0  # the tutorial's vanilla RNN here from the CLI
 DEFAULT_RUN_SECONDS = 4.0  # a run's time besides training here: building, evaluation, saving, analysis

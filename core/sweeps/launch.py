@@ -2,13 +2,13 @@
 
 The driver is `python -m core sweep --spec FILE --runs-dir DIR --json`, started as its own process
 in its own session: closing the browser tab, or restarting the dashboard, does not stop it, and
-the sweep's record (core/sweep_record.py) is how any page finds it again. This module writes the
+the sweep's record (core/sweeps/record.py) is how any page finds it again. This module writes the
 spec file, the driver's log and launch.json (who started it, when, with which pid) into the
 sweep's folder; it is the one reader and writer of launch.json. Stop sends the driver SIGINT,
 which core/sweep_cli.py turns into "cancel unfinished trials, keep finished ones, mark stopped".
 
 The driver always runs on this machine; with a cluster's address it joins the cluster and its trials
-run there (core/ray_connect.py), while runs and the sweep's record stay in this machine's store.
+run there (core/sweeps/ray_connect.py), while runs and the sweep's record stay in this machine's store.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from core.ray_connect import check_address
+from core.sweeps.ray_connect import PROJECT_ROOT, check_address
 from core.atomic_files import atomic_write_json, read_json
-from core.sweep_record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
-from core.sweep_spec import MAX_TRIALS, SweepSpec
+from core.sweeps.record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
+from core.sweeps.spec import MAX_TRIALS, SweepSpec
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = "launch.json"
 LOG_FILE = "driver.log"
 LOG_TAIL_CHARACTERS = 4_000  # of the driver's log shown when it fails to start

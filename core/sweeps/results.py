@@ -1,6 +1,6 @@
 """What a sweep found, as tidy tables: one row per trial, the spread over seeds, the curves of all trials.
 
-Pure functions of a SweepRecord (core/sweep_record.py) and the run store's records; the Sweeps
+Pure functions of a SweepRecord (core/sweeps/record.py) and the run store's records; the Sweeps
 page draws them with dashboard/figures_sweeps.py. Accuracies are fractions in [0, 1]. A finished
 trial whose run no longer opens (damaged, deleted, trained again) is shown as such and left out of
 the results, which say so (trial_problems, left_out).
@@ -18,7 +18,7 @@ from core.runs.compare import epoch_histories, stack_histories
 from core.events import BATCH_COLUMNS
 from core.runs.format import COMPLETE, DAMAGED, RunError, RunRecord
 from core.runs.store import RunStore
-from core.sweep_record import CACHED, PENDING, TRIAL_COMPLETE, TRIAL_FAILED, SweepRecord
+from core.sweeps.record import CACHED, PENDING, TRIAL_COMPLETE, TRIAL_FAILED, SweepRecord
 
 FINISHED_STATES = (TRIAL_COMPLETE, CACHED)  # a trial whose run is complete in the store
 # What a finished trial is shown as when its run does not open verified: damaged (a file missing or

@@ -1,6 +1,6 @@
 """Connecting a sweep's driver to Ray: start a local instance (object store capped, no dashboard) or
 join a cluster at an address (checked reachable first, the project sent as the job's working_dir),
-with the environment the trial workers need. Used by core/sweep_ray.py."""
+with the environment the trial workers need. Used by core/sweeps/driver.py."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from core.sweep_spec import SweepSpec
+from core.sweeps.spec import SweepSpec
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/: what the workers import
 # What the project's working directory sent to a cluster leaves out: runs, data, caches, VCS.
 WORKING_DIR_EXCLUDES = [".git", "runs", "runs*", ".sweeps", "*.npz", "*.h5", "__pycache__", ".pytest_cache",
                         "node_modules", ".venv", "bench/output*"]

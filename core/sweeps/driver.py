@@ -7,9 +7,9 @@ experiment folders, checkpoint syncing and result store beside ours and hide the
 mapping that makes cancel, cache hits and failures simple; plain tasks do all that in ~one page.
 
 No filesystem is shared: MNIST goes to the workers through the object store, each worker returns
-its run folder's files as bytes, and the driver writes them into its own store (core/sweep_trial.py
+its run folder's files as bytes, and the driver writes them into its own store (core/sweeps/trial.py
 is both sides of that). While trials run, each one's start and per-epoch metrics come back through
-a small actor (core.sweep_trial.ProgressInbox).
+a small actor (core.sweeps.trial.ProgressInbox).
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from filelock import Timeout
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
-from core.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
+from core.sweeps.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
                               runtime_env)
 from core.runs.format import RunError
 from core.runs.store import RunStore
-from core.sweep_record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
+from core.sweeps.record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
                                STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
                                UNFINISHED_STATES, SweepError, driver_lock, write_spec, write_sweep_status)
-from core.sweep_spec import MAX_TRIALS, SweepSpec
-from core.sweep_trial import ProgressInbox, pack_mnist, receive_run, train_trial
+from core.sweeps.spec import MAX_TRIALS, SweepSpec
+from core.sweeps.trial import ProgressInbox, pack_mnist, receive_run, train_trial
 
 WAIT_SECONDS = 0.5  # how often the driver checks for a stop request and drains progress
 CANCEL_GRACE_SECONDS = 10.0  # after a polite cancel, how long before running tasks are killed

@@ -18,7 +18,7 @@ from filelock import FileLock
 from core.config import is_run_id
 from core.runs.store import is_held
 from core.atomic_files import atomic_write_json, read_json
-from core.sweep_spec import SweepSpec, is_sweep_id
+from core.sweeps.spec import SweepSpec, is_sweep_id
 
 SWEEPS_FOLDER = ".sweeps"
 SPEC_FILE = "spec.json"
