@@ -118,7 +118,7 @@ def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
 
 
 CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.runs.format", "core.runs.files",
-                "core.runs.store", "core.runs.train", "core.runs.job_queue", "core.cli", "core.process_settings"]
+                "core.runs.store", "core.runs.train", "core.runs.job_queue", "core.cli.main", "core.process_settings"]
 
 
 def test_importing_core_changes_no_process_setting():

@@ -81,7 +81,7 @@ def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):
 
 
 # A stand-in driver: holds the driver lock, writes a running status with its pid, and on SIGINT
-# marks the sweep stopped, as core/sweep_cli.py's handler leads run_sweep to do.
+# marks the sweep stopped, as core/cli/sweeps.py's handler leads run_sweep to do.
 STAND_IN_DRIVER = textwrap.dedent("""
     import json, os, signal, sys, time
     from pathlib import Path

@@ -5,7 +5,7 @@ in its own session: closing the browser tab, or restarting the dashboard, does n
 the sweep's record (core/sweeps/record.py) is how any page finds it again. This module writes the
 spec file, the driver's log and launch.json (who started it, when, with which pid) into the
 sweep's folder; it is the one reader and writer of launch.json. Stop sends the driver SIGINT,
-which core/sweep_cli.py turns into "cancel unfinished trials, keep finished ones, mark stopped".
+which core/cli/sweeps.py turns into "cancel unfinished trials, keep finished ones, mark stopped".
 
 The driver always runs on this machine; with a cluster's address it joins the cluster and its trials
 run there (core/sweeps/ray_connect.py), while runs and the sweep's record stay in this machine's store.

@@ -1,27 +1,21 @@
-"""Command line of sweeps: `python -m core sweep [--vary ...] [--json]` and `python -m core sweeps [--json]`."""
+"""`python -m core sweep [--vary ...] [--json]` and `python -m core sweeps [--json]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from dataclasses import fields
 from typing import Any
 
-from core.config import RNNConfig
 from core.atomic_files import read_json
+from core.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, LineReporter, config_from, ctrl_c_requests_stop
+from core.config import RNNConfig
 from core.sweeps.spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
-
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
 
 
 def spec_from(arguments: argparse.Namespace) -> SweepSpec:
     """The sweep the flags ask for: a --spec file, or the base config's flags with --vary and --seeds."""
-    from core.cli import _config_from
-
     if arguments.spec is not None:
         given = [f"--{field.name.replace('_', '-')}" for field in fields(RNNConfig)
                  if getattr(arguments, field.name) is not None]
@@ -34,19 +28,18 @@ def spec_from(arguments: argparse.Namespace) -> SweepSpec:
         except (OSError, ValueError) as error:
             raise ValueError(f"--spec {arguments.spec}: cannot be read ({error})") from None
         return SweepSpec.from_dict(content)
-    base = _config_from(arguments)
+    base = config_from(arguments)
     axes = tuple(parse_vary(text, base) for text in arguments.vary)
     seeds = tuple(arguments.seeds) if arguments.seeds else (base.seed,)
     cpus = arguments.cpus_per_trial if arguments.cpus_per_trial is not None else default_cpus_per_trial()
     return SweepSpec(base=base, axes=axes, seeds=seeds, cpus_per_trial=cpus)
 
 
-class _SweepReporter:
+class SweepReporter(LineReporter):
     """A progress bar over all epochs of the sweep on a terminal; a line per finished trial otherwise."""
 
-    def __init__(self, spec: SweepSpec, show_bar: bool, quiet: bool):
-        self.spec, self.show_bar, self.quiet = spec, show_bar, quiet
-        self.bar = None
+    def __init__(self, show_bar: bool, quiet: bool = False):
+        super().__init__(show_bar, quiet)
         self.reported: dict[str, str] = {}
 
     def __call__(self, update) -> None:
@@ -63,20 +56,7 @@ class _SweepReporter:
         for trial in update.trials:
             if trial["state"] in ("complete", "failed", "cached") and self.reported.get(trial["run_id"]) != trial["state"]:
                 self.reported[trial["run_id"]] = trial["state"]
-                self._write(_trial_line(trial))
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def _write(self, line: str) -> None:
-        if self.quiet:
-            return
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stdout)
-        else:
-            print(line, flush=True)
+                self.write(_trial_line(trial))
 
 
 def _trial_line(trial: dict[str, Any]) -> str:
@@ -103,25 +83,17 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     data = load_mnist(arguments.data, progress=lambda text: print(text, flush=True))
     print(f"Sweep {spec.fingerprint()}: {trial_count} trials, {spec.cpus_per_trial} CPU(s) each", flush=True)
 
-    stop_requested = threading.Event()
-
-    def request_stop(signal_number, frame):  # noqa: ANN001 - signal's signature
-        if stop_requested.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C leaves at once (finished trials are kept)
-        stop_requested.set()
-        print("Stopping: cancelling unfinished trials, keeping finished ones (Ctrl-C again to quit now)...",
-              file=sys.stderr, flush=True)
-
-    reporter = _SweepReporter(spec, show_bar=sys.stderr.isatty() and not arguments.json, quiet=False)
-    previous_handler = signal.signal(signal.SIGINT, request_stop)
+    reporter = SweepReporter(show_bar=sys.stderr.isatty() and not arguments.json)
+    # A second Ctrl-C leaves at once; the trials that finished are kept either way.
+    stopping = "Stopping: cancelling unfinished trials, keeping finished ones (Ctrl-C again to quit now)..."
     try:
-        info = run_sweep(store, spec, data, address=arguments.address, max_trials=max_trials, on_update=reporter,
-                         should_stop=stop_requested.is_set)
+        with ctrl_c_requests_stop(stopping) as stop_requested:
+            info = run_sweep(store, spec, data, address=arguments.address, max_trials=max_trials,
+                             on_update=reporter, should_stop=stop_requested.is_set)
     except RayUnavailable as error:
         print(f"python -m core sweep: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
         reporter.close()
 
     states = [trial["state"] for trial in info["trials"]]
