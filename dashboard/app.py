@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 
 from core.process_settings import configure_process  # noqa: E402
 from dashboard.pages import ALL_PAGES  # noqa: E402
-from dashboard.process import keep_keras_state_between_runs  # noqa: E402
+from dashboard.streamlit_patches import keep_keras_state_between_runs  # noqa: E402
 
 
 @st.cache_resource(show_spinner=False)

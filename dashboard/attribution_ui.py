@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from core.inspect.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
-from dashboard.common import get_data, get_network_weights, plotly_js_url
+from dashboard.caches import get_data, get_network_weights
+from dashboard.components.plotly_chart import plotly_js_url
 from dashboard.figures_attribution import attribution_figure
 from dashboard.playback import plotly_chart
 

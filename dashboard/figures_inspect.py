@@ -192,7 +192,7 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
     # All faint paths in one trace: segments separated by NaN draw as one SVG path even for hundreds of
     # images. SVG, not WebGL: without a GPU (as here) each WebGL plot starts a software GL context, which
     # cost more than drawing these few thousand points; and the page's own plotly.js bundle
-    # (dashboard/vendor, "cartesian") has no scattergl.
+    # (dashboard/static, "cartesian") has no scattergl.
     count = len(background)
     paths = np.concatenate([background, np.full((count, 1, 2), np.nan)], axis=1).reshape(-1, 2)
     data = [dict(type="scatter", x=paths[:, 0], y=paths[:, 1], mode="lines", name="other test images",

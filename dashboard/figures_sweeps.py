@@ -109,7 +109,7 @@ def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric:
     Drawn with ordinary lines on an x axis of axis positions (0, 1, ...), each axis's values placed
     from 0 (bottom) to 1 (top), its labels as annotations; not Plotly's parcoords, which draws with
     WebGL: without a GPU (software GL) it was the slowest part of opening the Sweeps page, and it needs
-    plotly.js's full bundle where these lines need only its "cartesian" one (dashboard/vendor)."""
+    plotly.js's full bundle where these lines need only its "cartesian" one (dashboard/static)."""
     missing = set(varied + [metric]) - set(trials.columns)
     if missing:
         raise ValueError(f"trials is missing column(s) {sorted(missing)}")

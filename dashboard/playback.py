@@ -23,7 +23,7 @@ import streamlit as st
 from core.inspect.states import decision_timestep, unit_order
 from core.inspect.traces import ImageTrace, StateSummary
 from dashboard.figures_inspect import inspect_figure, probability_lines_figure, trajectory_figure
-from dashboard.common import get_store, openable_runs
+from dashboard.caches import get_store, openable_runs
 from dashboard.image_picker import set_query, sync_widget
 from dashboard.labels import plain
 
@@ -202,7 +202,7 @@ def preload_plotly(plotly_url: str, key: str) -> None:
 
 
 def plotly_chart(figure: go.Figure, plotly_url: str, key: str, on_click=None) -> None:
-    """Draw figure with the page's plotly.js (the "cartesian" bundle, dashboard/vendor), in its turn
+    """Draw figure with the page's plotly.js (the "cartesian" bundle, dashboard/static), in its turn
     after any plot above it (playback.js drawInTurn). Cheaper to open than st.plotly_chart, whose
     chunk holds all of plotly.js (4.7 MB), read again on every page load; and on Hidden states not
     drawn on the same frames as a new image's aligned figure, which the user waits for first. Any

@@ -8,7 +8,8 @@ import streamlit as st
 from core.runs.format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
                              WEIGHTS_FILE, RunError)
 from core.runs.names import MAX_NAME_LENGTH, read_run_name
-from dashboard.common import RUN_QUERY_KEY, forget_run, get_store, openable_runs, selected_run_id
+from dashboard.caches import get_store, openable_runs
+from dashboard.run_choice import RUN_QUERY_KEY, forget_run, sync_chosen_run_id
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
 from dashboard.train_state import retrain
@@ -42,7 +43,7 @@ def confirm_delete(run_id: str) -> None:
             return
         _forget_pending_delete()
         openable_runs.clear()  # the other pages' run pickers
-        if selected_run_id() == run_id:
+        if sync_chosen_run_id() == run_id:
             forget_run()
         st.session_state[KEY + "deleted"] = run_id
         st.rerun()

@@ -11,7 +11,7 @@ from core.sweeps.launch import is_starting
 from core.sweeps.record import SweepRecord, list_sweeps, sweeps_root
 from core.sweeps.results import trial_problems, trials_table
 from core.sweeps.spec import is_sweep_id
-from dashboard.common import get_store
+from dashboard.caches import get_store
 from dashboard.labels import counted
 from dashboard.train_form import LABELS
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.runs.job import CANCELLED, JobSnapshot
 from core.runs.format import STOPPED, RunError, RunRecord
-from dashboard.common import get_store
+from dashboard.caches import get_store
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, plain, run_title
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED

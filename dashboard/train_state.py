@@ -16,7 +16,8 @@ from core.config import RNNConfig, is_run_id
 from core.runs.job import NotOwnerError
 from core.runs.format import INTERRUPTED, RunRecord
 from core.runs.store import RunStore
-from dashboard.common import get_job_manager, selected_run_id
+from dashboard.caches import get_job_manager
+from dashboard.run_choice import sync_chosen_run_id
 from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, with_labels
 
 TAB_TOKEN = KEY + "tab_token"  # this tab's owner token for the jobs it submits (see core.runs.job_queue)
@@ -55,7 +56,7 @@ def shown_run_id() -> str | None:
     While the job is live it is also in the URL (?job=), so that a reload, which starts a new
     session, shows it again (without the right to stop it: that stays with the old session).
     """
-    chosen = selected_run_id()
+    chosen = sync_chosen_run_id()
     tab_job: TabJob | None = st.session_state.get(TAB_JOB) or _job_in_url(chosen)
     if tab_job is None or chosen not in (tab_job.run_id, tab_job.chosen_before):
         st.session_state.pop(TAB_JOB, None)  # a run chosen later wins over the job
@@ -114,7 +115,7 @@ def start_training() -> None:
         st.session_state[FORM_ERROR] = f"Could not start training: {error}"
         return
     st.session_state.pop(FORM_ERROR, None)
-    st.session_state[TAB_JOB] = TabJob(job.run_id, selected_run_id())
+    st.session_state[TAB_JOB] = TabJob(job.run_id, sync_chosen_run_id())
 
 
 def stop_job(run_id: str | None) -> None:
@@ -129,7 +130,7 @@ def stop_job(run_id: str | None) -> None:
 
 def watch_job(run_id: str) -> None:
     """Queue's Watch callback: show another tab's training here (without the right to stop it)."""
-    st.session_state[TAB_JOB] = TabJob(run_id, selected_run_id())
+    st.session_state[TAB_JOB] = TabJob(run_id, sync_chosen_run_id())
 
 
 def edit_settings(config: RNNConfig) -> None:

@@ -20,7 +20,7 @@ from core.config import STORAGE_FORMAT_VERSION
 from core.runs.format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_status, write_status
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from dashboard.common import get_job_manager
+from dashboard.caches import get_job_manager
 from core.sweeps.spec import Axis, SweepSpec
 from tests.conftest import TINY_CONFIG
 from tests.run_support import flip_byte

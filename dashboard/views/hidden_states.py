@@ -14,8 +14,9 @@ from core.inspect.states import decision_timestep, unit_order
 from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.inspect.forward import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, plotly_js_url,
-                              require_run, selected_run_id)
+from dashboard.caches import get_analysis, get_data, get_gallery_table, get_network_weights, get_store
+from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
@@ -108,7 +109,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
                      summaries: dict[str, StateSummary]) -> None:
     """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
     row by row in the browser; with another run chosen, both read the image side by side."""
-    run_id = selected_run_id()
+    run_id = sync_chosen_run_id()
     compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
     title = f"{name}: read row by row"
@@ -192,7 +193,7 @@ def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -
 # The page
 
 st.title("Hidden states")
-record = require_run("hidden_")
+record = run_picker_ui("hidden_")
 run_id = record.run_id
 accuracy = record.metric("test_accuracy")
 st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "

@@ -15,7 +15,9 @@ import streamlit as st
 
 from core.inspect.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
                           parse_gallery_query, per_class_accuracy)
-from dashboard.common import get_data, get_gallery_table, plotly_js_url, require_run
+from dashboard.caches import get_data, get_gallery_table
+from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.run_choice import run_picker_ui
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
 from dashboard.labels import plain, run_title
 from dashboard.pages import HIDDEN_STATES
@@ -173,7 +175,7 @@ def gallery(run_id: str, rows, query: GalleryQuery) -> None:
 # The page
 
 st.title("Misclassified")
-record = require_run("misclassified_")
+record = run_picker_ui("misclassified_")
 run_id = record.run_id
 query = query_from_url()
 table = get_gallery_table(run_id)

@@ -17,7 +17,9 @@ from core.sweeps.record import (FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAI
 from core.sweeps.results import (METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves,
                                 trial_curves)
 from core.sweeps.spec import MAX_TRIALS
-from dashboard.common import RUN_QUERY_KEY, get_data, get_store, plotly_js_url
+from dashboard.caches import get_data, get_store
+from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.run_choice import RUN_QUERY_KEY
 from dashboard.figures_sweeps import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
                                       parallel_coordinates_figure)
 from dashboard.figures_training import validation_overlay_figure

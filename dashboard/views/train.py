@@ -15,8 +15,9 @@ import streamlit as st
 from core.config import is_run_id
 from core.runs.job import QUEUED, JobSnapshot
 from core.runs.format import RunError
-from dashboard.common import (RUN_QUERY_KEY, get_job_manager, get_store, live_plotly_chart, select_run,
-                              selected_run_id)
+from dashboard.caches import get_job_manager, get_store
+from dashboard.components.live_chart import live_plotly_chart
+from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
 from dashboard.figures_training import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
 from dashboard.train_form import KEY, apply_config, config_form_ui
@@ -169,7 +170,7 @@ def job_view_ui(run_id: str | None) -> dict:
         return live_job_ui(job.snapshot(), owned=job.is_owned_by(tab_token()))
     if job is not None and tab_job is not None and tab_job.run_id == run_id:
         snapshot = job.snapshot()  # this tab's job has ended: say how, in its own words
-        if snapshot.record is not None and snapshot.record.has_artifacts and selected_run_id() != run_id:
+        if snapshot.record is not None and snapshot.record.has_artifacts and sync_chosen_run_id() != run_id:
             select_run(run_id)  # the job this tab submitted becomes the run the other pages show
         return finished_job_ui(snapshot)
     if run_id is not None:

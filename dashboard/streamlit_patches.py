@@ -27,7 +27,7 @@ def keep_keras_state_between_runs() -> None:
     if hook is None:
         raise RuntimeError(
             f"streamlit.runtime.scriptrunner.script_runner.{STREAMLIT_CLEANUP_HOOK} is missing from this "
-            "Streamlit; dashboard/process.py replaces it so that Keras state survives script runs. Check "
+            "Streamlit; dashboard/streamlit_patches.py replaces it so that Keras state survives script runs. Check "
             "whether this Streamlit still clears the Keras session after each run, and update or drop "
             "keep_keras_state_between_runs.")
     if hook is _clean_problem_modules_except_keras:
