@@ -9,9 +9,8 @@ import streamlit as st
 
 from core.inspect.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
 from dashboard.caches import get_data, get_network_weights
-from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.components.plotly_chart import plotly_chart
 from dashboard.figures_attribution import attribution_figure
-from dashboard.playback import plotly_chart
 
 
 @st.cache_data(show_spinner="Attributing the answer to the image's rows...", max_entries=256)
@@ -56,8 +55,7 @@ def attribution_ui(run_id: str, image: np.ndarray, name: str, key: str = "hidden
     plotly_chart(attribution_figure(image, attribution.pixel_attributions, attribution.row_attributions,
                                     attribution.occlusion_drops, digit, overlay,
                                     # Short enough for a projector's width; the colours are said below.
-                                    title=f"{name}: what each row adds to the answer {digit}"),
-                 plotly_js_url(), key=f"{key}_chart")
+                                    title=f"{name}: what each row adds to the answer {digit}"), key=f"{key}_chart")
     st.caption("Completeness: " + completeness_text(attribution))
     st.caption(f"Red bars count for {digit}, blue ones against. "
                f"Middle: integrated gradients of the logit of {digit}, fading the image in from a black image, "

@@ -121,7 +121,7 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
     plain = dict(showgrid=False, zeroline=False)
     reordered = not np.array_equal(order, np.arange(units))
     layout = _layout_spec(
-        # 440 px at most: the playback (dashboard/playback.js) lowers the height on a narrower page so
+        # 440 px at most: the playback (components/playback/playback.js) lowers the height on a narrower page so
         # that the row axis is as tall as the square image is wide, keeping the colour bars beside it.
         title, height=INSPECT_HEIGHT, margin=dict(l=60, r=70, t=80, b=50),
         # Square pixels: the digit keeps its shape, and the row axis follows the image's height.
@@ -270,7 +270,7 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
     """The confusion matrix as clickable squares: rows true class, columns predicted class.
 
-    Drawn as a scatter of square markers, whose clicks name their cell (dashboard/playback.py
+    Drawn as a scatter of square markers, whose clicks name their cell (dashboard/components/plotly_chart
     plotly_chart sends them to the page). Correct answers (the diagonal) are blue, mistakes red, each on its own
     scale, so a dozen confusions are not washed out by a thousand correct answers.
     Every point's customdata is [true, predicted, count].

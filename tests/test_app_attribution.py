@@ -28,7 +28,7 @@ def _open(**query: str) -> AppTest:
 
 
 def _attribution_chart(app: AppTest) -> dict:
-    """The figure the section's chart component (dashboard.playback.plotly_chart) was sent."""
+    """The figure the section's chart component (dashboard.components.plotly_chart) was sent."""
     (chart,) = [json.loads(element.proto.json) for element in app.get("bidi_component")
                 if element.proto.component_name == "rnn_plotly_chart"]
     return chart["chart"]

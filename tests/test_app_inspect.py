@@ -56,7 +56,7 @@ def _read(elements) -> str:
 
 def _charts(app: AppTest) -> list[dict]:
     """Every figure on the page but the "Which rows decided" section's (tests/test_app_attribution.py):
-    st.plotly_chart's, then the page's light charts' (dashboard.playback.plotly_chart), then the
+    st.plotly_chart's, then the page's light charts' (dashboard.components.plotly_chart), then the
     playback component's (for each run: the aligned figure, the probability lines and the PCA path;
     see tests/test_app_playback.py)."""
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]

@@ -13,7 +13,8 @@ from tests.support.keras_reference import trace_image
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.figures_inspect import PATH_NAME
-from dashboard.playback import TIMESTEPS, parse_timestep
+from core.data.mnist import IMAGE_SIZE as TIMESTEPS
+from dashboard.hidden_states.image_panels import parse_timestep
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 from tests.support.keras_reference import load_model
@@ -60,7 +61,7 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
     app = _open(run=record.run_id, image="7", t="9")
     sent = _sent(app)
     assert sent["timestep"] == 9 and sent["timesteps"] == TIMESTEPS
-    assert sent["plotly_url"].endswith("/plotly.min.js")
+    assert sent["plotly_url"] == "/app/static/plotly-cartesian.min.js"  # served once, by the static files
     (panel,) = sent["panels"]
     trace = trace_image(load_model(store, record.run_id), mnist.test_images[7])
     assert panel["leans_to"] == trace.probabilities.argmax(axis=1).tolist()

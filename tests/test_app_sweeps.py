@@ -104,7 +104,7 @@ def test_a_sweep_trained_before_is_estimated_as_answered_from_the_cache(finished
 
 
 def _chart(app: AppTest, key: str) -> dict:
-    """The figure of the chart with this key (dashboard.playback.plotly_chart), as plotly.js receives it."""
+    """The figure of the chart with this key (dashboard.components.plotly_chart), as plotly.js receives it."""
     charts = [element for element in app.get("bidi_component")
               if element.proto.component_name == "rnn_plotly_chart" and element.proto.id.endswith(f"-{key}")]
     assert len(charts) == 1, [element.proto.id for element in app.get("bidi_component")]

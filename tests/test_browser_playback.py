@@ -160,7 +160,7 @@ def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
         assert len(sentences) == 2 and all(text.startswith("After row 19 it leans to") for text in sentences)
 
 
-# The attribution chart (dashboard.playback.plotly_chart): its title and its two bar traces' lengths.
+# The attribution chart (dashboard.components.plotly_chart): its title and its two bar traces' lengths.
 ATTRIBUTION_JS = """() => {
   const node = document.querySelector('.rnn-chart');
   if (!node || node.dataset.ready !== 'true' || !node._fullLayout) return null;

@@ -15,15 +15,16 @@ from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, S
 from core.inspect.forward import trace_image_numpy
 from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
 from dashboard.caches import get_analysis, get_data, get_gallery_table, get_network_weights, get_store
-from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.components.plotly_chart import preload_plotly
 from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
 from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
 from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.figures_inspect import class_means_figure
 from dashboard.labels import distinguishing_labels, plain, run_title
 from dashboard.own_digit import own_digit_ui
-from dashboard.playback import (compare_run_ui, image_panel, playback, preload_plotly, scale_note,
-                                state_color_limit, timestep_from_url)
+from dashboard.components.playback import playback
+from dashboard.hidden_states.image_panels import (compare_run_ui, image_panel, scale_note, state_color_limit,
+                                                  timestep_from_url)
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -143,7 +144,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
             fitted_on = f"{kind}_t (A) and {other_kind}_t (B)"
         attribution_note = (f"For run A ({plain(names[run_id], limit=60)}) only. To see B's, make it the page's run "
                             "in the sidebar's Run picker.")
-    playback(panels, timestep, plotly_js_url(), key="hidden_playback",
+    playback(panels, timestep, key="hidden_playback",
              on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
     st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
                f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {fitted_on} of the first "
@@ -201,7 +202,7 @@ st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} wi
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 
 with st.sidebar:
-    preload_plotly(plotly_js_url(), key="hidden_plotly_preload")  # out of the main column's flow
+    preload_plotly(key="hidden_plotly_preload")  # out of the main column's flow
 view = view_from_url()
 sync_widget("hidden_view", view)
 st.segmented_control("Look at", list(VIEWS), format_func=VIEWS.get, required=True, key="hidden_view",

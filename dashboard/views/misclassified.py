@@ -16,12 +16,11 @@ import streamlit as st
 from core.inspect.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_matrix, filter_gallery,
                           parse_gallery_query, per_class_accuracy)
 from dashboard.caches import get_data, get_gallery_table
-from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.components.plotly_chart import clicked_point, plotly_chart
 from dashboard.run_choice import run_picker_ui
 from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
 from dashboard.labels import plain, run_title
 from dashboard.pages import HIDDEN_STATES
-from dashboard.playback import clicked_point, plotly_chart
 
 CARDS_PER_ROW = 6
 ROWS_PER_PAGE = 4
@@ -201,12 +200,11 @@ with left:
     selected = (query.true_class, query.predicted_class)
     figure = confusion_figure(matrix, selected if None not in selected else None,
                               title="Confusion matrix: click a cell to see its images")
-    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
-    plotly_chart(figure, plotly_js_url(), key=CONFUSION_KEY, on_click=confusion_clicked)
+    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(figure, key=CONFUSION_KEY, on_click=confusion_clicked)
 with right:
     plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                       overall=1 - wrong / len(table), title="Accuracy per true class"),
-                 plotly_js_url(), key="misclassified_accuracy_chart")
+                                       overall=1 - wrong / len(table), title="Accuracy per true class"), key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
                "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")
 

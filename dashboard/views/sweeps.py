@@ -18,14 +18,13 @@ from core.sweeps.results import (METRICS, finished, left_out, seed_summary, top_
                                 trial_curves)
 from core.sweeps.spec import MAX_TRIALS
 from dashboard.caches import get_data, get_store
-from dashboard.components.plotly_chart import plotly_js_url
+from dashboard.components.plotly_chart import plotly_chart
 from dashboard.run_choice import RUN_QUERY_KEY
 from dashboard.figures_sweeps import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
                                       parallel_coordinates_figure)
 from dashboard.figures_training import validation_overlay_figure
 from dashboard.labels import counted, duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
-from dashboard.playback import plotly_chart
 from dashboard.sweep_form import KEY, SweepRequest, load_spec, sweep_form_ui
 from dashboard.sweep_state import (chosen_sweep_id, run_listing, run_records, select_sweep, starting_sweeps,
                                    sweep_label, sweep_records, sweep_trials)
@@ -259,13 +258,13 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
     if len(done) > TOP_K:
         count = st.slider("Show the best", 2, len(done), TOP_K, key=KEY + "top_k", help="Trials, by accuracy")
         shown = top_trials(table, count, metric)
-    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
-    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)), plotly_js_url(),
+    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)),
                  key=KEY + "parcoords")
     fields = [name for name in varied if name != "seed"]
     if fields:
         summary = seed_summary(table, varied, metric)
-        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric), plotly_js_url(),
+        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric),
                      key=KEY + "vs_value")
     curves = trial_curves(get_store(), table, varied)
     names = {row.run_id: row.name if isinstance(row.name, str) else " · ".join(
@@ -275,7 +274,7 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
         figure = batch_curves_figure(trial_batch_curves(get_store(), table, varied), curves, color_by, names=names)
     else:
         figure = validation_overlay_figure(curves, color_by, names=names)
-    plotly_chart(figure, plotly_js_url(), key=KEY + "curves")
+    plotly_chart(figure, key=KEY + "curves")
     links = pd.DataFrame(trial_links(done["run_id"]))
     shown_table = pd.concat([display_trials(done, varied).drop(columns=["State", "Epoch"]).reset_index(drop=True),
                              links], axis=1)
