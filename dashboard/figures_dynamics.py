@@ -21,7 +21,7 @@ def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, st
     """One line per run: curves {run id: (28,) mean ‖∂ logits_28 / ∂ x_t‖}, row t on x, a log y axis.
 
     names {run id: legend label}; styles {run id: (colour, dash)} to draw the runs as another chart
-    of them does (figures_training.run_styles), else RUN_COLORS in turn. A flat line means the last
+    of them does (figure_style.run_styles), else RUN_COLORS in turn. A flat line means the last
     answer still depends on early rows (long memory); a line falling to the left means early rows
     are forgotten.
     """

@@ -18,10 +18,10 @@ from plotly.subplots import make_subplots
 from typing import Mapping
 
 from core.sweeps.results import LOG_FIELDS
-from dashboard.figures_training import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
-                                        _finish_layout, fitted_accuracy_range, loss_range, run_styles)
+from dashboard.figure_style import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
+                                    finish_curves_layout, fitted_accuracy_range, loss_range, run_styles)
 from dashboard.labels import format_value, is_number
-from dashboard.train_form import LABELS
+from dashboard.train.form import LABELS
 
 METRIC_LABELS = {"best_validation_accuracy": "Best validation accuracy", "test_accuracy": "Test accuracy"}
 POINT_COLOR = "#495057"  # every seed's own result: hollow dark grey circles over the coloured mean
@@ -117,7 +117,7 @@ def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric:
     axes = [_field_axis(name, trials[name]) for name in varied]
     axes.append(_metric_axis(f"{METRIC_LABELS[metric]} (%)", percents))
     positions = list(range(len(axes)))
-    # Viridis short of its pale yellow end, which is hard to see on white (as figures_training.value_colors).
+    # Viridis short of its pale yellow end, which is hard to see on white (as figure_style.value_colors).
     shades = 0.85 * axes[-1].positions
     data = []
     for trial in np.argsort(percents, kind="stable"):  # the best last, on top
@@ -146,7 +146,7 @@ def parallel_coordinates_figure(trials: pd.DataFrame, varied: list[str], metric:
     if shown_of is not None and shown_of > count:
         title = f"The best {count} of {shown_of} trials"
     figure = go.Figure(data=data)
-    _finish_layout(figure, "parcoords", height)
+    finish_curves_layout(figure, "parcoords", height)
     figure.update_layout(title={"text": f"{title}, coloured by {METRIC_LABELS[metric].lower()}", "x": 0.01},
                          margin={"l": 70, "r": 30, "t": 100, "b": 30}, shapes=shapes, annotations=annotations,
                          showlegend=False, dragmode=False)
@@ -201,7 +201,7 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
         else:
             figure.update_xaxes(tickvals=sorted(summary[name]), row=1, col=column)
     figure.update_yaxes(title_text=f"{METRIC_LABELS[metric]} (%)", row=1, col=1)
-    _finish_layout(figure, "accuracy_vs_value", height, legend_below=True)
+    finish_curves_layout(figure, "accuracy_vs_value", height, legend_below=True)
     return figure
 
 
@@ -251,6 +251,6 @@ def batch_curves_figure(batches: pd.DataFrame, validation: pd.DataFrame, color_b
     if batches.empty:
         figure.add_annotation(text="No logged batches to show", showarrow=False, xref="paper", yref="paper",
                               x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
-    _finish_layout(figure, "batch_curves", height)
+    finish_curves_layout(figure, "batch_curves", height)
     figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {axis_label(color_by).lower()}")
     return figure

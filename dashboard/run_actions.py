@@ -12,7 +12,7 @@ from dashboard.caches import get_store, openable_runs
 from dashboard.run_choice import RUN_QUERY_KEY, forget_run, sync_chosen_run_id
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
-from dashboard.train_state import retrain
+from dashboard.train.state import retrain
 
 KEY = "runs_"  # prefix of every widget key on the Runs page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation

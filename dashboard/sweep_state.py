@@ -13,7 +13,7 @@ from core.sweeps.results import trial_problems, trials_table
 from core.sweeps.spec import is_sweep_id
 from dashboard.caches import get_store
 from dashboard.labels import counted
-from dashboard.train_form import LABELS
+from dashboard.train.form import LABELS
 
 SWEEP_QUERY_KEY = "sweep"  # ?sweep=<sweep id> makes a sweep's page bookmarkable
 SELECTED_SWEEP_STATE = "sweeps_selected"  # the same choice, kept across page switches

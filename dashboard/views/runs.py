@@ -12,12 +12,13 @@ from core.runs.format import DAMAGED
 from dashboard.caches import get_store
 from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
 from dashboard.dynamics_ui import memory_comparison_ui
-from dashboard.figures_training import run_styles, validation_overlay_figure
+from dashboard.figure_style import run_styles
+from dashboard.train.figures import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
 from dashboard.run_actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
 from dashboard.sweep_state import sweep_filter_ui
-from dashboard.train_form import LABELS
+from dashboard.train.form import LABELS
 
 COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
 # The table's columns, in reading order: outcome first, then what made it (the hyperparameters

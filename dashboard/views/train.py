@@ -18,17 +18,17 @@ from core.runs.format import RunError
 from dashboard.caches import get_job_manager, get_store
 from dashboard.components.live_chart import live_plotly_chart
 from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
-from dashboard.figures_training import empty_curves_spec, training_curves_spec
+from dashboard.train.figures import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
-from dashboard.train_form import KEY, apply_config, config_form_ui
-from dashboard.train_result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
-from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
+from dashboard.train.form import KEY, apply_config, config_form_ui
+from dashboard.train.result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
+from dashboard.train.state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
                                    shown_run_id, start_training, stop_job, tab_token, watch_job, what_is_shown)
 
 REFRESH_SECONDS = 1.0
 STOPPING_REFRESH_SECONDS = 0.25
 JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it the class st-key-<key>
-# The job area's look, in train_job_area.css (no comments in it: st.html drops a style with them).
+# The job area's look, in dashboard/train/job_area.css (no comments in it: st.html drops a style with them).
 # First, no transitions: Streamlit fades each redrawn element in over a second and eases the
 # progress bar over half a second; redrawn every second, that kept the browser animating without
 # a pause, and on a 2-core machine the compositing took 5-10% off the training's speed (measured).
@@ -37,7 +37,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
 # attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so
 # and hides the progress bar, whose frozen "time left" would still show behind Streamlit's box.
-JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
+JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train" / "job_area.css"
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
 

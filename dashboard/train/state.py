@@ -18,7 +18,7 @@ from core.runs.format import INTERRUPTED, RunRecord
 from core.runs.store import RunStore
 from dashboard.caches import get_job_manager
 from dashboard.run_choice import sync_chosen_run_id
-from dashboard.train_form import FORM_ERROR, KEY, apply_config, form_values, with_labels
+from dashboard.train.form import FORM_ERROR, KEY, apply_config, form_values, with_labels
 
 TAB_TOKEN = KEY + "tab_token"  # this tab's owner token for the jobs it submits (see core.runs.job_queue)
 TAB_JOB = KEY + "tab_job"  # the TabJob this tab submitted last

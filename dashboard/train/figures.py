@@ -6,23 +6,15 @@ import math
 from typing import Mapping
 
 import pandas as pd
-import plotly.colors
-import plotly.io
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
-from dashboard.labels import format_value, is_number
+from dashboard.figure_style import (OVERLAY_LEGEND, VALIDATION_COLOR, X_AXIS_STYLE, Y_AXIS_STYLE, curves_layout,
+                                    finish_curves_layout, fitted_accuracy_range, loss_range, run_styles)
+from dashboard.labels import format_value
 
 BATCH_COLOR = "#91a7ff"  # light: one batch is a noisy estimate
-VALIDATION_COLOR = "#e8590c"  # strong: 5,000 images per point
-SEQUENTIAL_SCALE = "Viridis"
-QUALITATIVE_COLORS = plotly.colors.qualitative.D3
-LINE_DASHES = ("solid", "dash", "dot", "dashdot")
-FONT = {"family": "'Source Sans Pro', 'Source Sans 3', sans-serif", "size": 13, "color": "#1f2430"}
-
-
-LOSS_RANGE_WHEN_EMPTY = [0.0, 2.5]  # a fresh network starts at loss ln 10 = 2.3
 ACCURACY_CEILING = 1.02  # a little above 100%, so points at 100% are not cut in half
 
 
@@ -83,7 +75,7 @@ def training_curves_spec(batch_history: pd.DataFrame, epoch_history: pd.DataFram
         "xaxis": {"domain": [0, 0.46], "anchor": "y", **x_axis},
         "xaxis2": {"domain": [0.54, 1], "anchor": "y2", **x_axis},
         "yaxis": loss_axis, "yaxis2": accuracy_axis, "annotations": annotations,
-        **_layout_style(uirevision, height),
+        **curves_layout(uirevision, height),
     }
     return {"data": traces, "layout": layout}
 
@@ -92,12 +84,6 @@ def empty_curves_spec(note: str, uirevision: str = "idle") -> dict:
     """training_curves_spec with no values yet, note written across it."""
     no_rows = pd.DataFrame(columns=BATCH_COLUMNS), pd.DataFrame(columns=EPOCH_COLUMNS)
     return training_curves_spec(*no_rows, uirevision=uirevision, empty_note=note)
-
-
-def loss_range(losses: list[float]) -> list[float]:
-    """From 0 to the highest finite loss plus 8%; 0 to 2.5 before there is any."""
-    finite = [value for value in losses if math.isfinite(value)]
-    return [0.0, max(finite) * 1.08] if finite and max(finite) > 0 else list(LOSS_RANGE_WHEN_EMPTY)
 
 
 def accuracy_range(accuracies: list[float]) -> list[float]:
@@ -110,18 +96,6 @@ def accuracy_range(accuracies: list[float]) -> list[float]:
     return [max(0.0, low - max(0.08 * (1.0 - low), 0.02)), ACCURACY_CEILING]
 
 
-def fitted_accuracy_range(accuracies) -> list[float]:
-    """An accuracy axis around the values, never past 0% or 100%: runs compared side by side can sit
-    close together anywhere, and a single point must not stretch the axis (Plotly's own range for
-    one point went from 0 to 150%)."""
-    finite = [float(value) for value in accuracies if math.isfinite(value)]
-    if not finite:
-        return [0.0, 1.0]
-    low, high = min(finite), max(finite)
-    margin = max(0.08 * (high - low), 0.005)
-    return [max(0.0, low - margin), min(1.0, high + margin)]
-
-
 def epoch_range(epochs) -> list[float]:
     """The epochs that exist, with room for a marker at each end: 1 to 2 for two epochs, not 0 to 2."""
     epochs = [float(value) for value in epochs]
@@ -131,18 +105,6 @@ def epoch_range(epochs) -> list[float]:
 def _panel_title(text: str, x: float) -> dict:
     return {"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "center",
             "yanchor": "bottom", "showarrow": False, "font": {"size": 15}}
-
-
-def run_styles(values: pd.Series) -> dict[str, tuple[str, str]]:
-    """{run id: (colour, dash)} for values, a Series of each run's value of one hyperparameter
-    indexed by run id: runs with equal values share a colour (value_colors) and are told apart by
-    their dash pattern. Every chart of the same runs draws each run with its style."""
-    colors = value_colors(values)
-    styles: dict[str, tuple[str, str]] = {}
-    for run_id in values.index:
-        same_color = [other for other in styles if colors[other] == colors[run_id]]
-        styles[run_id] = (colors[run_id], LINE_DASHES[len(same_color) % len(LINE_DASHES)])
-    return styles
 
 
 def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mapping[str, str] | None = None,
@@ -188,51 +150,10 @@ def validation_overlay_figure(curves: pd.DataFrame, color_by: str, names: Mappin
     if curves.empty:
         figure.add_annotation(text="No validation curves to show", showarrow=False, xref="paper",
                               yref="paper", x=0.5, y=0.5, font={"size": 15, "color": "#868e96"})
-    _finish_layout(figure, uirevision, height)
+    finish_curves_layout(figure, uirevision, height)
     # The legend stands right of the plots, one run per line: below them it covered the axis
     # titles, and labels saying what differs among the runs can be long.
     figure.update_layout(legend=OVERLAY_LEGEND, legend_title_text=f"Coloured by {color_title or color_by}")
     return figure
 
 
-def value_colors(values: pd.Series) -> dict:
-    """A colour for each index label of values: equal values get equal colours."""
-    distinct = sorted(values.dropna().unique(), key=lambda value: (str(type(value)), value))
-    numeric = bool(distinct) and all(is_number(value) for value in distinct)
-    if numeric and len(distinct) > 1:
-        low, high = float(distinct[0]), float(distinct[-1])
-        use_log = low > 0 and high / low > 10
-        scale = (lambda value: math.log10(value)) if use_log else float
-        positions = {value: (scale(value) - scale(low)) / (scale(high) - scale(low)) for value in distinct}
-        # Stop short of Viridis's pale yellow end, which is hard to see on white.
-        palette = {value: plotly.colors.sample_colorscale(SEQUENTIAL_SCALE, [0.85 * position])[0]
-                   for value, position in positions.items()}
-    else:
-        palette = {value: QUALITATIVE_COLORS[index % len(QUALITATIVE_COLORS)]
-                   for index, value in enumerate(distinct)}
-    return {label: palette.get(value, "#868e96") for label, value in values.items()}
-
-
-# Fonts and margins are set here, not left to a renderer's theme: the live chart (drawn by
-# plotly.js in an iframe) and the finished one (st.plotly_chart) must look the same.
-X_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False, "showline": True,
-                "linecolor": "#c9ced6", "ticks": "outside", "tickcolor": "#c9ced6"}
-Y_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False}
-OVERLAY_LEGEND = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
-NO_TEMPLATE = plotly.io.templates["none"].to_plotly_json()  # what template="none" sends to plotly.js
-
-
-def _layout_style(uirevision: str, height: int, legend_below: bool = False) -> dict:
-    legend = ({"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0} if legend_below
-              else {"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0})
-    # No template: every look is set here, and a live figure sent each second stays small.
-    return {"template": NO_TEMPLATE, "height": height, "uirevision": uirevision, "hovermode": "closest",
-            "legend": legend, "font": FONT, "margin": {"l": 55, "r": 15, "t": 60, "b": 50},
-            "plot_bgcolor": "white", "paper_bgcolor": "white"}
-
-
-def _finish_layout(figure: go.Figure, uirevision: str, height: int, legend_below: bool = False) -> go.Figure:
-    figure.update_layout(**_layout_style(uirevision, height, legend_below))
-    figure.update_xaxes(**X_AXIS_STYLE)
-    figure.update_yaxes(**Y_AXIS_STYLE)
-    return figure

@@ -8,11 +8,11 @@ import streamlit as st
 from core.runs.job import CANCELLED, JobSnapshot
 from core.runs.format import STOPPED, RunError, RunRecord
 from dashboard.caches import get_store
-from dashboard.figures_training import empty_curves_spec, training_curves_spec
+from dashboard.train.figures import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, plain, run_title
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
-from dashboard.train_form import FORM_ERROR, KEY
-from dashboard.train_state import edit_settings
+from dashboard.train.form import FORM_ERROR, KEY
+from dashboard.train.state import edit_settings
 
 MESSAGE_LIMIT = 400  # characters of an error shown on the page (it may quote a file: shown as plain text)
 TUTORIAL_TEST_ACCURACY = 0.951  # what the tutorial printed, measured on its first 1,000 test images
