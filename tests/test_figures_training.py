@@ -11,7 +11,8 @@ import pytest
 
 from dashboard.figure_style import loss_range, value_colors
 from dashboard.labels import format_value
-from dashboard.train.figures import accuracy_range, empty_curves_spec, training_curves_spec, validation_overlay_figure
+from dashboard.runs.figures import validation_overlay_figure
+from dashboard.train.figures import accuracy_range, empty_curves_spec, training_curves_spec
 
 
 def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

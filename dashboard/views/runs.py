@@ -1,5 +1,5 @@
 """Runs page: every cached run in one table; overlay validation curves; open, download, retrain or delete a
-run (dashboard/run_actions.py)."""
+run (dashboard/runs/actions.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from dashboard.caches import get_store
 from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
 from dashboard.dynamics_ui import memory_comparison_ui
 from dashboard.figure_style import run_styles
-from dashboard.train.figures import validation_overlay_figure
+from dashboard.runs.figures import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
-from dashboard.run_actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
+from dashboard.runs.actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
 from dashboard.sweep_state import sweep_filter_ui
 from dashboard.train.form import LABELS
 

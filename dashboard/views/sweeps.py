@@ -22,7 +22,7 @@ from dashboard.components.plotly_chart import plotly_chart
 from dashboard.run_choice import RUN_QUERY_KEY
 from dashboard.figures_sweeps import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
                                       parallel_coordinates_figure)
-from dashboard.train.figures import validation_overlay_figure
+from dashboard.runs.figures import validation_overlay_figure
 from dashboard.labels import counted, duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
 from dashboard.sweep_form import KEY, SweepRequest, load_spec, sweep_form_ui
