@@ -316,7 +316,7 @@ def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished
     files once (the store's listing remembers them), not on every redraw, and again once one of its
     files is written to."""
     from core.runs import verification as run_verification
-    from dashboard.sweep_state import run_listing, sweep_trials
+    from dashboard.sweeps.state import run_listing, sweep_trials
 
     store, spec = finished_sweep
     record = read_sweep(store.root, spec.fingerprint())

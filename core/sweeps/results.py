@@ -1,7 +1,7 @@
 """What a sweep found, as tidy tables: one row per trial, the spread over seeds, the curves of all trials.
 
 Pure functions of a SweepRecord (core/sweeps/record.py) and the run store's records; the Sweeps
-page draws them with dashboard/figures_sweeps.py. Accuracies are fractions in [0, 1]. A finished
+page draws them with dashboard/sweeps/figures.py. Accuracies are fractions in [0, 1]. A finished
 trial whose run no longer opens (damaged, deleted, trained again) is shown as such and left out of
 the results, which say so (trial_problems, left_out).
 """

@@ -17,7 +17,7 @@ from dashboard.runs.figures import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
 from dashboard.runs.actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
-from dashboard.sweep_state import sweep_filter_ui
+from dashboard.sweeps.state import sweep_filter_ui
 from dashboard.train.form import LABELS
 
 COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
