@@ -16,8 +16,8 @@ from core.inspect.fixed_points import ROUND_STARTS
 from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from dashboard.dynamics_ui import describe_memory
-from dashboard.figures_inspect import PATH_NAME
+from dashboard.hidden_states.dynamics import describe_memory
+from dashboard.hidden_states.figures import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 from tests.support.runs import load_analysis

@@ -17,7 +17,7 @@ from core.inspect.gallery import filter_gallery, gallery_table
 from core.inspect.forward import trace_image_numpy
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from dashboard.figures_inspect import PATH_NAME
+from dashboard.hidden_states.figures import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from tests.support.keras_reference import trace_image
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from dashboard.figures_inspect import PATH_NAME
+from dashboard.hidden_states.figures import PATH_NAME
 from core.data.mnist import IMAGE_SIZE as TIMESTEPS
 from dashboard.hidden_states.image_panels import parse_timestep
 from tests.apptest_support import open_page, plotly_array

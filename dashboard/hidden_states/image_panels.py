@@ -11,8 +11,8 @@ from core.inspect.states import decision_timestep, unit_order
 from core.inspect.traces import ImageTrace, StateSummary
 from dashboard.caches import get_store, openable_runs
 from dashboard.components.playback import PlaybackPanel
-from dashboard.figures_inspect import inspect_figure, probability_lines_figure, trajectory_figure
-from dashboard.image_picker import set_query, sync_widget
+from dashboard.hidden_states.figures import inspect_figure, probability_lines_figure, trajectory_figure
+from dashboard.hidden_states.image_picker import set_query, sync_widget
 from dashboard.labels import plain
 
 COMPARE_QUERY_KEY = "compare"  # ?compare=<run id>: the second run of two-run mode

@@ -13,15 +13,15 @@ import streamlit as st
 from core.inspect.states import decision_timestep, unit_order
 from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
 from core.inspect.forward import trace_image_numpy
-from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
+from dashboard.hidden_states.attribution import attribution_ui, class_average_attribution_ui
 from dashboard.caches import get_analysis, get_data, get_gallery_table, get_network_weights, get_store
 from dashboard.components.plotly_chart import preload_plotly
 from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
-from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
-from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
-from dashboard.figures_inspect import class_means_figure
+from dashboard.hidden_states.dynamics import dynamics_view_ui, memory_view_ui
+from dashboard.hidden_states.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
+from dashboard.hidden_states.figures import class_means_figure
 from dashboard.labels import distinguishing_labels, plain, run_title
-from dashboard.own_digit import own_digit_ui
+from dashboard.hidden_states.own_digit import own_digit_ui
 from dashboard.components.playback import playback
 from dashboard.hidden_states.image_panels import (compare_run_ui, image_panel, scale_note, state_color_limit,
                                                   timestep_from_url)
@@ -54,7 +54,7 @@ def state_summaries(run_id: str) -> dict[str, StateSummary]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The URL: which view (the image: dashboard/image_picker.py)
+# The URL: which view (the image: dashboard/hidden_states/image_picker.py)
 
 
 def view_from_url() -> str:

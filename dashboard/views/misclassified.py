@@ -18,7 +18,8 @@ from core.inspect.gallery import (GALLERY_QUERY_NAMES, GalleryQuery, confusion_m
 from dashboard.caches import get_data, get_gallery_table
 from dashboard.components.plotly_chart import clicked_point, plotly_chart
 from dashboard.run_choice import run_picker_ui
-from dashboard.figures_inspect import class_accuracy_figure, confusion_figure, ink_picture
+from dashboard.figure_style import ink_picture
+from dashboard.hidden_states.figures import class_accuracy_figure, confusion_figure
 from dashboard.labels import plain, run_title
 from dashboard.pages import HIDDEN_STATES
 

@@ -11,7 +11,7 @@ from core.config import is_run_id
 from core.runs.format import DAMAGED
 from dashboard.caches import get_store
 from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
-from dashboard.dynamics_ui import memory_comparison_ui
+from dashboard.hidden_states.dynamics import memory_comparison_ui
 from dashboard.figure_style import run_styles
 from dashboard.runs.figures import validation_overlay_figure
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels

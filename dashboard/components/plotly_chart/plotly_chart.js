@@ -44,7 +44,7 @@
   const PLOT_CONFIG = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
   // A figure with a square image panel (its first x axis scale-anchored to the row axis, as
-  // figures_inspect.inspect_figure and figures_attribution.attribution_figure draw them) gets the
+  // dashboard/hidden_states' inspect_figure and attribution_figure draw them) gets the
   // height at which the row axis is as tall as the image is wide, and at most the height it was built
   // with. On a narrow page the row axis would otherwise shrink to the image's width inside a taller
   // figure, and the colour bars, placed in fractions of the figure's height, hang below the plot.

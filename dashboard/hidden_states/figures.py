@@ -9,14 +9,12 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 from plotly.subplots import make_subplots
 
-from core.data.mnist import NUM_CLASSES
+from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
+from dashboard.figure_style import HIGHLIGHT, layout_spec, with_layout
 
-TIMESTEPS = 28
 STATE_COLORS = "RdBu_r"  # diverging, blue < 0 < red, centred on 0: tanh states live in (-1, 1)
 INK_COLORS = "Greys"  # 0 white paper, 1 black ink
 PROBABILITY_COLORS = "Blues"
-HIGHLIGHT = "#f08c00"  # the chosen timestep, across every panel
-FONT = dict(family="sans-serif", size=13, color="#1f2430")
 ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
 # One colour per digit, wherever digits are coloured. Chosen (a search over CIELAB) to stay apart on
 # a white slide both at full strength and drawn faint (FAINT_OPACITY: the probability chart's other
@@ -54,18 +52,6 @@ def colors(name: str) -> tuple[tuple[float, str], ...]:
     return tuple((float(position), color) for position, color in get_colorscale(name))
 
 
-def _layout(figure: go.Figure, title: str, height: int, **extra) -> go.Figure:
-    figure.update_layout(_layout_spec(title, height, **extra))
-    return figure
-
-
-def _layout_spec(title: str, height: int, **extra) -> dict:
-    """The house layout as a plain dict: building a figure in one go.Figure(...) call validates it
-    once, several times faster than a chain of update_* calls (this matters for the 200 ms budget)."""
-    return dict(title=dict(text=title, x=0, xanchor="left", font=dict(size=16)), height=height, font=FONT,
-                plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=60, r=20, t=60, b=50)) | extra
-
-
 # A legend beside the plot, one entry per line. Under the plot, at a fraction of its height, a legend
 # that a narrow figure wraps onto more rows climbed onto the x axis's title (the plot shrinks as the
 # legend grows); anchored to the figure's bottom edge instead, Plotly does not make room for it. Beside
@@ -93,7 +79,7 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
     """
     units = states.shape[1]
     order = np.arange(units) if order is None else np.asarray(order)
-    rows = np.arange(1, TIMESTEPS + 1)
+    rows = np.arange(1, IMAGE_SIZE + 1)
     # Three x axes side by side (widths 30 : 42 : 22), all on the one y axis: the row axis. The
     # probabilities get room for their ten column labels at a projector's width; the states' columns
     # are not labelled one by one and can be narrower.
@@ -103,7 +89,7 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
              zmin=0, zmax=1, showscale=False, name="image",
              hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>"),
         dict(type="heatmap", z=states[:, order], x=np.arange(1, units + 1), y=rows, xaxis="x2", yaxis="y",
-             customdata=np.tile(order, (TIMESTEPS, 1)), colorscale=colors(STATE_COLORS), zmin=-color_limit,
+             customdata=np.tile(order, (IMAGE_SIZE, 1)), colorscale=colors(STATE_COLORS), zmin=-color_limit,
              zmax=color_limit, zmid=0, name=state_name,
              colorbar=dict(title=dict(text=state_name.split()[-1], side="top", font=dict(size=12)), x=1.01,
                            y=1, yanchor="top", len=0.42, thickness=12, tickfont=dict(size=11),
@@ -120,7 +106,7 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
     ]
     plain = dict(showgrid=False, zeroline=False)
     reordered = not np.array_equal(order, np.arange(units))
-    layout = _layout_spec(
+    layout = layout_spec(
         # 440 px at most: the playback (components/playback/playback.js) lowers the height on a narrower page so
         # that the row axis is as tall as the square image is wide, keeping the colour bars beside it.
         title, height=INSPECT_HEIGHT, margin=dict(l=60, r=70, t=80, b=50),
@@ -148,7 +134,7 @@ def probability_lines_figure(step_probabilities: np.ndarray, timestep: int, deci
 
     The finally predicted class (and the true class, when given) are drawn bold; the rest faint.
     """
-    rows = np.arange(1, TIMESTEPS + 1)
+    rows = np.arange(1, IMAGE_SIZE + 1)
     final = int(np.argmax(step_probabilities[-1]))
     data = []
     for digit in range(NUM_CLASSES):
@@ -164,16 +150,16 @@ def probability_lines_figure(step_probabilities: np.ndarray, timestep: int, deci
                    line=dict(color=HIGHLIGHT, width=2))]
     annotations = []
     if decided_at is not None:
-        shapes.append(dict(type="rect", xref="x", yref="paper", x0=decided_at - 0.5, x1=TIMESTEPS + 0.5, y0=0,
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=decided_at - 0.5, x1=IMAGE_SIZE + 0.5, y0=0,
                            y1=1, fillcolor="#e9ecef", opacity=0.5, line=dict(width=0), layer="below"))
         annotations.append(dict(x=decided_at - 0.5, y=1.02, xref="x", yref="paper", showarrow=False,
                                 xanchor="right" if decided_at > 14 else "left", yanchor="bottom",
                                 font=dict(size=12, color="#495057"),
                                 text=f"answer stays {final} from row {decided_at} on"))
-    layout = _layout_spec(
+    layout = layout_spec(
         title, height=480, margin=dict(l=60, r=20, t=60, b=60),
         legend=dict(LEGEND_BESIDE, title=dict(text="digit")),
-        xaxis=dict(title=dict(text="rows read (timestep t)"), range=[0.5, TIMESTEPS + 0.5], tickvals=ROW_TICKS,
+        xaxis=dict(title=dict(text="rows read (timestep t)"), range=[0.5, IMAGE_SIZE + 0.5], tickvals=ROW_TICKS,
                    showgrid=False),
         yaxis=dict(title=dict(text="probability"), range=[0, 1.1], tickformat=".0%",
                    tickvals=[0, 0.25, 0.5, 0.75, 1], gridcolor="#eef0f4"),
@@ -203,7 +189,7 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
             type="scatter", x=ends[:, 0], y=ends[:, 1], mode="markers", name=f"{digit}",
             marker=dict(color=CLASS_COLORS[digit], size=5, opacity=FAINT_OPACITY),
             hovertemplate=f"a test image of digit {digit}<extra></extra>"))
-    steps = np.arange(1, TIMESTEPS + 1)
+    steps = np.arange(1, IMAGE_SIZE + 1)
     labelled = {1, 7, 14, 21, 28}  # a few timesteps written beside the path say which way it runs
     data += [
         dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="lines", showlegend=False,
@@ -211,14 +197,14 @@ def trajectory_figure(projected: np.ndarray, background: np.ndarray, background_
         dict(type="scatter", x=projected[:, 0], y=projected[:, 1], mode="markers+text", name=PATH_NAME,
              text=[f"t={step}" if step in labelled else "" for step in steps], textposition="top center",
              textfont=dict(size=11, color="#343a40"),
-             marker=dict(color=steps, colorscale=TIME_COLORS, cmin=1, cmax=TIMESTEPS, size=9,
+             marker=dict(color=steps, colorscale=TIME_COLORS, cmin=1, cmax=IMAGE_SIZE, size=9,
                          line=dict(color="white", width=0.5)),
              hovertemplate="after row %{marker.color}: (%{x:.2f}, %{y:.2f})<extra></extra>"),
         dict(type="scatter", x=[projected[timestep - 1, 0]], y=[projected[timestep - 1, 1]], mode="markers",
              name=f"t = {timestep}", showlegend=False, hoverinfo="skip",
              marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=HIGHLIGHT, width=3))),
     ]
-    layout = _layout_spec(
+    layout = layout_spec(
         title, height=480, margin=dict(l=60, r=20, t=60, b=60),
         legend=dict(LEGEND_BESIDE, itemsizing="constant",
                     title=dict(text="where other test<br>images end,<br>by digit:", side="top"), font=dict(size=11)),
@@ -251,8 +237,8 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
     positions = np.arange(1, units + 1)
     for digit in range(NUM_CLASSES):
         figure.add_trace(go.Heatmap(
-            z=means[digit][:, order], x=positions, y=np.arange(1, TIMESTEPS + 1),
-            customdata=np.tile(order, (TIMESTEPS, 1)), coloraxis="coloraxis", name=f"digit {digit}",
+            z=means[digit][:, order], x=positions, y=np.arange(1, IMAGE_SIZE + 1),
+            customdata=np.tile(order, (IMAGE_SIZE, 1)), coloraxis="coloraxis", name=f"digit {digit}",
             hovertemplate=f"digit {digit}, t=%{{y}}, unit %{{customdata}}: %{{z:.3f}}<extra></extra>"),
             row=digit // CLASS_PANEL_COLUMNS + 1, col=digit % CLASS_PANEL_COLUMNS + 1)
     reordered = not np.array_equal(order, np.arange(units))
@@ -264,7 +250,7 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
         figure.update_xaxes(title_text="hidden unit" + (" (reordered)" if reordered else ""), row=rows, col=column)
     figure.update_layout(coloraxis=dict(colorscale=colors(STATE_COLORS), cmin=-color_limit, cmax=color_limit, cmid=0,
                                         colorbar=dict(title=dict(text=state_name, side="right"), thickness=12)))
-    return _layout(figure, title, height=180 * rows + 120)
+    return with_layout(figure, title, height=180 * rows + 120)
 
 
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None, title: str = "") -> go.Figure:
@@ -304,7 +290,7 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
                         showgrid=False, zeroline=False, fixedrange=True)
     # 440 x 440 px with these margins makes cells of about 37 x 33 px: the 33 px squares tile them.
     # Clicks are events only: selecting would dim the other cells until the page redraws the figure.
-    return _layout(figure, title, height=440, width=440, showlegend=False, clickmode="event",
+    return with_layout(figure, title, height=440, width=440, showlegend=False, clickmode="event",
                    dragmode=False, margin=dict(l=60, r=10, t=50, b=60))
 
 
@@ -331,19 +317,4 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
                         gridcolor="#eef0f4")
     # The right margin holds the overall accuracy's label.
-    return _layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=60, t=60, b=50))
-
-
-def ink_picture(ink: np.ndarray, scale: int = 1, size: int | None = None) -> np.ndarray:
-    """Ink in [0, 1] (h, w) -> uint8 picture of dark ink on white in a 1 px grey frame, enlarged by
-    whole pixels (so it stays crisp), or resized to `size` pixels on its longer side."""
-    from PIL import Image
-
-    picture = (np.clip(1.0 - np.asarray(ink, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
-    if size is not None:
-        resized = Image.fromarray(picture)
-        resized.thumbnail((size, size), Image.Resampling.BILINEAR)
-        picture = np.asarray(resized)
-    elif scale > 1:
-        picture = np.kron(picture, np.ones((scale, scale), dtype=np.uint8))
-    return np.pad(picture, 1, constant_values=170)
+    return with_layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=60, t=60, b=50))

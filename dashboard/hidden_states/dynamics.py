@@ -13,9 +13,9 @@ from core.inspect.memory_curve import MEMORY_SAMPLE
 from core.inspect.forward import trace_image_numpy
 from core.runs.format import RunError, RunRecord
 from dashboard.caches import get_analysis, get_data, get_network_weights, get_store
-from dashboard.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
-from dashboard.figures_inspect import trajectory_figure
-from dashboard.image_picker import image_from_url, set_query, sync_widget
+from dashboard.hidden_states.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
+from dashboard.hidden_states.figures import trajectory_figure
+from dashboard.hidden_states.image_picker import image_from_url, set_query, sync_widget
 from dashboard.labels import distinguishing_labels, picker_labels, plain
 
 KEY = "dynamics_"  # prefix of every widget key here

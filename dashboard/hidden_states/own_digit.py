@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from core.inspect.own_digit import MAX_UPLOAD_MB, PreprocessSteps, mnist_steps, steps_from_bytes
-from dashboard.figures_inspect import ink_picture
+from dashboard.figure_style import ink_picture
 from dashboard.labels import plain
 
 CANVAS_KEY = "hidden_canvas"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures_inspect import FONT, INK_COLORS, ROW_TICKS, TIMESTEPS, colors, unchecked_figure
+from core.data.mnist import IMAGE_SIZE
+from dashboard.figure_style import FONT
+from dashboard.hidden_states.figures import INK_COLORS, ROW_TICKS, colors, unchecked_figure
 
 FOR_COLOR = "#c92a2a"  # red: pushes the answer up (more evidence for it)
 AGAINST_COLOR = "#1864ab"  # blue: pushes it down
@@ -48,7 +50,7 @@ def attribution_figure(image: np.ndarray, pixel_attributions: np.ndarray, row_at
     (integrated gradients of explained_class's logit); occlusion_drops (28,): P(explained_class) minus
     P with row t blanked. overlay draws pixel_attributions over a faint image, in the bars' colours.
     """
-    rows = np.arange(1, TIMESTEPS + 1)
+    rows = np.arange(1, IMAGE_SIZE + 1)
     columns = np.arange(1, image.shape[1] + 1)
     data = [dict(type="heatmap", z=image, x=columns, y=rows, xaxis="x", yaxis="y", colorscale=colors(INK_COLORS),
                  zmin=0, zmax=FAINT_INK if overlay else 1, showscale=False, name="image",

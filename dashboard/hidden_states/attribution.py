@@ -10,7 +10,7 @@ import streamlit as st
 from core.inspect.attribution import COMPLETENESS_TOLERANCE, Attribution, attribute_image, class_mean_images
 from dashboard.caches import get_data, get_network_weights
 from dashboard.components.plotly_chart import plotly_chart
-from dashboard.figures_attribution import attribution_figure
+from dashboard.hidden_states.figures_attribution import attribution_figure
 
 
 @st.cache_data(show_spinner="Attributing the answer to the image's rows...", max_entries=256)

@@ -7,9 +7,10 @@ from typing import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures_inspect import ROW_TICKS, _layout_spec
+from core.data.mnist import IMAGE_SIZE
+from dashboard.figure_style import layout_spec
+from dashboard.hidden_states.figures import ROW_TICKS
 
-TIMESTEPS = 28
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 STABLE_COLOR = "#1971c2"  # blue: perturbations fade
 UNSTABLE_COLOR = "#e03131"  # red: perturbations grow
@@ -25,7 +26,7 @@ def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, st
     answer still depends on early rows (long memory); a line falling to the left means early rows
     are forgotten.
     """
-    rows = np.arange(1, TIMESTEPS + 1)
+    rows = np.arange(1, IMAGE_SIZE + 1)
     data = []
     for position, (run_id, curve) in enumerate(curves.items()):
         curve = np.asarray(curve, dtype=float)
@@ -39,10 +40,10 @@ def memory_curve_figure(curves: Mapping[str, np.ndarray], names: Mapping[str, st
             hovertemplate=f"{name}<br>row %{{x}}: %{{y:.2e}} (%{{customdata:.1e}} × row 28's)<extra></extra>"))
     values = np.concatenate([np.asarray(curve, dtype=float) for curve in curves.values()]) if curves else np.ones(1)
     ticks = log_ticks(float(values[values > 0].min(initial=1.0)), float(values.max(initial=1.0)))
-    layout = _layout_spec(
+    layout = layout_spec(
         title, height=480, margin=dict(l=70, r=20, t=60, b=150),
         legend=dict(orientation="h", x=0, y=-0.3, yanchor="top", title=dict(text="run:")),
-        xaxis=dict(title=dict(text="image row t (timestep)"), range=[0.5, TIMESTEPS + 0.5], tickvals=ROW_TICKS,
+        xaxis=dict(title=dict(text="image row t (timestep)"), range=[0.5, IMAGE_SIZE + 0.5], tickvals=ROW_TICKS,
                    showgrid=False),
         # Labels at 1, 2 and 5 of each decade, written in full (Plotly's "D2" writes 20 as a bare "2").
         yaxis=dict(title=dict(text="‖∂ final logits / ∂ row t‖ (mean)"), type="log", tickvals=ticks,
@@ -89,7 +90,7 @@ def eigenvalue_figure(eigenvalues: np.ndarray, time_constants: np.ndarray, title
                         line=dict(color="white", width=0.5)),
             hovertemplate="%{text}<extra></extra>"))
     reach = max(1.15, float(np.abs(eigenvalues).max(initial=0.0)) * 1.1)
-    layout = _layout_spec(
+    layout = layout_spec(
         # The legend beside the square plot (which leaves room on its right), clear of the axis title.
         title, height=460, margin=dict(l=60, r=20, t=60, b=60),
         legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
