@@ -1,9 +1,9 @@
 """Server time and completeness of core.inspect.attribution on real test images, for each number of IG steps.
 
-    python bench/bench_attribution.py --runs-dir /tmp/runs                 # every complete run there
-    python bench/bench_attribution.py --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
+    python -m bench.bench_attribution --runs-dir /tmp/runs                 # every complete run there
+    python -m bench.bench_attribution --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
 
-    python bench/bench_attribution.py --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
+    python -m bench.bench_attribution --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
 
 For each run, step count and precision of the NumPy backward pass (core/inspect/backward.py): the wall
 time of attribute_image per test image (integrated gradients plus the 28 occluded images, the work the
@@ -24,10 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from core.process_settings import configure_process
 
-from core.process_settings import configure_process  # noqa: E402 - after the path set-up
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -45,9 +44,9 @@ def main() -> None:
 
     import numpy as np
 
+    from core.data.mnist import load_mnist
     from core.inspect.attribution import attribute_with
     from core.inspect.backward import logits_and_input_gradients
-    from core.data.mnist import load_mnist
     from core.runs.format import COMPLETE
     from core.runs.store import RunStore
 

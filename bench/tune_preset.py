@@ -1,7 +1,7 @@
 """How the `tuned` preset was chosen: candidates ranked by validation accuracy only, never test.
 
-    python bench/tune_preset.py                      # the candidates below, seeds 10 11
-    python bench/tune_preset.py --seeds 10 11 12 13 14 15 16 17 --only "batch 32, readout init 0.1" \
+    python -m bench.tune_preset                      # the candidates below, seeds 10 11
+    python -m bench.tune_preset --seeds 10 11 12 13 14 15 16 17 --only "batch 32, readout init 0.1" \
         "batch 32, readout init 0.1, Adam beta_2 0.99"
                                                      # the final comparison that chose `tuned`
 
@@ -35,11 +35,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.accuracy_table import mean_and_std, train_once
 
-from accuracy_table import mean_and_std, train_once  # noqa: E402 - bench/ is not a package
 
 def cosine(learning_rate: float, batch_size: int = 100, clip: float = 1.0, keep_best: bool = True) -> list[str]:
     """CLI flags for Adam with a cosine-decayed learning rate peaking at learning_rate."""

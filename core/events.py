@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable, Union
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class TrainingFinished:
 BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
 EPOCH_COLUMNS = [field.name for field in fields(EpochEnded)]
 
-Event = Union[Message, TrainingStarted, Progress, BatchLogged, Evaluated, EpochEnded, TrainingFinished]
+Event = Message | TrainingStarted | Progress | BatchLogged | Evaluated | EpochEnded | TrainingFinished
 EventCallback = Callable[[Event], None]
 
 

@@ -7,12 +7,12 @@ once per server process (see apply_process_settings).
 import sys
 from pathlib import Path
 
+import streamlit as st
+
 # Streamlit puts dashboard/ on sys.path; the project root is needed for `import core`.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
-
-import streamlit as st  # noqa: E402
 
 from core.process_settings import configure_process  # noqa: E402
 from dashboard.pages import ALL_PAGES  # noqa: E402

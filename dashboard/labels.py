@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numbers
 import string
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.runs.compare import FIELD_ORDER, differing_fields
 from core.config import PRESETS, RNNConfig, is_run_id
+from core.runs.compare import FIELD_ORDER, differing_fields
 from core.runs.format import COMPLETE, RunRecord
 
 ECHO_LIMIT = 60  # characters of a URL value or file name repeated back to the user
@@ -226,7 +227,8 @@ def run_not_found(value: object, shown: str | None) -> str:
     if not is_run_id(value):
         return ("The run in this link was not found: its ?run= value is not a run id (16 lowercase hexadecimal "
                 f"digits); it was removed from the address.{instead}")
-    return f"Run {plain(value)} was not found (deleted, or never trained here); it was removed from the address.{instead}"
+    return (f"Run {plain(value)} was not found (deleted, or never trained here); "
+            f"it was removed from the address.{instead}")
 
 
 def describe(config: RNNConfig) -> str:

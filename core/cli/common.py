@@ -8,8 +8,8 @@ import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import fields
-from typing import Iterator
 
 from core.config import CHOICES, PRESETS, RNNConfig
 

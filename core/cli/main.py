@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, add_common_flags, add_config_flags
 from core.cli.sweeps import command_sweep, command_sweeps

@@ -54,7 +54,8 @@ class SweepReporter(LineReporter):
             self.bar.set_postfix(done=states.count("complete") + states.count("cached"),
                                  failed=states.count("failed"), trials=len(states))
         for trial in update.trials:
-            if trial["state"] in ("complete", "failed", "cached") and self.reported.get(trial["run_id"]) != trial["state"]:
+            if (trial["state"] in ("complete", "failed", "cached")
+                    and self.reported.get(trial["run_id"]) != trial["state"]):
                 self.reported[trial["run_id"]] = trial["state"]
                 self.write(_trial_line(trial))
 
@@ -70,8 +71,8 @@ def _trial_line(trial: dict[str, Any]) -> str:
 def command_sweep(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
     from core.runs.store import RunStore
-    from core.sweeps.ray_connect import RayUnavailable
     from core.sweeps.driver import run_sweep
+    from core.sweeps.ray_connect import RayUnavailable
     from core.sweeps.record import COMPLETE, sweep_dir
 
     spec = spec_from(arguments)  # ValueError on a bad flag or spec: reported by main()

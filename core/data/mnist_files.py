@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -119,7 +119,7 @@ def read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Admits only the three globals a pickled numpy array needs; anything else is refused."""
 
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+    def find_class(self, module: str, name: str):  # pickle's signature, untyped
         from numpy._core.multiarray import _reconstruct
 
         allowed = {

@@ -4,9 +4,9 @@ occlusion, for a run's weights of any cell (vanilla RNN, LSTM, GRU), in NumPy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import numpy as np
 

@@ -15,7 +15,7 @@ small, and they must run on one BLAS thread (core/process_settings.py), or OpenB
 other on the busy 2-core machine (30 ms per image on one thread, 560-790 ms without).
 
 Precision: float32, like the Keras cells. On the first 100 test images, 128 steps refined to 1%
-(`python bench/bench_attribution.py --runs-dir /tmp/ng-runs --images 100 --steps 128 --refine --dtype
+(`python -m bench.bench_attribution --runs-dir /tmp/ng-runs --images 100 --steps 128 --refine --dtype
 float32 float64`, tiny 128-unit runs), float32 and float64 gave the same completeness errors to 1e-4
 of a percentage point (median / max: RNN 0.0052% / 0.135%, LSTM 0.0012% / 0.0032%), far inside the
 1% attribution needs, and float32 took half the time (median 22 against 38 ms for the RNN, 142

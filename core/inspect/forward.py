@@ -49,7 +49,8 @@ def forward_pass(weights: NetworkWeights, images: np.ndarray, dtype=np.float32, 
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must have shape (n, 28, 28), got {images.shape}")
     units, cell, count = weights.units, weights.cell, len(images)
-    kernel, recurrent_kernel = weights.kernel.astype(dtype, copy=False), weights.recurrent_kernel.astype(dtype, copy=False)
+    kernel = weights.kernel.astype(dtype, copy=False)
+    recurrent_kernel = weights.recurrent_kernel.astype(dtype, copy=False)
     biases = weights.bias.astype(dtype, copy=False)
     width = recurrent_kernel.shape[1]
     # Every row's input terms in one matmul, step-major: (28, n, gates * units).
@@ -59,7 +60,8 @@ def forward_pass(weights: NetworkWeights, images: np.ndarray, dtype=np.float32, 
     memory_states = np.empty((IMAGE_SIZE, count, units), dtype) if cell == "lstm" else None
     names = {"rnn": (), "lstm": ("gates",), "gru": ("update", "reset", "candidate", "recurrent_candidate")}[cell]
     shapes = {"gates": (IMAGE_SIZE, count, width)}
-    gates = {name: np.empty(shapes.get(name, (IMAGE_SIZE, count, units)), dtype) for name in names} if keep_gates else {}
+    gates = ({name: np.empty(shapes.get(name, (IMAGE_SIZE, count, units)), dtype) for name in names}
+             if keep_gates else {})
     hidden = np.zeros((count, units), dtype)
     memory = np.zeros_like(hidden)
     for step in range(IMAGE_SIZE):
@@ -82,7 +84,7 @@ def forward_pass(weights: NetworkWeights, images: np.ndarray, dtype=np.float32, 
             candidate = np.tanh(inputs[step, :, 2 * units:] + reset * recurrent[:, 2 * units:])
             hidden = np.add(update * hidden, (1.0 - update) * candidate, out=hidden_states[step])
             if keep_gates:
-                for name, value in zip(names, (update, reset, candidate, recurrent[:, 2 * units:])):
+                for name, value in zip(names, (update, reset, candidate, recurrent[:, 2 * units:]), strict=False):
                     gates[name][step] = value
     return ForwardPass(hidden=hidden_states, memory=memory_states, gates=gates)
 

@@ -8,9 +8,9 @@ stores bright ink (1.0) on a black background (0.0), so dark ink on light paper 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin
@@ -66,7 +66,7 @@ def image_library_errors(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as error:  # noqa: BLE001 - see the docstring: every failure becomes one message
+    except Exception as error:  # see the docstring: every failure becomes one message
         detail = " ".join(str(error).split())[:200] or type(error).__name__
         raise ValueError(f"{what} ({detail})") from error
 

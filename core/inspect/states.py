@@ -134,7 +134,8 @@ def class_mean_states(states: np.ndarray, labels: np.ndarray, num_classes: int =
     states = np.asarray(states)  # float32 states are averaged in float64 without a float64 copy of them all
     labels = np.asarray(labels, dtype=np.int64)
     if states.ndim != 3 or labels.shape != (len(states),):
-        raise ValueError(f"states must be (n, timesteps, units) with labels (n,), got {states.shape} and {labels.shape}")
+        raise ValueError(f"states must be (n, timesteps, units) with labels (n,), "
+                         f"got {states.shape} and {labels.shape}")
     means = np.full((num_classes,) + states.shape[1:], np.nan)
     for digit in range(num_classes):
         members = labels == digit

@@ -16,19 +16,26 @@ core/inspect/backward.py): no TensorFlow, no Keras model.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
-from core.inspect.states import PCAProjection
 from core.config import RNNConfig
-from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, FixedPoints, find_update_fixed_points, time_constants, \
-    visited_states
-from core.inspect.traces import SAMPLE_SIZE, StateSummary, summarize_states
-from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.data.mnist import IMAGE_SIZE, NUM_CLASSES
+from core.inspect.fixed_points import (
+    MAX_STARTS,
+    START_IMAGES,
+    FixedPoints,
+    find_update_fixed_points,
+    time_constants,
+    visited_states,
+)
 from core.inspect.forward import trace_states
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.inspect.states import PCAProjection
+from core.inspect.traces import SAMPLE_SIZE, StateSummary, summarize_states
 from core.nn.weights import NetworkWeights
 
 ANALYSIS_FORMAT_VERSION = 1  # the file's layout: "<group>.<array>" names, "<group>.version", "sample_size"
@@ -237,4 +244,5 @@ GROUPS: dict[str, AnalysisGroup] = {
                                   unpack=_unpack_fixed_points, applies=lambda config: config.cell == "rnn"),
 }
 if [field.name for field in fields(RunAnalysis)] != list(GROUPS):  # a field without a group, or the reverse
-    raise TypeError(f"RunAnalysis fields {[field.name for field in fields(RunAnalysis)]} must match GROUPS {list(GROUPS)}")
+    raise TypeError(f"RunAnalysis fields {[field.name for field in fields(RunAnalysis)]} "
+                    f"must match GROUPS {list(GROUPS)}")

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.inspect.states import PCAProjection, class_mean_states, fit_pca
 from core.data.mnist import NUM_CLASSES
+from core.inspect.states import PCAProjection, class_mean_states, fit_pca
 
 SAMPLE_SIZE = 2_000  # test images whose states fit the PCA and give the class averages
 BACKGROUND_PER_CLASS = 15  # faint trajectories drawn behind the chosen one

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np
@@ -13,8 +13,17 @@ import tensorflow as tf
 
 from core.config import RNNConfig
 from core.data.mnist import IMAGE_SIZE, MnistSplit, to_float_images
-from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, EventCallback, Progress,
-                         TrainingStarted, ignore_event)
+from core.events import (
+    BATCH_COLUMNS,
+    EPOCH_COLUMNS,
+    BatchLogged,
+    EpochEnded,
+    Evaluated,
+    EventCallback,
+    Progress,
+    TrainingStarted,
+    ignore_event,
+)
 from core.nn.fused_step import fused_vanilla_logits
 from core.nn.model import build_model
 from core.nn.weights import log_softmax
@@ -121,7 +130,7 @@ class _CompiledSteps:
             loss = self.loss_function(labels, logits)
         variables = self.model.trainable_variables
         gradients = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.optimizer.apply_gradients(zip(gradients, variables, strict=False))
 
     def _logits(self, images: tf.Tensor):
         return self.model(images, training=False)

@@ -6,15 +6,20 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.runs.compare import best_of_other_cells
 from core.inspect.fixed_points import EMPTY_ROUNDS, ROUND_STARTS, SAME_POINT_RISE, START_IMAGES, FixedPoints
-from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
-from core.inspect.memory_curve import MEMORY_SAMPLE
 from core.inspect.forward import trace_image_numpy
+from core.inspect.memory_curve import MEMORY_SAMPLE
+from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, StateSummary
+from core.runs.compare import best_of_other_cells
 from core.runs.format import RunError, RunRecord
 from dashboard.caches import get_analysis, get_data, get_network_weights, get_store
-from dashboard.hidden_states.figures_dynamics import add_fixed_points, describe_time_constant, eigenvalue_figure, memory_curve_figure
 from dashboard.hidden_states.figures import trajectory_figure
+from dashboard.hidden_states.figures_dynamics import (
+    add_fixed_points,
+    describe_time_constant,
+    eigenvalue_figure,
+    memory_curve_figure,
+)
 from dashboard.hidden_states.image_picker import image_from_url, set_query, sync_widget
 from dashboard.labels import distinguishing_labels, picker_labels, plain
 
@@ -23,7 +28,8 @@ COMPARED_RUNS = 3  # the memory view's default: the current run and up to two of
 
 
 # ---------------------------------------------------------------------------------------------
-# From the run's stored analysis (core/inspect/stored_analysis.py: computed when the run was saved, or on its first view)
+# From the run's stored analysis (core/inspect/stored_analysis.py: computed when the run was saved,
+# or on its first view)
 
 
 def run_memory_curve(run_id: str) -> np.ndarray:
@@ -157,7 +163,8 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
                 f"the network visits on {START_IMAGES} test images, {ROUND_STARTS} starts at a time, until "
                 f"{EMPTY_ROUNDS} rounds in a row found no new point and every point had been reached from at least "
                 f"two starts: {points.starts:,} starts here. A point that fewer than about one start in "
-                f"{EMPTY_ROUNDS * ROUND_STARTS} leads to can still be missed. Where several starts stop close together, in a valley where the state "
+                f"{EMPTY_ROUNDS * ROUND_STARTS} leads to can still be missed. Where several starts stop close "
+                "together, in a valley where the state "
                 f"moves equally slowly (q at most {SAME_POINT_RISE:g}× theirs all along the line between them), "
                 "they are one point.")
     if len(points) == 0:
@@ -166,7 +173,8 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
     # The image is the page's (?image=, shared with the test-image view), so a link shows the same path.
     sync_widget(f"{KEY}image", image_from_url())
     index = st.number_input("Test image whose path is drawn (0 to 9,999)", min_value=0, max_value=9_999, step=1,
-                            key=f"{KEY}image", on_change=lambda: set_query(image=str(int(st.session_state[f"{KEY}image"]))))
+                            key=f"{KEY}image",
+                            on_change=lambda: set_query(image=str(int(st.session_state[f"{KEY}image"]))))
     choices = list(range(len(points)))
     chosen = st.selectbox("Point to look at", choices, format_func=lambda i: point_label(points, i),
                           key=f"{KEY}point_{run_id}")
@@ -194,7 +202,8 @@ def dynamics_view_ui(record: RunRecord, summaries: dict[str, StateSummary]) -> N
 def time_constants_ui(points: FixedPoints, index: int, shown: int = 5) -> None:
     """The largest |λ| at a point, with τ = −1 / ln|λ| in rows."""
     values, taus = points.eigenvalues[index], points.time_constants[index]
-    lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}" for value, tau in zip(values[:shown], taus)]
+    lines = [f"- |λ| = {abs(value):.3f}: {describe_time_constant(tau)}"
+             for value, tau in zip(values[:shown], taus, strict=False)]
     st.markdown(f"**The {len(lines)} largest |λ| at point #{index + 1}**, the directions that fade slowest or grow "
                 f"fastest (q = {points.speeds[index]:.1e}, reached from {points.hits[index]:,} of {points.starts:,} "
                 f"starts; τ = −1 / ln|λ| rows):\n" + "\n".join(lines))

@@ -113,8 +113,8 @@ def inspect_figure(image: np.ndarray, states: np.ndarray, step_probabilities: np
         # Square pixels: the digit keeps its shape, and the row axis follows the image's height.
         xaxis=dict(domain=domains[0], anchor="y", title=dict(text="pixel column"), tickvals=[1, 14, 28],
                    scaleanchor="y", constrain="domain", **plain),
-        xaxis2=dict(domain=domains[1], anchor="y", title=dict(text="hidden unit" + (" (reordered)" if reordered else "")),
-                    **plain),
+        xaxis2=dict(domain=domains[1], anchor="y",
+                    title=dict(text="hidden unit" + (" (reordered)" if reordered else "")), **plain),
         xaxis3=dict(domain=domains[2], anchor="y", title=dict(text="digit"), tickvals=list(range(NUM_CLASSES)),
                     **plain),
         yaxis=dict(autorange="reversed", tickvals=ROW_TICKS, constrain="domain", constraintoward="top",

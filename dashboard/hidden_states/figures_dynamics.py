@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -82,7 +82,7 @@ def eigenvalue_figure(eigenvalues: np.ndarray, time_constants: np.ndarray, title
             continue
         text = [f"λ = {value.real:.3f} {'+' if value.imag >= 0 else '−'} {abs(value.imag):.3f}i<br>"
                 f"|λ| = {abs(value):.3f}: {describe_time_constant(tau)}"
-                for value, tau in zip(eigenvalues[chosen], time_constants[chosen])]
+                for value, tau in zip(eigenvalues[chosen], time_constants[chosen], strict=False)]
         data.append(go.Scatter(
             x=eigenvalues[chosen].real, y=eigenvalues[chosen].imag, mode="markers", text=text,
             name="|λ| < 1: fades" if stable else "|λ| ≥ 1: grows or stays",

@@ -70,7 +70,7 @@ def class_accuracy_figure(classes: np.ndarray, accuracy: np.ndarray, overall: fl
     # Room below the lowest dot and above the highest label; never past 0% or far past 100%.
     margin = max(0.01, (high - low) * 0.15)
     figure.update_xaxes(title_text="true class", tickvals=list(classes), showgrid=False, zeroline=False)
-    figure.update_yaxes(title_text="accuracy", tickformat=".0%", range=[max(0.0, low - margin), min(1.02, high + margin)],
-                        gridcolor="#eef0f4")
+    figure.update_yaxes(title_text="accuracy", tickformat=".0%",
+                        range=[max(0.0, low - margin), min(1.02, high + margin)], gridcolor="#eef0f4")
     # The right margin holds the overall accuracy's label.
     return with_layout(figure, title, height=360, showlegend=False, margin=dict(l=60, r=60, t=60, b=50))

@@ -7,6 +7,7 @@ Accuracies arrive as fractions and are shown in percent. Fields in core.sweeps.r
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,11 +16,17 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from typing import Mapping
-
 from core.sweeps.results import LOG_FIELDS
-from dashboard.figure_style import (OVERLAY_LEGEND, QUALITATIVE_COLORS, SEQUENTIAL_SCALE, VALIDATION_COLOR,
-                                    finish_curves_layout, fitted_accuracy_range, loss_range, run_styles)
+from dashboard.figure_style import (
+    OVERLAY_LEGEND,
+    QUALITATIVE_COLORS,
+    SEQUENTIAL_SCALE,
+    VALIDATION_COLOR,
+    finish_curves_layout,
+    fitted_accuracy_range,
+    loss_range,
+    run_styles,
+)
 from dashboard.labels import format_value, is_number
 from dashboard.train.form import LABELS
 
@@ -77,7 +84,8 @@ def _field_axis(name: str, values: pd.Series) -> ParallelAxis:
         ends = scale(np.array([float(distinct[0]), float(distinct[-1])]))
         places = _place(scale(np.array([float(value) for value in distinct])), *ends)
         return ParallelAxis(label, _place(scale(numbers), *ends),
-                            _thinned([(float(place), format_value(value)) for place, value in zip(places, distinct)]),
+                            _thinned([(float(place), format_value(value))
+                                      for place, value in zip(places, distinct, strict=False)]),
                             written)
     codes = {value: index for index, value in enumerate(distinct)}
     places = {value: (index + 0.5) / len(distinct) for value, index in codes.items()}
@@ -171,7 +179,8 @@ def accuracy_vs_value_figure(trials: pd.DataFrame, summaries: dict[str, pd.DataF
         groups = list(summary.groupby(others, sort=True)) if others else [((), summary)]
         for index, (key, group) in enumerate(groups):
             key = key if isinstance(key, tuple) else (key,)
-            label = " · ".join(f"{axis_label(other)} {format_value(value)}" for other, value in zip(others, key))
+            label = " · ".join(f"{axis_label(other)} {format_value(value)}"
+                               for other, value in zip(others, key, strict=False))
             label = label or "mean ± std over seeds"
             color = QUALITATIVE_COLORS[index % len(QUALITATIVE_COLORS)] if len(groups) > 1 else MEAN_COLOR
             figure.add_trace(go.Scatter(

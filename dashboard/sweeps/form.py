@@ -16,8 +16,16 @@ from core.config import CHOICES, NUMERIC_RANGES, PRESETS, RNNConfig
 from core.sweeps.ray_connect import ADDRESS_HELP, ADDRESS_LABEL, check_address
 from core.sweeps.spec import MAX_TRIALS, Axis, SweepSpec, default_cpus_per_trial, log_for_curves
 from dashboard.labels import format_value, plain
-from dashboard.train.form import (ADAM_BETA_2S, CLIP_NORMS, INIT_STDDEVS, KEY as TRAIN_KEY, LABELS, LEARNING_RATES,
-                                  form_values, with_labels)
+from dashboard.train.form import (
+    ADAM_BETA_2S,
+    CLIP_NORMS,
+    INIT_STDDEVS,
+    LABELS,
+    LEARNING_RATES,
+    form_values,
+    with_labels,
+)
+from dashboard.train.form import KEY as TRAIN_KEY
 
 KEY = "sweeps_"  # prefix of every widget key of the Sweeps page
 MAX_AXES = 3

@@ -7,7 +7,7 @@ with apply_config and comes out with form_values.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.runs.job import CANCELLED, JobSnapshot
 from core.runs.format import STOPPED, RunError, RunRecord
+from core.runs.job import CANCELLED, JobSnapshot
 from dashboard.caches import get_store
-from dashboard.train.figures import empty_curves_spec, training_curves_spec
 from dashboard.labels import describe, duration, plain, run_title
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
+from dashboard.train.figures import empty_curves_spec, training_curves_spec
 from dashboard.train.form import FORM_ERROR, KEY
 from dashboard.train.state import edit_settings
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import RNNConfig, is_run_id
-from core.runs.job import NotOwnerError
 from core.runs.format import INTERRUPTED, RunRecord
+from core.runs.job import NotOwnerError
 from core.runs.store import RunStore
 from dashboard.caches import get_job_manager
 from dashboard.run_choice import sync_chosen_run_id

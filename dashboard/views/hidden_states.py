@@ -10,21 +10,26 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.inspect.forward import trace_image_numpy
 from core.inspect.states import decision_timestep, unit_order
 from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
-from core.inspect.forward import trace_image_numpy
-from dashboard.hidden_states.attribution import attribution_ui, class_average_attribution_ui
 from dashboard.caches import get_analysis, get_data, get_gallery_table, get_network_weights, get_store
-from dashboard.components.plotly_chart import preload_plotly
-from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
-from dashboard.hidden_states.dynamics import dynamics_view_ui, memory_view_ui
-from dashboard.hidden_states.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
-from dashboard.hidden_states.figures import class_means_figure
-from dashboard.labels import distinguishing_labels, plain, run_title
-from dashboard.hidden_states.own_digit import own_digit_ui
 from dashboard.components.playback import playback
-from dashboard.hidden_states.image_panels import (compare_run_ui, image_panel, scale_note, state_color_limit,
-                                                  timestep_from_url)
+from dashboard.components.plotly_chart import preload_plotly
+from dashboard.hidden_states.attribution import attribution_ui, class_average_attribution_ui
+from dashboard.hidden_states.dynamics import dynamics_view_ui, memory_view_ui
+from dashboard.hidden_states.figures import class_means_figure
+from dashboard.hidden_states.image_panels import (
+    compare_run_ui,
+    image_panel,
+    scale_note,
+    state_color_limit,
+    timestep_from_url,
+)
+from dashboard.hidden_states.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
+from dashboard.hidden_states.own_digit import own_digit_ui
+from dashboard.labels import distinguishing_labels, plain, run_title
+from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -197,7 +202,8 @@ st.title("Hidden states")
 record = run_picker_ui("hidden_")
 run_id = record.run_id
 accuracy = record.metric("test_accuracy")
-st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
+st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} "
+           f"with {record.config.hidden_units} hidden units · "
            + (f"test accuracy {accuracy:.2%}" if accuracy is not None else f"status {record.status}")
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 

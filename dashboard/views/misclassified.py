@@ -40,7 +40,8 @@ wrong = int((~table["correct"]).sum())
 off_diagonal = matrix - np.diag(np.diag(matrix))
 worst_true, worst_predicted = np.unravel_index(off_diagonal.argmax(), off_diagonal.shape)
 
-st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
+st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} "
+           f"with {record.config.hidden_units} hidden units · "
            "all 10,000 test images")
 # Each metric as wide as its text, spread over the row and wrapping when the page is narrow: in
 # thirds of a projector-wide page, "294 of 10,000" was cut.
@@ -61,7 +62,8 @@ with left:
     plotly_chart(figure, key=CONFUSION_KEY, on_click=confusion_clicked)
 with right:
     plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                       overall=1 - wrong / len(table), title="Accuracy per true class"), key="misclassified_accuracy_chart")
+                                       overall=1 - wrong / len(table), title="Accuracy per true class"),
+                 key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
                "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")
 

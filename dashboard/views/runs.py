@@ -6,17 +6,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.runs.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
 from core.config import is_run_id
+from core.runs.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
 from core.runs.format import DAMAGED
 from dashboard.caches import get_store
-from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
-from dashboard.hidden_states.dynamics import memory_comparison_ui
 from dashboard.figure_style import run_styles
-from dashboard.runs.figures import validation_overlay_figure
+from dashboard.hidden_states.dynamics import memory_comparison_ui
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
+from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
 from dashboard.runs.actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
+from dashboard.runs.figures import validation_overlay_figure
 from dashboard.sweeps.state import sweep_filter_ui
 from dashboard.train.form import LABELS
 

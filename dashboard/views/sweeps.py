@@ -12,22 +12,33 @@ import streamlit as st
 
 from core.sweeps.estimate import estimate_sweep
 from core.sweeps.launch import launch_sweep, log_tail, read_launch, stop_sweep
-from core.sweeps.record import (FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord,
-                               read_sweep)
-from core.sweeps.results import (METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves,
-                                trial_curves)
+from core.sweeps.record import FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord, read_sweep
+from core.sweeps.results import METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves, trial_curves
 from core.sweeps.spec import MAX_TRIALS
 from dashboard.caches import get_data, get_store
 from dashboard.components.plotly_chart import plotly_chart
-from dashboard.run_choice import RUN_QUERY_KEY
-from dashboard.sweeps.figures import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
-                                      parallel_coordinates_figure)
-from dashboard.runs.figures import validation_overlay_figure
 from dashboard.labels import counted, duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.run_choice import RUN_QUERY_KEY
+from dashboard.runs.figures import validation_overlay_figure
+from dashboard.sweeps.figures import (
+    METRIC_LABELS,
+    accuracy_vs_value_figure,
+    axis_label,
+    batch_curves_figure,
+    parallel_coordinates_figure,
+)
 from dashboard.sweeps.form import KEY, SweepRequest, load_spec, sweep_form_ui
-from dashboard.sweeps.state import (chosen_sweep_id, run_listing, run_records, select_sweep, starting_sweeps,
-                                   sweep_label, sweep_records, sweep_trials)
+from dashboard.sweeps.state import (
+    chosen_sweep_id,
+    run_listing,
+    run_records,
+    select_sweep,
+    starting_sweeps,
+    sweep_label,
+    sweep_records,
+    sweep_trials,
+)
 
 REFRESH_SECONDS = 1.5  # the trials table while a sweep runs (the issue asks for at most 2 s)
 TOP_K = 20  # past this many finished trials, parallel coordinates show only the best k (a slider)
@@ -145,7 +156,8 @@ def display_trials(table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """The trials table as shown: state, epoch of epochs, varied values, accuracies in percent, and
     why a trial has no result (its error, or what is wrong with its run) when any has none."""
     shown = pd.DataFrame({"State": table["state"],
-                          "Epoch": [f"{epoch} / {epochs}" for epoch, epochs in zip(table["epoch"], table["epochs"])]})
+                          "Epoch": [f"{epoch} / {epochs}"
+                                    for epoch, epochs in zip(table["epoch"], table["epochs"], strict=False)]})
     for name in varied:
         shown[axis_label(name)] = table[name].map(format_value)
     shown["Validation acc. (%)"] = table["validation_accuracy"] * 100

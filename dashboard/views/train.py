@@ -13,17 +13,29 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import is_run_id
-from core.runs.job import QUEUED, JobSnapshot
 from core.runs.format import RunError
+from core.runs.job import QUEUED, JobSnapshot
 from dashboard.caches import get_job_manager, get_store
 from dashboard.components.live_chart import live_plotly_chart
+from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
 from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
 from dashboard.train.figures import empty_curves_spec, training_curves_spec
-from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
 from dashboard.train.form import KEY, apply_config, config_form_ui
 from dashboard.train.result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
-from dashboard.train.state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
-                                   shown_run_id, start_training, stop_job, tab_token, watch_job, what_is_shown)
+from dashboard.train.state import (
+    RERUN_PAGE,
+    TAB_JOB,
+    Shown,
+    TabJob,
+    interrupted_runs,
+    retrain,
+    shown_run_id,
+    start_training,
+    stop_job,
+    tab_token,
+    watch_job,
+    what_is_shown,
+)
 
 REFRESH_SECONDS = 1.0
 STOPPING_REFRESH_SECONDS = 0.25
