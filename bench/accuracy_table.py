@@ -1,8 +1,8 @@
 """Test accuracy of named configurations over seeds, as a markdown table; every run is one CLI command.
 
-    python bench/accuracy_table.py                          # all rows, seeds 0 1 2
-    python bench/accuracy_table.py --rows tuned --seeds 0 1 2 3 4
-    python bench/accuracy_table.py --runs-dir /tmp/runs     # default: the CLI's (RNN_RUNS_DIR or ./runs)
+    python -m bench.accuracy_table                          # all rows, seeds 0 1 2
+    python -m bench.accuracy_table --rows tuned --seeds 0 1 2 3 4
+    python -m bench.accuracy_table --runs-dir /tmp/runs     # default: the CLI's (RNN_RUNS_DIR or ./runs)
 
 Each (row, seed) is trained by `python -m core train <flags> --seed S --json` in its own process,
 the same command a reader can paste, and lands in the run cache: a second call answers from the
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from core.runs.format import COMPLETE
 
-from core.run_format import COMPLETE  # noqa: E402 - after the path set-up
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Row name -> CLI flags. Tutorial defaults for the reference cells.
 ROWS: dict[str, list[str]] = {
@@ -54,8 +52,7 @@ def train_command(flags: list[str], seed: int, runs_dir: str | None) -> list[str
 def train_once(flags: list[str], seed: int, runs_dir: str | None) -> dict:
     """Train (or fetch from the cache) one run through the CLI; returns its JSON summary."""
     command = train_command(flags, seed, runs_dir)
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    completed = subprocess.run([sys.executable, *command[1:]], cwd=REPO_ROOT, env=environment,
+    completed = subprocess.run([sys.executable, *command[1:]], cwd=REPO_ROOT,
                                capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"`{shlex.join(command)}` failed (exit {completed.returncode}):\n"
@@ -93,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{summary['best_val_accuracy']:.4f}, {'cached' if summary['cached'] else 'trained'} "
                   f"({summary['train_seconds']:.0f} s training), run {summary['run_id']}", flush=True)
         seeds_text = " ".join(str(seed) for seed in arguments.seeds)
-        command = f"`python bench/accuracy_table.py --rows {row} --seeds {seeds_text}`"
+        command = f"`python -m bench.accuracy_table --rows {row} --seeds {seeds_text}`"
         one_run = f"`{shlex.join(train_command(ROWS[row], arguments.seeds[0], None))}`"
         lines.append(
             f"| {DESCRIPTIONS[row]} | {percent([s['test_accuracy'] for s in summaries])} "

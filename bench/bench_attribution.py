@@ -1,11 +1,11 @@
-"""Server time and completeness of core.attribution on real test images, for each number of IG steps.
+"""Server time and completeness of core.inspect.attribution on real test images, for each number of IG steps.
 
-    python bench/bench_attribution.py --runs-dir /tmp/runs                 # every complete run there
-    python bench/bench_attribution.py --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
+    python -m bench.bench_attribution --runs-dir /tmp/runs                 # every complete run there
+    python -m bench.bench_attribution --runs-dir /tmp/runs --run-id <id> --images 50 --steps 32 64 128
 
-    python bench/bench_attribution.py --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
+    python -m bench.bench_attribution --runs-dir /tmp/runs --images 100 --steps 128 --refine --dtype float32 float64
 
-For each run, step count and precision of the NumPy backward pass (core/numpy_gradients.py): the wall
+For each run, step count and precision of the NumPy backward pass (core/inspect/backward.py): the wall
 time of attribute_image per test image (integrated gradients plus the 28 occluded images, the work the
 Hidden states page does for a new image; median and max over images, the first call, which reads
 nothing new but warms the caches, shown apart; and the median CPU time of this process, which a
@@ -24,10 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from core.process_settings import configure_process
 
-from core.process import configure_process  # noqa: E402 - after the path set-up
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -45,11 +44,11 @@ def main() -> None:
 
     import numpy as np
 
-    from core.attribution import attribute_with
-    from core.numpy_gradients import logits_and_input_gradients
-    from core.data import load_mnist
-    from core.run_format import COMPLETE
-    from core.run_store import RunStore
+    from core.data.mnist import load_mnist
+    from core.inspect.attribution import attribute_with
+    from core.inspect.backward import logits_and_input_gradients
+    from core.runs.format import COMPLETE
+    from core.runs.store import RunStore
 
     store = RunStore(arguments.runs_dir)
     run_ids = arguments.run_id or [record.run_id for record in store.list_runs()[0] if record.status == COMPLETE]

@@ -1,6 +1,6 @@
 """Time the per-run dynamics analyses (memory curve, fixed points) on a saved run, and print what they find.
 
-    python bench/bench_dynamics.py --runs-dir /tmp/dyn-runs [--run RUN_ID ...]
+    python -m bench.bench_dynamics --runs-dir /tmp/dyn-runs [--run RUN_ID ...]
 
 Each run: the memory curve on the first 1,000 test images (twice: the first call includes tracing
 the graph) and, for a vanilla RNN, the fixed-point search from 200 visited states of 200 test images.
@@ -9,15 +9,11 @@ the graph) and, for a vanilla RNN, the fixed-point search from 200 visited state
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.process import configure_process  # noqa: E402
+from core.process_settings import configure_process
 
 
 def main() -> None:
@@ -26,11 +22,11 @@ def main() -> None:
     parser.add_argument("--run", nargs="*", help="run ids (default: every run with weights)")
     arguments = parser.parse_args()
     configure_process()
-    from core.data import load_mnist
-    from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
-    from core.memory_curve import MEMORY_SAMPLE, memory_curve
-    from core.numpy_trace import trace_states
-    from core.run_store import RunStore
+    from core.data.mnist import load_mnist
+    from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
+    from core.inspect.forward import trace_states
+    from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+    from core.runs.store import RunStore
 
     store = RunStore(arguments.runs_dir)
     data = load_mnist()

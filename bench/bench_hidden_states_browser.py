@@ -1,8 +1,8 @@
 """How long the Hidden states page makes a user wait, measured in a real browser (issue 14, item 5).
 
-    python bench/bench_hidden_states_browser.py                       # trains 5 small runs first
-    python bench/bench_hidden_states_browser.py --runs-dir DIR        # a copy of DIR's runs instead
-    python bench/bench_hidden_states_browser.py --servers 3 --repeats 7
+    python -m bench.bench_hidden_states_browser                       # trains 5 small runs first
+    python -m bench.bench_hidden_states_browser --runs-dir DIR        # a copy of DIR's runs instead
+    python -m bench.bench_hidden_states_browser --servers 3 --repeats 7
 
 Three waits, each from the user's action until the main figure (image | states | probabilities,
 "... read row by row") shows its result, polled in the page (and in any component iframe):
@@ -35,10 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from dashboard.testing import clean_up_work_dir, launch_chromium, new_page, start_streamlit, stop_streamlit
 
-from dashboard.testing import clean_up_work_dir, launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 UI_SECONDS = 300  # a cold first view on a busy 2-core machine loads TensorFlow and may trace 2,000 images
 POLL_SECONDS = 0.02
@@ -57,7 +56,7 @@ PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).fil
     return {title: (title && (title.text || title)) || '', signature: signature,
             rows: (plot.layout.shapes || []).filter(shape => shape.type === 'rect' && shape.yref === 'y')
                   .map(shape => (shape.y0 + shape.y1) / 2)};
-  })""" % MAIN_FIGURE
+  })""" % MAIN_FIGURE  # noqa: UP031 - in an f-string or format() every brace of the JS would be doubled
 
 
 def main_figures(page) -> list[dict]:
@@ -66,7 +65,7 @@ def main_figures(page) -> list[dict]:
     for frame in page.frames:
         try:
             found += [plot for plot in frame.evaluate(PLOTS_JS) if MAIN_FIGURE in str(plot["title"])]
-        except Exception:  # noqa: BLE001 - a frame that navigated or closed while polled
+        except Exception:  # a frame that navigated or closed while polled
             continue
     return found
 
@@ -193,7 +192,8 @@ def main() -> None:
                             # the rest in the page's own Run picker.
                             kind = "cold first view" if position == 0 else (
                                 "warm first view" if position % 2 else "warm first view, run picker")
-                            seconds = pick_run(page, run_id) if kind.endswith("picker") else first_view(page, url, run_id)
+                            seconds = (pick_run(page, run_id) if kind.endswith("picker")
+                                       else first_view(page, url, run_id))
                             samples[kind].append(seconds)
                             print(f"server {server}: {kind} of {run_id}: {seconds:.2f} s", flush=True)
                         for run_id in run_ids:  # the floor: the same navigation with every cache filled

@@ -1,7 +1,7 @@
 """The dashboard server's resident memory over a tour of every page after one training.
 
-    python bench/bench_memory.py                 # trains the tutorial's config (10 epochs, ~20-60 s)
-    python bench/bench_memory.py --epochs 1      # the same config with 1 epoch: a quicker look
+    python -m bench.bench_memory                 # trains the tutorial's config (10 epochs, ~20-60 s)
+    python -m bench.bench_memory --epochs 1      # the same config with 1 epoch: a quicker look
 
 It starts `streamlit run dashboard/app.py` with a fresh, empty RNN_RUNS_DIR and drives one Chromium
 tab through what a new user does: open Train, train (the form's defaults, the tutorial's config,
@@ -24,11 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from dashboard.testing import (
+    clean_up_work_dir,
+    draw_vertical_stroke,
+    launch_chromium,
+    new_page,
+    set_slider,
+    start_streamlit,
+    stop_streamlit,
+)
 
-from dashboard.testing import (clean_up_work_dir, draw_vertical_stroke, launch_chromium, new_page,  # noqa: E402
-                               set_slider, start_streamlit, stop_streamlit)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
 SETTLE_SECONDS = 2.0  # after a page has rendered, let the server's script run and collection finish

@@ -1,14 +1,14 @@
 """Training from the dashboard's Train page, with a browser tab watching, against the CLI.
 
-    python bench/bench_page_training.py                  # seeds 5 6 7, tutorial config
-    python bench/bench_page_training.py --seeds 5 6 7 8 9
+    python -m bench.bench_page_training                  # seeds 5 6 7, tutorial config
+    python -m bench.bench_page_training --seeds 5 6 7 8 9
 
 For each seed it trains the tutorial's config twice, in turn (the order alternates from pair to
 pair, so a drift of the machine's speed does not favour one side): once with
 `python -m core train --seed S --json` and once from the Train page of a real `streamlit run
 dashboard/app.py`, driven by Chromium through Playwright, whose tab stays open on the live chart
 for the whole training. Each side has its own runs folder, so neither is served from the other's
-cache. The page's figure is the run's own samples/s (read through core.run_store, the same measure as
+cache. The page's figure is the run's own samples/s (read through core.runs.store, the same measure as
 the CLI's: samples over the wall time of the batch loops). While the page trains, the CPU time
 of Chromium's processes and of the server's threads (grouped by thread name) is sampled from
 /proc, which shows where the cores go besides the training. Linux only; needs /usr/bin/chromium.
@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from core.runs.format import COMPLETE, RunRecord
+from core.runs.store import RunStore
+from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit
 
-from core.run_format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
-from core.run_store import RunStore  # noqa: E402
-from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -121,7 +120,8 @@ def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[5, 6, 7])
-    parser.add_argument("--work-dir", default=None, help="where the two runs folders go; default a new temporary folder")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the two runs folders go; default a new temporary folder")
     arguments = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright

@@ -1,8 +1,8 @@
 """How long each page takes to open warm in a real browser, and where that time goes (issue 19, M10).
 
-    python bench/bench_pages_browser.py                                   # trains a small sweep and a run first
-    python bench/bench_pages_browser.py --runs-dir DIR                    # a copy of DIR's runs and sweeps instead
-    python bench/bench_pages_browser.py --baseline /path/to/other/checkout --repeats 9
+    python -m bench.bench_pages_browser                                   # trains a small sweep and a run first
+    python -m bench.bench_pages_browser --runs-dir DIR                    # a copy of DIR's runs and sweeps instead
+    python -m bench.bench_pages_browser --baseline /path/to/other/checkout --repeats 9
 
 Every page (Train, Runs, Sweeps, Hidden states, Misclassified) is opened by navigating to its address
 with a run (and a sweep) chosen in the URL, as a bookmark or a shared link does, after each page was
@@ -36,11 +36,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from dashboard.testing import (
+    clean_up_work_dir,
+    launch_chromium,
+    new_page,
+    start_streamlit,
+    stop_streamlit,
+    wait_until_settled,
+)
 
-from dashboard.testing import (clean_up_work_dir, launch_chromium, new_page, start_streamlit,  # noqa: E402
-                               stop_streamlit, wait_until_settled)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 UI_SECONDS = 300  # a first view on a busy 2-core machine loads TensorFlow and computes a run's analysis
 WARM_UP_VIEWS = 2
@@ -170,7 +175,7 @@ def report(sides: list[Side]) -> None:
           + ", ".join(BROWSER_COUNTERS.values()))
     for side in sides:
         for page_name, samples in side.samples.items():
-            def median(name: str) -> str:
+            def median(name: str, samples=samples) -> str:
                 value = median_or_none([getattr(sample, name) for sample in samples])
                 return "  -  " if value is None else f"{value:5.2f}"
             counters = "  ".join(f"{label} {statistics.median(sample.counters[name] for sample in samples):.2f}"
@@ -218,7 +223,7 @@ def main() -> None:
                     side.cdp.send("Performance.enable")
                     watch_network(side)
                 for side in sides:
-                    for name, address in addresses.items():
+                    for address in addresses.values():
                         for _ in range(WARM_UP_VIEWS):
                             open_page(side, address)
                 print("warmed up; measuring", flush=True)

@@ -1,7 +1,7 @@
 """How long the timestep highlight on Hidden states takes to follow the slider, in a real browser.
 
-    python bench/bench_playback.py --runs-dir runs                     # this checkout (the playback)
-    python bench/bench_playback.py --runs-dir runs --project /tmp/old  # another checkout, e.g. the
+    python -m bench.bench_playback --runs-dir runs                     # this checkout (the playback)
+    python -m bench.bench_playback --runs-dir runs --project /tmp/old  # another checkout, e.g. the
                                                                        # slider that reran the script
 
 Starts `streamlit run dashboard/app.py` from the project folder on a runs folder holding at least one
@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dashboard.testing import PROJECT_ROOT, launch_chromium, new_page, start_streamlit  # noqa: E402
+from dashboard.testing import PROJECT_ROOT, launch_chromium, new_page, start_streamlit
 
 # Resolves with performance.now() at the first animation frame in which the aligned figure outlines
 # row t; rejects after 20 s. The playback draws its outlines as elements over the plot (each says its
@@ -85,7 +82,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="bench-playback-"))
-    process, url = start_streamlit(arguments.runs_dir.resolve(), work / "server.log", project=arguments.project.resolve())
+    process, url = start_streamlit(arguments.runs_dir.resolve(), work / "server.log",
+                                   project=arguments.project.resolve())
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)

@@ -1,6 +1,6 @@
 """The same 6-trial sweep, one trial after another through `python -m core train`, and through Ray.
 
-    python bench/bench_sweep.py [--train-subset 10000] [--epochs 2] [--cpus-per-trial N (default: the CLI's)]
+    python -m bench.bench_sweep [--train-subset 10000] [--epochs 2] [--cpus-per-trial N (default: the CLI's)]
 
 Both sides start from an empty run store (a temporary folder, deleted afterwards), so nothing is a
 cache hit, and both include everything a user waits for: process start-up, TensorFlow's import,
@@ -20,10 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from core.run_store import RunStore  # noqa: E402
-from core.sweep_spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
+from core.runs.store import RunStore
+from core.sweeps.spec import Axis, SweepSpec, default_cpus_per_trial
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LEARNING_RATES = (0.0003, 0.001, 0.003)

@@ -1,8 +1,8 @@
 """Training throughput of core's loop against plain Keras model.fit: same model, data and seed.
 
-    python bench/bench_training.py                     # about 2 minutes on the 2-core machine
-    python bench/bench_training.py --epochs 5 --repeats 3 --skip-cli
-    python bench/bench_training.py --with-while-loop   # adds model.fit on SimpleRNN(unroll=False)
+    python -m bench.bench_training                     # about 2 minutes on the 2-core machine
+    python -m bench.bench_training --epochs 5 --repeats 3 --skip-cli
+    python -m bench.bench_training --with-while-loop   # adds model.fit on SimpleRNN(unroll=False)
 
 Each contender trains in its own subprocess, so its peak RSS (ru_maxrss) is its own. The
 processes run side by side but take turns, one epoch each, in ABBA order: the machine is shared
@@ -31,14 +31,13 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
 RESULT_PREFIX = "BENCH_RESULT "
 READY = "READY"  # a child prints this and waits for a line on stdin before its next epoch
 MATMUL_SHAPE = (100, 128, 128)  # (batch, units, units): one h_{t-1} @ U of the tutorial's step
 RSS_LIMIT_MB = 1_536  # the issue's 1.5 GB budget for a full CLI training
 LABELS = {
-    "core": "core.training.train",
+    "core": "core.nn.training_loop.train",
     "keras": "Keras model.fit (same model)",
     "keras-while-loop": "Keras model.fit, SimpleRNN unroll=False",
 }
@@ -87,12 +86,12 @@ class _Turns:
 
 
 def child_core(epochs: int, seed: int) -> dict:
-    """core.training.train as the CLI calls it: an event callback, a stop check, a checkpoint hook."""
+    """core.nn.training_loop.train as the CLI calls it: an event callback, a stop check, a checkpoint hook."""
     from core.config import RNNConfig
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.events import EpochEnded, Progress, TrainingStarted
-    from core.process import configure_process
-    from core.training import train
+    from core.nn.training_loop import train
+    from core.process_settings import configure_process
 
     configure_process()  # as the CLI's main does, before TensorFlow starts
     data = load_mnist()
@@ -126,12 +125,12 @@ def child_keras(epochs: int, seed: int, unroll: bool = True) -> dict:
     import keras
 
     from core.config import RNNConfig
-    from core.data import load_mnist
-    from core.model import build_model
+    from core.data.mnist import load_mnist
+    from core.nn.model import build_model
 
     data = load_mnist()
     config = RNNConfig(epochs=epochs, seed=seed)
-    keras.utils.set_random_seed(config.seed)  # as core.training.train does: same initial weights
+    keras.utils.set_random_seed(config.seed)  # as core.nn.training_loop.train does: same initial weights
     model = build_model(config)
     if not unroll:  # the same weights in the layer Keras users write by default
         inputs = keras.Input(shape=(28, 28))
@@ -224,11 +223,11 @@ CHILDREN = {
 
 
 def _child_command(arguments: list[str]) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), *arguments]
+    return [sys.executable, "-m", "bench.bench_training", *arguments]
 
 
 def _child_environment() -> dict:
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _load() -> float:
@@ -238,7 +237,7 @@ def _load() -> float:
 class _Child:
     def __init__(self, name: str, total_epochs: int, seed: int):
         self.name = name
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - the child's stderr, read when it fails
         self.process = subprocess.Popen(
             _child_command(["--child", name, "--total-epochs", str(total_epochs), "--seed", str(seed)]),
             cwd=REPO_ROOT, env=_child_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -419,8 +418,9 @@ def print_summary(results: dict, matmul: dict, flops_per_sample: float, cli: dic
         if name == "core":
             continue
         ratios = [core_rate / other_rate
-                  for core_run, other_run in zip(results["core"], results[name])
-                  for core_rate, other_rate in zip(core_run["samples_per_second"], other_run["samples_per_second"])]
+                  for core_run, other_run in zip(results["core"], results[name], strict=False)
+                  for core_rate, other_rate in zip(core_run["samples_per_second"], other_run["samples_per_second"],
+                                                   strict=False)]
         print(f"Speed-up core / {LABELS[name]}: {_spread(ratios, 2)}x (per pair of neighbouring epochs)")
     if cli is not None:
         verdict = "within" if cli["peak_rss_mb"] <= RSS_LIMIT_MB else "OVER"

@@ -1,7 +1,7 @@
 """How the `tuned` preset was chosen: candidates ranked by validation accuracy only, never test.
 
-    python bench/tune_preset.py                      # the candidates below, seeds 10 11
-    python bench/tune_preset.py --seeds 10 11 12 13 14 15 16 17 --only "batch 32, readout init 0.1" \
+    python -m bench.tune_preset                      # the candidates below, seeds 10 11
+    python -m bench.tune_preset --seeds 10 11 12 13 14 15 16 17 --only "batch 32, readout init 0.1" \
         "batch 32, readout init 0.1, Adam beta_2 0.99"
                                                      # the final comparison that chose `tuned`
 
@@ -12,7 +12,7 @@ set plays no part in the choice. Every candidate is a vanilla tanh RNN with 128 
 
 Round 1 (the candidates below down to batch 16, seeds 10-13) settled on batch 32, cosine lr
 0.001, clip 1, keep best (98.26 / 98.20 on seeds 10 / 11). Round 2 tried changes on top of it, most
-as one-off patches of core.training (not config fields), on seeds 10 and 11, none clearly better:
+as one-off patches of core.nn.training_loop (not config fields), on seeds 10 and 11, none clearly better:
 a linear warm-up of 275-1,719 iterations (97.62-98.04), Adam beta_2 0.99 (98.08-98.30), beta_1 0.8
 (98.18 / 98.26), an exponential moving average of the weights (+0.00-0.02), random 1-2 pixel shifts
 (97.80-98.20), an identity recurrent initialisation (98.04 / 98.12), label smoothing 0.1 (98.12 /
@@ -35,11 +35,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.accuracy_table import mean_and_std, train_once
 
-from accuracy_table import mean_and_std, train_once  # noqa: E402 - bench/ is not a package
 
 def cosine(learning_rate: float, batch_size: int = 100, clip: float = 1.0, keep_best: bool = True) -> list[str]:
     """CLI flags for Adam with a cosine-decayed learning rate peaking at learning_rate."""

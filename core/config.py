@@ -77,7 +77,7 @@ class RNNConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RNNConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RNNConfig:
         """Build a config from a plain dict, refusing unknown keys (a hand-edited file, say)."""
         if not isinstance(values, dict):
             raise ValueError(f"config must be a mapping of field names to values, got {type(values).__name__}")
@@ -87,7 +87,7 @@ class RNNConfig:
             raise ValueError(f"unknown config field(s) {unknown}; allowed fields are {sorted(known)}")
         return cls(**values)
 
-    def replace(self, **changes: Any) -> "RNNConfig":
+    def replace(self, **changes: Any) -> RNNConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Union
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,13 @@ class TrainingFinished:
     error: str | None = None
 
 
-Event = Union[Message, TrainingStarted, Progress, BatchLogged, Evaluated, EpochEnded, TrainingFinished]
+# A training's histories as tables (a run's batch_history.csv and epoch_history.csv, a live job's):
+# one row per BatchLogged event, without its epoch_iteration (the tables count iterations over all
+# epochs), and one row per EpochEnded event, its fields in order.
+BATCH_COLUMNS = ["epoch", "iteration", "loss", "accuracy"]
+EPOCH_COLUMNS = [field.name for field in fields(EpochEnded)]
+
+Event = Message | TrainingStarted | Progress | BatchLogged | Evaluated | EpochEnded | TrainingFinished
 EventCallback = Callable[[Event], None]
 
 

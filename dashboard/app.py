@@ -7,22 +7,22 @@ once per server process (see apply_process_settings).
 import sys
 from pathlib import Path
 
+import streamlit as st
+
 # Streamlit puts dashboard/ on sys.path; the project root is needed for `import core`.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-import streamlit as st  # noqa: E402
-
-from core.process import configure_process  # noqa: E402
+from core.process_settings import configure_process  # noqa: E402
 from dashboard.pages import ALL_PAGES  # noqa: E402
-from dashboard.process import keep_keras_state_between_runs  # noqa: E402
+from dashboard.streamlit_patches import keep_keras_state_between_runs  # noqa: E402
 
 
 @st.cache_resource(show_spinner=False)
 def apply_process_settings() -> None:
     """Once per server process: the settings every entry point applies (thread pools, see
-    core/process.py) and the dashboard's own workaround for Streamlit clearing Keras state."""
+    core/process_settings.py) and the dashboard's own workaround for Streamlit clearing Keras state."""
     configure_process()
     keep_keras_state_between_runs()
 

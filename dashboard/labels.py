@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import numbers
 import string
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.compare import FIELD_ORDER, differing_fields
 from core.config import PRESETS, RNNConfig, is_run_id
-from core.run_format import COMPLETE, RunRecord
+from core.runs.compare import FIELD_ORDER, differing_fields
+from core.runs.format import COMPLETE, RunRecord
 
 ECHO_LIMIT = 60  # characters of a URL value or file name repeated back to the user
 ID_PREFIX = 8  # characters of a run id that tell runs apart in a legend
@@ -205,7 +206,7 @@ def picker_labels(records: Iterable[RunRecord]) -> dict[str, str]:
 
 def table_labels(table: pd.DataFrame, configs: Mapping[str, RNNConfig]) -> dict[str, str]:
     """{run id: label} of the rows of a runs table (RunStore.runs_table()), as picker_labels gives
-    them; configs: those of its undamaged rows (core.compare.table_configs)."""
+    them; configs: those of its undamaged rows (core.runs.compare.table_configs)."""
     described = short_descriptions(configs, _description_limit(table["status"]))
     return {row.run_id: run_label(row.run_id, row.status, row.name if isinstance(row.name, str) and row.name
                                   else described.get(row.run_id, ""),
@@ -226,7 +227,8 @@ def run_not_found(value: object, shown: str | None) -> str:
     if not is_run_id(value):
         return ("The run in this link was not found: its ?run= value is not a run id (16 lowercase hexadecimal "
                 f"digits); it was removed from the address.{instead}")
-    return f"Run {plain(value)} was not found (deleted, or never trained here); it was removed from the address.{instead}"
+    return (f"Run {plain(value)} was not found (deleted, or never trained here); "
+            f"it was removed from the address.{instead}")
 
 
 def describe(config: RNNConfig) -> str:

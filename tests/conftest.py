@@ -7,11 +7,11 @@ import shutil
 import pytest
 
 from core.config import RNNConfig
-from core.data import MnistSplit, load_mnist
-from core.process import configure_process
-from core.run_format import COMPLETE, RunRecord
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.data.mnist import MnistSplit, load_mnist
+from core.process_settings import configure_process
+from core.runs.format import COMPLETE, RunRecord
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from tests.apptest_support import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.
@@ -92,8 +92,8 @@ SWEEP_SEEDS = (0, 1)
 @pytest.fixture(scope="session")
 def tiny_sweep(mnist, tmp_path_factory):
     """A RunStore holding the 4 complete runs of a finished 2 x 2 sweep, and its SweepSpec; the
-    sweep's record is written by each test that needs it (core.sweep_record's writers)."""
-    from core.sweep_spec import Axis, SweepSpec
+    sweep's record is written by each test that needs it (core.sweeps.record's writers)."""
+    from core.sweeps.spec import Axis, SweepSpec
 
     spec = SweepSpec(base=SWEEP_BASE, axes=(Axis("learning_rate", values=SWEEP_LEARNING_RATES),), seeds=SWEEP_SEEDS)
     store = RunStore(tmp_path_factory.mktemp("sweep-runs"))
@@ -106,7 +106,7 @@ def tiny_sweep(mnist, tmp_path_factory):
 @pytest.fixture(scope="session")
 def one_epoch_sweep(mnist, tmp_path_factory):
     """Like tiny_sweep, with one epoch, one seed and every batch logged: its 2 runs and its SweepSpec."""
-    from core.sweep_spec import Axis, SweepSpec
+    from core.sweeps.spec import Axis, SweepSpec
 
     base = SWEEP_BASE.replace(epochs=1, display_freq=1)
     spec = SweepSpec(base=base, axes=(Axis("learning_rate", values=SWEEP_LEARNING_RATES),))

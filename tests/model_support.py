@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.config import RNNConfig
-from core.model import build_model
-from core.numpy_trace import NetworkWeights
+from core.nn.model import build_model
+from core.nn.weights import NetworkWeights
 
 
 def random_model(cell: str, units: int = 8, seed: int = 0):
@@ -20,5 +20,5 @@ def random_model(cell: str, units: int = 8, seed: int = 0):
 
 
 def weights_of(model, cell: str) -> NetworkWeights:
-    """The model's recurrent and readout weights as numpy arrays (core.numpy_trace.NetworkWeights)."""
+    """The model's recurrent and readout weights as numpy arrays (core.nn.weights.NetworkWeights)."""
     return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(), *model.get_layer("readout").get_weights())

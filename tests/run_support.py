@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.config import fingerprint
-from core.run_format import ANALYSIS_FILE, ARTIFACT_FILES, STATUS_FILE, RunRecord, read_status, write_config, write_status
-from core.run_store import RunStore
+from core.runs.format import ANALYSIS_FILE, ARTIFACT_FILES, STATUS_FILE, RunRecord, read_status, write_config, write_status
+from core.runs.store import RunStore
 
 
 def copy_as_other_run(store: RunStore, record: RunRecord, seed: int, started_at: str | None = None) -> RunRecord:

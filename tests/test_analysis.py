@@ -1,4 +1,4 @@
-"""Tests for core.analysis: hand-computed cases, and the stored predictions of a real tiny run."""
+"""Tests for core.inspect.states: hand-computed cases, and the stored predictions of a real tiny run."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import PCA_CHUNK_ROWS, class_mean_states, decision_timestep, fit_pca, log_softmax, softmax, unit_order
-from core.model import trace_hidden_states
+from core.inspect.states import PCA_CHUNK_ROWS, class_mean_states, decision_timestep, fit_pca, unit_order
+from core.nn.weights import log_softmax, softmax
+from tests.support.keras_reference import trace_hidden_states
+from tests.support.keras_reference import load_model
 
 
 def test_softmax_of_the_step_logits_matches_keras(tiny_run, mnist):
@@ -16,7 +18,7 @@ def test_softmax_of_the_step_logits_matches_keras(tiny_run, mnist):
     import keras
 
     store, record = tiny_run
-    model = store.load_model(record.run_id)
+    model = load_model(store, record.run_id)
     images = mnist.test_images[:64]
     trajectory = trace_hidden_states(model, images)
     readout = model.get_layer("readout")

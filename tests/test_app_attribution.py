@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
-from core.attribution import attribute_image, class_mean_images
+from core.inspect.attribution import attribute_image, class_mean_images
 from tests.apptest_support import open_page, plotly_array
 
 HIDDEN_STATES = "views/hidden_states.py"
@@ -28,7 +28,7 @@ def _open(**query: str) -> AppTest:
 
 
 def _attribution_chart(app: AppTest) -> dict:
-    """The figure the section's chart component (dashboard.playback.plotly_chart) was sent."""
+    """The figure the section's chart component (dashboard.components.plotly_chart) was sent."""
     (chart,) = [json.loads(element.proto.json) for element in app.get("bidi_component")
                 if element.proto.component_name == "rnn_plotly_chart"]
     return chart["chart"]

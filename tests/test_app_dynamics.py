@@ -12,14 +12,15 @@ import streamlit as st
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
-from core.fixed_points import ROUND_STARTS
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.run_store import RunStore
-from core.run_training import train_run
-from dashboard.dynamics_ui import describe_memory
-from dashboard.figures_inspect import PATH_NAME
+from core.inspect.fixed_points import ROUND_STARTS
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.runs.store import RunStore
+from core.runs.train import train_run
+from dashboard.hidden_states.dynamics import describe_memory
+from dashboard.hidden_states.figures import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
+from tests.support.runs import load_analysis
 
 HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
 
@@ -61,7 +62,7 @@ def _texts(elements) -> str:
 
 def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_run, lstm_run, mnist):
     """Check 'How long it remembers' picks this run and the LSTM by default and draws their curves,
-    the RNN's equal to core.memory_curve on the first test images."""
+    the RNN's equal to core.inspect.memory_curve on the first test images."""
     store, record = tiny_run
     app = _open(HIDDEN_STATES, run=record.run_id, view="memory")
     assert app.multiselect[0].value == [record.run_id, lstm_run.run_id]
@@ -102,7 +103,7 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     assert sum(len(plotly_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
     assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
     # The page says how the search stopped, how many starts it took and how many reached the point.
-    points = RunStore(runs_dir).load_analysis(record.run_id).fixed_points
+    points = load_analysis(RunStore(runs_dir), record.run_id).fixed_points
     assert (f"{ROUND_STARTS} starts at a time, until 2 rounds in a row found no new point and every point had been "
             f"reached from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
     assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in _texts(app.markdown)

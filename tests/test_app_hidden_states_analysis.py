@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.hidden_states import BACKGROUND_PER_CLASS
-from core.run_format import ANALYSIS_FILE, STATUS_FILE, sha256
+import core.nn.model
+from core.inspect.traces import BACKGROUND_PER_CLASS
+from core.runs.format import ANALYSIS_FILE, STATUS_FILE, sha256
 from tests.apptest_support import open_page, plotly_array
+from tests.support.runs import load_analysis
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
     assert _trajectory_background(app) == 10 * BACKGROUND_PER_CLASS
     reread = store.read_run(record.run_id)
     assert reread.info["files"][ANALYSIS_FILE] == sha256(path)
-    np.testing.assert_array_equal(store.load_analysis(record.run_id).h.class_means.shape,
+    np.testing.assert_array_equal(load_analysis(store, record.run_id).h.class_means.shape,
                                   (10, 28, record.config.hidden_units))
 
 
@@ -63,10 +65,10 @@ def test_views_with_a_stored_analysis_never_build_a_model(served, monkeypatch):
     included) reads the stored analysis and computes in numpy: no Keras model is ever loaded."""
     store, record = served
 
-    def refuse(self, run_id):
-        raise AssertionError("a Keras model was loaded")
+    def refuse(config):
+        raise AssertionError("a Keras model was built")
 
-    monkeypatch.setattr(type(store), "load_model", refuse)
+    monkeypatch.setattr(core.nn.model, "build_model", refuse)
     test_view = _open_hidden_states(record.run_id, "test")
     assert sorted(component.proto.component_name for component in test_view.get("bidi_component")) == [
         "rnn_playback", "rnn_plotly_chart", "rnn_plotly_preload"]  # rnn_plotly_chart: the attribution

@@ -13,11 +13,11 @@ from PIL import Image
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
-from core.gallery import filter_gallery, gallery_table
-from core.numpy_trace import trace_image_numpy
-from core.run_store import RunStore
-from core.run_training import train_run
-from dashboard.figures_inspect import PATH_NAME
+from core.inspect.gallery import filter_gallery, gallery_table
+from core.inspect.forward import trace_image_numpy
+from core.runs.store import RunStore
+from core.runs.train import train_run
+from dashboard.hidden_states.figures import PATH_NAME
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
 
@@ -56,7 +56,7 @@ def _read(elements) -> str:
 
 def _charts(app: AppTest) -> list[dict]:
     """Every figure on the page but the "Which rows decided" section's (tests/test_app_attribution.py):
-    st.plotly_chart's, then the page's light charts' (dashboard.playback.plotly_chart), then the
+    st.plotly_chart's, then the page's light charts' (dashboard.components.plotly_chart), then the
     playback component's (for each run: the aligned figure, the probability lines and the PCA path;
     see tests/test_app_playback.py)."""
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.hidden_states import trace_image
-from core.run_store import RunStore
-from core.run_training import train_run
-from dashboard.figures_inspect import PATH_NAME
-from dashboard.playback import TIMESTEPS, parse_timestep
+from tests.support.keras_reference import trace_image
+from core.runs.store import RunStore
+from core.runs.train import train_run
+from dashboard.hidden_states.figures import PATH_NAME
+from core.data.mnist import IMAGE_SIZE as TIMESTEPS
+from dashboard.hidden_states.image_panels import parse_timestep
 from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
+from tests.support.keras_reference import load_model
 
 HIDDEN_STATES = "views/hidden_states.py"
 
@@ -59,9 +61,9 @@ def test_playback_receives_28_timesteps_of_the_image(tiny_run, monkeypatch, fres
     app = _open(run=record.run_id, image="7", t="9")
     sent = _sent(app)
     assert sent["timestep"] == 9 and sent["timesteps"] == TIMESTEPS
-    assert sent["plotly_url"].endswith("/plotly.min.js")
+    assert sent["plotly_url"] == "/app/static/plotly-cartesian.min.js"  # served once, by the static files
     (panel,) = sent["panels"]
-    trace = trace_image(store.load_model(record.run_id), mnist.test_images[7])
+    trace = trace_image(load_model(store, record.run_id), mnist.test_images[7])
     assert panel["leans_to"] == trace.probabilities.argmax(axis=1).tolist()
     np.testing.assert_allclose(panel["confidence"], trace.probabilities.max(axis=1), atol=1e-4)
     assert len(panel["path"]["points"]) == TIMESTEPS and len(panel["path"]["points"][0]) == 2
@@ -101,7 +103,7 @@ def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     # Named by what sets them apart: they differ only in their seed.
     assert first["label"].startswith("A: seed 0 · test accuracy ") and second["label"].startswith("B: seed 1 · ")
     for panel, run in ((first, record), (second, other)):
-        expected = trace_image(store.load_model(run.run_id), mnist.test_images[3]).probabilities
+        expected = trace_image(load_model(store, run.run_id), mnist.test_images[3]).probabilities
         assert panel["leans_to"] == expected.argmax(axis=1).tolist()
         np.testing.assert_allclose(panel["confidence"], expected.max(axis=1), atol=1e-4)
         image = panel["inspect"]["figure"]["data"][0]["z"]

@@ -17,15 +17,16 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.config import STORAGE_FORMAT_VERSION
-from core.run_format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_status, write_status
-from core.run_store import RunStore
-from core.run_training import train_run
-from dashboard.common import get_job_manager
-from core.sweep_spec import Axis, SweepSpec
+from core.runs.format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_status, write_status
+from core.runs.store import RunStore
+from core.runs.train import train_run
+from dashboard.caches import get_job_manager
+from core.sweeps.spec import Axis, SweepSpec
 from tests.conftest import TINY_CONFIG
 from tests.run_support import flip_byte
 from tests.test_sweep_results import write_sweep_record
 from tests.test_app_train import FIRST_RENDER_SCRIPT
+from tests.support.jobs import stop_all
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 DAMAGED_ID = "0123456789abcdef"
@@ -53,7 +54,7 @@ def runs_dir(tiny_run, second_run, tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs
-    get_job_manager().stop_all(300)  # the manager a Retrain used, if any: leave no training behind
+    stop_all(get_job_manager(), 300)  # the manager a Retrain used, if any: leave no training behind
     st.cache_resource.clear()
 
 

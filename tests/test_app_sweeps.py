@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.run_format import PREDICTIONS_FILE
-from core.run_store import RunStore
-from core.sweep_launch import LOG_FILE
-from core.sweep_record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
+from core.runs.format import PREDICTIONS_FILE
+from core.runs.store import RunStore
+from core.sweeps.launch import LOG_FILE
+from core.sweeps.record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
                                read_sweep, sweep_dir)
 from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
@@ -104,7 +104,7 @@ def test_a_sweep_trained_before_is_estimated_as_answered_from_the_cache(finished
 
 
 def _chart(app: AppTest, key: str) -> dict:
-    """The figure of the chart with this key (dashboard.playback.plotly_chart), as plotly.js receives it."""
+    """The figure of the chart with this key (dashboard.components.plotly_chart), as plotly.js receives it."""
     charts = [element for element in app.get("bidi_component")
               if element.proto.component_name == "rnn_plotly_chart" and element.proto.id.endswith(f"-{key}")]
     assert len(charts) == 1, [element.proto.id for element in app.get("bidi_component")]
@@ -243,7 +243,7 @@ def test_a_stopped_sweep_can_be_resumed_and_run_again_with_changes(finished_swee
     write_sweep_record(store.root, spec, mnist.identity, store, status=STOPPED,
                        states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
     launched = []
-    monkeypatch.setattr("core.sweep_launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
+    monkeypatch.setattr("core.sweeps.launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
     app = _open(sweep=spec.fingerprint())
     assert "not the one shown on the page" in _unescaped(_sidebar_text(app))
     app.button(key="sweeps_resume").click().run()
@@ -315,8 +315,8 @@ def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished
     """Check the trials table, redrawn every 1.5 s while a sweep runs, hashes each finished trial's run
     files once (the store's listing remembers them), not on every redraw, and again once one of its
     files is written to."""
-    from core import run_verification
-    from dashboard.sweep_state import run_listing, sweep_trials
+    from core.runs import verification as run_verification
+    from dashboard.sweeps.state import run_listing, sweep_trials
 
     store, spec = finished_sweep
     record = read_sweep(store.root, spec.fingerprint())

@@ -16,11 +16,12 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.job import CANCELLED, FAILED, QUEUED, RUNNING
-from core.run_format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
-from core.run_store import RunStore
-from dashboard.common import get_job_manager
+from core.runs.job import CANCELLED, FAILED, QUEUED, RUNNING
+from core.runs.format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
+from core.runs.store import RunStore
+from dashboard.caches import get_job_manager
 from tests.conftest import TINY_CONFIG
+from tests.support.jobs import stop_all
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 WAIT_SECONDS = 300
@@ -39,7 +40,7 @@ def runs_dir(tiny_run, tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     yield runs
-    get_job_manager().stop_all(WAIT_SECONDS)  # the manager the test's app used: leave no training behind
+    stop_all(get_job_manager(), WAIT_SECONDS)  # the manager the test's app used: leave no training behind
     st.cache_resource.clear()
 
 
@@ -92,6 +93,18 @@ def test_train_page_has_a_widget_for_every_field(runs_dir):
         assert app.sidebar.get_by_key(f"train_{field.name}").value == getattr(PRESETS["tutorial"], field.name)
     assert "press **Train**" in _texts(app.info)
     assert _button(app, "Stop").disabled
+
+
+def test_train_page_writes_nothing_into_the_users_folders(runs_dir, tmp_path, monkeypatch):
+    """Check the Train page, its live chart drawn, leaves the data folder and the cache folder as
+    they were: its files (plotly.js too) are served from the project, not copied out at run time."""
+    data_dir, cache_home = tmp_path / "data", tmp_path / "cache"
+    monkeypatch.setenv("RNN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    app = _app()
+    assert [element.proto.component_name for element in app.get("component_instance")] == [
+        "dashboard.components.live_chart.rnn_live_plotly_chart"]
+    assert not data_dir.exists() and not cache_home.exists()
 
 
 def test_train_page_tuned_preset_fills_the_form(runs_dir):
@@ -255,7 +268,7 @@ def test_page_reruns_during_a_training_leave_keras_state_alone(runs_dir, monkeyp
 
 def test_keras_workaround_fails_loudly_without_the_hook(monkeypatch):
     """Check the workaround raises, naming the hook, when Streamlit no longer has it."""
-    from dashboard.process import keep_keras_state_between_runs
+    from dashboard.streamlit_patches import keep_keras_state_between_runs
 
     monkeypatch.delattr(script_runner, "_clean_problem_modules")
     with pytest.raises(RuntimeError, match="_clean_problem_modules is missing"):
@@ -445,10 +458,10 @@ def test_train_page_offers_to_retrain_an_interrupted_run(runs_dir, mnist):
 # Trains a 2-epoch run and kills its own process (kill -9) once the first epoch was checkpointed.
 KILLED_TRAINING_SCRIPT = """
 import os, signal, sys
-from core.data import load_mnist
+from core.data.mnist import load_mnist
 from core.events import BatchLogged
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from tests.conftest import TINY_CONFIG
 
 def kill_in_second_epoch(event):

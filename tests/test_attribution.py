@@ -1,4 +1,4 @@
-"""Tests for core.attribution: integrated gradients and row occlusion, on the tiny trained run (against
+"""Tests for core.inspect.attribution: integrated gradients and row occlusion, on the tiny trained run (against
 its Keras model) and on hand-built networks whose integrated gradients are known in closed form."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import softmax
-from core.attribution import (COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, attribute_image, attribute_with,
+from core.nn.weights import softmax
+from core.inspect.attribution import (COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, attribute_image, attribute_with,
                               class_mean_images)
-from core.numpy_gradients import PREDICTED
-from core.numpy_trace import NetworkWeights
+from core.inspect.backward import PREDICTED
+from core.nn.weights import NetworkWeights
+from tests.support.keras_reference import load_model
 
 IMAGES = [0, 1, 2, 3, 4, 5, 6, 7]  # the first test images: every digit but 8 among them
 
@@ -26,7 +27,7 @@ def tiny_weights(tiny_run) -> NetworkWeights:
 def tiny_model(tiny_run):
     """The same run's Keras model: the reference for logits and probabilities."""
     store, record = tiny_run
-    return store.load_model(record.run_id)
+    return load_model(store, record.run_id)
 
 
 class PowerModel:
@@ -40,7 +41,7 @@ class PowerModel:
         self.weights, self.scales, self.power = weights.astype(np.float64), scales.astype(np.float64), power
 
     def __call__(self, images: np.ndarray, target: int) -> tuple[np.ndarray, int, np.ndarray]:
-        """core.attribution.LogitsAndGradients: (logits (n, 10), explained class, gradients (n, 28, 28))."""
+        """core.inspect.attribution.LogitsAndGradients: (logits (n, 10), explained class, gradients (n, 28, 28))."""
         sums = (np.asarray(images, np.float64) * self.weights).sum(axis=(1, 2))  # (n,)
         logits = sums[:, None] ** self.power / self.power * self.scales[None]  # (n, 10)
         explained = int(logits[0].argmax()) if target == PREDICTED else target
@@ -143,9 +144,10 @@ def test_completeness_on_real_test_images(tiny_weights, tiny_model, mnist, index
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_gated_cells_keep_completeness(cell, mnist):
     """Check a gated cell's row attributions (seeded random 16-unit weights: completeness holds for any
-    weights) add up to logit(image) - logit(black) within 1%, with the logits of core.numpy_trace's
+    weights) add up to logit(image) - logit(black) within 1%, with the logits of core.inspect.forward's
     forward pass (checked against Keras in tests/test_numpy_trace.py)."""
-    from core.numpy_trace import GATES, trace_states
+    from core.inspect.forward import trace_states
+    from core.nn.weights import GATES
 
     rng = np.random.default_rng(5)
     units, width = 16, GATES[cell] * 16

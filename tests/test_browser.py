@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.run_format import COMPLETE, INTERRUPTED, RUNNING
-from core.run_store import RunStore
+from core.runs.format import COMPLETE, INTERRUPTED, RUNNING
+from core.runs.store import RunStore
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
 from tests.browser_support import require_chromium
@@ -40,7 +40,7 @@ SERVER_START_SECONDS = 120
 TRAINING_SECONDS = 600  # generous: the two cores may be shared with other test sessions
 UI_SECONDS = 60
 TRAINING_IMAGES = 4_000  # trained from the page in batches of 1, logged every 100th iteration
-LIVE_CHART_COMPONENT = "rnn_live_plotly_chart"  # dashboard.common.live_plotly_chart's component name
+LIVE_CHART_COMPONENT = "rnn_live_plotly_chart"  # dashboard.components.live_chart's component name
 
 # Batch loss trace of the first chart in a document: its number of points, whatever encoding Plotly got.
 BATCH_POINTS_JS = """() => {

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, quote, urlparse
 import numpy as np
 import pytest
 
-from dashboard.figures_inspect import PATH_NAME
+from dashboard.hidden_states.figures import PATH_NAME
 from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
-from core.gallery import confusion_matrix, filter_gallery, gallery_table
+from core.inspect.gallery import confusion_matrix, filter_gallery, gallery_table
 from tests.browser_support import artifacts_on_failure, require_chromium
 
 pytestmark = pytest.mark.browser

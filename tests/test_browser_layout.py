@@ -14,8 +14,8 @@ import shutil
 
 import pytest
 
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from dashboard.testing import wait_until_settled
 from tests.browser_layout import layout_census, layout_problems

@@ -9,18 +9,22 @@ URL, and open the two-run mode. On failure a screenshot and the server log are s
 from __future__ import annotations
 
 import shutil
+import urllib.request
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from dashboard.testing import launch_chromium, new_page, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure, require_chromium
+from dashboard.components.plotly_chart import PLOTLY_JS
 from tests.conftest import TINY_CONFIG
 
 pytestmark = pytest.mark.browser
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_SECONDS = 120
 UI_SECONDS = 120  # the first Hidden states view loads TensorFlow and traces 2,000 images
 
@@ -84,11 +88,14 @@ def test_play_steps_the_highlight_without_asking_the_server(served_runs, page):
     """Check Play steps t up row by row to 28 in the browser (outlines on the row they name, the
     sentence following), sends nothing to the server while it plays, and leaves t in the URL."""
     url, run_id, _, log_path = served_runs
-    sent = []
+    sent, plotly_requests = [], []
     page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
+    page.on("request", lambda request: plotly_requests.append(request.url) if "plotly" in request.url else None)
     with artifacts_on_failure("playback-play", page, log_path):
         page.goto(f"{url}/hidden-states?run={run_id}&image=0&t=1")
         page.wait_for_selector(".rnn-playback[data-ready='true']")
+        # plotly.js came once, from the app's static files: not Streamlit's own 4.8 MB chunk, not a copy.
+        assert plotly_requests == [f"{url}/app/static/plotly-cartesian.min.js"]
         assert shown_timestep(page) == 1
         assert_outlines_on(page, 1, 3)
         page.wait_for_timeout(1000)  # the page's own messages (its first run) are done
@@ -120,6 +127,15 @@ def test_play_steps_the_highlight_without_asking_the_server(served_runs, page):
     assert parse_qs(urlparse(page.url).query)["t"] == ["9"]
 
 
+def test_plotly_js_is_served_as_javascript_by_the_apps_static_files(served_runs):
+    """Check the app serves dashboard/static's plotly.js at /app/static/ (Streamlit's static serving,
+    .streamlit/config.toml), byte for byte and as JavaScript, which a browser refuses to run otherwise."""
+    url = served_runs[0]
+    with urllib.request.urlopen(f"{url}/app/static/{PLOTLY_JS}", timeout=30) as response:
+        assert response.headers["Content-Type"].split(";")[0] in ("application/javascript", "text/javascript")
+        assert response.read() == (PROJECT_ROOT / "dashboard" / "static" / PLOTLY_JS).read_bytes()
+
+
 def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
     """Check choosing a second run shows both runs' figures, and one slider moves both highlights."""
     url, run_id, other_id, log_path = served_runs
@@ -144,7 +160,7 @@ def test_two_runs_read_the_same_image_at_the_same_timestep(served_runs, page):
         assert len(sentences) == 2 and all(text.startswith("After row 19 it leans to") for text in sentences)
 
 
-# The attribution chart (dashboard.playback.plotly_chart): its title and its two bar traces' lengths.
+# The attribution chart (dashboard.components.plotly_chart): its title and its two bar traces' lengths.
 ATTRIBUTION_JS = """() => {
   const node = document.querySelector('.rnn-chart');
   if (!node || node.dataset.ready !== 'true' || !node._fullLayout) return null;

@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from core.run_format import PREDICTIONS_FILE, STOPPED, read_status, write_status
-from core.run_store import RunStore
+from core.runs.format import PREDICTIONS_FILE, STOPPED, read_status, write_status
+from core.runs.store import RunStore
 from dashboard.testing import new_page, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure, chromium, require_chromium
 from tests.image_support import blank_png

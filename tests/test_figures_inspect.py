@@ -1,4 +1,4 @@
-"""Tests for dashboard.figures_inspect: figures checked by content (traces, data, axes), never pixels."""
+"""Tests for dashboard.hidden_states.figures: figures checked by content (traces, data, axes), never pixels."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import plotly.graph_objects as go
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import softmax
-from dashboard.figures_inspect import (CLASS_COLORS, FAINT_OPACITY, MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE,
-                                       PATH_NAME, TIME_COLORS, class_accuracy_figure, class_means_figure,
-                                       confusion_figure, ink_picture, inspect_figure, probability_lines_figure,
-                                       trajectory_figure, unit_ticks)
+from core.nn.weights import softmax
+from dashboard.figure_style import ink_picture
+from dashboard.hidden_states.figures import (CLASS_COLORS, FAINT_OPACITY, MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE,
+                                             PATH_NAME, TIME_COLORS, class_means_figure, inspect_figure,
+                                             probability_lines_figure, trajectory_figure, unit_ticks)
+from dashboard.misclassified.figures import class_accuracy_figure, confusion_figure
 
 
 @pytest.fixture

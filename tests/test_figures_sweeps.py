@@ -1,4 +1,4 @@
-"""Tests of dashboard/figures_sweeps.py: figures checked by content (axes, values, ticks), never by pixels."""
+"""Tests of dashboard/sweeps/figures.py: figures checked by content (axes, values, ticks), never by pixels."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import plotly.colors
 import pytest
 from numpy.testing import assert_allclose
 
-from core.sweep_results import seed_summary
-from dashboard.figures_sweeps import accuracy_vs_value_figure, batch_curves_figure, parallel_coordinates_figure
+from core.sweeps.results import seed_summary
+from dashboard.sweeps.figures import accuracy_vs_value_figure, batch_curves_figure, parallel_coordinates_figure
 
 
 def _trials(rows: list[dict]) -> pd.DataFrame:

@@ -9,8 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.figures_training import (accuracy_range, empty_curves_spec, format_value, loss_range,
-                                        training_curves_spec, validation_overlay_figure, value_colors)
+from dashboard.figure_style import loss_range, value_colors
+from dashboard.labels import format_value
+from dashboard.runs.figures import validation_overlay_figure
+from dashboard.train.figures import accuracy_range, empty_curves_spec, training_curves_spec
 
 
 def _histories(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""Check that the figures built without Plotly's validation (figures_inspect.unchecked_figure) are
+"""Check that the figures built without Plotly's validation (dashboard/hidden_states/figures.py unchecked_figure) are
 exactly what validation would make of them: every property known, every value allowed and unchanged."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 from numpy.testing import assert_allclose
 
-from dashboard.figures_attribution import attribution_figure
-from dashboard.figures_inspect import colors, inspect_figure, probability_lines_figure, trajectory_figure, unchecked_figure
+from dashboard.hidden_states.figures_attribution import attribution_figure
+from dashboard.hidden_states.figures import colors, inspect_figure, probability_lines_figure, trajectory_figure, unchecked_figure
 
 RNG = np.random.default_rng(0)
 STATES = np.tanh(RNG.normal(size=(28, 16)))

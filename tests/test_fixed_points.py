@@ -1,4 +1,4 @@
-"""Tests for core.fixed_points: a hand-built RNN with known fixed points, the Jacobian, the tiny run."""
+"""Tests for core.inspect.fixed_points: a hand-built RNN with known fixed points, the Jacobian, the tiny run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 
-from core.fixed_points import EMPTY_ROUNDS, SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
-from core.model import trace_hidden_states
+from core.inspect.fixed_points import EMPTY_ROUNDS, SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
+from tests.support.keras_reference import trace_hidden_states
+from tests.support.keras_reference import load_model
 
 GAINS = np.array([2.0, 0.5])  # W_h = diag(2, 0.5), b = 0: unit 1 has gain above 1, unit 2 below
 
@@ -146,7 +147,7 @@ def test_fixed_points_of_the_tiny_run_from_visited_states(tiny_run, mnist):
     """Check the tiny vanilla run has at least one point found from its own states, each with q below
     the slow tolerance and the eigenvalues of the Jacobian at it; the weights as Keras holds them."""
     store, record = tiny_run
-    model = store.load_model(record.run_id)
+    model = load_model(store, record.run_id)
     kernel = model.get_layer("recurrent").cell.recurrent_kernel.numpy()
     bias = model.get_layer("recurrent").cell.bias.numpy()
     starts = visited_states(trace_hidden_states(model, mnist.test_images[:50]).hidden_states, 40)

@@ -1,4 +1,4 @@
-"""Tests for core.gallery: hand-computed cases, and the stored predictions of a real tiny run."""
+"""Tests for core.inspect.gallery: hand-computed cases, and the stored predictions of a real tiny run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.gallery import (GALLERY_COLUMNS, confusion_matrix, filter_gallery, gallery_table, parse_gallery_query,
+from core.inspect.gallery import (GALLERY_COLUMNS, confusion_matrix, filter_gallery, gallery_table, parse_gallery_query,
                           parse_test_index, per_class_accuracy)
 
 

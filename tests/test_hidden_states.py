@@ -1,4 +1,4 @@
-"""Tests for core.hidden_states: one image's trace and the summaries of many, on the tiny trained run."""
+"""Tests for core.inspect.traces: one image's trace and the summaries of many, on the tiny trained run."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.analysis import fit_pca
-from core.hidden_states import background_indices, summarize_run, summarize_states, trace_image
-from core.model import trace_hidden_states
+from core.inspect.states import fit_pca
+from core.inspect.traces import background_indices, summarize_states
+from tests.support.keras_reference import summarize_run, trace_hidden_states, trace_image
+from tests.support.keras_reference import load_model
 
 
 def test_trace_image_is_row_t_of_the_batch_trace(tiny_run, mnist):
     """Check one image's trace equals its row of a batch trace, probabilities summing to one."""
     store, record = tiny_run
-    model = store.load_model(record.run_id)
+    model = load_model(store, record.run_id)
     batch = trace_hidden_states(model, mnist.test_images[:4])
     trace = trace_image(model, mnist.test_images[2])
     assert trace.cell_states is None
@@ -50,7 +51,7 @@ def test_summarize_run_of_a_vanilla_rnn_has_h_only(tiny_run, mnist):
     """Check a vanilla RNN's summary covers h_t over the given images."""
     store, record = tiny_run
     images, labels = mnist.test_images[:200], mnist.test_labels[:200]
-    summaries = summarize_run(store.load_model(record.run_id), images, labels)
+    summaries = summarize_run(load_model(store, record.run_id), images, labels)
     assert list(summaries) == ["h"]
     assert summaries["h"].class_means.shape == (10, 28, record.config.hidden_units)
     assert summaries["h"].background.shape == (len(background_indices(labels)), 28, 2)

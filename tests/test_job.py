@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.events import EpochEnded, Evaluated, Progress, TrainingStarted
-from core.job import EVALUATION_SHARE, RATE_MIN_SECONDS, RUNNING, Job, JobSnapshot
+from core.runs.job import EVALUATION_SHARE, RATE_MIN_SECONDS, RUNNING, Job, JobSnapshot
 from tests.conftest import TINY_CONFIG
 
 TAB = "tab-a"

@@ -11,11 +11,12 @@ import pytest
 
 from core.config import fingerprint
 from core.events import BatchLogged, EpochEnded, TrainingFinished, TrainingStarted
-from core.job import CANCELLED, QUEUED, RUNNING, NotOwnerError
-from core.jobs import JobManager
-from core.run_format import COMPLETE, FAILED, STOPPED
-from core.run_store import RunStore
+from core.runs.job import CANCELLED, QUEUED, RUNNING, NotOwnerError
+from core.runs.job_queue import JobManager
+from core.runs.format import COMPLETE, FAILED, STOPPED
+from core.runs.store import RunStore
 from tests.conftest import TINY_CONFIG
+from tests.support.jobs import stop_all, wait_idle
 
 WAIT_SECONDS = 300  # generous: other test sessions may share the two cores
 TAB, OTHER_TAB = "tab-a", "tab-b"  # owner tokens, as two browser tabs would pass them
@@ -26,7 +27,7 @@ LONG_CONFIG = TINY_CONFIG.replace(train_subset=20_000, epochs=20, batch_size=50)
 def manager(mnist, tmp_path):
     manager = JobManager(RunStore(tmp_path / "runs"), lambda: mnist)
     yield manager
-    manager.stop_all(WAIT_SECONDS)  # leave no worker behind
+    stop_all(manager, WAIT_SECONDS)  # leave no worker behind
 
 
 def _wait_for(condition, timeout: float = WAIT_SECONDS) -> None:
@@ -86,7 +87,7 @@ def test_other_configs_wait_in_queue_in_order(manager):
     assert [snapshot.run_id for snapshot in manager.queued()] == [jobs[1].run_id, jobs[2].run_id]
     assert [job.status for job in jobs] == [RUNNING, QUEUED, QUEUED]
 
-    assert manager.wait_idle(WAIT_SECONDS)
+    assert wait_idle(manager, WAIT_SECONDS)
     snapshots = [job.snapshot() for job in jobs]
     assert [snapshot.status for snapshot in snapshots] == [COMPLETE] * 3
     for earlier, later in zip(snapshots, snapshots[1:]):
@@ -186,7 +187,7 @@ def test_failed_job_reports_error_and_queue_moves_on(mnist, tmp_path):
     manager = JobManager(RunStore(not_a_folder), lambda: mnist)
     failing = manager.submit(TINY_CONFIG, TAB)
     also_failing = manager.submit(TINY_CONFIG.replace(seed=1), TAB)
-    assert manager.wait_idle(WAIT_SECONDS)
+    assert wait_idle(manager, WAIT_SECONDS)
     for job in (failing, also_failing):
         snapshot = job.snapshot()
         assert snapshot.status == FAILED
@@ -203,12 +204,12 @@ def test_failed_job_logs_its_traceback_without_parsing_source(mnist, tmp_path, m
     real_parse = ast.parse
     monkeypatch.setattr(ast, "parse", lambda *args, **kwargs: parses.append(args) or real_parse(*args, **kwargs))
     manager = JobManager(RunStore(not_a_folder), lambda: mnist)
-    with caplog.at_level(logging.ERROR, logger="core.jobs"):
+    with caplog.at_level(logging.ERROR, logger="core.runs.job_queue"):
         manager.submit(TINY_CONFIG, TAB)
-        assert manager.wait_idle(WAIT_SECONDS)
+        assert wait_idle(manager, WAIT_SECONDS)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Traceback (most recent call last)" in logged and "NotADirectoryError" in logged
-    assert "run_store.py" in logged and "^^^" not in logged
+    assert "runs/store.py" in logged and "^^^" not in logged
     assert parses == []
     try:  # the standard formatting does parse: the check above would catch a return to it
         {}["missing"]

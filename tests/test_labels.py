@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from core.config import PRESETS, RNNConfig
-from core.run_format import RunRecord
+from core.runs.format import RunRecord
 from dashboard.labels import (FIELD_LABELS, PICKER_LIMIT, describe, distinguishing_labels, duration, field_label,
                               picker_labels, plain, run_label, run_not_found, run_title, short_descriptions,
                               table_labels)
@@ -145,7 +145,7 @@ def test_short_descriptions_of_equal_configs_end_with_the_id():
 def test_picker_labels_fit_the_sidebar_and_name_runs_by_their_names():
     """Check picker labels read '<name or description> · <test accuracy>' (a stopped run says so instead),
     fit PICKER_LIMIT even with the longest name allowed, and are all different."""
-    from core.run_name import MAX_NAME_LENGTH
+    from core.runs.names import MAX_NAME_LENGTH
 
     records = [_record(config, f"{index:016x}", accuracy=0.9706) for index, config in enumerate(CROWDED.values())]
     records.append(_record(SWEEP_TRIAL.replace(seed=7), "f" * 16, status="stopped", accuracy=0.5))

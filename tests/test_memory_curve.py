@@ -1,4 +1,4 @@
-"""Tests for core.memory_curve: a hand-built 2-unit RNN against hand computations, and the tiny trained run."""
+"""Tests for core.inspect.memory_curve: a hand-built 2-unit RNN against hand computations, and the tiny trained run."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from core.memory_curve import memory_curve
-from core.numpy_trace import NetworkWeights
+from core.inspect.memory_curve import memory_curve
+from core.nn.weights import NetworkWeights
+from tests.support.keras_reference import load_model
 
 GAINS = np.array([0.9, 0.6])  # the diagonal of W_h: unit 1 forgets slowly, unit 2 fast
 
@@ -91,4 +92,4 @@ def test_memory_curve_refuses_a_keras_model(tiny_run):
     """Check a Keras model (the old argument) is refused with a message naming what is expected."""
     store, record = tiny_run
     with pytest.raises(ValueError, match="weights must be a NetworkWeights .*, got Functional"):
-        memory_curve(store.load_model(record.run_id), np.zeros((2, 28, 28)))
+        memory_curve(load_model(store, record.run_id), np.zeros((2, 28, 28)))

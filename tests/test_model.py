@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from core.config import RNNConfig
-from core.model import build_model, trace_hidden_states
+from core.nn.model import build_model
+from tests.support.keras_reference import trace_hidden_states
+from tests.support.keras_reference import load_model
 
 
 def numpy_vanilla_rnn(images, input_kernel, recurrent_kernel, bias):
@@ -20,7 +22,7 @@ def numpy_vanilla_rnn(images, input_kernel, recurrent_kernel, bias):
 @pytest.fixture(scope="module")
 def trained_model(tiny_run):
     store, record = tiny_run
-    return store.load_model(record.run_id)
+    return load_model(store, record.run_id)
 
 
 def test_hidden_states_and_readout_match_numpy(trained_model, mnist):

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from core.analysis import softmax
-from core.numpy_trace import GATES, NetworkWeights, forward_pass, trace_states
-from core.run_store import RunStore
-from core.run_training import train_run
+from core.nn.weights import softmax
+from core.inspect.forward import forward_pass, trace_states
+from core.nn.weights import GATES, NetworkWeights
+from core.runs.store import RunStore
+from core.runs.train import train_run
 from dashboard.components.network import NETWORK_JS, network_payload, with_network
 from tests.conftest import TINY_CONFIG
 from tests.network_js_support import blank_page, decode, encode, network_browser

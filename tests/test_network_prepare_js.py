@@ -1,4 +1,4 @@
-"""network.js's MNIST preparation of a drawing in Chromium against core/preprocess.py mnist_steps:
+"""network.js's MNIST preparation of a drawing in Chromium against core/inspect/own_digit.py mnist_steps:
 digits stroked on canvases with the 2D API as a pen would (round caps and joins, anti-aliased), each
 prepared by both from the same RGBA pixels."""
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from core.preprocess import mnist_steps
+from core.inspect.own_digit import mnist_steps
 from tests.network_js_support import blank_page, decode, network_browser
 
 pytestmark = pytest.mark.browser

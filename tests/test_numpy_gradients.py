@@ -1,5 +1,5 @@
-"""Tests for core.numpy_gradients: the NumPy backward pass of every cell against tf.GradientTape on
-core.model's Keras models, and the vanilla cell against backpropagation through time written out by hand."""
+"""Tests for core.inspect.backward: the NumPy backward pass of every cell against tf.GradientTape on
+core.nn.model's Keras models, and the vanilla cell against backpropagation through time written out by hand."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from core.numpy_gradients import PREDICTED, jacobian_row_norms, logits_and_input_gradients
-from core.numpy_trace import NetworkWeights
+from core.inspect.backward import PREDICTED, jacobian_row_norms, logits_and_input_gradients
+from core.nn.weights import NetworkWeights
 from tests.model_support import random_model, weights_of
 
 UNITS = 16

@@ -1,4 +1,4 @@
-"""Tests for core.numpy_trace: the numpy forward pass against Keras's own cells, and the weights
+"""Tests for core.inspect.forward: the numpy forward pass against Keras's own cells, and the weights
 read from a run's file without TensorFlow (run_files.read_weight_arrays)."""
 
 from __future__ import annotations
@@ -8,17 +8,18 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import RNNConfig
-from core.hidden_states import trace_image
-from core.model import trace_hidden_states
-from core.numpy_trace import NetworkWeights, trace_image_numpy, trace_states
-from core.run_files import read_weight_arrays, write_weights
-from core.run_format import COMPLETE, RunError, RunRecord
+from tests.support.keras_reference import trace_hidden_states, trace_image
+from core.inspect.forward import trace_image_numpy, trace_states
+from core.nn.weights import NetworkWeights
+from core.runs.files import read_weight_arrays, write_weights
+from core.runs.format import COMPLETE, RunError, RunRecord
 from tests.model_support import random_model, weights_of
+from tests.support.keras_reference import load_model
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_numpy_trace_equals_the_keras_cells(cell, mnist):
-    """Check hidden states, cell states and step logits equal core.model's TensorFlow trace."""
+    """Check hidden states, cell states and step logits equal core.nn.model's TensorFlow trace."""
     model = random_model(cell)
     images = mnist.test_images[:6]
     reference = trace_hidden_states(model, images)
@@ -51,7 +52,7 @@ def test_saved_run_traces_like_its_keras_model(tiny_run, mnist):
     store, record = tiny_run
     weights = store.load_network_weights(record.run_id)
     assert weights.cell == "rnn" and weights.units == record.config.hidden_units
-    expected = trace_image(store.load_model(record.run_id), mnist.test_images[7])
+    expected = trace_image(load_model(store, record.run_id), mnist.test_images[7])
     traced = trace_image_numpy(weights, mnist.test_images[7])
     assert_allclose(traced.hidden_states, expected.hidden_states, atol=2e-5)
     assert_allclose(traced.probabilities, expected.probabilities, atol=2e-5)

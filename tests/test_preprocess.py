@@ -1,4 +1,4 @@
-"""Tests for core.preprocess: MNIST's recipe on synthetic strokes and on real digits, and bad files."""
+"""Tests for core.inspect.own_digit: MNIST's recipe on synthetic strokes and on real digits, and bad files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from numpy.testing import assert_allclose
 from PIL import Image, PngImagePlugin
 
-from core.preprocess import MAX_PIXELS, MAX_UPLOAD_BYTES, WORKING_SIZE, decode_image, mnist_steps, steps_from_bytes
+from core.inspect.own_digit import MAX_PIXELS, MAX_UPLOAD_BYTES, WORKING_SIZE, decode_image, mnist_steps, steps_from_bytes
 
 
 def preprocess_pixels(pixels: np.ndarray) -> np.ndarray:

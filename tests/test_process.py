@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.process import BLAS_THREAD_VARIABLES, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
+from core.process_settings import BLAS_THREAD_VARIABLES, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_configure_process_gives_tensorflow_one_thread_per_op():
     thread per op and TRAINING_SHARDS ops at once, and a user's own TF_NUM_INTRAOP_THREADS wins.
     The configured probe then calls configure_process() again, after TensorFlow ran its ops: that
     repeated call (app.py reruns) must not raise."""
-    configure = "from core.process import configure_process\nconfigure_process()\n"
+    configure = "from core.process_settings import configure_process\nconfigure_process()\n"
     one_blas_thread = {"OPENBLAS_NUM_THREADS": "1"}  # as configure_process sets it: no OpenBLAS worker thread
     probes = [(configure + THREAD_PROBE + REPEATED_CALL, {}),
               (api_settings(1, TRAINING_SHARDS) + THREAD_PROBE, one_blas_thread),
@@ -83,7 +83,7 @@ def test_configure_process_after_tensorflow_started_fails_loudly():
     """Check a first call after TensorFlow ran an op raises (the repeated call, which must not, is
     checked by the configured probe of test_configure_process_gives_tensorflow_one_thread_per_op)."""
     late = run_python("import tensorflow as tf\ntf.constant(1.0) + 1.0\n"
-                      "from core.process import configure_process\nconfigure_process()\n")
+                      "from core.process_settings import configure_process\nconfigure_process()\n")
     assert late.returncode != 0
     assert "configure_process() was called after TensorFlow ran its first op" in late.stderr
 
@@ -92,7 +92,7 @@ def test_configure_process_after_tensorflow_started_fails_loudly():
 # SciPy (its own OpenBLAS) after it.
 BLAS_PROBE = """
 import json, numpy, threadpoolctl
-from core.process import configure_process
+from core.process_settings import configure_process
 configure_process()
 import scipy.linalg
 print(json.dumps([[pool["filepath"], pool["num_threads"]] for pool in threadpoolctl.threadpool_info()
@@ -117,8 +117,8 @@ def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
     assert [threads for _, threads in pools["omp"]] == [2, 2]
 
 
-CORE_MODULES = ["core", "core.config", "core.data", "core.mnist_files", "core.events", "core.storage", "core.run_format", "core.run_files",
-                "core.run_store", "core.run_training", "core.jobs", "core.cli", "core.process"]
+CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.runs.format", "core.runs.files",
+                "core.runs.store", "core.runs.train", "core.runs.job_queue", "core.cli.main", "core.process_settings"]
 
 
 def test_importing_core_changes_no_process_setting():

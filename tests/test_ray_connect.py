@@ -1,10 +1,10 @@
-"""Tests of core/ray_connect.py that need no Ray: which cluster addresses the Sweeps page accepts."""
+"""Tests of core/sweeps/ray_connect.py that need no Ray: which cluster addresses the Sweeps page accepts."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.ray_connect import check_address
+from core.sweeps.ray_connect import check_address
 
 
 @pytest.mark.parametrize("typed, address", [

@@ -1,4 +1,4 @@
-"""Tests for core.run_analysis and its storage in the run folder (run_format, RunStore), on copies
+"""Tests for core.inspect.stored_analysis and its storage in the run folder (run_format, RunStore), on copies
 of the tiny trained run: round trip, versions, hashes, damaged and missing files."""
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core import run_analysis
+from core.inspect import stored_analysis as run_analysis
 from core.config import RNNConfig
 from core.events import Message
-from core.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
-from core.hidden_states import SAMPLE_SIZE, summarize_states
-from core.memory_curve import MEMORY_SAMPLE, memory_curve
-from core.numpy_trace import trace_states
-from core.run_analysis import GROUPS, AnalysisOutdated, RunAnalysis
-from core.run_files import read_analysis, write_analysis
-from core.run_format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
-from core.run_training import _save_analysis
+from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
+from core.inspect.traces import SAMPLE_SIZE, summarize_states
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
+from core.inspect.forward import trace_states
+from core.inspect.stored_analysis import GROUPS, AnalysisOutdated, RunAnalysis
+from core.runs.files import read_analysis, write_analysis
+from core.runs.format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
+from core.runs.train import _save_analysis
+from tests.support.runs import load_analysis
 
 
 def _synthetic_analysis(units: int, cell: str, seed: int = 0) -> RunAnalysis:
@@ -122,7 +123,7 @@ def test_compute_reuses_usable_groups_without_the_model():
 
 def test_lstm_analysis_has_cell_states_and_no_fixed_points(mnist):
     """Check an LSTM's h and c summaries come from the numpy trace of its weights, and it gets no fixed points."""
-    from core.numpy_trace import NetworkWeights
+    from core.nn.weights import NetworkWeights
 
     rng = np.random.default_rng(3)
     weights = NetworkWeights("lstm", rng.normal(0, 0.3, (28, 24)).astype(np.float32),
@@ -147,7 +148,7 @@ def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist, monkey
     assert record.info["files"][ANALYSIS_FILE] == sha256(path)
     assert record.info["sizes"][ANALYSIS_FILE] == path.stat().st_size
     assert record.info["timings"]["analysis_seconds"] > 0
-    stored = store.load_analysis(record.run_id)
+    stored = load_analysis(store, record.run_id)
     weights = store.load_network_weights(record.run_id)
     recomputed = RunAnalysis.compute(weights, record.config, mnist.test_images, mnist.test_labels)
     _assert_same(stored, recomputed)
@@ -174,7 +175,7 @@ def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist, monkeypatc
     (record.run_dir / STATUS_FILE).write_text(json.dumps(old_info))
     assert store.read_run(record.run_id).status == COMPLETE and not store.list_runs()[1]
     with pytest.raises(RunError, match=f"has no {ANALYSIS_FILE}"):
-        store.load_analysis(record.run_id)
+        load_analysis(store, record.run_id)
     analysis = store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
     reread = store.read_run(record.run_id)
     assert reread.info["files"][ANALYSIS_FILE] == sha256(record.run_dir / ANALYSIS_FILE)
@@ -192,7 +193,7 @@ def test_damaged_analysis_is_recomputed_and_the_run_stays_complete(copied_run, m
     """Check a changed, missing or mismatching analysis.npz never damages the run and is recomputed."""
     store, record = copied_run
     path = record.run_dir / ANALYSIS_FILE
-    good = store.load_analysis(record.run_id)
+    good = load_analysis(store, record.run_id)
     if damage == "flip a byte":
         content = bytearray(path.read_bytes())
         content[len(content) // 2] ^= 0xFF
@@ -207,9 +208,9 @@ def test_damaged_analysis_is_recomputed_and_the_run_stays_complete(copied_run, m
     assert store.read_run(record.run_id).status == COMPLETE
     assert [listed.run_id for listed in store.list_runs()[0]] == [record.run_id] and not store.list_runs()[1]
     with pytest.raises(RunError, match=message):
-        store.load_analysis(record.run_id)
+        load_analysis(store, record.run_id)
     _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), good)
-    _assert_same(store.load_analysis(record.run_id), good)
+    _assert_same(load_analysis(store, record.run_id), good)
     assert store.read_run(record.run_id).info["files"][WEIGHTS_FILE] == record.info["files"][WEIGHTS_FILE]
 
 
@@ -218,7 +219,7 @@ def test_group_of_another_version_is_recomputed_and_saved(copied_run, mnist, mon
     store, record = copied_run
     monkeypatch.setitem(GROUPS, "h", dataclasses.replace(GROUPS["h"], version=GROUPS["h"].version + 1))
     with pytest.raises(AnalysisOutdated, match=f"h: missing or not version {GROUPS['h'].version}"):
-        store.load_analysis(record.run_id)
+        load_analysis(store, record.run_id)
     store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
     assert int(read_analysis(store.read_run(record.run_id))["h.version"]) == GROUPS["h"].version
     _no_computing(store, monkeypatch)
@@ -230,14 +231,14 @@ def test_save_analysis_waits_for_nobody_and_never_saves_over_other_weights(copie
     store, record = copied_run
     before = (record.run_dir / ANALYSIS_FILE).read_bytes()
     analysis = _synthetic_analysis(units=record.config.hidden_units, cell="rnn")
-    monkeypatch.setattr("core.run_store.ANALYSIS_LOCK_SECONDS", 0.05)
+    monkeypatch.setattr("core.runs.store.ANALYSIS_LOCK_SECONDS", 0.05)
     with store.lock(record.run_id):
         assert store.save_analysis(record, analysis) is False
     other = dataclasses.replace(record, info={**record.info, "files": {**record.info["files"], WEIGHTS_FILE: "1" * 64}})
     assert store.save_analysis(other, analysis) is False
     assert (record.run_dir / ANALYSIS_FILE).read_bytes() == before
     assert store.save_analysis(record, analysis) is True
-    _assert_same(store.load_analysis(record.run_id), analysis)
+    _assert_same(load_analysis(store, record.run_id), analysis)
 
 
 def test_status_lists_the_analysis_as_an_optional_file(tiny_run):
@@ -266,12 +267,12 @@ def test_analysis_module_has_a_group_for_every_field():
 
 def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):
     """Check a run's files sent as bytes (a Ray trial's result) arrive with their analysis, verified."""
-    from core.run_store import RunStore
-    from core.sweep_trial import RUN_FILES, receive_run
+    from core.runs.store import RunStore
+    from core.sweeps.trial import RUN_FILES, receive_run
 
     store, record = copied_run
     files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES}
     driver = RunStore(tmp_path / "driver")
     received = receive_run(driver, record.run_id, files)
     assert received.info["files"][ANALYSIS_FILE] == record.info["files"][ANALYSIS_FILE]
-    _assert_same(driver.load_analysis(record.run_id), store.load_analysis(record.run_id))
+    _assert_same(load_analysis(driver, record.run_id), load_analysis(store, record.run_id))

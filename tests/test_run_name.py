@@ -1,11 +1,11 @@
-"""Tests of core.run_name: a run's name is stored beside it, validated, listed, and kept by a retrain."""
+"""Tests of core.runs.names: a run's name is stored beside it, validated, listed, and kept by a retrain."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.run_format import RunError
-from core.run_name import MAX_NAME_LENGTH, NAME_FILE, clean_run_name, read_run_name, write_run_name
+from core.runs.format import RunError
+from core.runs.names import MAX_NAME_LENGTH, NAME_FILE, clean_run_name, read_run_name, write_run_name
 
 
 def test_name_round_trips_and_clears(copied_run):

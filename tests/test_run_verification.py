@@ -1,4 +1,4 @@
-"""Tests of core.run_verification: listing runs finds a flipped byte, and re-hashes only changed files."""
+"""Tests of core.runs.verification: listing runs finds a flipped byte, and re-hashes only changed files."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-import core.run_format
-import core.run_verification
-from core.run_format import COMPLETE, DAMAGED, PREDICTIONS_FILE, WEIGHTS_FILE
-from core.run_verification import RECORD_FILE
+import core.runs.format
+import core.runs.verification
+from core.runs.format import COMPLETE, DAMAGED, PREDICTIONS_FILE, WEIGHTS_FILE
+from core.runs.verification import RECORD_FILE
 from tests.run_support import copy_as_other_run, flip_byte
 
 NEWER = "2099-01-01T00:00:00+00:00"
@@ -19,15 +19,15 @@ NEWER = "2099-01-01T00:00:00+00:00"
 @pytest.fixture
 def hashed(monkeypatch):
     """The files hashed by listings, in order; files count as settled as soon as they are written."""
-    monkeypatch.setattr(core.run_verification, "SETTLED_SECONDS", 0.0)
+    monkeypatch.setattr(core.runs.verification, "SETTLED_SECONDS", 0.0)
     names = []
-    real_sha256 = core.run_format.sha256
+    real_sha256 = core.runs.format.sha256
 
     def counting_sha256(path):
         names.append(path.name)
         return real_sha256(path)
 
-    monkeypatch.setattr(core.run_verification, "sha256", counting_sha256)
+    monkeypatch.setattr(core.runs.verification, "sha256", counting_sha256)
     return names
 
 
@@ -91,7 +91,7 @@ def test_a_file_changed_just_before_its_hashing_is_hashed_again(copied_run, monk
     write within the same clock tick could keep its stamp), so the next listing hashes it again."""
     store, record = copied_run
     (store.root / RECORD_FILE).unlink(missing_ok=True)  # copied with the session's runs, if they were listed
-    monkeypatch.setattr(core.run_verification, "SETTLED_SECONDS", 3600.0)
+    monkeypatch.setattr(core.runs.verification, "SETTLED_SECONDS", 3600.0)
     store.list_runs()
     assert not (store.root / RECORD_FILE).exists()  # nothing settled: nothing to remember
 

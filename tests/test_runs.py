@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,16 @@ import pytest
 
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
-from core.run_format import (ANALYSIS_FILE, ARTIFACT_FILES, BATCH_COLUMNS, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
+from core.events import BATCH_COLUMNS
+from core.runs.format import (ANALYSIS_FILE, ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
                              PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
                              read_record, read_status)
-from core.run_store import RunStore
-from core.run_training import train_run
-from core.training import evaluate_logits
+from core.runs.store import RunStore
+from core.runs.train import train_run
+from core.nn.training_loop import evaluate_logits
 from tests.conftest import TINY_CONFIG
 from tests.run_support import copy_as_other_run, flip_byte
+from tests.support.keras_reference import load_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
@@ -42,7 +45,7 @@ def test_cache_round_trip_gives_the_trained_weights_and_history_without_training
     np.testing.assert_array_equal(labels, mnist.test_labels)
     assert (probabilities.argmax(axis=1) == labels).mean() == pytest.approx(record.metric("test_accuracy"))
     # The predictions were computed by the model in memory at the end of training.
-    model = store.load_model(record.run_id)
+    model = load_model(store, record.run_id)
     _, _, reloaded = evaluate_logits(np.asarray(model(mnist.test_images)), mnist.test_labels)
     np.testing.assert_allclose(reloaded, probabilities, atol=1e-6)
 
@@ -156,9 +159,9 @@ def test_damaged_run_is_listed_with_its_problem_and_others_keep_working(copied_r
     assert table.loc[healthy.run_id, "status"] == COMPLETE
     assert table.loc["not-a-run", "status"] == DAMAGED
     with pytest.raises(RunError, match="damaged"):
-        store.load_model(damaged.run_id)
+        load_model(store, damaged.run_id)
     assert store.find_complete(damaged.run_id) is None
-    assert store.load_model(healthy.run_id) is not None
+    assert load_model(store, healthy.run_id) is not None
 
 
 def test_hash_damage_is_found_by_the_listing_too(copied_run):
@@ -186,7 +189,7 @@ def test_damaged_run_retrains_clean(copied_run, mnist):
 def test_malformed_run_ids_are_refused_before_any_path_is_built(tmp_path, run_id):
     """Check a hostile run id raises RunError and touches nothing outside the runs folder."""
     store = RunStore(tmp_path / "runs")
-    for action in (store.read_run, store.load_model, store.delete, store.run_dir):
+    for action in (store.read_run, store.load_network_weights, partial(load_model, store), store.delete, store.run_dir):
         with pytest.raises(RunError, match="is not valid; a run id is 16 hex digits"):
             action(run_id)
     assert not (tmp_path / "runs").exists()

@@ -1,4 +1,4 @@
-"""Tests of core/sweep_estimate.py: on the real runs of a finished tiny sweep (tests/conftest.py tiny_sweep),
+"""Tests of core/sweeps/estimate.py: on the real runs of a finished tiny sweep (tests/conftest.py tiny_sweep),
 and against sweeps recorded on the 2-core machine (their runs' own timings and the sweep's wall time)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import PRESETS, RNNConfig
-from core.run_format import COMPLETE, RunRecord
-from core.sweep_estimate import (DEFAULT_RUN_SECONDS, DEFAULT_SAMPLES_PER_SECOND, START_SECONDS, TRIAL_START_SECONDS,
+from core.runs.format import COMPLETE, RunRecord
+from core.sweeps.estimate import (DEFAULT_RUN_SECONDS, DEFAULT_SAMPLES_PER_SECOND, START_SECONDS, TRIAL_START_SECONDS,
                                  estimate_sweep, measured_rates)
-from core.sweep_spec import Axis, SweepSpec
+from core.sweeps.spec import Axis, SweepSpec
 from tests.conftest import SWEEP_BASE
 
 

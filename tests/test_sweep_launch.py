@@ -1,4 +1,4 @@
-"""Tests of core/sweep_launch.py: a real driver process started, found and stopped (no Ray: the trials
+"""Tests of core/sweeps/launch.py: a real driver process started, found and stopped (no Ray: the trials
 are cache hits, or the driver is a stand-in that holds the lock and obeys SIGINT)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import time
 import pytest
 
 from core.config import RNNConfig
-from core.sweep_launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch,
+from core.sweeps.launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch,
                                stop_sweep)
-from core.sweep_record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
-from core.sweep_spec import Axis, SweepSpec
+from core.sweeps.record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
+from core.sweeps.spec import Axis, SweepSpec
 
 WAIT_SECONDS = 300  # a loaded 2-core machine: the driver imports pandas and loads MNIST
 
@@ -81,12 +81,12 @@ def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):
 
 
 # A stand-in driver: holds the driver lock, writes a running status with its pid, and on SIGINT
-# marks the sweep stopped, as core/sweep_cli.py's handler leads run_sweep to do.
+# marks the sweep stopped, as core/cli/sweeps.py's handler leads run_sweep to do.
 STAND_IN_DRIVER = textwrap.dedent("""
     import json, os, signal, sys, time
     from pathlib import Path
-    from core.sweep_record import driver_lock, write_spec, write_sweep_status
-    from core.sweep_spec import SweepSpec
+    from core.sweeps.record import driver_lock, write_spec, write_sweep_status
+    from core.sweeps.spec import SweepSpec
     root = Path(sys.argv[1])
     spec = SweepSpec.from_dict(json.loads(sys.argv[2]))
     lock = driver_lock(root, spec.fingerprint())

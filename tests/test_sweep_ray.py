@@ -24,13 +24,14 @@ pytestmark = pytest.mark.xdist_group("ray")
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-import core.sweep_ray as sweep_ray  # noqa: E402
+import core.sweeps.driver as sweep_ray  # noqa: E402
 from core.config import RNNConfig, fingerprint  # noqa: E402
-from core.run_format import COMPLETE, STATUS_FILE  # noqa: E402
-from core.run_store import RunStore  # noqa: E402
-from core.sweep_ray import run_sweep  # noqa: E402
-from core.sweep_record import read_sweep  # noqa: E402
-from core.sweep_spec import Axis, SweepSpec  # noqa: E402
+from core.runs.format import COMPLETE, STATUS_FILE  # noqa: E402
+from core.runs.store import RunStore  # noqa: E402
+from core.sweeps.driver import run_sweep  # noqa: E402
+from core.sweeps.record import read_sweep  # noqa: E402
+from core.sweeps.spec import Axis, SweepSpec  # noqa: E402
+from tests.support.keras_reference import load_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
@@ -178,7 +179,7 @@ def test_trial_equals_cli_training(swept, tmp_path):
     np.testing.assert_array_equal(swept_probabilities, cli_probabilities)
     np.testing.assert_array_equal(swept_labels, cli_labels)
     assert store.read_run(run_id).metric("test_accuracy") == summary["test_accuracy"]
-    for swept_weight, cli_weight in zip(store.load_model(run_id).get_weights(), cli_store.load_model(run_id).get_weights()):
+    for swept_weight, cli_weight in zip(load_model(store, run_id).get_weights(), load_model(cli_store, run_id).get_weights()):
         np.testing.assert_array_equal(swept_weight, cli_weight)
 
 

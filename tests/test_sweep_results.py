@@ -1,4 +1,4 @@
-"""Tests of core/sweep_results.py on a finished 2 x 2 sweep of real tiny runs (tests/conftest.py tiny_sweep)."""
+"""Tests of core/sweeps/results.py on a finished 2 x 2 sweep of real tiny runs (tests/conftest.py tiny_sweep)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import fingerprint
-from core.run_format import DAMAGED, PREDICTIONS_FILE, RunRecord
-from core.run_store import RunStore
-from core.sweep_record import (COMPLETE, QUEUED, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
+from core.runs.format import DAMAGED, PREDICTIONS_FILE, RunRecord
+from core.runs.store import RunStore
+from core.sweeps.record import (COMPLETE, QUEUED, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
                                write_spec, write_sweep_status)
-from core.sweep_results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out,
+from core.sweeps.results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out,
                                 seed_summary, sweep_run_ids, top_trials, trial_batch_curves, trial_curves,
                                 trial_problems, trials_table)
-from core.sweep_spec import SweepSpec
+from core.sweeps.spec import SweepSpec
 from tests.conftest import SWEEP_BASE, SWEEP_LEARNING_RATES, SWEEP_SEEDS
 
 
 def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, store: RunStore,
                        states: dict[str, str] | None = None, status: str = COMPLETE,
                        error: str | None = None) -> list[dict]:
-    """Write spec.json and sweep_status.json by hand (core.sweep_record's writers), as a finished
+    """Write spec.json and sweep_status.json by hand (core.sweeps.record's writers), as a finished
     driver would: every trial complete with its run's epochs and best validation accuracy, unless
     states ({run id: state}) says otherwise; error is the driver's own. Returns the trials written."""
     trials = []

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from core import cli
+from core.cli import main as cli
 from core.config import RNNConfig
-from core.storage import atomic_write_json
-from core.sweep_record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
+from core.atomic_files import atomic_write_json
+from core.sweeps.record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
                                list_sweeps, read_sweep, sweep_dir, write_spec, write_sweep_status)
-from core.sweep_spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
+from core.sweeps.spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
 
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -241,9 +241,9 @@ def test_cli_sweep_unreachable_address_says_so_in_one_line(tmp_path):
 def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkeypatch):
     """Check `sweep` without --cpus-per-trial asks TRAINING_SHARDS CPUs per trial, at most the machine's,
     and an explicit value wins."""
-    from core.cli import build_parser
-    from core.process import TRAINING_SHARDS
-    from core.sweep_cli import spec_from
+    from core.cli.main import build_parser
+    from core.process_settings import TRAINING_SHARDS
+    from core.cli.sweeps import spec_from
 
     def spec_for(*flags: str) -> SweepSpec:
         return spec_from(build_parser().parse_args(["sweep", "--vary", "learning_rate=0.001,0.003", *flags]))

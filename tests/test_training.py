@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from core.config import RNNConfig
 from core.events import BatchLogged, EpochEnded, Evaluated, Progress, TrainingStarted
-from core.data import to_float_images
-from core.training import evaluate_logits, make_optimizer, scale_pixels, train
+from core.data.mnist import to_float_images
+from core.nn.training_loop import evaluate_logits, make_optimizer, scale_pixels, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
 
@@ -163,7 +163,7 @@ def test_training_keeps_no_copy_of_the_training_set(mnist):
 
 
 def test_scale_pixels_in_a_graph_equals_the_float_images():
-    """Check the step's in-graph scaling gives exactly the float32 values of core.data, for all 256 pixels."""
+    """Check the step's in-graph scaling gives exactly the float32 values of core.data.mnist, for all 256 pixels."""
     pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
     scaled = tf.function(scale_pixels)(tf.constant(pixels)).numpy()
     assert scaled.dtype == np.float32

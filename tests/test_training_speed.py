@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import core.training
+import core.nn.training_loop
 from core.config import RNNConfig
-from core.fused_rnn_step import fused_vanilla_logits
-from core.model import build_model
-from core.training import train
+from core.nn.fused_step import fused_vanilla_logits
+from core.nn.model import build_model
+from core.nn.training_loop import train
 
 
 def _model_with_busy_weights(config: RNNConfig) -> keras.Model:
@@ -67,7 +67,7 @@ def test_fused_training_follows_keras_training(mnist, monkeypatch):
     """
     config = RNNConfig(train_subset=1_030, epochs=2, hidden_units=32, display_freq=1, seed=5)
     fused = train(config, mnist)
-    monkeypatch.setattr(core.training, "fused_vanilla_logits",
+    monkeypatch.setattr(core.nn.training_loop, "fused_vanilla_logits",
                         lambda model, images, shards: model(images, training=True))
     reference = train(config, mnist)
     assert len(fused.batch_history) == len(reference.batch_history) == 22

@@ -10,19 +10,26 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.analysis import decision_timestep, unit_order
-from core.hidden_states import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
-from core.numpy_trace import trace_image_numpy
-from dashboard.attribution_ui import attribution_ui, class_average_attribution_ui
-from dashboard.common import (get_analysis, get_data, get_gallery_table, get_network_weights, get_store, plotly_js_url,
-                              require_run, selected_run_id)
-from dashboard.dynamics_ui import dynamics_view_ui, memory_view_ui
-from dashboard.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
-from dashboard.figures_inspect import class_means_figure
+from core.inspect.forward import trace_image_numpy
+from core.inspect.states import decision_timestep, unit_order
+from core.inspect.traces import BACKGROUND_PER_CLASS, SAMPLE_SIZE, ImageTrace, StateSummary
+from dashboard.caches import get_analysis, get_data, get_gallery_table, get_network_weights, get_store
+from dashboard.components.playback import playback
+from dashboard.components.plotly_chart import preload_plotly
+from dashboard.hidden_states.attribution import attribution_ui, class_average_attribution_ui
+from dashboard.hidden_states.dynamics import dynamics_view_ui, memory_view_ui
+from dashboard.hidden_states.figures import class_means_figure
+from dashboard.hidden_states.image_panels import (
+    compare_run_ui,
+    image_panel,
+    scale_note,
+    state_color_limit,
+    timestep_from_url,
+)
+from dashboard.hidden_states.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
+from dashboard.hidden_states.own_digit import own_digit_ui
 from dashboard.labels import distinguishing_labels, plain, run_title
-from dashboard.own_digit import own_digit_ui
-from dashboard.playback import (compare_run_ui, image_panel, playback, preload_plotly, scale_note,
-                                state_color_limit, timestep_from_url)
+from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
          "memory": "How long it remembers", "dynamics": "Where the dynamics settle"}
@@ -34,7 +41,7 @@ STATE_LABELS = {"h": "hidden state h_t", "c": "cell state c_t"}
 # Cached computations (no widgets inside)
 
 
-# One image is traced in numpy from the run's weights (core/numpy_trace.py): under a millisecond,
+# One image is traced in numpy from the run's weights (core/inspect/forward.py): under a millisecond,
 # and no TensorFlow to import or model to build before a run's first view.
 @st.cache_data(show_spinner=False, max_entries=512)
 def trace_test_image(run_id: str, index: int) -> ImageTrace:
@@ -52,7 +59,7 @@ def state_summaries(run_id: str) -> dict[str, StateSummary]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The URL: which view (the image: dashboard/image_picker.py)
+# The URL: which view (the image: dashboard/hidden_states/image_picker.py)
 
 
 def view_from_url() -> str:
@@ -108,7 +115,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
                      summaries: dict[str, StateSummary]) -> None:
     """The aligned image | states | probabilities figure, the decision curve and the PCA path, played
     row by row in the browser; with another run chosen, both read the image side by side."""
-    run_id = selected_run_id()
+    run_id = sync_chosen_run_id()
     compare_id = compare_run_ui(run_id)
     timestep, order_method, kind = view_controls_ui(has_cell_state=trace.cell_states is not None)
     title = f"{name}: read row by row"
@@ -142,7 +149,7 @@ def show_image_views(image: np.ndarray, trace: ImageTrace, true_class: int | Non
             fitted_on = f"{kind}_t (A) and {other_kind}_t (B)"
         attribution_note = (f"For run A ({plain(names[run_id], limit=60)}) only. To see B's, make it the page's run "
                             "in the sidebar's Run picker.")
-    playback(panels, timestep, plotly_js_url(), key="hidden_playback",
+    playback(panels, timestep, key="hidden_playback",
              on_timestep_change=lambda: set_query(t=str(st.session_state.hidden_playback["timestep"])))
     st.caption(f"Press Play, or move the slider: row t of the image, of the states and of the probabilities "
                f"is outlined, and the path's ring sits on t. PCA fitted once per run on every {fitted_on} of the first "
@@ -192,15 +199,16 @@ def show_class_views(summaries: dict[str, StateSummary], has_cell_state: bool) -
 # The page
 
 st.title("Hidden states")
-record = require_run("hidden_")
+record = run_picker_ui("hidden_")
 run_id = record.run_id
 accuracy = record.metric("test_accuracy")
-st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} with {record.config.hidden_units} hidden units · "
+st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} "
+           f"with {record.config.hidden_units} hidden units · "
            + (f"test accuracy {accuracy:.2%}" if accuracy is not None else f"status {record.status}")
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 
 with st.sidebar:
-    preload_plotly(plotly_js_url(), key="hidden_plotly_preload")  # out of the main column's flow
+    preload_plotly(key="hidden_plotly_preload")  # out of the main column's flow
 view = view_from_url()
 sync_widget("hidden_view", view)
 st.segmented_control("Look at", list(VIEWS), format_func=VIEWS.get, required=True, key="hidden_view",

@@ -1,22 +1,24 @@
 """Runs page: every cached run in one table; overlay validation curves; open, download, retrain or delete a
-run (dashboard/run_actions.py)."""
+run (dashboard/runs/actions.py)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
 from core.config import is_run_id
-from core.run_format import DAMAGED
-from dashboard.common import RUN_QUERY_KEY, get_store, select_run, selected_run_id
-from dashboard.dynamics_ui import memory_comparison_ui
-from dashboard.figures_training import run_styles, validation_overlay_figure
+from core.runs.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
+from core.runs.format import DAMAGED
+from dashboard.caches import get_store
+from dashboard.figure_style import run_styles
+from dashboard.hidden_states.dynamics import memory_comparison_ui
 from dashboard.labels import distinguishing_labels, plain, run_not_found, table_labels
 from dashboard.pages import TRAIN
-from dashboard.run_actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
-from dashboard.sweep_state import sweep_filter_ui
-from dashboard.train_form import LABELS
+from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
+from dashboard.runs.actions import KEY, PROBLEM_LIMIT, run_actions_ui, vanished_run_ui
+from dashboard.runs.figures import validation_overlay_figure
+from dashboard.sweeps.state import sweep_filter_ui
+from dashboard.train.form import LABELS
 
 COLOR_BY_CHOSEN = KEY + "color_by_chosen"  # True once the user picked the colouring field
 # The table's columns, in reading order: outcome first, then what made it (the hyperparameters
@@ -113,7 +115,7 @@ def run_picker_ui(table: pd.DataFrame, configs: dict, ticked: list[str], notice,
         return None
     run_ids = choices["run_id"].tolist()
     linked = st.query_params.get(RUN_QUERY_KEY)
-    current = next(run_id for run_id in [selected_run_id(), *ticked, run_ids[0]] if run_id in run_ids)
+    current = next(run_id for run_id in [sync_chosen_run_id(), *ticked, run_ids[0]] if run_id in run_ids)
     labels = table_labels(choices, configs)
     if linked is not None and linked in everywhere and linked not in run_ids:
         notice.info(f"Run {plain(linked)} is not one of the chosen sweep's trials, so the Run picker below "

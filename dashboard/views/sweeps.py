@@ -1,6 +1,6 @@
 """Sweeps page: build a sweep in the sidebar, launch it, follow its trials live, compare what they found.
 
-The sweep's driver (`python -m core sweep`) runs as its own process, started by core.sweep_launch:
+The sweep's driver (`python -m core sweep`) runs as its own process, started by core.sweeps.launch:
 this process never imports Ray, closing the tab does not stop the sweep, and the page finds it
 again through the sweep's record. The chosen sweep is in the URL (?sweep=<id>).
 """
@@ -10,23 +10,35 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.sweep_estimate import estimate_sweep
-from core.sweep_launch import launch_sweep, log_tail, read_launch, stop_sweep
-from core.sweep_record import (FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord,
-                               read_sweep)
-from core.sweep_results import (METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves,
-                                trial_curves)
-from core.sweep_spec import MAX_TRIALS
-from dashboard.common import RUN_QUERY_KEY, get_data, get_store, plotly_js_url
-from dashboard.figures_sweeps import (METRIC_LABELS, accuracy_vs_value_figure, axis_label, batch_curves_figure,
-                                      parallel_coordinates_figure)
-from dashboard.figures_training import validation_overlay_figure
+from core.sweeps.estimate import estimate_sweep
+from core.sweeps.launch import launch_sweep, log_tail, read_launch, stop_sweep
+from core.sweeps.record import FAILED, INTERRUPTED, RUNNING, STOPPED, TRIAL_FAILED, SweepError, SweepRecord, read_sweep
+from core.sweeps.results import METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves, trial_curves
+from core.sweeps.spec import MAX_TRIALS
+from dashboard.caches import get_data, get_store
+from dashboard.components.plotly_chart import plotly_chart
 from dashboard.labels import counted, duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
-from dashboard.playback import plotly_chart
-from dashboard.sweep_form import KEY, SweepRequest, load_spec, sweep_form_ui
-from dashboard.sweep_state import (chosen_sweep_id, run_listing, run_records, select_sweep, starting_sweeps,
-                                   sweep_label, sweep_records, sweep_trials)
+from dashboard.run_choice import RUN_QUERY_KEY
+from dashboard.runs.figures import validation_overlay_figure
+from dashboard.sweeps.figures import (
+    METRIC_LABELS,
+    accuracy_vs_value_figure,
+    axis_label,
+    batch_curves_figure,
+    parallel_coordinates_figure,
+)
+from dashboard.sweeps.form import KEY, SweepRequest, load_spec, sweep_form_ui
+from dashboard.sweeps.state import (
+    chosen_sweep_id,
+    run_listing,
+    run_records,
+    select_sweep,
+    starting_sweeps,
+    sweep_label,
+    sweep_records,
+    sweep_trials,
+)
 
 REFRESH_SECONDS = 1.5  # the trials table while a sweep runs (the issue asks for at most 2 s)
 TOP_K = 20  # past this many finished trials, parallel coordinates show only the best k (a slider)
@@ -144,7 +156,8 @@ def display_trials(table: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """The trials table as shown: state, epoch of epochs, varied values, accuracies in percent, and
     why a trial has no result (its error, or what is wrong with its run) when any has none."""
     shown = pd.DataFrame({"State": table["state"],
-                          "Epoch": [f"{epoch} / {epochs}" for epoch, epochs in zip(table["epoch"], table["epochs"])]})
+                          "Epoch": [f"{epoch} / {epochs}"
+                                    for epoch, epochs in zip(table["epoch"], table["epochs"], strict=False)]})
     for name in varied:
         shown[axis_label(name)] = table[name].map(format_value)
     shown["Validation acc. (%)"] = table["validation_accuracy"] * 100
@@ -257,13 +270,13 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
     if len(done) > TOP_K:
         count = st.slider("Show the best", 2, len(done), TOP_K, key=KEY + "top_k", help="Trials, by accuracy")
         shown = top_trials(table, count, metric)
-    # The page's own light chart (dashboard/playback.py), not st.plotly_chart: see plotly_chart there.
-    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)), plotly_js_url(),
+    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart there.
+    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)),
                  key=KEY + "parcoords")
     fields = [name for name in varied if name != "seed"]
     if fields:
         summary = seed_summary(table, varied, metric)
-        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric), plotly_js_url(),
+        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric),
                      key=KEY + "vs_value")
     curves = trial_curves(get_store(), table, varied)
     names = {row.run_id: row.name if isinstance(row.name, str) else " · ".join(
@@ -273,7 +286,7 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
         figure = batch_curves_figure(trial_batch_curves(get_store(), table, varied), curves, color_by, names=names)
     else:
         figure = validation_overlay_figure(curves, color_by, names=names)
-    plotly_chart(figure, plotly_js_url(), key=KEY + "curves")
+    plotly_chart(figure, key=KEY + "curves")
     links = pd.DataFrame(trial_links(done["run_id"]))
     shown_table = pd.concat([display_trials(done, varied).drop(columns=["State", "Epoch"]).reset_index(drop=True),
                              links], axis=1)

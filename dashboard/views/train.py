@@ -13,21 +13,34 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import is_run_id
-from core.job import QUEUED, JobSnapshot
-from core.run_format import RunError
-from dashboard.common import (RUN_QUERY_KEY, get_job_manager, get_store, live_plotly_chart, select_run,
-                              selected_run_id)
-from dashboard.figures_training import empty_curves_spec, training_curves_spec
+from core.runs.format import RunError
+from core.runs.job import QUEUED, JobSnapshot
+from dashboard.caches import get_job_manager, get_store
+from dashboard.components.live_chart import live_plotly_chart
 from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
-from dashboard.train_form import KEY, apply_config, config_form_ui
-from dashboard.train_result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
-from dashboard.train_state import (RERUN_PAGE, TAB_JOB, Shown, TabJob, interrupted_runs, retrain,
-                                   shown_run_id, start_training, stop_job, tab_token, watch_job, what_is_shown)
+from dashboard.run_choice import RUN_QUERY_KEY, select_run, sync_chosen_run_id
+from dashboard.train.figures import empty_curves_spec, training_curves_spec
+from dashboard.train.form import KEY, apply_config, config_form_ui
+from dashboard.train.result import MESSAGE_LIMIT, finished_job_ui, headline, run_result_ui
+from dashboard.train.state import (
+    RERUN_PAGE,
+    TAB_JOB,
+    Shown,
+    TabJob,
+    interrupted_runs,
+    retrain,
+    shown_run_id,
+    start_training,
+    stop_job,
+    tab_token,
+    watch_job,
+    what_is_shown,
+)
 
 REFRESH_SECONDS = 1.0
 STOPPING_REFRESH_SECONDS = 0.25
 JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it the class st-key-<key>
-# The job area's look, in train_job_area.css (no comments in it: st.html drops a style with them).
+# The job area's look, in dashboard/train/job_area.css (no comments in it: st.html drops a style with them).
 # First, no transitions: Streamlit fades each redrawn element in over a second and eases the
 # progress bar over half a second; redrawn every second, that kept the browser animating without
 # a pause, and on a 2-core machine the compositing took 5-10% off the training's speed (measured).
@@ -36,7 +49,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
 # attribute, checked by tests/test_browser.py): while that is not CONNECTED, the job area says so
 # and hides the progress bar, whose frozen "time left" would still show behind Streamlit's box.
-JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train_job_area.css"
+JOB_AREA_CSS = Path(__file__).resolve().parent.parent / "train" / "job_area.css"
 DISMISSED = KEY + "dismissed_interruptions"  # run ids whose interruption notice this tab closed
 
 
@@ -169,7 +182,7 @@ def job_view_ui(run_id: str | None) -> dict:
         return live_job_ui(job.snapshot(), owned=job.is_owned_by(tab_token()))
     if job is not None and tab_job is not None and tab_job.run_id == run_id:
         snapshot = job.snapshot()  # this tab's job has ended: say how, in its own words
-        if snapshot.record is not None and snapshot.record.has_artifacts and selected_run_id() != run_id:
+        if snapshot.record is not None and snapshot.record.has_artifacts and sync_chosen_run_id() != run_id:
             select_run(run_id)  # the job this tab submitted becomes the run the other pages show
         return finished_job_ui(snapshot)
     if run_id is not None:

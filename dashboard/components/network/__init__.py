@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.numpy_trace import NetworkWeights
+from core.nn.weights import NetworkWeights
 
 NETWORK_JS = Path(__file__).resolve().parent / "network.js"
 # network.js refuses any other format or version: bump both together when the payload changes.

@@ -1,8 +1,8 @@
 // The trained network in the browser: its forward pass and the MNIST-style preparation of a drawing,
 // so a page (or an offline report) can read a digit while it is being drawn, with no server.
 //
-// Both follow core exactly: the forward pass is core/numpy_trace.py forward_pass (Keras 3's SimpleRNN,
-// LSTM and GRU cells) in float64, the preparation is core/preprocess.py mnist_steps, including Pillow's
+// Both follow core exactly: the forward pass is core/inspect/forward.py forward_pass (Keras 3's SimpleRNN,
+// LSTM and GRU cells) in float64, the preparation is core/inspect/own_digit.py mnist_steps, including Pillow's
 // bilinear resampling; tests/test_network_js.py and tests/test_network_prepare_js.py compare them.
 //
 // One file, two ways in. As a classic <script> (an offline HTML file inlines it) and at the head of a
@@ -20,7 +20,7 @@
   const GATES = {rnn: 1, lstm: 4, gru: 3};  // blocks of `units` columns in the kernels
   const PAYLOAD_FORMAT = "rnn-network";  // the payload's writer is dashboard/components/network
   const PAYLOAD_VERSION = 1;
-  // core/preprocess.py's constants.
+  // core/inspect/own_digit.py's constants.
   const DIGIT_BOX = 20;
   const MNIST_CENTRE = IMAGE_SIZE / 2;
   const MIN_CONTRAST = 0.15;
@@ -195,7 +195,7 @@
       }
     }
 
-    // logits_t = h_t V + b_v and their softmax, as core.numpy_trace.trace_states and core.analysis.softmax.
+    // logits_t = h_t V + b_v and their softmax, as core.inspect.forward.trace_states and core.nn.weights.softmax.
     readout(row) {
       const {units, readoutKernel, readoutBias} = this;
       const {hidden, logits, probabilities} = this.trace;
@@ -218,7 +218,7 @@
     return 1 / (1 + Math.exp(-value));
   }
 
-  // The shapes a cell of `units` needs, as core.numpy_trace.NetworkWeights checks them.
+  // The shapes a cell of `units` needs, as core.nn.weights.NetworkWeights checks them.
   function expectedShapes(cell, units) {
     const width = GATES[cell] * units;
     return {
@@ -270,7 +270,7 @@
   }
 
   // ---------------------------------------------------------------------------------------------
-  // MNIST's preparation of a drawing (core/preprocess.py mnist_steps)
+  // MNIST's preparation of a drawing (core/inspect/own_digit.py mnist_steps)
 
   // numpy's sum of a float64 array (pairwise summation, 8 accumulators on blocks of up to 128 values),
   // bit for bit: values[start .. start + count).
