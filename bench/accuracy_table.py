@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from core.runs.format import COMPLETE  # noqa: E402 - after the path set-up
+from core.runs.format import RunStatus  # noqa: E402 - after the path set-up
 
 # Row name -> CLI flags. Tutorial defaults for the reference cells.
 ROWS: dict[str, list[str]] = {
@@ -61,7 +61,7 @@ def train_once(flags: list[str], seed: int, runs_dir: str | None) -> dict:
         raise RuntimeError(f"`{shlex.join(command)}` failed (exit {completed.returncode}):\n"
                            f"{completed.stderr[-2000:]}")
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
-    if summary["status"] != COMPLETE:
+    if summary["status"] != RunStatus.COMPLETE:
         raise RuntimeError(f"`{shlex.join(command)}` ended {summary['status']}")
     return summary
 

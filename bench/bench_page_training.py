@@ -30,7 +30,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.runs.format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
+from core.runs.format import RunRecord, RunStatus  # noqa: E402 - after the path set-up
 from core.runs.store import RunStore  # noqa: E402
 from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
 
@@ -90,7 +90,8 @@ def cli_samples_per_second(seed: int, runs_dir: Path) -> float:
 def finished_page_run(runs_dir: Path, seed: int) -> RunRecord | None:
     """The page's run with this seed, once it is complete."""
     records, _ = RunStore(runs_dir).list_runs()  # a run being written lists as running, or damaged
-    return next((record for record in records if record.config.seed == seed and record.status == COMPLETE), None)
+    return next((record for record in records
+                 if record.config.seed == seed and record.status == RunStatus.COMPLETE), None)
 
 
 def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pid: int) -> tuple[float, dict]:

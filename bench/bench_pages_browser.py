@@ -41,6 +41,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from dashboard.testing import (clean_up_work_dir, launch_chromium, new_page, start_streamlit,  # noqa: E402
                                stop_streamlit, wait_until_settled)
+from core.runs.format import RunStatus  # noqa: E402
 
 UI_SECONDS = 300  # a first view on a busy 2-core machine loads TensorFlow and computes a run's analysis
 WARM_UP_VIEWS = 2
@@ -95,7 +96,7 @@ def prepare_runs(runs_dir: Path, given: Path | None) -> tuple[str, str]:
                          "--seeds", "0", "1"], ["train", "--epochs", "1"]):
             subprocess.run([sys.executable, "-m", "core", *command, "--runs-dir", str(runs_dir)], cwd=PROJECT_ROOT,
                            check=True, capture_output=True)
-    runs = [row for row in core_json(["runs", "--runs-dir", str(runs_dir)]) if row["status"] == "complete"]
+    runs = [row for row in core_json(["runs", "--runs-dir", str(runs_dir)]) if row["status"] == RunStatus.COMPLETE]
     sweeps = core_json(["sweeps", "--runs-dir", str(runs_dir)])
     if not runs or not sweeps:
         raise SystemExit(f"{runs_dir} needs a complete run and a sweep")

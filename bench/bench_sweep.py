@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.runs.format import RunStatus  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.spec import Axis, SweepSpec, default_cpus_per_trial  # noqa: E402
 
@@ -32,7 +33,7 @@ SEEDS = (0, 1)
 
 def _trial_seconds(runs_dir: Path) -> list[float]:
     records, damaged = RunStore(runs_dir).list_runs()
-    if damaged or any(record.status != "complete" for record in records):
+    if damaged or any(record.status != RunStatus.COMPLETE for record in records):
         raise RuntimeError(f"not every run under {runs_dir} is complete: {damaged}")
     return [record.info["timings"]["wall_seconds"] for record in records]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
+
+if TYPE_CHECKING:
+    from core.runs.format import RunStatus
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class EpochEnded:
 @dataclass(frozen=True)
 class TrainingFinished:
     run_id: str
-    status: str  # complete / stopped / failed
+    status: RunStatus  # complete, stopped or failed
     test_loss: float | None
     test_accuracy: float | None
     best_validation_accuracy: float | None

@@ -26,7 +26,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 import core.sweeps.driver as sweep_ray  # noqa: E402
 from core.config import RNNConfig, fingerprint  # noqa: E402
-from core.runs.format import COMPLETE, STATUS_FILE  # noqa: E402
+from core.runs.format import STATUS_FILE, RunStatus  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.driver import run_sweep  # noqa: E402
 from core.sweeps.record import read_sweep  # noqa: E402
@@ -104,12 +104,12 @@ def test_run_files_come_back_through_ray(two_nodes, mnist, tmp_path, monkeypatch
     assert set(received) == {trial["run_id"] for trial in info["trials"]}
     for run_id, files in received.items():
         record = store.read_run(run_id)
-        assert record.status == COMPLETE
+        assert record.status == RunStatus.COMPLETE
         for name, content in files.items():
             assert (record.run_dir / name).read_bytes() == content
     assert not str(worker_temporary).startswith(str(store.root))
     assert [path.name for path in Path(worker_temporary).glob("rnn-sweep-trial-*")] == []  # cleaned up
-    assert read_sweep(store.root, spec.fingerprint()).status == COMPLETE
+    assert read_sweep(store.root, spec.fingerprint()).status == RunStatus.COMPLETE
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +125,12 @@ def test_sweep_lands_four_complete_runs(swept, mnist):
     """Check a 4-trial sweep leaves 4 complete, verified runs under the configs' run ids, and a complete record."""
     store, info, updates = swept
     expected = {fingerprint(config, mnist.identity) for config in FOUR_TRIALS.expand()}
-    assert info["status"] == COMPLETE and {trial["run_id"] for trial in info["trials"]} == expected
+    assert info["status"] == RunStatus.COMPLETE and {trial["run_id"] for trial in info["trials"]} == expected
     for run_id in expected:
         record = store.read_run(run_id)  # verifies every sha256
-        assert record.status == COMPLETE and record.config.hidden_units == 16
+        assert record.status == RunStatus.COMPLETE and record.config.hidden_units == 16
     record = read_sweep(store.root, FOUR_TRIALS.fingerprint())
-    assert record.status == COMPLETE and record.count("complete") == 4
+    assert record.status == RunStatus.COMPLETE and record.count("complete") == 4
     assert all(trial["epoch"] == 1 and 0 < trial["validation_accuracy"] <= 1 for trial in record.trials)
     # Progress streamed: the epochs done grew to all four epochs over the updates.
     assert updates[0].epochs_done == 0 and updates[-1].epochs_done == updates[-1].epochs_total == 4
@@ -154,7 +154,7 @@ def test_rerun_trains_nothing(swept, mnist):
               for run_id in (trial["run_id"] for trial in swept[1]["trials"])}
     updates = []
     info = run_sweep(store, FOUR_TRIALS, mnist, on_update=updates.append)
-    assert [trial["state"] for trial in info["trials"]] == ["cached"] * 4 and info["status"] == COMPLETE
+    assert [trial["state"] for trial in info["trials"]] == ["cached"] * 4 and info["status"] == RunStatus.COMPLETE
     assert updates[-1].epochs_total == 0
     assert {run_id: (store.run_dir(run_id) / STATUS_FILE).stat().st_mtime_ns for run_id in before} == before
 

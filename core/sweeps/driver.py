@@ -29,9 +29,8 @@ from core.sweeps.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, 
                               runtime_env)
 from core.runs.format import RunError
 from core.runs.store import RunStore
-from core.sweeps.record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
-                               STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
-                               UNFINISHED_STATES, SweepError, driver_lock, write_spec, write_sweep_status)
+from core.sweeps.record import (UNFINISHED_STATES, SweepError, SweepStatus, TrialState, driver_lock, write_spec,
+                               write_sweep_status)
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 from core.sweeps.trial import ProgressInbox, pack_mnist, receive_run, train_trial
 
@@ -88,7 +87,7 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
 def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
                 before_training) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "sweep_id": sweep_id, "status": RUNNING, "started_at": _now(), "finished_at": None,
+        "sweep_id": sweep_id, "status": SweepStatus.RUNNING, "started_at": _now(), "finished_at": None,
         "data_identity": data.identity, "address": address or os.environ.get("RAY_ADDRESS") or None,
         "pid": os.getpid(), "host": socket.gethostname(), "trials": [], "error": None,
     }
@@ -97,7 +96,8 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     for config in configs:
         run_id = fingerprint(config, data.identity)
         cached = store.find_complete(run_id)
-        trial = {"run_id": run_id, "values": spec.trial_values(config), "state": CACHED if cached else PENDING,
+        trial = {"run_id": run_id, "values": spec.trial_values(config),
+                 "state": TrialState.CACHED if cached else TrialState.PENDING,
                  "epoch": cached.info["epochs_done"] if cached else 0, "validation_accuracy": None,
                  "validation_loss": None, "error": None}
         if cached is not None:
@@ -138,17 +138,17 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
             ray.shutdown()
         for trial in info["trials"]:
             # Trials handed to Ray are cut off; those never handed to it stay pending when the driver failed.
-            if trial["state"] in UNFINISHED_STATES and not (info["error"] and trial["state"] == PENDING):
-                trial["state"] = TRIAL_STOPPED
+            if trial["state"] in UNFINISHED_STATES and not (info["error"] and trial["state"] == TrialState.PENDING):
+                trial["state"] = TrialState.STOPPED
                 stopped = True
         if info["error"]:
-            info["status"] = SWEEP_FAILED
+            info["status"] = SweepStatus.FAILED
         elif stopped:
-            info["status"] = SWEEP_STOPPED
-        elif any(trial["state"] == TRIAL_FAILED for trial in info["trials"]):
-            info["status"] = SWEEP_FAILED
+            info["status"] = SweepStatus.STOPPED
+        elif any(trial["state"] == TrialState.FAILED for trial in info["trials"]):
+            info["status"] = SweepStatus.FAILED
         else:
-            info["status"] = SWEEP_COMPLETE
+            info["status"] = SweepStatus.COMPLETE
         info["finished_at"] = _now()
         publish()
     return info
@@ -166,7 +166,7 @@ def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, shoul
     pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
-        by_run_id[run_id]["state"] = QUEUED  # running once its worker reports that it started
+        by_run_id[run_id]["state"] = TrialState.QUEUED  # running once its worker reports that it started
     publish()
     try:
         while pending:
@@ -199,13 +199,13 @@ def _collect(store: RunStore, ref, trial: dict[str, Any], run_id: str, cancelled
         if result["run_id"] != run_id:
             raise RunError(f"the worker trained run {result['run_id']}, expected {run_id}")
         record = receive_run(store, run_id, result["files"])
-        trial.update(state=TRIAL_COMPLETE, epoch=record.info["epochs_done"],
+        trial.update(state=TrialState.COMPLETE, epoch=record.info["epochs_done"],
                      validation_accuracy=record.metric("best_validation_accuracy"))
     except Exception as error:  # noqa: BLE001 - a trial's failure must not stop the sweep
         if cancelled:
-            trial.update(state=TRIAL_STOPPED)
+            trial.update(state=TrialState.STOPPED)
         else:
-            trial.update(state=TRIAL_FAILED, error=_one_line(error))
+            trial.update(state=TrialState.FAILED, error=_one_line(error))
 
 
 def _drain(progress, by_run_id: dict[str, dict[str, Any]]) -> bool:
@@ -215,10 +215,10 @@ def _drain(progress, by_run_id: dict[str, dict[str, Any]]) -> bool:
     changed = False
     for report in ray.get(progress.take.remote()):
         trial = by_run_id.get(report["run_id"])
-        if trial is None or trial["state"] not in (QUEUED, TRIAL_RUNNING):
+        if trial is None or trial["state"] not in (TrialState.QUEUED, TrialState.RUNNING):
             continue
-        if trial["state"] == QUEUED:
-            trial["state"] = TRIAL_RUNNING
+        if trial["state"] == TrialState.QUEUED:
+            trial["state"] = TrialState.RUNNING
             changed = True
         if report["epoch"] > trial["epoch"]:
             trial.update(epoch=report["epoch"], validation_accuracy=report["validation_accuracy"],

@@ -27,7 +27,7 @@ from typing import Any
 
 from core.sweeps.ray_connect import PROJECT_ROOT, check_address
 from core.atomic_files import atomic_write_json, read_json
-from core.sweeps.record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
+from core.sweeps.record import SPEC_FILE, SweepError, SweepStatus, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 
 LAUNCH_FILE = "launch.json"
@@ -145,7 +145,7 @@ def stop_sweep(runs_root: Path, sweep_id: str) -> str:
     """Ask a running sweep's driver to stop (SIGINT: it cancels unfinished trials and keeps finished
     ones). Returns what was done, for the page; ValueError when it cannot be stopped from here."""
     record = read_sweep(runs_root, sweep_id)  # read now: the page's copy may be seconds old
-    if record.status != RUNNING:
+    if record.status != SweepStatus.RUNNING:
         raise ValueError(f"sweep {sweep_id} is {record.status}, not running; nothing to stop")
     if record.info["host"] != socket.gethostname():
         raise ValueError(f"sweep {sweep_id} runs on {record.info['host']}; stop it there (Ctrl-C)")

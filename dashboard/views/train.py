@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.config import is_run_id
-from core.runs.job import QUEUED, JobSnapshot
+from core.runs.job import JobSnapshot, JobStatus
 from core.runs.format import RunError
 from dashboard.caches import get_job_manager, get_store
 from dashboard.components.live_chart import live_plotly_chart
@@ -55,7 +55,7 @@ def queue_ui(shown_run_id: str | None) -> None:
         st.markdown("**Training queue** — one training at a time, shared by every browser tab")
         for snapshot in running + queued:
             text_column, button_column = st.columns([5, 1], vertical_alignment="center")
-            if snapshot.status == QUEUED:
+            if snapshot.status == JobStatus.QUEUED:
                 text_column.markdown(f":material/schedule: `{snapshot.run_id}` waiting, #{line[snapshot.run_id]} "
                                      f"in line — {describe(snapshot.config)}")
                 owned = manager.job(snapshot.run_id).is_owned_by(tab_token())
@@ -74,7 +74,7 @@ def queue_ui(shown_run_id: str | None) -> None:
 
 def progress_ui(snapshot: JobSnapshot) -> None:
     """The progress bar: epoch, iteration, samples/s and time left, or what the job waits for."""
-    if snapshot.status == QUEUED:
+    if snapshot.status == JobStatus.QUEUED:
         ahead = [queued.run_id for queued in get_job_manager().queued()]
         position = ahead.index(snapshot.run_id) + 1 if snapshot.run_id in ahead else 1
         st.progress(0.0, text=f"Waiting in the queue (#{position}): another training is using the CPU.")

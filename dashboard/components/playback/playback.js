@@ -29,6 +29,9 @@
   }
 
   const PLOTS = ["inspect", "lines", "path"];
+  // The slider's range until Python's first data arrives; from then on it is data.timesteps, which
+  // Python sends (core/data/mnist.py IMAGE_SIZE). The one copy of that number on the JS side.
+  const TIMESTEPS_BEFORE_DATA = 28;
   const REPORT_DELAY_MS = 600;  // after the slider's last move, the timestep goes back to Python
 
   // The figure without the highlights this component draws itself: the row outlines and the vertical
@@ -118,14 +121,14 @@
     const label = element("label", "rnn-playback-label", controls);
     element("span", "", label, "Timestep t (the image row just read)");
     const slider = element("input", "rnn-playback-slider", label);
-    Object.assign(slider, {type: "range", min: "1", max: "28", step: "1"});
+    Object.assign(slider, {type: "range", min: "1", max: String(TIMESTEPS_BEFORE_DATA), step: "1"});
     slider.setAttribute("aria-label", "Timestep t (the image row just read)");
     const readout = element("span", "rnn-playback-t", controls);
     const grid = element("div", "rnn-playback-grid", root);
     const status = element("div", "rnn-playback-status", root);
 
     const view = {
-      timestep: 28, timesteps: 28, frameMs: 200, digest: null, panels: [], timer: null,
+      timestep: TIMESTEPS_BEFORE_DATA, timesteps: TIMESTEPS_BEFORE_DATA, frameMs: 200, digest: null, panels: [], timer: null,
       setStateValue: null, reported: null, pythonTimestep: null, reportTimer: null, drawing: Promise.resolve(),
     };
 
