@@ -11,13 +11,13 @@ import os
 import platform
 import socket
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pandas as pd
 from filelock import Timeout
 
 from core import __version__
+from core.atomic_files import utc_timestamp
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
@@ -29,10 +29,6 @@ from core.runs.names import read_run_name, write_run_name
 from core.runs.store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _versions() -> dict[str, str]:
@@ -92,7 +88,7 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     if name is not None:
         write_run_name(run_dir, name)
     info: dict[str, Any] = {
-        "status": RunStatus.RUNNING, "started_at": _now(), "pid": os.getpid(), "host": socket.gethostname(),
+        "status": RunStatus.RUNNING, "started_at": utc_timestamp(), "pid": os.getpid(), "host": socket.gethostname(),
         "data_source": data.source, "versions": _versions(), "epochs_done": 0,
     }
     write_status(run_dir, info)
@@ -111,7 +107,7 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     except BaseException as error:
         # Training or saving failed (a bug, a kill signal, a full disk): say so on disk if we
         # still can; earlier runs are untouched because every write here is atomic and local.
-        info.update(status=RunStatus.FAILED, finished_at=_now(), error=f"{type(error).__name__}: {error}")
+        info.update(status=RunStatus.FAILED, finished_at=utc_timestamp(), error=f"{type(error).__name__}: {error}")
         for name in ("files", "sizes", "metrics"):
             info.pop(name, None)
         try:
@@ -138,7 +134,7 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
     analysis_seconds = _save_analysis(run_dir, config, data, on_event) if status == RunStatus.COMPLETE else None
     info.update(
         status=status,
-        finished_at=_now(),
+        finished_at=utc_timestamp(),
         epochs_done=int(outcome.epoch_history["epoch"].max()) if len(outcome.epoch_history) else 0,
         metrics={
             "test_loss": outcome.test_loss,

@@ -18,11 +18,11 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from filelock import Timeout
 
+from core.atomic_files import utc_timestamp
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.sweeps.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
@@ -46,10 +46,6 @@ class TrialUpdate:
     trials: list[dict[str, Any]]  # the status file's trials, current
     epochs_done: int  # over the trials that train in this sweep (cache hits excluded)
     epochs_total: int
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _one_line(error: BaseException) -> str:
@@ -87,7 +83,7 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
 def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
                 before_training) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "sweep_id": sweep_id, "status": SweepStatus.RUNNING, "started_at": _now(), "finished_at": None,
+        "sweep_id": sweep_id, "status": SweepStatus.RUNNING, "started_at": utc_timestamp(), "finished_at": None,
         "data_identity": data.identity, "address": address or os.environ.get("RAY_ADDRESS") or None,
         "pid": os.getpid(), "host": socket.gethostname(), "trials": [], "error": None,
     }
@@ -149,7 +145,7 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
             info["status"] = SweepStatus.FAILED
         else:
             info["status"] = SweepStatus.COMPLETE
-        info["finished_at"] = _now()
+        info["finished_at"] = utc_timestamp()
         publish()
     return info
 
