@@ -37,11 +37,6 @@ class Progress:
     elapsed_seconds: float  # training time so far, evaluation excluded
     samples_per_second: float
 
-    @property
-    def seconds_left(self) -> float:
-        done = max(self.iteration, 1)
-        return self.elapsed_seconds / done * (self.total_iterations - self.iteration)
-
 
 @dataclass(frozen=True)
 class BatchLogged:
