@@ -31,7 +31,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # The job area's look, in dashboard/train/job_area.css (no comments in it: st.html drops a style with them).
 # First, no transitions: Streamlit fades each redrawn element in over a second and eases the
 # progress bar over half a second; redrawn every second, that kept the browser animating without
-# a pause, and on a 2-core machine the compositing took 5-10% off the training's speed (measured).
+# a pause, and the compositing took cores from the training beside it.
 # Second, a notice when the server is gone: the page keeps its last progress text ("about 11 s
 # left") under greyed widgets, and once Streamlit's "Connection error" box is closed nothing says
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test

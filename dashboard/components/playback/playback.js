@@ -7,7 +7,7 @@
 // ring on the PCA path) are hidden in the plots and redrawn as absolutely placed elements over them,
 // at the pixels Plotly would use. Moving the timestep then only moves those elements: a frame costs
 // well under a millisecond. A Plotly.relayout of a shape recalculates the whole figure (its heatmaps
-// too, as shapes can change an autoranged axis): 100-400 ms per figure on a loaded 2-core machine.
+// too, as shapes can change an autoranged axis), far too slow to run per frame.
 //
 // One file, two ways in (as dashboard/components/network/network.js): as a classic <script> after
 // plotly_chart.js (an offline HTML file can inline both) and in the Streamlit component's ES module
