@@ -98,8 +98,9 @@ def test_run_files_come_back_through_ray(two_nodes, mnist, tmp_path, monkeypatch
     original = sweep_ray.receive_run
     monkeypatch.setattr(sweep_ray, "receive_run", spy)
     spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),))
-    info = sweep_ray.run_sweep(store, spec, mnist, resources={WORKER_RESOURCE: 1},
-                               before_training=_OnWorkerNode(worker_node_id, str(worker_temporary)))
+    monkeypatch.setattr(sweep_ray, "TRIAL_HOOKS", sweep_ray.TrialHooks(
+        resources={WORKER_RESOURCE: 1}, before_training=_OnWorkerNode(worker_node_id, str(worker_temporary))))
+    info = sweep_ray.run_sweep(store, spec, mnist)
     assert [trial["state"] for trial in info["trials"]] == ["complete", "complete"], info["trials"]
     assert set(received) == {trial["run_id"] for trial in info["trials"]}
     for run_id, files in received.items():
@@ -208,11 +209,12 @@ def _fail_on_high_learning_rate(config: RNNConfig) -> None:
         raise RuntimeError(f"injected failure for learning_rate={config.learning_rate}\nsecond line")
 
 
-def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path):
+def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path, monkeypatch):
     """Check a trial that raises is marked failed with its one-line error while the other completes."""
     store = RunStore(tmp_path)
     spec = SweepSpec(BASE.replace(seed=5), (Axis("learning_rate", values=(0.001, 0.003)),))
-    info = run_sweep(store, spec, mnist, before_training=_fail_on_high_learning_rate)
+    monkeypatch.setattr(sweep_ray, "TRIAL_HOOKS", sweep_ray.TrialHooks(before_training=_fail_on_high_learning_rate))
+    info = run_sweep(store, spec, mnist)
     good, bad = info["trials"]
     assert good["state"] == "complete" and store.find_complete(good["run_id"]) is not None
     assert bad["state"] == "failed" and bad["error"] == "RuntimeError: injected failure for learning_rate=0.003"

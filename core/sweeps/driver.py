@@ -39,6 +39,19 @@ CANCEL_GRACE_SECONDS = 10.0  # after a polite cancel, how long before running ta
 
 
 @dataclass(frozen=True)
+class TrialHooks:
+    """Seams for tests only, which replace the module's TRIAL_HOOKS with monkeypatch; no caller sets them."""
+
+    # Custom resources (name -> amount) every trial asks for: pins the trials to the nodes that have them.
+    resources: dict[str, float] | None = None
+    # Runs in the worker before a trial trains (to check where it runs, or to make it fail).
+    before_training: Callable[[RNNConfig], None] | None = None
+
+
+TRIAL_HOOKS = TrialHooks()
+
+
+@dataclass(frozen=True)
 class TrialUpdate:
     """What the driver reports to its caller after every change of a trial's state or metrics."""
 
@@ -56,13 +69,12 @@ def _one_line(error: BaseException) -> str:
 
 def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: str | None = None,
               max_trials: int = MAX_TRIALS, on_update: Callable[[TrialUpdate], None] = lambda update: None,
-              should_stop: Callable[[], bool] = lambda: False, resources: dict[str, float] | None = None,
-              before_training: Callable[[RNNConfig], None] | None = None) -> dict[str, Any]:
+              should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Train every trial of spec that the store does not hold complete; return the final status.
 
     Holds the sweep's driver lock throughout. A trial that raises is marked failed and the sweep
     goes on; should_stop() (or KeyboardInterrupt) cancels unfinished trials and marks the sweep
-    stopped, keeping finished ones. resources pins trials to nodes with a custom resource.
+    stopped, keeping finished ones.
     Raises RayUnavailable when Ray is missing or unreachable, ValueError on a bad spec; an error of
     the driver itself is written into the sweep's status (its field "error") before it is raised.
     """
@@ -74,14 +86,15 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
     except Timeout:
         raise SweepError(f"sweep {sweep_id} is being run by another process") from None
     try:
-        return _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
-                           before_training)
+        return _run_locked(store=store, spec=spec, configs=configs, data=data, address=address, on_update=on_update,
+                           should_stop=should_stop)
     finally:
         lock.release()
 
 
-def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
-                before_training) -> dict[str, Any]:
+def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], data: MnistSplit, address: str | None,
+                on_update: Callable[[TrialUpdate], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
+    sweep_id = spec.fingerprint()
     info: dict[str, Any] = {
         "sweep_id": sweep_id, "status": SweepStatus.RUNNING, "started_at": utc_timestamp(), "finished_at": None,
         "data_identity": data.identity, "address": address or os.environ.get("RAY_ADDRESS") or None,
@@ -117,8 +130,8 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
         if to_train:
             packed = pack_mnist(data)
             mode = connect(address, object_store_bytes_for(packed), spec)
-            stopped = _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
-                                    before_training)
+            stopped = _train_on_ray(store=store, spec=spec, mode=mode, packed=packed, to_train=to_train,
+                                    by_run_id=by_run_id, publish=publish, should_stop=should_stop)
     except RayUnavailable as error:
         info["error"] = str(error)  # already one line, naming the address
         raise
@@ -150,16 +163,19 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     return info
 
 
-def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
-                  before_training) -> bool:
+def _train_on_ray(*, store: RunStore, spec: SweepSpec, mode: str, packed: dict[str, Any],
+                  to_train: list[tuple[str, RNNConfig]], by_run_id: dict[str, dict[str, Any]],
+                  publish: Callable[[], None], should_stop: Callable[[], bool]) -> bool:
     """Submit the trials, collect their runs and progress; returns True when stopped."""
     import ray
 
+    hooks = TRIAL_HOOKS
+
     progress = ray.remote(num_cpus=0)(ProgressInbox).remote()
     data_ref = ray.put(packed)
-    task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=resources or {},
+    task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=hooks.resources or {},
                                            runtime_env=runtime_env(spec, mode), max_retries=0)
-    pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
+    pending = {task.remote(config.to_dict(), data_ref, progress, hooks.before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
         by_run_id[run_id]["state"] = TrialState.QUEUED  # running once its worker reports that it started
