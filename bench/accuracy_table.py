@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.runs.format import COMPLETE
+from core.runs.format import RunStatus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def train_once(flags: list[str], seed: int, runs_dir: str | None) -> dict:
         raise RuntimeError(f"`{shlex.join(command)}` failed (exit {completed.returncode}):\n"
                            f"{completed.stderr[-2000:]}")
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
-    if summary["status"] != COMPLETE:
+    if summary["status"] != RunStatus.COMPLETE:
         raise RuntimeError(f"`{shlex.join(command)}` ended {summary['status']}")
     return summary
 

@@ -47,11 +47,12 @@ def main() -> None:
     from core.data.mnist import load_mnist
     from core.inspect.attribution import attribute_with
     from core.inspect.backward import logits_and_input_gradients
-    from core.runs.format import COMPLETE
+    from core.runs.format import RunStatus
     from core.runs.store import RunStore
 
     store = RunStore(arguments.runs_dir)
-    run_ids = arguments.run_id or [record.run_id for record in store.list_runs()[0] if record.status == COMPLETE]
+    run_ids = arguments.run_id or [record.run_id for record in store.list_runs()[0]
+                                   if record.status == RunStatus.COMPLETE]
     if not run_ids:
         sys.exit(f"no complete run in {store.root}; train one first (see this script's docstring)")
     images = load_mnist().test_images[: arguments.images]

@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.runs.format import COMPLETE, RunRecord
+from core.runs.format import RunRecord, RunStatus
 from core.runs.store import RunStore
 from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
@@ -89,7 +88,8 @@ def cli_samples_per_second(seed: int, runs_dir: Path) -> float:
 def finished_page_run(runs_dir: Path, seed: int) -> RunRecord | None:
     """The page's run with this seed, once it is complete."""
     records, _ = RunStore(runs_dir).list_runs()  # a run being written lists as running, or damaged
-    return next((record for record in records if record.config.seed == seed and record.status == COMPLETE), None)
+    return next((record for record in records
+                 if record.config.seed == seed and record.status == RunStatus.COMPLETE), None)
 
 
 def page_samples_per_second(page, url: str, seed: int, runs_dir: Path, server_pid: int) -> tuple[float, dict]:

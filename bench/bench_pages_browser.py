@@ -36,6 +36,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.runs.format import RunStatus
 from dashboard.testing import (
     clean_up_work_dir,
     launch_chromium,
@@ -100,7 +101,7 @@ def prepare_runs(runs_dir: Path, given: Path | None) -> tuple[str, str]:
                          "--seeds", "0", "1"], ["train", "--epochs", "1"]):
             subprocess.run([sys.executable, "-m", "core", *command, "--runs-dir", str(runs_dir)], cwd=PROJECT_ROOT,
                            check=True, capture_output=True)
-    runs = [row for row in core_json(["runs", "--runs-dir", str(runs_dir)]) if row["status"] == "complete"]
+    runs = [row for row in core_json(["runs", "--runs-dir", str(runs_dir)]) if row["status"] == RunStatus.COMPLETE]
     sweeps = core_json(["sweeps", "--runs-dir", str(runs_dir)])
     if not runs or not sweeps:
         raise SystemExit(f"{runs_dir} needs a complete run and a sweep")

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.runs.format import RunStatus
 from core.runs.store import RunStore
 from core.sweeps.spec import Axis, SweepSpec, default_cpus_per_trial
 
@@ -30,7 +31,7 @@ SEEDS = (0, 1)
 
 def _trial_seconds(runs_dir: Path) -> list[float]:
     records, damaged = RunStore(runs_dir).list_runs()
-    if damaged or any(record.status != "complete" for record in records):
+    if damaged or any(record.status != RunStatus.COMPLETE for record in records):
         raise RuntimeError(f"not every run under {runs_dir} is complete: {damaged}")
     return [record.info["timings"]["wall_seconds"] for record in records]
 

@@ -1,4 +1,5 @@
-"""Atomic file writes (a temporary name in the same folder, fsync, then rename) and the JSON reader beside them."""
+"""Atomic file writes (a temporary name in the same folder, fsync, then rename), the JSON reader beside
+them, and the timestamp the status files record."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+def utc_timestamp() -> str:
+    """Now, as the run, sweep and launch records write it: ISO 8601 in UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _create_temporary(path: Path) -> Path:

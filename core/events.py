@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.runs.format import RunStatus
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,6 @@ class Progress:
     total_iterations: int
     elapsed_seconds: float  # training time so far, evaluation excluded
     samples_per_second: float
-
-    @property
-    def seconds_left(self) -> float:
-        done = max(self.iteration, 1)
-        return self.elapsed_seconds / done * (self.total_iterations - self.iteration)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class EpochEnded:
 @dataclass(frozen=True)
 class TrainingFinished:
     run_id: str
-    status: str  # complete / stopped / failed
+    status: RunStatus  # complete, stopped or failed
     test_loss: float | None
     test_accuracy: float | None
     best_validation_accuracy: float | None

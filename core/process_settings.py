@@ -11,9 +11,28 @@ from __future__ import annotations
 import os
 import sys
 
-# The vanilla cell's training step cuts each batch into this many independent parts, one per core
-# of the 2-core machine it was tuned on (see core/nn/fused_step.py and bench/bench_training.py).
-TRAINING_SHARDS = 2
+# A batch cut in more parts than this leaves parts of a few images, whose matmuls are too small to
+# gain from a core of their own.
+MAX_TRAINING_SHARDS = 8
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the OS has one (a container or
+    taskset may allow fewer than the machine has), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks on this OS (macOS, Windows)
+        return os.cpu_count() or 1
+
+
+def training_shards() -> int:
+    """How many independent parts the vanilla cell's training step cuts each batch into: one per
+    CPU this process may use, so the parts' chains of small matmuls run side by side
+    (core/nn/fused_step.py), at most MAX_TRAINING_SHARDS."""
+    return max(1, min(available_cpus(), MAX_TRAINING_SHARDS))
+
+
+TRAINING_SHARDS = training_shards()
 
 # A step's matmuls, (50 x 128) @ (128 x 128), run no faster on two threads than on one, and the
 # hand-off costs more than it saves: one thread per op, and TRAINING_SHARDS ops at a time, so the
@@ -25,9 +44,10 @@ TENSORFLOW_ENVIRONMENT = {
     "TF_NUM_INTEROP_THREADS": str(TRAINING_SHARDS),
 }
 
-# NumPy's OpenBLAS starts one thread per core for every matmul. On the busy 2-core machine those
-# threads wait on each other: core/inspect/backward.py's backward pass took 560-790 ms per image with
-# them and 30 ms on one thread. One BLAS thread, then; a value the user set in either variable wins.
+# NumPy's OpenBLAS starts one thread per core for every matmul. The NumPy passes of the Hidden states
+# page multiply small matrices, where those threads spend longer waiting on each other (and on the
+# training beside them) than computing: one BLAS thread, then; a value the user set in either
+# variable wins.
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 BLAS_THREADS = 1
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core.config import PRESETS, RNNConfig, is_run_id
 from core.runs.compare import FIELD_ORDER, differing_fields
-from core.runs.format import COMPLETE, RunRecord
+from core.runs.format import RunRecord, RunStatus
 
 ECHO_LIMIT = 60  # characters of a URL value or file name repeated back to the user
 ID_PREFIX = 8  # characters of a run id that tell runs apart in a legend
@@ -184,13 +184,14 @@ def run_label(run_id: str, status: str, what: str = "", test_accuracy: float | N
     what (a damaged folder), its status and id: 'damaged · 0123456789abcdef'."""
     if not what:
         return f"{status} · {run_id}"
-    outcome = f"{test_accuracy:.2%}" if status == COMPLETE and test_accuracy is not None else status
+    outcome = f"{test_accuracy:.2%}" if status == RunStatus.COMPLETE and test_accuracy is not None else status
     return f"{what} · {outcome}"
 
 
 def _description_limit(statuses: Iterable[str]) -> int:
     """How long a description may be so that run_label's line stays within PICKER_LIMIT."""
-    longest = max((len(" · 100.00%") if status == COMPLETE else len(f" · {status}") for status in statuses), default=0)
+    longest = max((len(" · 100.00%") if status == RunStatus.COMPLETE else len(f" · {status}") for status in statuses),
+                  default=0)
     return PICKER_LIMIT - longest
 
 

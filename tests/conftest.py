@@ -9,7 +9,7 @@ import pytest
 from core.config import RNNConfig
 from core.data.mnist import MnistSplit, load_mnist
 from core.process_settings import configure_process
-from core.runs.format import COMPLETE, RunRecord
+from core.runs.format import RunRecord, RunStatus
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from tests.apptest_support import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
@@ -71,7 +71,7 @@ def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
     """A RunStore in a temporary folder holding one complete run of TINY_CONFIG."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
     record, cached = train_run(store, TINY_CONFIG, mnist)
-    assert not cached and record.status == COMPLETE
+    assert not cached and record.status == RunStatus.COMPLETE
     return store, record
 
 
@@ -99,7 +99,7 @@ def tiny_sweep(mnist, tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("sweep-runs"))
     for config in spec.expand():
         record, _ = train_run(store, config, mnist)
-        assert record.status == COMPLETE
+        assert record.status == RunStatus.COMPLETE
     return store, spec
 
 
@@ -113,5 +113,5 @@ def one_epoch_sweep(mnist, tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("one-epoch-sweep-runs"))
     for config in spec.expand():
         record, _ = train_run(store, config, mnist)
-        assert record.status == COMPLETE
+        assert record.status == RunStatus.COMPLETE
     return store, spec

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.config import fingerprint
-from core.runs.format import ANALYSIS_FILE, ARTIFACT_FILES, STATUS_FILE, RunRecord, read_status, write_config, write_status
+from core.runs.format import (ANALYSIS_FILE, ARTIFACT_FILES, STATUS_FILE, RunRecord, read_status, write_config,
+                              write_status)
 from core.runs.store import RunStore
 
 

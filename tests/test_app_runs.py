@@ -17,7 +17,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.config import STORAGE_FORMAT_VERSION
-from core.runs.format import PREDICTIONS_FILE, RUNNING, WEIGHTS_FILE, read_status, write_status
+from core.runs.format import PREDICTIONS_FILE, WEIGHTS_FILE, RunStatus, read_status, write_status
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.caches import get_job_manager
@@ -80,7 +80,7 @@ def _set_status(run_dir: Path, status: str) -> None:
     """Rewrite a copied run's status as a training in progress (or killed: no lock held) or a stop
     leaves it; a running run has no metrics and no verified files yet."""
     info = {**read_status(run_dir.name, run_dir), "status": status}
-    if status == RUNNING:
+    if status == RunStatus.RUNNING:
         info = {name: value for name, value in info.items() if name not in ("metrics", "files", "sizes")}
     write_status(run_dir, info)
 
@@ -274,7 +274,7 @@ def test_runs_page_says_a_linked_run_is_outside_the_chosen_sweep(runs_dir, tiny_
 def test_runs_page_retrains_an_unfinished_run(runs_dir, tiny_run, status):
     """Check an interrupted or stopped run offers Retrain, which queues its config and opens Train on it."""
     _, record = tiny_run
-    _set_status(runs_dir / record.run_id, RUNNING if status == "interrupted" else status)
+    _set_status(runs_dir / record.run_id, RunStatus.RUNNING if status == "interrupted" else status)
     app = _runs_page({"run": record.run_id})
     app.button(key="runs_retrain").click().run()
     assert not app.exception
@@ -298,7 +298,7 @@ def test_runs_page_retrain_needs_a_readable_config(runs_dir, second_run):
 
 def test_runs_page_offers_no_delete_or_weights_for_a_running_run(runs_dir, second_run):
     """Check a run being trained (its lock held) offers neither Delete nor its half-written weights."""
-    _set_status(runs_dir / second_run.run_id, RUNNING)
+    _set_status(runs_dir / second_run.run_id, RunStatus.RUNNING)
     lock = RunStore(runs_dir).lock(second_run.run_id)
     lock.acquire()
     try:

@@ -16,8 +16,7 @@ from streamlit.testing.v1 import AppTest
 from core.runs.format import PREDICTIONS_FILE
 from core.runs.store import RunStore
 from core.sweeps.launch import LOG_FILE
-from core.sweeps.record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
-                               read_sweep, sweep_dir)
+from core.sweeps.record import SweepStatus, TrialState, driver_lock, read_sweep, sweep_dir
 from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
 from tests.test_sweep_results import flip_a_byte, write_sweep_record
@@ -207,8 +206,8 @@ def test_a_failed_sweep_shows_the_drivers_error_and_log_as_plain_text(finished_s
     shown literally, its log as a code block, and offers Resume."""
     store, spec = finished_sweep
     run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
-    write_sweep_record(store.root, spec, mnist.identity, store, status=FAILED, error=HOSTILE_ERROR,
-                       states={run_id: PENDING for run_id in run_ids})
+    write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.FAILED, error=HOSTILE_ERROR,
+                       states={run_id: TrialState.PENDING for run_id in run_ids})
     log = f"$ python -m core sweep ...\npython -m core sweep: error: {HOSTILE_ERROR}\n"
     (sweep_dir(store.root, spec.fingerprint()) / LOG_FILE).write_text(log)
     app = _open()
@@ -240,8 +239,8 @@ def test_a_stopped_sweep_can_be_resumed_and_run_again_with_changes(finished_swee
     the same spec, and Run again with changes loads the spec into the form, which then is that sweep."""
     store, spec = finished_sweep
     run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
-    write_sweep_record(store.root, spec, mnist.identity, store, status=STOPPED,
-                       states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
+    write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.STOPPED,
+                       states={run_id: TrialState.STOPPED for run_id in run_ids[2:]})
     launched = []
     monkeypatch.setattr("core.sweeps.launch.launch_sweep", lambda *args, **options: launched.append((args, options)))
     app = _open(sweep=spec.fingerprint())
@@ -296,8 +295,8 @@ def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_t
     accuracies it has not got, and the form set to the same sweep says it runs and disables Start."""
     store, spec = finished_sweep
     run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
-    write_sweep_record(store.root, spec, mnist.identity, store, status=RUNNING,
-                       states={run_ids[2]: TRIAL_RUNNING, run_ids[3]: QUEUED})
+    write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.RUNNING,
+                       states={run_ids[2]: TrialState.RUNNING, run_ids[3]: TrialState.QUEUED})
     form = {f"train_{name}": value for name, value in SWEEP_BASE.to_dict().items()}
     with driver_lock(store.root, spec.fingerprint()):
         app = _open({**form, "sweeps_start": "Train form", "sweeps_train_subset": SWEEP_BASE.train_subset,

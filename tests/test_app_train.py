@@ -16,8 +16,8 @@ from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.runs.job import CANCELLED, FAILED, QUEUED, RUNNING
-from core.runs.format import COMPLETE, INTERRUPTED, STOPPED, read_status, write_status
+from core.runs.job import JobStatus
+from core.runs.format import RunStatus, read_status, write_status
 from core.runs.store import RunStore
 from dashboard.caches import get_job_manager
 from tests.conftest import TINY_CONFIG
@@ -167,7 +167,7 @@ def test_train_page_trains_in_background_then_shows_result(runs_dir):
     _press(app, "Train")
     job = _job(config)
     assert job is not None and job.config == config
-    assert job.wait(WAIT_SECONDS) and job.status == COMPLETE
+    assert job.wait(WAIT_SECONDS) and job.status == RunStatus.COMPLETE
 
     app.run()
     assert not app.exception
@@ -192,12 +192,12 @@ def test_train_page_stop_keeps_run_marked_stopped(runs_dir):
     app.run()
     assert not _button(app, "Stop").disabled
     _button(app, "Stop").click().run()
-    assert job.wait(WAIT_SECONDS) and job.status == STOPPED
+    assert job.wait(WAIT_SECONDS) and job.status == RunStatus.STOPPED
 
     app.run()
     assert "was stopped during epoch 1 of 20, after 0 full epochs" in _texts(app.warning)
     assert "weights as they were when it stopped" in _texts(app.warning)
-    assert get_job_manager().store.read_run(job.run_id).status == STOPPED
+    assert get_job_manager().store.read_run(job.run_id).status == RunStatus.STOPPED
 
 
 def test_train_page_only_the_submitting_tab_may_stop(runs_dir):
@@ -220,9 +220,9 @@ def test_train_page_only_the_submitting_tab_may_stop(runs_dir):
 
     _set_config(tab_b, LONG_CONFIG)
     _press(tab_b, "Train")
-    assert job.status in (QUEUED, RUNNING) and not _button(tab_b, "Stop").disabled
+    assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and not _button(tab_b, "Stop").disabled
     _button(tab_b, "Stop").click().run()
-    assert job.wait(WAIT_SECONDS) and job.status == STOPPED
+    assert job.wait(WAIT_SECONDS) and job.status == RunStatus.STOPPED
 
 
 def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist):
@@ -235,7 +235,7 @@ def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist):
     _set_config(app, TINY_CONFIG)
     _press(app, "Train")
     job = _job(TINY_CONFIG)
-    assert job.wait(WAIT_SECONDS) and job.status == FAILED
+    assert job.wait(WAIT_SECONDS) and job.status == JobStatus.FAILED
     app.run()
     assert not app.exception
     assert "failed: NotADirectoryError" in _texts(app.error)
@@ -261,7 +261,7 @@ def test_page_reruns_during_a_training_leave_keras_state_alone(runs_dir, monkeyp
     _wait_until_training(job)
     for _ in range(3):
         app.run()
-    assert job.status == RUNNING
+    assert job.status == JobStatus.RUNNING
     assert calls == []
     assert keras.backend.get_uid("rerun_probe") == before + 1  # cleared state would count from 1 again
 
@@ -363,7 +363,7 @@ def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
     _set_config(tab_a, waiting_config)
     _press(tab_a, "Train")
     waiting = _job(waiting_config)
-    assert waiting.status == QUEUED
+    assert waiting.status == JobStatus.QUEUED
     assert "Waiting in the queue (#1)" in tab_a.get("progress")[0].proto.text
 
     tab_b.run()
@@ -371,7 +371,7 @@ def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
     assert tab_b.button(key=f"train_cancel_{waiting.run_id}").disabled
     assert not _button(tab_a, "Stop").disabled
     _button(tab_a, "Stop").click().run()
-    assert waiting.status == CANCELLED
+    assert waiting.status == JobStatus.CANCELLED
     assert "cancelled before it started" in _texts(tab_a.info)
 
 
@@ -418,7 +418,7 @@ def test_train_page_shows_this_tabs_run_not_another_tabs_job(runs_dir, tiny_run)
     tab_a = _app()
     _set_config(tab_a, other)
     _press(tab_a, "Train")
-    assert _job(other).wait(WAIT_SECONDS) and _job(other).status == COMPLETE
+    assert _job(other).wait(WAIT_SECONDS) and _job(other).status == RunStatus.COMPLETE
 
     tab_b = _app(record.run_id)
     assert f"Run `{record.run_id}` is complete." in _texts(tab_b.success)
@@ -441,7 +441,7 @@ def test_train_page_offers_to_retrain_an_interrupted_run(runs_dir, mnist):
                                capture_output=True, text=True, timeout=WAIT_SECONDS, cwd=Path(APP).parent.parent)
     assert completed.returncode == -9, completed.stderr[-2000:]
     run_id = fingerprint(config, mnist.identity)
-    assert RunStore(runs_dir).read_run(run_id).status == INTERRUPTED
+    assert RunStore(runs_dir).read_run(run_id).status == RunStatus.INTERRUPTED
 
     app = _app()
     assert (f"The training of run `{run_id}` (RNN, 16 units · adam at 0.001 · 2 epochs of 2,000 images, batch 100 "
@@ -450,7 +450,7 @@ def test_train_page_offers_to_retrain_an_interrupted_run(runs_dir, mnist):
     assert not app.exception
     assert app.sidebar.get_by_key("train_seed").value == 40
     job = _job(config)
-    assert job is not None and job.wait(WAIT_SECONDS) and job.status == COMPLETE
+    assert job is not None and job.wait(WAIT_SECONDS) and job.status == RunStatus.COMPLETE
     app.run()
     assert "was interrupted" not in _texts(app.warning)
 

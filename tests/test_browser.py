@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.runs.format import COMPLETE, INTERRUPTED, RUNNING
+from core.runs.format import RunStatus
 from core.runs.store import RunStore
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
@@ -242,7 +242,7 @@ def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):
         assert f"Run {trained_run.run_id} is complete." in text
         assert "Test accuracy" in text and "95.1%" in text
         assert "all 10,000 test images" in text
-        assert RunStore(server.runs_dir).read_run(trained_run.run_id).status == COMPLETE
+        assert RunStore(server.runs_dir).read_run(trained_run.run_id).status == RunStatus.COMPLETE
 
 
 def test_run_listed_under_runs_after_reload(trained_run, server, page):
@@ -336,7 +336,7 @@ def _running_run(runs_dir: Path, timeout: float = 300) -> str:
     while time.monotonic() < deadline:
         records, _ = store.list_runs()
         for record in records:
-            if record.status == RUNNING and record.info["epochs_done"] >= 1:
+            if record.status == RunStatus.RUNNING and record.info["epochs_done"] >= 1:
                 return record.run_id
         time.sleep(0.2)
     raise AssertionError("the server never reported a running run with one finished epoch")
@@ -374,7 +374,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, se
             assert "how far the training got is unknown" in page.evaluate(JOB_AREA_NOTICE_JS)
 
             record = store.read_run(run_id)
-            assert record.status == INTERRUPTED
+            assert record.status == RunStatus.INTERRUPTED
             assert store.find_complete(run_id) is None
             assert record.info["epochs_done"] >= 1
 

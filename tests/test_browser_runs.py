@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from core.runs.format import PREDICTIONS_FILE, STOPPED, read_status, write_status
+from core.runs.format import PREDICTIONS_FILE, RunStatus, read_status, write_status
 from core.runs.store import RunStore
 from dashboard.testing import new_page, start_streamlit, stop_streamlit
 from tests.browser_support import artifacts_on_failure, chromium, require_chromium
@@ -46,7 +46,7 @@ def served_runs(tiny_run, tmp_path_factory):
     named = copy_as_other_run(store, record, seed=2, started_at="2099-01-02T00:00:00+00:00")
     store.set_run_name(named.run_id, NAME)
     stopped = copy_as_other_run(store, record, seed=3, started_at="2099-01-01T00:00:00+00:00")
-    write_status(stopped.run_dir, {**read_status(stopped.run_id, stopped.run_dir), "status": STOPPED})
+    write_status(stopped.run_dir, {**read_status(stopped.run_id, stopped.run_dir), "status": RunStatus.STOPPED})
     flip_byte(damaged.run_dir / PREDICTIONS_FILE, position=1000)
     process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
     try:

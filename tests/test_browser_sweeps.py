@@ -23,7 +23,7 @@ import pytest
 from core.config import fingerprint
 from core.runs.store import RunStore
 from core.sweeps.launch import LOG_FILE, is_process_alive, read_launch
-from core.sweeps.record import COMPLETE, FAILED as FAILED_STATUS, list_sweeps, read_sweep
+from core.sweeps.record import SweepStatus, list_sweeps, read_sweep
 from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit, wait_until_settled
 from tests.browser_support import ARTIFACTS, artifacts_on_failure, require_chromium
 
@@ -108,7 +108,7 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                     expect(page.get_by_text("Complete: 2 complete")).to_be_visible()
                     expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
                     records, _ = list_sweeps(runs_dir)
-                    assert len(records) == 1 and records[0].status == COMPLETE
+                    assert len(records) == 1 and records[0].status == SweepStatus.COMPLETE
                     assert sorted(trial["values"]["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]
                 except BaseException:
                     ARTIFACTS.mkdir(exist_ok=True)
@@ -133,7 +133,7 @@ def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
     """One app over a copy of the tiny sweep's runs with two records: the sweep stopped with 2 of its
     4 trials unfinished, and a one-seed sweep whose driver failed with a hostile error. Yields
     (url, runs folder, stopped spec, failed spec); stops the server and any driver it started."""
-    from core.sweeps.record import FAILED, PENDING, STOPPED, TRIAL_STOPPED
+    from core.sweeps.record import SweepStatus, TrialState
     from core.sweeps.spec import SweepSpec
     from tests.test_sweep_results import write_sweep_record
 
@@ -142,11 +142,11 @@ def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
     work = tmp_path_factory.mktemp("sweeps-browser")
     copy = RunStore(shutil.copytree(store.root, work / "runs"))
     run_ids = [fingerprint(config, mnist.identity) for config in spec.expand()]
-    write_sweep_record(copy.root, spec, mnist.identity, copy, status=STOPPED,
-                       states={run_id: TRIAL_STOPPED for run_id in run_ids[2:]})
+    write_sweep_record(copy.root, spec, mnist.identity, copy, status=SweepStatus.STOPPED,
+                       states={run_id: TrialState.STOPPED for run_id in run_ids[2:]})
     failed = SweepSpec(base=spec.base, axes=spec.axes, seeds=spec.seeds[:1])
-    write_sweep_record(copy.root, failed, mnist.identity, copy, status=FAILED, error=HOSTILE_ERROR,
-                       states={run_id: PENDING for run_id in run_ids})
+    write_sweep_record(copy.root, failed, mnist.identity, copy, status=SweepStatus.FAILED, error=HOSTILE_ERROR,
+                       states={run_id: TrialState.PENDING for run_id in run_ids})
     log_path = work / "streamlit-server.log"
     process, url = start_streamlit(copy.root, log_path, SERVER_START_SECONDS)
     try:
@@ -200,7 +200,7 @@ def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
                                 "Name or service not known")).to_be_visible(timeout=DRIVER_SECONDS * 1000)
     records, _ = list_sweeps(runs_dir)
     [started] = [record for record in records if record.sweep_id != failed.fingerprint()
-                 and record.status == FAILED_STATUS]
+                 and record.status == SweepStatus.FAILED]
     assert started.info["address"] == "nonexistent.invalid:6379"
     assert read_launch(runs_dir, started.sweep_id).address == "nonexistent.invalid:6379"
 
@@ -225,4 +225,4 @@ def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(ser
         expect(sidebar.get_by_role("radio", name="Loaded sweep")).to_be_checked()
         expect(sidebar.get_by_text("4 already trained (cache)")).to_be_visible()
     record = read_sweep(runs_dir, stopped.fingerprint())
-    assert record.status == COMPLETE and [trial["state"] for trial in record.trials] == ["cached"] * 4
+    assert record.status == SweepStatus.COMPLETE and [trial["state"] for trial in record.trials] == ["cached"] * 4

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.runs.format import COMPLETE, DAMAGED, PREDICTIONS_FILE
+from core.runs.format import PREDICTIONS_FILE, RunStatus
 from tests.run_support import copy_as_other_run, flip_byte
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(
     expected_keys = {"run_id", "status", "cached", "test_accuracy", "test_loss", "best_val_accuracy",
                      "train_seconds", "samples_per_second", "run_dir"}
     assert expected_keys <= set(summary)
-    assert summary["status"] == COMPLETE and summary["cached"] is False
+    assert summary["status"] == RunStatus.COMPLETE and summary["cached"] is False
     assert 0.1 < summary["test_accuracy"] <= 1 and Path(summary["run_dir"]).is_dir()
 
     second = run_cli(*flags)
@@ -46,7 +46,7 @@ def test_train_prints_tutorial_lines_and_a_json_summary_then_answers_from_cache(
 
     listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")
     rows = json.loads(listing.stdout)
-    assert [(row["run_id"], row["status"]) for row in rows] == [(summary["run_id"], COMPLETE)]
+    assert [(row["run_id"], row["status"]) for row in rows] == [(summary["run_id"], RunStatus.COMPLETE)]
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -76,8 +76,8 @@ def test_runs_lists_a_run_with_a_flipped_byte_as_damaged_and_keeps_whole_numbers
     damaged = copy_as_other_run(store, record, seed=1, started_at="2099-01-01T00:00:00+00:00")
     flip_byte(damaged.run_dir / PREDICTIONS_FILE)
     rows = {row["run_id"]: row for row in json.loads(run_cli("runs", "--runs-dir", str(store.root), "--json").stdout)}
-    assert {run_id: row["status"] for run_id, row in rows.items()} == {record.run_id: COMPLETE,
-                                                                      damaged.run_id: DAMAGED}
+    assert {run_id: row["status"] for run_id, row in rows.items()} == {record.run_id: RunStatus.COMPLETE,
+                                                                      damaged.run_id: RunStatus.DAMAGED}
     assert rows[damaged.run_id]["problem"].endswith("test_predictions.npz is truncated or changed")
     assert [(rows[run_id]["hidden_units"], rows[run_id]["epochs"]) for run_id in rows] == [(16, 1), (16, 1)]
     store.set_run_name(record.run_id, "first")
@@ -85,6 +85,6 @@ def test_runs_lists_a_run_with_a_flipped_byte_as_damaged_and_keeps_whole_numbers
     assert lines[0].split()[:8] == ["run_id", "name", "status", "cell", "hidden_units", "learning_rate", "epochs",
                                     "train_subset"]
     by_id = {line.split()[0]: line.split() for line in lines[1:]}
-    assert by_id[record.run_id][:8] == [record.run_id, "first", COMPLETE, "rnn", "16", "0.001", "1", "2000"]
-    assert by_id[damaged.run_id][:8] == [damaged.run_id, "-", DAMAGED, "rnn", "16", "0.001", "1", "2000"]
+    assert by_id[record.run_id][:8] == [record.run_id, "first", RunStatus.COMPLETE, "rnn", "16", "0.001", "1", "2000"]
+    assert by_id[damaged.run_id][:8] == [damaged.run_id, "-", RunStatus.DAMAGED, "rnn", "16", "0.001", "1", "2000"]
     assert "16.0" not in "\n".join(lines)

@@ -11,7 +11,7 @@ import pytest
 from core.runs.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, best_of_other_cells, differing_fields, epoch_histories,
                           stack_histories, table_configs)
 from core.config import RNNConfig
-from core.runs.format import COMPLETE, EPOCH_HISTORY_FILE, FAILED, STOPPED, RunRecord
+from core.runs.format import EPOCH_HISTORY_FILE, RunRecord, RunStatus
 from core.runs.store import RunStore
 
 
@@ -85,7 +85,7 @@ def test_stack_histories_of_nothing_has_the_columns():
     assert stacked.empty and list(stacked.columns) == EPOCH_CURVE_COLUMNS + ["cell"]
 
 
-def _record(name: str, cell: str, accuracy: float | None, status: str = COMPLETE, subset: int = 55_000,
+def _record(name: str, cell: str, accuracy: float | None, status: str = RunStatus.COMPLETE, subset: int = 55_000,
             data: str = "mnist", day: int = 1) -> RunRecord:
     return RunRecord(run_id=name, run_dir=None, config=RNNConfig(cell=cell, train_subset=subset), data_identity=data,
                      status=status, info={"started_at": f"2025-01-{day:02d}T00:00:00",
@@ -100,9 +100,9 @@ def test_best_of_other_cells_picks_a_complete_full_run_with_the_best_accuracy():
         _record("rnn-trial", "rnn", 0.58, day=9),  # the newest RNN: a weak sweep trial
         _record("rnn-best", "rnn", 0.9706, day=2),
         _record("rnn-subset", "rnn", 0.99, subset=5_000, day=3),  # better, but on a tenth of the data
-        _record("rnn-stopped", "rnn", 0.995, status=STOPPED, day=4),
+        _record("rnn-stopped", "rnn", 0.995, status=RunStatus.STOPPED, day=4),
         _record("rnn-other-data", "rnn", 0.999, data="fashion", day=5),
-        _record("gru-failed", "gru", None, status=FAILED, day=8),
+        _record("gru-failed", "gru", None, status=RunStatus.FAILED, day=8),
         _record("gru-old", "gru", 0.97, day=1),
         _record("gru-tie", "gru", 0.97, day=6),  # as good, newer
         _record("lstm-other", "lstm", 0.99),  # current's own cell: never

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.events import EpochEnded, Evaluated, Progress, TrainingStarted
-from core.runs.job import EVALUATION_SHARE, RATE_MIN_SECONDS, RUNNING, Job, JobSnapshot
+from core.runs.job import EVALUATION_SHARE, RATE_MIN_SECONDS, Job, JobSnapshot, JobStatus
 from tests.conftest import TINY_CONFIG
 
 TAB = "tab-a"
@@ -25,7 +25,7 @@ def _progress(iteration: int, elapsed_seconds: float) -> Progress:
 ])
 def test_seconds_left_uses_the_rate_after_the_first_progress_event(first, latest, expected):
     """Check time left comes from the rate since the first Progress event, and is None until known."""
-    snapshot = JobSnapshot(run_id="0" * 16, config=TINY_CONFIG, status=RUNNING, events=(), progress=latest,
+    snapshot = JobSnapshot(run_id="0" * 16, config=TINY_CONFIG, status=JobStatus.RUNNING, events=(), progress=latest,
                            first_progress=first, error=None, record=None, cached=False, stop_requested=False,
                            submitted_at=0.0, stop_requested_at=None, started_at=0.0, finished_at=None)
     if expected is None:
@@ -35,7 +35,7 @@ def test_seconds_left_uses_the_rate_after_the_first_progress_event(first, latest
 
 
 def _snapshot(events: tuple, latest: Progress, **timing) -> JobSnapshot:
-    return JobSnapshot(run_id="0" * 16, config=TINY_CONFIG, status=RUNNING, events=events, progress=latest,
+    return JobSnapshot(run_id="0" * 16, config=TINY_CONFIG, status=JobStatus.RUNNING, events=events, progress=latest,
                        first_progress=_progress(10, 3.0), error=None, record=None, cached=False,
                        stop_requested=False, submitted_at=0.0, stop_requested_at=None, started_at=0.0,
                        finished_at=None, **timing)
@@ -93,7 +93,7 @@ def test_job_refuses_to_finish_with_a_live_status():
     """Check finish takes only a finished status, and start only a queued job."""
     job = Job("0" * 16, TINY_CONFIG, TAB)
     with pytest.raises(ValueError, match="status='running' cannot end a job"):
-        job.finish(RUNNING)
+        job.finish(JobStatus.RUNNING)
     job.start()
     with pytest.raises(ValueError, match="only a queued job can start"):
         job.start()

@@ -11,9 +11,9 @@ import pytest
 
 from core.config import fingerprint
 from core.events import BatchLogged, EpochEnded, TrainingFinished, TrainingStarted
-from core.runs.job import CANCELLED, QUEUED, RUNNING, NotOwnerError
+from core.runs.job import JobStatus, NotOwnerError
 from core.runs.job_queue import JobManager
-from core.runs.format import COMPLETE, FAILED, STOPPED
+from core.runs.format import RunStatus
 from core.runs.store import RunStore
 from tests.conftest import TINY_CONFIG
 from tests.support.jobs import stop_all, wait_idle
@@ -51,7 +51,7 @@ def test_submit_same_config_shares_one_job(manager, mnist):
     assert first.wait(WAIT_SECONDS)
 
     snapshot = first.snapshot()
-    assert snapshot.status == COMPLETE and not snapshot.cached
+    assert snapshot.status == RunStatus.COMPLETE and not snapshot.cached
     assert snapshot.record.run_id == first.run_id
     assert isinstance(snapshot.events[0], TrainingStarted)
     assert isinstance(snapshot.events[-1], TrainingFinished)
@@ -73,7 +73,7 @@ def test_submit_complete_run_answers_from_cache(manager, mnist):
     fresh = JobManager(manager.store, lambda: mnist)  # a new server process on the same runs folder
     job = fresh.submit(TINY_CONFIG, TAB)
     snapshot = job.snapshot()
-    assert snapshot.status == COMPLETE and snapshot.cached
+    assert snapshot.status == RunStatus.COMPLETE and snapshot.cached
     assert snapshot.events == ()
     assert snapshot.record.run_id == job.run_id
     assert fresh.running() == [] and fresh.queued() == []
@@ -85,11 +85,11 @@ def test_other_configs_wait_in_queue_in_order(manager):
     jobs = [manager.submit(config, TAB) for config in configs]
     assert [snapshot.run_id for snapshot in manager.running()] == [jobs[0].run_id]
     assert [snapshot.run_id for snapshot in manager.queued()] == [jobs[1].run_id, jobs[2].run_id]
-    assert [job.status for job in jobs] == [RUNNING, QUEUED, QUEUED]
+    assert [job.status for job in jobs] == [JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.QUEUED]
 
     assert wait_idle(manager, WAIT_SECONDS)
     snapshots = [job.snapshot() for job in jobs]
-    assert [snapshot.status for snapshot in snapshots] == [COMPLETE] * 3
+    assert [snapshot.status for snapshot in snapshots] == [RunStatus.COMPLETE] * 3
     for earlier, later in zip(snapshots, snapshots[1:]):
         assert earlier.finished_at <= later.started_at
     assert set(manager.store.runs_table()["seed"]) == {1, 2, 3}
@@ -102,9 +102,9 @@ def test_stop_cancels_queued_job(manager):
     manager.stop(waiting.run_id, TAB)
 
     snapshot = waiting.snapshot()
-    assert snapshot.status == CANCELLED and "cancelled" in snapshot.error
+    assert snapshot.status == JobStatus.CANCELLED and "cancelled" in snapshot.error
     assert manager.queued() == []
-    assert running.wait(WAIT_SECONDS) and running.status == COMPLETE
+    assert running.wait(WAIT_SECONDS) and running.status == RunStatus.COMPLETE
     assert not (manager.store.root / waiting.run_id).exists()
     assert manager.store.runs_table()["run_id"].tolist() == [running.run_id]
 
@@ -118,12 +118,12 @@ def test_stop_running_job_keeps_run_marked_stopped(manager):
     assert job.wait(WAIT_SECONDS)
 
     snapshot = job.snapshot()
-    assert snapshot.status == STOPPED and snapshot.stop_requested
-    assert snapshot.finished.status == STOPPED
+    assert snapshot.status == RunStatus.STOPPED and snapshot.stop_requested
+    assert snapshot.finished.status == RunStatus.STOPPED
     assert 30 <= snapshot.progress.iteration < LONG_CONFIG.total_iterations
     assert snapshot.started_at <= snapshot.stop_requested_at <= snapshot.finished_at
     record = manager.store.read_run(job.run_id)
-    assert record.status == STOPPED and record.has_artifacts
+    assert record.status == RunStatus.STOPPED and record.has_artifacts
 
 
 def test_only_a_tab_that_submitted_the_config_may_stop_it(manager):
@@ -134,12 +134,12 @@ def test_only_a_tab_that_submitted_the_config_may_stop_it(manager):
     assert job.is_owned_by(TAB) and not job.is_owned_by(OTHER_TAB)
     with pytest.raises(NotOwnerError, match="another browser tab"):
         manager.stop(job.run_id, OTHER_TAB)
-    assert job.status == RUNNING and not job.stop_requested
+    assert job.status == JobStatus.RUNNING and not job.stop_requested
 
     assert manager.submit(LONG_CONFIG, OTHER_TAB) is job
     assert job.is_owned_by(OTHER_TAB)
     manager.stop(job.run_id, OTHER_TAB)
-    assert job.wait(WAIT_SECONDS) and job.status == STOPPED
+    assert job.wait(WAIT_SECONDS) and job.status == RunStatus.STOPPED
 
 
 def test_another_tab_cannot_cancel_a_queued_job(manager):
@@ -149,7 +149,7 @@ def test_another_tab_cannot_cancel_a_queued_job(manager):
     with pytest.raises(NotOwnerError):
         manager.stop(waiting.run_id, OTHER_TAB)
     assert [snapshot.run_id for snapshot in manager.queued()] == [waiting.run_id]
-    assert waiting.wait(WAIT_SECONDS) and waiting.status == COMPLETE
+    assert waiting.wait(WAIT_SECONDS) and waiting.status == RunStatus.COMPLETE
 
 
 def test_resubmitting_a_stopped_config_trains_it_again(manager):
@@ -158,13 +158,13 @@ def test_resubmitting_a_stopped_config_trains_it_again(manager):
     first = manager.submit(config, TAB)
     _wait_until_training(first)
     manager.stop(first.run_id, TAB)
-    assert first.wait(WAIT_SECONDS) and first.status == STOPPED
+    assert first.wait(WAIT_SECONDS) and first.status == RunStatus.STOPPED
 
     second = manager.submit(config, TAB)
     assert second is not first
-    assert second.wait(WAIT_SECONDS) and second.status == COMPLETE
+    assert second.wait(WAIT_SECONDS) and second.status == RunStatus.COMPLETE
     assert manager.job(second.run_id) is second
-    assert manager.store.read_run(second.run_id).status == COMPLETE
+    assert manager.store.read_run(second.run_id).status == RunStatus.COMPLETE
 
 
 def test_resubmitting_a_cancelled_config_trains_it(manager):
@@ -173,11 +173,11 @@ def test_resubmitting_a_cancelled_config_trains_it(manager):
     config = TINY_CONFIG.replace(seed=22)
     first = manager.submit(config, TAB)
     manager.stop(first.run_id, TAB)
-    assert first.status == CANCELLED
+    assert first.status == JobStatus.CANCELLED
 
     second = manager.submit(config, TAB)
-    assert second is not first and second.status == QUEUED
-    assert second.wait(WAIT_SECONDS) and second.status == COMPLETE
+    assert second is not first and second.status == JobStatus.QUEUED
+    assert second.wait(WAIT_SECONDS) and second.status == RunStatus.COMPLETE
 
 
 def test_failed_job_reports_error_and_queue_moves_on(mnist, tmp_path):
@@ -190,7 +190,7 @@ def test_failed_job_reports_error_and_queue_moves_on(mnist, tmp_path):
     assert wait_idle(manager, WAIT_SECONDS)
     for job in (failing, also_failing):
         snapshot = job.snapshot()
-        assert snapshot.status == FAILED
+        assert snapshot.status == RunStatus.FAILED
         assert "Error" in snapshot.error and "runs" in snapshot.error
         assert snapshot.record is None
 

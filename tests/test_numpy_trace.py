@@ -12,7 +12,7 @@ from tests.support.keras_reference import trace_hidden_states, trace_image
 from core.inspect.forward import trace_image_numpy, trace_states
 from core.nn.weights import NetworkWeights
 from core.runs.files import read_weight_arrays, write_weights
-from core.runs.format import COMPLETE, RunError, RunRecord
+from core.runs.format import RunError, RunRecord, RunStatus
 from tests.model_support import random_model, weights_of
 from tests.support.keras_reference import load_model
 
@@ -37,7 +37,7 @@ def test_weight_arrays_read_back_as_keras_wrote_them(cell, tmp_path):
     """Check the weights file read with h5py gives the arrays Keras saved, in Keras's order."""
     model = random_model(cell, seed=1)
     write_weights(tmp_path, model)
-    record = RunRecord("0" * 16, tmp_path, RNNConfig(cell=cell, hidden_units=8), "", COMPLETE)
+    record = RunRecord("0" * 16, tmp_path, RNNConfig(cell=cell, hidden_units=8), "", RunStatus.COMPLETE)
     arrays = read_weight_arrays(record)
     for name in ("recurrent", "readout"):
         layer = model.get_layer(name)
@@ -64,4 +64,4 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
         NetworkWeights("lstm", np.zeros((28, 8)), np.zeros((8, 32)), np.zeros(32), np.zeros((8, 10)), np.zeros(10))
     (tmp_path / "weights.weights.h5").write_bytes(b"not an HDF5 file")
     with pytest.raises(RunError, match="weights.weights.h5 cannot be read"):
-        read_weight_arrays(RunRecord("0" * 16, tmp_path, RNNConfig(), "", COMPLETE))
+        read_weight_arrays(RunRecord("0" * 16, tmp_path, RNNConfig(), "", RunStatus.COMPLETE))

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.process_settings import BLAS_THREAD_VARIABLES, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS
+import pytest
+
+from core.process_settings import (BLAS_THREAD_VARIABLES, MAX_TRAINING_SHARDS, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS,
+                                   training_shards)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,3 +136,22 @@ def test_importing_core_changes_no_process_setting():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {module: [] for module in CORE_MODULES}
+
+
+@pytest.mark.parametrize("cpus, expected", [({0}, 1), ({0, 1}, 2), (set(range(6)), 6),
+                                            (set(range(64)), MAX_TRAINING_SHARDS)])
+def test_training_shards_are_the_cpus_this_process_may_use(monkeypatch, cpus, expected):
+    """Check a training step is cut in one part per CPU of the process's affinity mask (not the
+    machine's count: a container may allow fewer), at most MAX_TRAINING_SHARDS."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus)
+    monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    assert training_shards() == expected
+
+
+def test_training_shards_without_affinity_masks_are_the_machines_cpus(monkeypatch):
+    """Check an OS without affinity masks (macOS) gets one part per CPU of the machine."""
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert training_shards() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert training_shards() == 1

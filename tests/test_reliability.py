@@ -10,7 +10,7 @@ import pytest
 
 from core.runs import train as run_training
 from core.config import RNNConfig, fingerprint
-from core.runs.format import COMPLETE, FAILED, write_config, write_status
+from core.runs.format import RunStatus, write_config, write_status
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from tests.support.keras_reference import load_model
@@ -26,7 +26,7 @@ def _failed_run(store: RunStore, seed: int, data_identity: str, age_seconds: flo
     run_dir = store.run_dir(run_id)
     run_dir.mkdir(parents=True)
     write_config(run_dir, run_id, config, data_identity)
-    write_status(run_dir, {"status": FAILED, "started_at": "2026-01-01T00:00:00+00:00", "epochs_done": 0,
+    write_status(run_dir, {"status": RunStatus.FAILED, "started_at": "2026-01-01T00:00:00+00:00", "epochs_done": 0,
                            "finished_at": "2026-01-01T00:01:00+00:00", "error": "OSError: made by a test"})
     moment = time.time() - age_seconds
     os.utime(run_dir, (moment, moment))  # prune deletes the oldest folders first
@@ -48,7 +48,7 @@ def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(copied_run
     table = store.runs_table()
     statuses = dict(zip(table["run_id"], table["status"]))
     failed_id = fingerprint(FAST.replace(seed=5), mnist.identity)
-    assert statuses == {earlier.run_id: COMPLETE, failed_id: FAILED}
+    assert statuses == {earlier.run_id: RunStatus.COMPLETE, failed_id: RunStatus.FAILED}
     assert "No space left" in store.read_run(failed_id).info["error"]
     assert load_model(store, earlier.run_id) is not None
     assert not list(store.root.glob("*/.tmp-*"))

@@ -19,7 +19,7 @@ from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.inspect.forward import trace_states
 from core.inspect.stored_analysis import GROUPS, AnalysisOutdated, RunAnalysis
 from core.runs.files import read_analysis, write_analysis
-from core.runs.format import ANALYSIS_FILE, COMPLETE, STATUS_FILE, WEIGHTS_FILE, RunError, check_status, sha256
+from core.runs.format import ANALYSIS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunStatus, check_status, sha256
 from core.runs.train import _save_analysis
 from tests.support.runs import load_analysis
 
@@ -173,7 +173,7 @@ def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist, monkeypatc
                                          if name != ANALYSIS_FILE},
                 "sizes": {name: size for name, size in record.info["sizes"].items() if name != ANALYSIS_FILE}}
     (record.run_dir / STATUS_FILE).write_text(json.dumps(old_info))
-    assert store.read_run(record.run_id).status == COMPLETE and not store.list_runs()[1]
+    assert store.read_run(record.run_id).status == RunStatus.COMPLETE and not store.list_runs()[1]
     with pytest.raises(RunError, match=f"has no {ANALYSIS_FILE}"):
         load_analysis(store, record.run_id)
     analysis = store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
@@ -205,7 +205,7 @@ def test_damaged_analysis_is_recomputed_and_the_run_stays_complete(copied_run, m
         info = {**record.info, "files": {**record.info["files"], ANALYSIS_FILE: sha256(path)},
                 "sizes": {**record.info["sizes"], ANALYSIS_FILE: path.stat().st_size}}
         (record.run_dir / STATUS_FILE).write_text(json.dumps(info))
-    assert store.read_run(record.run_id).status == COMPLETE
+    assert store.read_run(record.run_id).status == RunStatus.COMPLETE
     assert [listed.run_id for listed in store.list_runs()[0]] == [record.run_id] and not store.list_runs()[1]
     with pytest.raises(RunError, match=message):
         load_analysis(store, record.run_id)

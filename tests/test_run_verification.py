@@ -9,7 +9,7 @@ import pytest
 
 import core.runs.format
 import core.runs.verification
-from core.runs.format import COMPLETE, DAMAGED, PREDICTIONS_FILE, WEIGHTS_FILE
+from core.runs.format import PREDICTIONS_FILE, WEIGHTS_FILE, RunStatus
 from core.runs.verification import RECORD_FILE
 from tests.run_support import copy_as_other_run, flip_byte
 
@@ -38,10 +38,11 @@ def test_a_flipped_byte_in_the_predictions_makes_the_run_damaged_in_the_listing(
     newest = copy_as_other_run(store, record, seed=1, started_at=NEWER)
     flip_byte(newest.run_dir / PREDICTIONS_FILE, position=1000)
     records, damaged = store.list_runs()
-    assert [(listed.run_id, listed.status, listed.verified) for listed in records] == [(record.run_id, COMPLETE, True)]
+    assert ([(listed.run_id, listed.status, listed.verified) for listed in records]
+            == [(record.run_id, RunStatus.COMPLETE, True)])
     assert damaged == {newest.run_id: f"run {newest.run_id} is damaged: {PREDICTIONS_FILE} is truncated or changed"}
     table = store.runs_table().set_index("run_id")
-    assert table["status"].to_dict() == {record.run_id: COMPLETE, newest.run_id: DAMAGED}
+    assert table["status"].to_dict() == {record.run_id: RunStatus.COMPLETE, newest.run_id: RunStatus.DAMAGED}
 
 
 def test_listing_hashes_only_files_changed_since_the_last_listing(copied_run, hashed):
@@ -55,7 +56,7 @@ def test_listing_hashes_only_files_changed_since_the_last_listing(copied_run, ha
     assert hashed == []
     (record.run_dir / WEIGHTS_FILE).write_bytes((record.run_dir / WEIGHTS_FILE).read_bytes())  # same bytes
     records, _ = store.list_runs()
-    assert hashed == [WEIGHTS_FILE] and [listed.status for listed in records] == [COMPLETE]
+    assert hashed == [WEIGHTS_FILE] and [listed.status for listed in records] == [RunStatus.COMPLETE]
 
 
 def test_a_failure_is_remembered_and_a_repair_is_seen(copied_run, hashed):

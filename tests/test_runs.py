@@ -16,9 +16,8 @@ import pytest
 from core.config import RNNConfig, fingerprint
 from core.events import TrainingFinished
 from core.events import BATCH_COLUMNS
-from core.runs.format import (ANALYSIS_FILE, ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DAMAGED, INTERRUPTED,
-                             PREDICTIONS_FILE, RUNNING, STATUS_FILE, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
-                             read_record, read_status)
+from core.runs.format import (ANALYSIS_FILE, ARTIFACT_FILES, CONFIG_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE,
+                              RunError, RunRecord, RunStatus, read_record, read_status)
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from core.nn.training_loop import evaluate_logits
@@ -57,7 +56,7 @@ def test_run_folder_records_config_versions_and_timings(tiny_run):
     assert (reread.config, reread.data_identity, reread.info) == (record.config, record.data_identity, record.info)
     assert not reread.verified and record.verified
     info = record.info
-    assert info["status"] == COMPLETE and info["versions"]["tensorflow"].startswith("2.")
+    assert info["status"] == RunStatus.COMPLETE and info["versions"]["tensorflow"].startswith("2.")
     assert info["metrics"]["train_seconds"] > 0 and info["timings"]["wall_seconds"] > 0
     assert info["sizes"] == {name: (record.run_dir / name).stat().st_size for name in (*ARTIFACT_FILES, ANALYSIS_FILE)}
     assert sorted(os.listdir(record.run_dir)) == sorted([CONFIG_FILE, STATUS_FILE, *ARTIFACT_FILES, ANALYSIS_FILE])
@@ -76,15 +75,15 @@ def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path)
 
     events = []
     record, cached = train_run(store, config, mnist, on_event=events.append, should_stop=stop_in_second_epoch)
-    assert not cached and record.status == STOPPED
+    assert not cached and record.status == RunStatus.STOPPED
     assert record.info["epochs_done"] == 1 and record.has_artifacts
-    assert isinstance(events[-1], TrainingFinished) and events[-1].status == STOPPED
+    assert isinstance(events[-1], TrainingFinished) and events[-1].status == RunStatus.STOPPED
     assert store.find_complete(record.run_id) is None
-    assert list(store.runs_table()["status"]) == [STOPPED]
+    assert list(store.runs_table()["status"]) == [RunStatus.STOPPED]
 
     store.set_run_name(record.run_id, "stopped early")
     record, cached = train_run(store, config, mnist)
-    assert not cached and record.status == COMPLETE and record.info["epochs_done"] == 2
+    assert not cached and record.status == RunStatus.COMPLETE and record.info["epochs_done"] == 2
     assert record.name == "stopped early"  # the user's name for the run survives its retraining
 
 
@@ -154,10 +153,10 @@ def test_damaged_run_is_listed_with_its_problem_and_others_keep_working(copied_r
     (store.root / "not-a-run").mkdir()
 
     table = store.runs_table().set_index("run_id")
-    assert table.loc[damaged.run_id, "status"] == DAMAGED
+    assert table.loc[damaged.run_id, "status"] == RunStatus.DAMAGED
     assert problem in table.loc[damaged.run_id, "problem"]
-    assert table.loc[healthy.run_id, "status"] == COMPLETE
-    assert table.loc["not-a-run", "status"] == DAMAGED
+    assert table.loc[healthy.run_id, "status"] == RunStatus.COMPLETE
+    assert table.loc["not-a-run", "status"] == RunStatus.DAMAGED
     with pytest.raises(RunError, match="damaged"):
         load_model(store, damaged.run_id)
     assert store.find_complete(damaged.run_id) is None
@@ -181,7 +180,7 @@ def test_damaged_run_retrains_clean(copied_run, mnist):
     (record.run_dir / STATUS_FILE).write_text("{not json")
     (record.run_dir / "stray-file").write_text("left by hand")
     retrained, cached = train_run(store, record.config, mnist)
-    assert not cached and retrained.status == COMPLETE and retrained.run_id == record.run_id
+    assert not cached and retrained.status == RunStatus.COMPLETE and retrained.run_id == record.run_id
     assert not (record.run_dir / "stray-file").exists()
 
 
@@ -238,14 +237,14 @@ def test_kill_9_mid_training_leaves_an_interrupted_run(mnist, tmp_path):
     run_id = fingerprint(config, mnist.identity)
     process = _cli_train(tmp_path, config)
     try:
-        _wait_for_status(store, run_id, RUNNING)
-        assert store.read_run(run_id).status == RUNNING
+        _wait_for_status(store, run_id, RunStatus.RUNNING)
+        assert store.read_run(run_id).status == RunStatus.RUNNING
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     record = store.read_run(run_id)
-    assert record.status == INTERRUPTED and store.find_complete(run_id) is None
-    assert list(store.runs_table()["status"]) == [INTERRUPTED]
+    assert record.status == RunStatus.INTERRUPTED and store.find_complete(run_id) is None
+    assert list(store.runs_table()["status"]) == [RunStatus.INTERRUPTED]
     assert (record.run_dir / WEIGHTS_FILE).stat().st_size > 0
 
 
@@ -283,13 +282,13 @@ def test_second_process_waits_for_the_lock_and_reuses_the_run(tiny_run, tmp_path
 def test_typical_analysis_seconds_is_the_median_of_the_newest_like_runs(tmp_path, monkeypatch):
     """Check a new run's analysis is expected to take the median of the newest five complete runs' of
     the same cell and unit count, one slow outlier or runs of other shapes, statuses or cells aside."""
-    def record(seconds: float, status: str = COMPLETE, **changes) -> RunRecord:
+    def record(seconds: float, status: str = RunStatus.COMPLETE, **changes) -> RunRecord:
         return RunRecord(run_id="0" * 16, run_dir=tmp_path, config=TINY_CONFIG.replace(**changes), data_identity="",
                          status=status, info={"timings": {"analysis_seconds": seconds}})
 
     store = RunStore(tmp_path)
     newest_first = [record(6.6), record(99.0, hidden_units=512), record(20.7), record(50.0, cell="lstm"),
-                    record(80.0, status=STOPPED), record(2.5), record(3.2), record(2.6), record(1000.0)]
+                    record(80.0, status=RunStatus.STOPPED), record(2.5), record(3.2), record(2.6), record(1000.0)]
     monkeypatch.setattr(store, "list_runs", lambda: (newest_first, {}))
     assert store.typical_analysis_seconds(TINY_CONFIG) == 3.2  # the median of 6.6, 20.7, 2.5, 3.2 and 2.6
     assert store.typical_analysis_seconds(TINY_CONFIG.replace(cell="gru")) is None

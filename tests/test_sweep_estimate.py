@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import PRESETS, RNNConfig
-from core.runs.format import COMPLETE, RunRecord
+from core.runs.format import RunRecord, RunStatus
 from core.sweeps.estimate import (DEFAULT_RUN_SECONDS, DEFAULT_SAMPLES_PER_SECOND, START_SECONDS, TRIAL_START_SECONDS,
                                  estimate_sweep, measured_rates)
 from core.sweeps.spec import Axis, SweepSpec
@@ -60,7 +60,7 @@ def test_estimate_refuses_more_than_the_cap(tiny_sweep, mnist):
 
 def _recorded_runs(rows: list[tuple[int, float, float]], config: RNNConfig) -> list[RunRecord]:
     """Complete runs as the store lists them, from recorded (samples/s, train seconds, wall seconds)."""
-    return [RunRecord(f"{index:016x}", Path("."), config, "mnist", COMPLETE,
+    return [RunRecord(f"{index:016x}", Path("."), config, "mnist", RunStatus.COMPLETE,
                       {"metrics": {"samples_per_second": speed, "train_seconds": train},
                        "timings": {"wall_seconds": wall}}) for index, (speed, train, wall) in enumerate(rows)]
 

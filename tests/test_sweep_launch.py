@@ -17,7 +17,7 @@ import pytest
 from core.config import RNNConfig
 from core.sweeps.launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch,
                                stop_sweep)
-from core.sweeps.record import CACHED, COMPLETE, RUNNING, STOPPED, SweepError, read_sweep, sweep_dir
+from core.sweeps.record import SweepError, SweepStatus, TrialState, read_sweep, sweep_dir
 from core.sweeps.spec import Axis, SweepSpec
 
 WAIT_SECONDS = 300  # a loaded 2-core machine: the driver imports pandas and loads MNIST
@@ -33,7 +33,7 @@ def _wait_for(condition, what: str) -> None:
 
 def _finished(root, sweep_id) -> bool:
     try:
-        return read_sweep(root, sweep_id).status != RUNNING
+        return read_sweep(root, sweep_id).status != SweepStatus.RUNNING
     except SweepError:
         return False
 
@@ -54,7 +54,8 @@ def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_fro
         if is_starting(root, spec.fingerprint()):
             os.kill(launch.pid, 9)
     record = read_sweep(root, spec.fingerprint())
-    assert record.status == COMPLETE and [trial["state"] for trial in record.trials] == [CACHED] * 4
+    assert record.status == SweepStatus.COMPLETE
+    assert [trial["state"] for trial in record.trials] == [TrialState.CACHED] * 4
     log = (sweep_dir(root, spec.fingerprint()) / LOG_FILE).read_text()
     assert f"--spec {sweep_dir(root, spec.fingerprint()) / 'spec.json'}" in log
     assert f"Sweep {spec.fingerprint()} complete: 4 cached" in log
@@ -69,7 +70,7 @@ def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_fro
         if is_starting(root, spec.fingerprint()):
             os.kill(again.pid, 9)
     record = read_sweep(root, spec.fingerprint())
-    assert record.info["pid"] == again.pid and record.status == COMPLETE
+    assert record.info["pid"] == again.pid and record.status == SweepStatus.COMPLETE
 
 
 def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):
@@ -114,13 +115,13 @@ def test_stop_sends_sigint_to_the_running_driver(tmp_path):
                               cwd=PROJECT_ROOT)
     try:
         _wait_for(lambda: (sweep_dir(root, spec.fingerprint()) / "sweep_status.json").is_file(), "the status")
-        assert read_sweep(root, spec.fingerprint()).status == RUNNING
+        assert read_sweep(root, spec.fingerprint()).status == SweepStatus.RUNNING
         assert stop_sweep(root, spec.fingerprint()).startswith("Stopping")
         assert driver.wait(timeout=60) == 0
     finally:
         driver.kill()
         driver.wait()
-    assert read_sweep(root, spec.fingerprint()).status == STOPPED
+    assert read_sweep(root, spec.fingerprint()).status == SweepStatus.STOPPED
     with pytest.raises(ValueError, match=f"sweep {spec.fingerprint()} is stopped, not running; nothing to stop"):
         stop_sweep(root, spec.fingerprint())
     assert not (sweep_dir(root, spec.fingerprint()) / LAUNCH_FILE).exists()  # started by hand, not launched

@@ -26,7 +26,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 import core.sweeps.driver as sweep_ray  # noqa: E402
 from core.config import RNNConfig, fingerprint  # noqa: E402
-from core.runs.format import COMPLETE, STATUS_FILE  # noqa: E402
+from core.runs.format import STATUS_FILE, RunStatus  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.driver import run_sweep  # noqa: E402
 from core.sweeps.record import read_sweep  # noqa: E402
@@ -98,18 +98,19 @@ def test_run_files_come_back_through_ray(two_nodes, mnist, tmp_path, monkeypatch
     original = sweep_ray.receive_run
     monkeypatch.setattr(sweep_ray, "receive_run", spy)
     spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),))
-    info = sweep_ray.run_sweep(store, spec, mnist, resources={WORKER_RESOURCE: 1},
-                               before_training=_OnWorkerNode(worker_node_id, str(worker_temporary)))
+    monkeypatch.setattr(sweep_ray, "TRIAL_HOOKS", sweep_ray.TrialHooks(
+        resources={WORKER_RESOURCE: 1}, before_training=_OnWorkerNode(worker_node_id, str(worker_temporary))))
+    info = sweep_ray.run_sweep(store, spec, mnist)
     assert [trial["state"] for trial in info["trials"]] == ["complete", "complete"], info["trials"]
     assert set(received) == {trial["run_id"] for trial in info["trials"]}
     for run_id, files in received.items():
         record = store.read_run(run_id)
-        assert record.status == COMPLETE
+        assert record.status == RunStatus.COMPLETE
         for name, content in files.items():
             assert (record.run_dir / name).read_bytes() == content
     assert not str(worker_temporary).startswith(str(store.root))
     assert [path.name for path in Path(worker_temporary).glob("rnn-sweep-trial-*")] == []  # cleaned up
-    assert read_sweep(store.root, spec.fingerprint()).status == COMPLETE
+    assert read_sweep(store.root, spec.fingerprint()).status == RunStatus.COMPLETE
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +126,12 @@ def test_sweep_lands_four_complete_runs(swept, mnist):
     """Check a 4-trial sweep leaves 4 complete, verified runs under the configs' run ids, and a complete record."""
     store, info, updates = swept
     expected = {fingerprint(config, mnist.identity) for config in FOUR_TRIALS.expand()}
-    assert info["status"] == COMPLETE and {trial["run_id"] for trial in info["trials"]} == expected
+    assert info["status"] == RunStatus.COMPLETE and {trial["run_id"] for trial in info["trials"]} == expected
     for run_id in expected:
         record = store.read_run(run_id)  # verifies every sha256
-        assert record.status == COMPLETE and record.config.hidden_units == 16
+        assert record.status == RunStatus.COMPLETE and record.config.hidden_units == 16
     record = read_sweep(store.root, FOUR_TRIALS.fingerprint())
-    assert record.status == COMPLETE and record.count("complete") == 4
+    assert record.status == RunStatus.COMPLETE and record.count("complete") == 4
     assert all(trial["epoch"] == 1 and 0 < trial["validation_accuracy"] <= 1 for trial in record.trials)
     # Progress streamed: the epochs done grew to all four epochs over the updates.
     assert updates[0].epochs_done == 0 and updates[-1].epochs_done == updates[-1].epochs_total == 4
@@ -154,7 +155,7 @@ def test_rerun_trains_nothing(swept, mnist):
               for run_id in (trial["run_id"] for trial in swept[1]["trials"])}
     updates = []
     info = run_sweep(store, FOUR_TRIALS, mnist, on_update=updates.append)
-    assert [trial["state"] for trial in info["trials"]] == ["cached"] * 4 and info["status"] == COMPLETE
+    assert [trial["state"] for trial in info["trials"]] == ["cached"] * 4 and info["status"] == RunStatus.COMPLETE
     assert updates[-1].epochs_total == 0
     assert {run_id: (store.run_dir(run_id) / STATUS_FILE).stat().st_mtime_ns for run_id in before} == before
 
@@ -208,11 +209,12 @@ def _fail_on_high_learning_rate(config: RNNConfig) -> None:
         raise RuntimeError(f"injected failure for learning_rate={config.learning_rate}\nsecond line")
 
 
-def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path):
+def test_failing_trial_does_not_stop_the_others(local_ray, mnist, tmp_path, monkeypatch):
     """Check a trial that raises is marked failed with its one-line error while the other completes."""
     store = RunStore(tmp_path)
     spec = SweepSpec(BASE.replace(seed=5), (Axis("learning_rate", values=(0.001, 0.003)),))
-    info = run_sweep(store, spec, mnist, before_training=_fail_on_high_learning_rate)
+    monkeypatch.setattr(sweep_ray, "TRIAL_HOOKS", sweep_ray.TrialHooks(before_training=_fail_on_high_learning_rate))
+    info = run_sweep(store, spec, mnist)
     good, bad = info["trials"]
     assert good["state"] == "complete" and store.find_complete(good["run_id"]) is not None
     assert bad["state"] == "failed" and bad["error"] == "RuntimeError: injected failure for learning_rate=0.003"

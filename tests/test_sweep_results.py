@@ -11,10 +11,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import fingerprint
-from core.runs.format import DAMAGED, PREDICTIONS_FILE, RunRecord
+from core.runs.format import PREDICTIONS_FILE, RunRecord, RunStatus
 from core.runs.store import RunStore
-from core.sweeps.record import (COMPLETE, QUEUED, RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, read_sweep,
-                               write_spec, write_sweep_status)
+from core.sweeps.record import SweepStatus, TrialState, read_sweep, write_spec, write_sweep_status
 from core.sweeps.results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out,
                                 seed_summary, sweep_run_ids, top_trials, trial_batch_curves, trial_curves,
                                 trial_problems, trials_table)
@@ -23,7 +22,7 @@ from tests.conftest import SWEEP_BASE, SWEEP_LEARNING_RATES, SWEEP_SEEDS
 
 
 def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, store: RunStore,
-                       states: dict[str, str] | None = None, status: str = COMPLETE,
+                       states: dict[str, str] | None = None, status: str = SweepStatus.COMPLETE,
                        error: str | None = None) -> list[dict]:
     """Write spec.json and sweep_status.json by hand (core.sweeps.record's writers), as a finished
     driver would: every trial complete with its run's epochs and best validation accuracy, unless
@@ -31,16 +30,17 @@ def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, sto
     trials = []
     for config in spec.expand():
         run_id = fingerprint(config, data_identity)
-        state = (states or {}).get(run_id, TRIAL_COMPLETE)
-        record = store.find_complete(run_id) if state == TRIAL_COMPLETE else None
+        state = (states or {}).get(run_id, TrialState.COMPLETE)
+        record = store.find_complete(run_id) if state == TrialState.COMPLETE else None
         trials.append({"run_id": run_id, "values": spec.trial_values(config), "state": state,
                        "epoch": record.info["epochs_done"] if record else 1,
                        "validation_accuracy": record.metric("best_validation_accuracy") if record else 0.5,
-                       "validation_loss": None, "error": "RuntimeError: boom" if state == TRIAL_FAILED else None})
+                       "validation_loss": None, "error": "RuntimeError: boom" if state == TrialState.FAILED else None})
     write_spec(runs_root, spec)
     write_sweep_status(runs_root, {"sweep_id": spec.fingerprint(), "status": status,
                                    "started_at": "2026-12-01T10:00:00+00:00",
-                                   "finished_at": None if status == RUNNING else "2026-12-01T10:05:00+00:00",
+                                   "finished_at": (None if status == SweepStatus.RUNNING
+                                                   else "2026-12-01T10:05:00+00:00"),
                                    "data_identity": data_identity, "address": None, "pid": 1, "host": "here",
                                    "trials": trials, "error": error})
     return trials
@@ -76,7 +76,7 @@ def test_trials_table_holds_every_trial_with_its_runs_metrics(sweep, mnist):
         config = SWEEP_BASE.replace(learning_rate=row.learning_rate, seed=row.seed)
         assert row.run_id == fingerprint(config, mnist.identity)
         run = store.read_run(row.run_id)
-        assert row.state == TRIAL_COMPLETE and row.epoch == 2 and row.epochs == 2
+        assert row.state == TrialState.COMPLETE and row.epoch == 2 and row.epochs == 2
         assert row.test_accuracy == run.metric("test_accuracy")
         assert row.best_validation_accuracy == run.metric("best_validation_accuracy")
     assert sweep_run_ids(read_sweep(store.root, spec.fingerprint())) == table["run_id"].tolist()
@@ -86,10 +86,10 @@ def test_trials_table_leaves_unfinished_trials_without_final_metrics(sweep, mnis
     """Check a running and a failed trial keep their live values and have no test accuracy."""
     store, spec = sweep
     run_ids = [fingerprint(config, mnist.identity) for config in spec.expand()]
-    write_sweep_record(store.root, spec, mnist.identity, store, status=RUNNING,
-                       states={run_ids[0]: TRIAL_RUNNING, run_ids[1]: TRIAL_FAILED})
+    write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.RUNNING,
+                       states={run_ids[0]: TrialState.RUNNING, run_ids[1]: TrialState.FAILED})
     table = trials_table(read_sweep(store.root, spec.fingerprint()), _runs(store)).set_index("run_id")
-    assert table.loc[run_ids[0], "state"] == TRIAL_RUNNING
+    assert table.loc[run_ids[0], "state"] == TrialState.RUNNING
     assert table.loc[run_ids[0], "validation_accuracy"] == 0.5  # the live value from the status
     assert np.isnan(table.loc[run_ids[0], "test_accuracy"]) and np.isnan(table.loc[run_ids[1], "test_accuracy"])
     assert table.loc[run_ids[1], "error"] == "RuntimeError: boom"
@@ -98,7 +98,7 @@ def test_trials_table_leaves_unfinished_trials_without_final_metrics(sweep, mnis
 
 def _table(values: list[tuple[float, int, float]], states: list[str] | None = None) -> pd.DataFrame:
     """A hand-made trials table: (learning rate, seed, best validation accuracy) per trial."""
-    rows = [{"run_id": f"{index:016x}", "state": (states or [TRIAL_COMPLETE] * len(values))[index], "epoch": 1,
+    rows = [{"run_id": f"{index:016x}", "state": (states or [TrialState.COMPLETE] * len(values))[index], "epoch": 1,
              "epochs": 1, "validation_accuracy": accuracy, "best_validation_accuracy": accuracy,
              "test_accuracy": accuracy - 0.01, "train_seconds": 1.0, "error": None, "learning_rate": rate,
              "seed": seed} for index, (rate, seed, accuracy) in enumerate(values)]
@@ -119,7 +119,7 @@ def test_seed_summary_gives_mean_and_sample_std_over_seeds():
 
 def test_seed_summary_leaves_out_unfinished_trials_and_refuses_unknown_metrics():
     """Check a running trial is not averaged in, and a bad metric names the allowed ones."""
-    table = _table([(0.001, 0, 0.90), (0.001, 1, 0.10)], states=[TRIAL_COMPLETE, TRIAL_RUNNING])
+    table = _table([(0.001, 0, 0.90), (0.001, 1, 0.10)], states=[TrialState.COMPLETE, TrialState.RUNNING])
     table.loc[1, "best_validation_accuracy"] = None
     summary = seed_summary(table, ["learning_rate", "seed"])
     assert_allclose(summary["mean"], [0.90]) and summary["seeds"].tolist() == [1]
@@ -166,10 +166,10 @@ def test_trials_whose_run_fails_verification_are_damaged_and_left_out(sweep):
     runs, damaged = store.list_runs()  # same sizes: only the sha256 tells, which the listing checks
     assert sorted(damaged) == sorted(run_ids[1:])
     problems = trial_problems(record, {run.run_id: run for run in runs}, damaged)
-    assert problems == {run_id: TrialProblem(DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed")
+    assert problems == {run_id: TrialProblem(RunStatus.DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed")
                         for run_id in run_ids[1:]}
     table = trials_table(record, _runs(store), problems)
-    assert table["state"].tolist() == [TRIAL_COMPLETE, DAMAGED, DAMAGED, DAMAGED]
+    assert table["state"].tolist() == [TrialState.COMPLETE, RunStatus.DAMAGED, RunStatus.DAMAGED, RunStatus.DAMAGED]
     assert table["error"].tolist()[1:] == [f"{PREDICTIONS_FILE} is truncated or changed"] * 3
     assert table["test_accuracy"].isna().tolist() == [False, True, True, True]
     assert finished(table)["run_id"].tolist() == run_ids[:1]
@@ -191,7 +191,7 @@ def test_trial_problems_name_deleted_damaged_and_retrained_runs(sweep):
     _, damaged = store.list_runs()
     problems = trial_problems(record, runs, damaged)
     assert problems == {run_ids[0]: TrialProblem(DELETED, "its run was deleted"),
-                        run_ids[1]: TrialProblem(DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed"),
+                        run_ids[1]: TrialProblem(RunStatus.DAMAGED, f"{PREDICTIONS_FILE} is truncated or changed"),
                         run_ids[2]: TrialProblem(CHANGED, "its run is interrupted now (trained again?)")}
     table = trials_table(record, runs, problems)
     assert left_out(table) == ("3 of 4 trials left out: 1 deleted (its run was deleted); "
@@ -202,7 +202,7 @@ def test_trial_problems_name_deleted_damaged_and_retrained_runs(sweep):
 def test_left_out_names_unfinished_and_failed_trials_and_is_none_when_all_are_in():
     """Check running, queued and failed trials are counted by state (a failure with its error)."""
     table = _table([(0.001, 0, 0.9), (0.01, 0, 0.8), (0.1, 0, 0.5), (0.3, 0, 0.4)],
-                   states=[TRIAL_COMPLETE, TRIAL_RUNNING, QUEUED, TRIAL_FAILED])
+                   states=[TrialState.COMPLETE, TrialState.RUNNING, TrialState.QUEUED, TrialState.FAILED])
     table.loc[1:, "best_validation_accuracy"] = None
     table.loc[3, "error"] = "RuntimeError: boom"
     assert left_out(table) == "3 of 4 trials left out: 1 running; 1 queued; 1 failed (RuntimeError: boom)"

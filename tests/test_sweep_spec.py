@@ -15,8 +15,8 @@ from filelock import FileLock
 from core.cli import main as cli
 from core.config import RNNConfig
 from core.atomic_files import atomic_write_json
-from core.sweeps.record import (FAILED, INTERRUPTED, LOCK_FILE, PENDING, RUNNING, SWEEP_STATUS_FILE, SweepError,
-                               list_sweeps, read_sweep, sweep_dir, write_spec, write_sweep_status)
+from core.sweeps.record import (LOCK_FILE, SWEEP_STATUS_FILE, SweepError, SweepStatus, TrialState, list_sweeps,
+                                read_sweep, sweep_dir, write_spec, write_sweep_status)
 from core.sweeps.spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
 
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16)
@@ -113,7 +113,7 @@ def test_parse_vary_refuses_bad_text(text, match):
         parse_vary(text, BASE)
 
 
-def _status(spec: SweepSpec, status: str = RUNNING) -> dict:
+def _status(spec: SweepSpec, status: str = SweepStatus.RUNNING) -> dict:
     return {"sweep_id": spec.fingerprint(), "status": status, "started_at": "2026-01-01T00:00:00+00:00",
             "finished_at": None, "data_identity": "0" * 16, "address": None, "pid": 1, "host": "here",
             "trials": [{"run_id": "0123456789abcdef", "values": {"seed": 0}, "state": "running", "epoch": 2,
@@ -129,8 +129,8 @@ def test_record_round_trips_and_running_without_driver_is_interrupted(tmp_path):
     lock = FileLock(sweep_dir(tmp_path, spec.fingerprint()) / LOCK_FILE)
     with lock:
         record = read_sweep(tmp_path, spec.fingerprint())
-        assert record.status == RUNNING and record.spec == spec and record.trials[0]["epoch"] == 2
-    assert read_sweep(tmp_path, spec.fingerprint()).status == INTERRUPTED
+        assert record.status == SweepStatus.RUNNING and record.spec == spec and record.trials[0]["epoch"] == 2
+    assert read_sweep(tmp_path, spec.fingerprint()).status == SweepStatus.INTERRUPTED
 
 
 def test_record_holds_the_drivers_error_and_older_records_without_it_still_read(tmp_path):
@@ -190,8 +190,8 @@ def test_cli_sweeps_json_lists_interrupted_sweep(tmp_path):
                                cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     rows = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert rows == [{"sweep_id": spec.fingerprint(), "status": INTERRUPTED, "trials": 1, "complete": 0, "failed": 0,
-                     "varied": "learning_rate,seed", "started_at": "2026-01-01T00:00:00+00:00", "problem": ""}]
+    assert rows == [{"sweep_id": spec.fingerprint(), "status": SweepStatus.INTERRUPTED, "trials": 1, "complete": 0,
+                     "failed": 0, "varied": "learning_rate,seed", "started_at": "2026-01-01T00:00:00+00:00", "problem": ""}]
 
 
 def test_cli_sweep_refuses_too_many_trials_and_bad_values(tmp_path, capsys):
@@ -234,8 +234,9 @@ def test_cli_sweep_unreachable_address_says_so_in_one_line(tmp_path):
         f"python -m core sweep: error: cannot reach Ray at 127.0.0.1:{port}: Connection refused"]
     # The sweep's record says so too (the Sweeps page shows it), and no trial ever started.
     [record], _ = list_sweeps(tmp_path / "runs")
-    assert record.status == FAILED and record.error == f"cannot reach Ray at 127.0.0.1:{port}: Connection refused"
-    assert [trial["state"] for trial in record.trials] == [PENDING, PENDING]
+    assert record.status == SweepStatus.FAILED
+    assert record.error == f"cannot reach Ray at 127.0.0.1:{port}: Connection refused"
+    assert [trial["state"] for trial in record.trials] == [TrialState.PENDING, TrialState.PENDING]
 
 
 def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkeypatch):

@@ -11,6 +11,7 @@ from typing import Any
 from core.atomic_files import read_json
 from core.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, LineReporter, config_from, ctrl_c_requests_stop
 from core.config import RNNConfig
+from core.sweeps.record import SweepStatus, TrialState
 from core.sweeps.spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
 
 
@@ -35,6 +36,10 @@ def spec_from(arguments: argparse.Namespace) -> SweepSpec:
     return SweepSpec(base=base, axes=axes, seeds=seeds, cpus_per_trial=cpus)
 
 
+# A trial gets a line once it reaches one of these.
+REPORTED_STATES = (TrialState.COMPLETE, TrialState.FAILED, TrialState.CACHED)
+
+
 class SweepReporter(LineReporter):
     """A progress bar over all epochs of the sweep on a terminal; a line per finished trial otherwise."""
 
@@ -51,11 +56,10 @@ class SweepReporter(LineReporter):
                                 desc=f"sweep {update.sweep_id}")
             self.bar.update(update.epochs_done - self.bar.n)
             states = [trial["state"] for trial in update.trials]
-            self.bar.set_postfix(done=states.count("complete") + states.count("cached"),
-                                 failed=states.count("failed"), trials=len(states))
+            self.bar.set_postfix(done=states.count(TrialState.COMPLETE) + states.count(TrialState.CACHED),
+                                 failed=states.count(TrialState.FAILED), trials=len(states))
         for trial in update.trials:
-            if (trial["state"] in ("complete", "failed", "cached")
-                    and self.reported.get(trial["run_id"]) != trial["state"]):
+            if trial["state"] in REPORTED_STATES and self.reported.get(trial["run_id"]) != trial["state"]:
                 self.reported[trial["run_id"]] = trial["state"]
                 self.write(_trial_line(trial))
 
@@ -73,7 +77,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     from core.runs.store import RunStore
     from core.sweeps.driver import run_sweep
     from core.sweeps.ray_connect import RayUnavailable
-    from core.sweeps.record import COMPLETE, sweep_dir
+    from core.sweeps.record import sweep_dir
 
     spec = spec_from(arguments)  # ValueError on a bad flag or spec: reported by main()
     max_trials = arguments.max_trials if arguments.max_trials is not None else MAX_TRIALS
@@ -106,7 +110,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
         print(json.dumps({"sweep_id": info["sweep_id"], "status": info["status"], "counts": counts,
                           "sweep_dir": str(folder), "runs_dir": str(store.root.resolve()),
                           "trials": info["trials"]}))
-    return 0 if info["status"] == COMPLETE else EXIT_FAILED
+    return 0 if info["status"] == SweepStatus.COMPLETE else EXIT_FAILED
 
 
 def command_sweeps(arguments: argparse.Namespace) -> int:
@@ -118,10 +122,11 @@ def command_sweeps(arguments: argparse.Namespace) -> int:
     rows = []
     for record in records:
         rows.append({"sweep_id": record.sweep_id, "status": record.status, "trials": len(record.trials),
-                     "complete": record.count("complete", "cached"), "failed": record.count("failed"),
+                     "complete": record.count(TrialState.COMPLETE, TrialState.CACHED),
+                     "failed": record.count(TrialState.FAILED),
                      "varied": ",".join(record.spec.varied), "started_at": record.info["started_at"],
                      "problem": ""})
-    rows += [{"sweep_id": name, "status": "damaged", "problem": problem} for name, problem in damaged.items()]
+    rows += [{"sweep_id": name, "status": SweepStatus.DAMAGED, "problem": problem} for name, problem in damaged.items()]
     if arguments.json:
         print(json.dumps(rows))
         return 0

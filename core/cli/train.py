@@ -40,7 +40,7 @@ class TrainingReporter(LineReporter):
 
 def command_train(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
-    from core.runs.format import COMPLETE
+    from core.runs.format import RunStatus
     from core.runs.store import RunStore
     from core.runs.train import train_run
 
@@ -72,7 +72,7 @@ def command_train(arguments: argparse.Namespace) -> int:
     print(f"Run {record.run_id} ({record.status}) in {summary['run_dir']}")
     if arguments.json:
         print(json.dumps(summary))
-    return 0 if record.status == COMPLETE else EXIT_FAILED
+    return 0 if record.status == RunStatus.COMPLETE else EXIT_FAILED
 
 
 def command_runs(arguments: argparse.Namespace) -> int:

@@ -7,19 +7,14 @@ gradient of the cell's pre-activations into d/d row t through the input kernel. 
 upstream seeds (d loss / d h_28) go back together as a leading axis: one seed per class gives the
 10 x 28 Jacobian of the logits with respect to each row in one pass.
 
-Why not TensorFlow: its gradient of the Keras model needs a traced graph, 1.3-4 s to trace per run for
-the vanilla RNN and 6-17 s for an LSTM (load average 8-20), and an eager call of the unrolled model
-costs ~250 ms; the traced graph then ran 12-85 ms per attribution. Writing the vanilla cell in raw
-TensorFlow ops traced no faster (2.9 s against 2.7 s). This pass needs no tracing; its matmuls are
-small, and they must run on one BLAS thread (core/process_settings.py), or OpenBLAS's threads wait on each
-other on the busy 2-core machine (30 ms per image on one thread, 560-790 ms without).
+Why not TensorFlow: its gradient of the Keras model needs a traced graph, seconds to trace per run
+(more for an LSTM), and an eager call of the unrolled model costs far more than this pass, which
+needs no tracing. Its matmuls are small, so they run on one BLAS thread (core/process_settings.py),
+where OpenBLAS's threads would spend longer waiting on each other than computing.
 
-Precision: float32, like the Keras cells. On the first 100 test images, 128 steps refined to 1%
-(`python -m bench.bench_attribution --runs-dir /tmp/ng-runs --images 100 --steps 128 --refine --dtype
-float32 float64`, tiny 128-unit runs), float32 and float64 gave the same completeness errors to 1e-4
-of a percentage point (median / max: RNN 0.0052% / 0.135%, LSTM 0.0012% / 0.0032%), far inside the
-1% attribution needs, and float32 took half the time (median 22 against 38 ms for the RNN, 142
-against 286 ms for the LSTM, at load average 6-11).
+Precision: float32, like the Keras cells: float32 and float64 give the same completeness errors to
+far inside the 1% attribution needs, and float32 is faster (`python -m bench.bench_attribution
+--dtype float32 float64` measures both).
 """
 
 from __future__ import annotations

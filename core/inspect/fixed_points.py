@@ -229,8 +229,8 @@ def _damped_steps(recurrent_kernel: np.ndarray, updated: np.ndarray, residual: n
     """(∇q (m, units), the Levenberg-Marquardt step δ (m, units)) at m states with F(h) = updated and
     r = residual, solving (AᵀA + μ I) δ = −Aᵀ r with A = diag(1 − F²) W_h − I for each state.
 
-    Batched solves in numpy: the entry points run BLAS on one thread (core.process_settings), without which
-    OpenBLAS's threads made these solves 25 times slower on a busy 2-core machine.
+    Batched solves in numpy: the entry points run BLAS on one thread (core.process_settings), as
+    OpenBLAS's threads spend longer waiting on each other than these small solves take.
     """
     units = recurrent_kernel.shape[0]
     identity = np.eye(units)

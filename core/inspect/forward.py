@@ -1,8 +1,8 @@
 """The trained network's forward pass in numpy, row by row, for the few images a page shows at once.
 
-Tracing one image through the Keras cell in eager TensorFlow takes about 250 ms (28 steps of op
-dispatch) and needs TensorFlow imported and a model built; here it is 28 small matrix products,
-well under a millisecond, from the weights alone (core/runs/files.py read_weight_arrays reads them
+Tracing one image through the Keras cell in eager TensorFlow pays the dispatch of every op of 28
+steps and needs TensorFlow imported and a model built; here it is 28 small matrix products from the
+weights alone (core/runs/files.py read_weight_arrays reads them
 from the run's weights file without TensorFlow). The equations are Keras 3's SimpleRNN, LSTM (gates
 i, f, c, o) and GRU (gates z, r, h; the reset gate applied after the recurrent product) cells with
 their default activations, as core/nn/model.py builds them; tests/test_numpy_trace.py checks every

@@ -9,7 +9,7 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from core.config import NUMERIC_RANGES, RNNConfig
-from core.runs.format import COMPLETE, DAMAGED, RunError, RunRecord
+from core.runs.format import RunError, RunRecord, RunStatus
 from core.runs.store import RunStore
 
 # Every RNNConfig field, most telling first. The seed comes last: runs that differ in something
@@ -37,7 +37,7 @@ def best_of_other_cells(current: RunRecord, records: Iterable[RunRecord]) -> lis
     for record in records:
         cell = record.config.cell
         accuracy = record.metric("test_accuracy")
-        if (cell == current.config.cell or record.status != COMPLETE or accuracy is None
+        if (cell == current.config.cell or record.status != RunStatus.COMPLETE or accuracy is None
                 or record.data_identity != current.data_identity):
             continue
         key = (record.config.train_subset >= full, accuracy, record.started_at)
@@ -55,7 +55,7 @@ def table_configs(table: pd.DataFrame) -> dict[str, RNNConfig]:
     """
     types = {field.name: type(field.default) for field in fields(RNNConfig)}
     configs = {}
-    for row in table[table["status"] != DAMAGED].to_dict("records"):
+    for row in table[table["status"] != RunStatus.DAMAGED].to_dict("records"):
         configs[row["run_id"]] = RNNConfig(**{name: kind(row[name]) for name, kind in types.items()})
     return configs
 

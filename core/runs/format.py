@@ -15,6 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,10 +36,20 @@ ANALYSIS_FILE = "analysis.npz"  # core/inspect/stored_analysis.py: PCA, backgrou
 DERIVED_FILES = (ANALYSIS_FILE,)
 ANALYSIS_SOURCE_KEY = "source.weights_sha256"  # in analysis.npz: the weights it was computed from
 
-# Statuses written to disk, and two that are derived when reading.
-RUNNING, COMPLETE, STOPPED, FAILED = "running", "complete", "stopped", "failed"
-INTERRUPTED, DAMAGED = "interrupted", "damaged"  # running but nobody holds its lock; unreadable
-WRITTEN_STATUSES = (RUNNING, COMPLETE, STOPPED, FAILED)
+
+
+class RunStatus(StrEnum):
+    """A run's status: the four written to status.json, and two derived when reading."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # written running, but nobody holds its lock (its trainer died)
+    DAMAGED = "damaged"  # a folder that does not read as a run
+
+
+WRITTEN_STATUSES = (RunStatus.RUNNING, RunStatus.COMPLETE, RunStatus.STOPPED, RunStatus.FAILED)
 
 METRIC_NAMES = ("test_loss", "test_accuracy", "best_validation_accuracy", "train_seconds", "samples_per_second")
 NULLABLE_METRICS = ("best_validation_accuracy",)  # None when no epoch finished before a stop
@@ -60,7 +71,7 @@ class RunRecord:
     run_dir: Path
     config: RNNConfig
     data_identity: str
-    status: str
+    status: RunStatus
     info: dict[str, Any] = field(default_factory=dict)  # the content of status.json, type-checked
     verified: bool = False
     name: str | None = None  # the name the user gave the run (core/runs/names.py), if any
@@ -145,8 +156,9 @@ STATUS_FIELDS: dict[str, Callable[[Any], str | None]] = {
                          f"a mapping of {', '.join(ARTIFACT_FILES + DERIVED_FILES)} to sizes in bytes"),
 }
 ALWAYS_REQUIRED = ("status", "started_at", "epochs_done")
-REQUIRED_BY_STATUS = {COMPLETE: ("finished_at", "metrics", "files"), STOPPED: ("finished_at", "metrics", "files"),
-                      FAILED: ("finished_at", "error")}
+REQUIRED_BY_STATUS = {RunStatus.COMPLETE: ("finished_at", "metrics", "files"),
+                      RunStatus.STOPPED: ("finished_at", "metrics", "files"),
+                      RunStatus.FAILED: ("finished_at", "error")}
 
 
 def check_status(info: Any) -> None:
@@ -162,7 +174,7 @@ def check_status(info: Any) -> None:
     for name in (*ALWAYS_REQUIRED, *REQUIRED_BY_STATUS.get(info["status"] if "status" in info else "", ())):
         if name not in info:
             raise ValueError(f"{STATUS_FILE} has no field {name!r}")
-    if info["status"] == COMPLETE and not set(ARTIFACT_FILES) <= set(info["files"]):
+    if info["status"] == RunStatus.COMPLETE and not set(ARTIFACT_FILES) <= set(info["files"]):
         raise ValueError(f"a complete run must list all of {ARTIFACT_FILES} in {STATUS_FILE}")
     if "sizes" in info and set(info["sizes"]) != set(info.get("files") or {}):
         raise ValueError(f"{STATUS_FILE} lists sizes of other files than its sha256 digests")
@@ -230,7 +242,7 @@ def read_record(run_id: str, run_dir: Path) -> RunRecord:
     config does not give the folder's run id."""
     config, data_identity = read_config(run_id, run_dir)
     info = read_status(run_id, run_dir)
-    return RunRecord(run_id, run_dir, config, data_identity, info["status"], info)
+    return RunRecord(run_id, run_dir, config, data_identity, RunStatus(info["status"]), info)
 
 
 # -- the artifacts ---------------------------------------------------------------------------------

@@ -8,18 +8,29 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 import pandas as pd
 
 from core.config import RNNConfig
 from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, Event, Message, Progress,
                          TrainingFinished, TrainingStarted)
-from core.runs.format import COMPLETE, FAILED, STOPPED, RunRecord
+from core.runs.format import RunRecord, RunStatus
 
-# A job is queued, then running, then ends as one of the run statuses or as cancelled.
-QUEUED, RUNNING, CANCELLED = "queued", "running", "cancelled"
-LIVE_STATUSES = (QUEUED, RUNNING)
-FINISHED_STATUSES = (COMPLETE, STOPPED, FAILED, CANCELLED)
+
+class JobStatus(StrEnum):
+    """A job is queued, then running, then ends as the status of its run or as cancelled (never started)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = RunStatus.COMPLETE.value
+    STOPPED = RunStatus.STOPPED.value
+    FAILED = RunStatus.FAILED.value
+    CANCELLED = "cancelled"
+
+
+LIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED_STATUSES = (JobStatus.COMPLETE, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 # The time left is estimated from the rate since the first Progress event: the iterations before
 # it include tracing the training step (seconds, against milliseconds for a later step). The rate
@@ -39,7 +50,7 @@ class JobSnapshot:
 
     run_id: str
     config: RNNConfig
-    status: str  # queued, running, complete, stopped, failed or cancelled
+    status: JobStatus
     events: tuple[Event, ...]  # every event so far except Progress (see Job)
     progress: Progress | None  # the latest Progress event
     first_progress: Progress | None  # the first Progress event, sent once the step was traced
@@ -128,7 +139,7 @@ class Job:
         self._progress: Progress | None = None
         self._event_at: float | None = None
         self._expected_analysis_seconds: float | None = None
-        self._status = QUEUED
+        self._status = JobStatus.QUEUED
         self._error: str | None = None
         self._record: RunRecord | None = None
         self._cached = False
@@ -140,7 +151,7 @@ class Job:
         self._finished_at: float | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> JobStatus:
         with self._lock:
             return self._status
 
@@ -204,18 +215,18 @@ class Job:
 
     def start(self) -> None:
         with self._lock:
-            if self._status != QUEUED:
+            if self._status != JobStatus.QUEUED:
                 raise ValueError(f"job {self.run_id} is {self._status}; only a queued job can start")
-            self._status = RUNNING
+            self._status = JobStatus.RUNNING
             self._started_at = time.time()
 
-    def finish(self, status: str, record: RunRecord | None = None, cached: bool = False,
+    def finish(self, status: JobStatus, record: RunRecord | None = None, cached: bool = False,
                error: str | None = None) -> None:
         """End the job as one of FINISHED_STATUSES and wake whoever waits for it."""
         if status not in FINISHED_STATUSES:
-            raise ValueError(f"status={status!r} cannot end a job; allowed {', '.join(FINISHED_STATUSES)}")
+            raise ValueError(f"status={str(status)!r} cannot end a job; allowed {', '.join(FINISHED_STATUSES)}")
         with self._lock:
-            self._status = status
+            self._status = JobStatus(status)
             self._record = record
             self._cached = cached
             self._error = error

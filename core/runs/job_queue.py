@@ -17,8 +17,7 @@ from typing import Callable
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
-from core.runs.job import CANCELLED, FINISHED_STATUSES, LIVE_STATUSES, Job, JobSnapshot, NotOwnerError
-from core.runs.format import COMPLETE, FAILED
+from core.runs.job import FINISHED_STATUSES, LIVE_STATUSES, Job, JobSnapshot, JobStatus, NotOwnerError
 from core.runs.store import RunStore
 from core.runs.train import train_run
 
@@ -89,7 +88,7 @@ class JobManager:
             job = Job(run_id, config, owner)
             self._remember_locked(job)
             if cached is not None:
-                job.finish(COMPLETE, record=cached, cached=True)
+                job.finish(JobStatus.COMPLETE, record=cached, cached=True)
                 return job
             self._queue.append(run_id)
             self._dispatch_locked()
@@ -134,7 +133,7 @@ class JobManager:
             if job.run_id in self._queue:
                 self._queue.remove(job.run_id)
                 job.request_stop()
-                job.finish(CANCELLED, error="cancelled before it started")
+                job.finish(JobStatus.CANCELLED, error="cancelled before it started")
                 return
         job.request_stop()
 
@@ -148,18 +147,18 @@ class JobManager:
 
     def _work(self, job: Job) -> None:
         # The worker thread: never touches the UI, only the job and the run store.
-        outcome: dict = {"status": FAILED, "error": "the training thread ended unexpectedly"}
+        outcome: dict = {"status": JobStatus.FAILED, "error": "the training thread ended unexpectedly"}
         try:
             if job.should_stop():  # stopped in the moment between dispatch and here
                 raise ValueError("cancelled before it started")
             job.expect_analysis(self.store.typical_analysis_seconds(job.config))
             record, cached = train_run(self.store, job.config, self.data(), job.record_event, job.should_stop)
-            outcome = {"status": record.status, "record": record, "cached": cached}
+            outcome = {"status": JobStatus(record.status), "record": record, "cached": cached}
         except ValueError as error:  # bad input, damaged files, stopped while waiting for a lock
-            outcome = {"status": CANCELLED if job.should_stop() else FAILED, "error": str(error)}
+            outcome = {"status": JobStatus.CANCELLED if job.should_stop() else JobStatus.FAILED, "error": str(error)}
         except Exception as error:  # noqa: BLE001 - a failed job reports, the server keeps going
             logger.error("training job %s failed\n%s", job.run_id, traceback_without_carets(error))
-            outcome = {"status": FAILED, "error": f"{type(error).__name__}: {error}"}
+            outcome = {"status": JobStatus.FAILED, "error": f"{type(error).__name__}: {error}"}
         finally:
             job.finish(**outcome)
             with self._lock:

@@ -26,13 +26,14 @@ from core.nn.weights import NetworkWeights
 from core.inspect.stored_analysis import AnalysisOutdated, RunAnalysis
 from core.runs.files import (read_analysis, read_histories, read_network_weights, read_predictions,
                             write_analysis)
-from core.runs.format import (ANALYSIS_FILE, COMPLETE, DAMAGED, FAILED, INTERRUPTED, RUNNING, STOPPED, WEIGHTS_FILE,
-                             RunError, RunRecord, check_artifacts, read_config, read_record, with_derived_file,
-                             write_status)
+from core.runs.format import (ANALYSIS_FILE, WEIGHTS_FILE, RunError, RunRecord, RunStatus, check_artifacts, read_config,
+                             read_record, with_derived_file, write_status)
 from core.runs.names import read_run_name, write_run_name
 from core.runs.verification import VerificationRecord
 
 ANALYSIS_LOCK_SECONDS = 2.0  # how long adding an analysis waits for a run's lock before giving up on saving it
+# What prune may delete: every run that did not end complete and is not training.
+PRUNABLE = (RunStatus.STOPPED, RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.DAMAGED)
 TABLE_METRICS = ["best_validation_accuracy", "test_accuracy", "test_loss", "train_seconds", "samples_per_second"]
 TABLE_COLUMNS = (["run_id", "name", "status"] + [field.name for field in fields(RNNConfig)] + TABLE_METRICS
                  + ["started_at", "problem"])
@@ -98,7 +99,9 @@ class RunStore:
         run_dir = self._existing_dir(run_id)
         record = read_record(run_id, run_dir)
         check_artifacts(record, hashes=verify)
-        status = INTERRUPTED if record.status == RUNNING and not self.is_locked(run_id) else record.status
+        status = record.status
+        if status == RunStatus.RUNNING and not self.is_locked(run_id):
+            status = RunStatus.INTERRUPTED
         return RunRecord(run_id, run_dir, record.config, record.data_identity, status, record.info, verify,
                          read_run_name(run_dir))
 
@@ -149,7 +152,7 @@ class RunStore:
                          **{name: record.metric(name) for name in TABLE_METRICS},
                          "started_at": record.info["started_at"], "problem": ""})
         for name, problem in damaged.items():
-            rows.append({"run_id": name, "name": self._readable_name(name), "status": DAMAGED,
+            rows.append({"run_id": name, "name": self._readable_name(name), "status": RunStatus.DAMAGED,
                          **self._readable_config(name), "problem": problem})
         return pd.DataFrame(rows, columns=TABLE_COLUMNS).astype(TABLE_TYPES)
 
@@ -169,7 +172,7 @@ class RunStore:
             record = self.read_run(run_id)
         except RunError:
             return None
-        return record if record.status == COMPLETE else None
+        return record if record.status == RunStatus.COMPLETE else None
 
     def typical_analysis_seconds(self, config: RNNConfig, runs: int = 5) -> float | None:
         """What the analysis of a new run of config should take: the median of how long it took when the
@@ -177,7 +180,7 @@ class RunStore:
         timings; the median, as one run saved on a busy machine can take several times as long), or
         None when there is no such run."""
         seconds = [float(record.info["timings"]["analysis_seconds"]) for record in self.list_runs()[0]
-                   if record.status == COMPLETE and "analysis_seconds" in record.info.get("timings", {})
+                   if record.status == RunStatus.COMPLETE and "analysis_seconds" in record.info.get("timings", {})
                    and (record.config.cell, record.config.hidden_units) == (config.cell, config.hidden_units)]
         return float(np.median(seconds[:runs])) if seconds else None
 
@@ -228,7 +231,8 @@ class RunStore:
                     current = self.read_run(record.run_id)
                 except RunError:
                     return False
-                if current.status not in (COMPLETE, STOPPED) or current.info["files"][WEIGHTS_FILE] != weights_sha256:
+                if (current.status not in (RunStatus.COMPLETE, RunStatus.STOPPED)
+                        or current.info["files"][WEIGHTS_FILE] != weights_sha256):
                     return False
                 # The file first, then status.json: a crash in between leaves a file whose sha256 is
                 # not the listed one, which read_analysis refuses and the next view recomputes.
@@ -266,8 +270,8 @@ class RunStore:
             try:
                 status = self._open(folder.name, verify=False).status
             except RunError:
-                status = DAMAGED
-            if status in (STOPPED, FAILED, INTERRUPTED, DAMAGED) and folder.name != keep:
+                status = RunStatus.DAMAGED
+            if status in PRUNABLE and folder.name != keep:
                 candidates.append((folder.stat().st_mtime, folder.name))
         deleted = []
         for _, run_id in sorted(candidates):

@@ -11,28 +11,24 @@ import os
 import platform
 import socket
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pandas as pd
 from filelock import Timeout
 
 from core import __version__
+from core.atomic_files import utc_timestamp
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.inspect.stored_analysis import RunAnalysis
 from core.runs.files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
-from core.runs.format import (COMPLETE, FAILED, RUNNING, STOPPED, WEIGHTS_FILE, RunError, RunRecord,
+from core.runs.format import (WEIGHTS_FILE, RunError, RunRecord, RunStatus,
                              artifact_fingerprints, sha256, write_config, write_status)
 from core.runs.names import read_run_name, write_run_name
 from core.runs.store import RunStore
 
 LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's training checks should_stop
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _versions() -> dict[str, str]:
@@ -92,7 +88,7 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     if name is not None:
         write_run_name(run_dir, name)
     info: dict[str, Any] = {
-        "status": RUNNING, "started_at": _now(), "pid": os.getpid(), "host": socket.gethostname(),
+        "status": RunStatus.RUNNING, "started_at": utc_timestamp(), "pid": os.getpid(), "host": socket.gethostname(),
         "data_source": data.source, "versions": _versions(), "epochs_done": 0,
     }
     write_status(run_dir, info)
@@ -111,14 +107,14 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
     except BaseException as error:
         # Training or saving failed (a bug, a kill signal, a full disk): say so on disk if we
         # still can; earlier runs are untouched because every write here is atomic and local.
-        info.update(status=FAILED, finished_at=_now(), error=f"{type(error).__name__}: {error}")
+        info.update(status=RunStatus.FAILED, finished_at=utc_timestamp(), error=f"{type(error).__name__}: {error}")
         for name in ("files", "sizes", "metrics"):
             info.pop(name, None)
         try:
             write_status(run_dir, info)
         except OSError:
             pass  # the disk refused even this; the run then lists as interrupted
-        on_event(TrainingFinished(run_id, FAILED, None, None, None, time.perf_counter() - started, 0.0,
+        on_event(TrainingFinished(run_id, RunStatus.FAILED, None, None, None, time.perf_counter() - started, 0.0,
                                   error=info["error"]))
         raise
     on_event(TrainingFinished(run_id, status, outcome.test_loss, outcome.test_accuracy,
@@ -134,11 +130,11 @@ def _save_outcome(run_dir, info: dict[str, Any], config: RNNConfig, outcome, dat
     write_weights(run_dir, outcome.model)
     write_histories(run_dir, outcome.batch_history, outcome.epoch_history)
     write_predictions(run_dir, outcome.test_probabilities, data.test_labels)
-    status = STOPPED if outcome.stopped else COMPLETE
-    analysis_seconds = _save_analysis(run_dir, config, data, on_event) if status == COMPLETE else None
+    status = RunStatus.STOPPED if outcome.stopped else RunStatus.COMPLETE
+    analysis_seconds = _save_analysis(run_dir, config, data, on_event) if status == RunStatus.COMPLETE else None
     info.update(
         status=status,
-        finished_at=_now(),
+        finished_at=utc_timestamp(),
         epochs_done=int(outcome.epoch_history["epoch"].max()) if len(outcome.epoch_history) else 0,
         metrics={
             "test_loss": outcome.test_loss,
@@ -161,7 +157,7 @@ def _save_analysis(run_dir, config: RNNConfig, data: MnistSplit, on_event: Event
     can always be recomputed on first view, so a failure here is reported and never fails the run."""
     started = time.perf_counter()
     try:
-        weights = read_network_weights(RunRecord(run_dir.name, run_dir, config, data.identity, COMPLETE))
+        weights = read_network_weights(RunRecord(run_dir.name, run_dir, config, data.identity, RunStatus.COMPLETE))
         analysis = RunAnalysis.compute(weights, config, data.test_images, data.test_labels)
         write_analysis(run_dir, analysis.to_arrays(), sha256(run_dir / WEIGHTS_FILE))
     except Exception as error:  # noqa: BLE001 - see the docstring: the trained run comes first

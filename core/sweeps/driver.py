@@ -18,25 +18,37 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from filelock import Timeout
 
+from core.atomic_files import utc_timestamp
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
 from core.sweeps.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
                               runtime_env)
 from core.runs.format import RunError
 from core.runs.store import RunStore
-from core.sweeps.record import (CACHED, COMPLETE as SWEEP_COMPLETE, FAILED as SWEEP_FAILED, PENDING, QUEUED, RUNNING,
-                               STOPPED as SWEEP_STOPPED, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_RUNNING, TRIAL_STOPPED,
-                               UNFINISHED_STATES, SweepError, driver_lock, write_spec, write_sweep_status)
+from core.sweeps.record import (UNFINISHED_STATES, SweepError, SweepStatus, TrialState, driver_lock, write_spec,
+                               write_sweep_status)
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 from core.sweeps.trial import ProgressInbox, pack_mnist, receive_run, train_trial
 
 WAIT_SECONDS = 0.5  # how often the driver checks for a stop request and drains progress
 CANCEL_GRACE_SECONDS = 10.0  # after a polite cancel, how long before running tasks are killed
+
+
+@dataclass(frozen=True)
+class TrialHooks:
+    """Seams for tests only, which replace the module's TRIAL_HOOKS with monkeypatch; no caller sets them."""
+
+    # Custom resources (name -> amount) every trial asks for: pins the trials to the nodes that have them.
+    resources: dict[str, float] | None = None
+    # Runs in the worker before a trial trains (to check where it runs, or to make it fail).
+    before_training: Callable[[RNNConfig], None] | None = None
+
+
+TRIAL_HOOKS = TrialHooks()
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,6 @@ class TrialUpdate:
     epochs_total: int
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _one_line(error: BaseException) -> str:
     cause = getattr(error, "cause", None) or error  # a RayTaskError wraps the worker's exception
     text = str(cause).strip().splitlines()
@@ -61,13 +69,12 @@ def _one_line(error: BaseException) -> str:
 
 def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: str | None = None,
               max_trials: int = MAX_TRIALS, on_update: Callable[[TrialUpdate], None] = lambda update: None,
-              should_stop: Callable[[], bool] = lambda: False, resources: dict[str, float] | None = None,
-              before_training: Callable[[RNNConfig], None] | None = None) -> dict[str, Any]:
+              should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Train every trial of spec that the store does not hold complete; return the final status.
 
     Holds the sweep's driver lock throughout. A trial that raises is marked failed and the sweep
     goes on; should_stop() (or KeyboardInterrupt) cancels unfinished trials and marks the sweep
-    stopped, keeping finished ones. resources pins trials to nodes with a custom resource.
+    stopped, keeping finished ones.
     Raises RayUnavailable when Ray is missing or unreachable, ValueError on a bad spec; an error of
     the driver itself is written into the sweep's status (its field "error") before it is raised.
     """
@@ -79,16 +86,17 @@ def run_sweep(store: RunStore, spec: SweepSpec, data: MnistSplit, *, address: st
     except Timeout:
         raise SweepError(f"sweep {sweep_id} is being run by another process") from None
     try:
-        return _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
-                           before_training)
+        return _run_locked(store=store, spec=spec, configs=configs, data=data, address=address, on_update=on_update,
+                           should_stop=should_stop)
     finally:
         lock.release()
 
 
-def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should_stop, resources,
-                before_training) -> dict[str, Any]:
+def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], data: MnistSplit, address: str | None,
+                on_update: Callable[[TrialUpdate], None], should_stop: Callable[[], bool]) -> dict[str, Any]:
+    sweep_id = spec.fingerprint()
     info: dict[str, Any] = {
-        "sweep_id": sweep_id, "status": RUNNING, "started_at": _now(), "finished_at": None,
+        "sweep_id": sweep_id, "status": SweepStatus.RUNNING, "started_at": utc_timestamp(), "finished_at": None,
         "data_identity": data.identity, "address": address or os.environ.get("RAY_ADDRESS") or None,
         "pid": os.getpid(), "host": socket.gethostname(), "trials": [], "error": None,
     }
@@ -97,7 +105,8 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
     for config in configs:
         run_id = fingerprint(config, data.identity)
         cached = store.find_complete(run_id)
-        trial = {"run_id": run_id, "values": spec.trial_values(config), "state": CACHED if cached else PENDING,
+        trial = {"run_id": run_id, "values": spec.trial_values(config),
+                 "state": TrialState.CACHED if cached else TrialState.PENDING,
                  "epoch": cached.info["epochs_done"] if cached else 0, "validation_accuracy": None,
                  "validation_loss": None, "error": None}
         if cached is not None:
@@ -121,8 +130,8 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
         if to_train:
             packed = pack_mnist(data)
             mode = connect(address, object_store_bytes_for(packed), spec)
-            stopped = _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
-                                    before_training)
+            stopped = _train_on_ray(store=store, spec=spec, mode=mode, packed=packed, to_train=to_train,
+                                    by_run_id=by_run_id, publish=publish, should_stop=should_stop)
     except RayUnavailable as error:
         info["error"] = str(error)  # already one line, naming the address
         raise
@@ -138,35 +147,38 @@ def _run_locked(store, spec, sweep_id, configs, data, address, on_update, should
             ray.shutdown()
         for trial in info["trials"]:
             # Trials handed to Ray are cut off; those never handed to it stay pending when the driver failed.
-            if trial["state"] in UNFINISHED_STATES and not (info["error"] and trial["state"] == PENDING):
-                trial["state"] = TRIAL_STOPPED
+            if trial["state"] in UNFINISHED_STATES and not (info["error"] and trial["state"] == TrialState.PENDING):
+                trial["state"] = TrialState.STOPPED
                 stopped = True
         if info["error"]:
-            info["status"] = SWEEP_FAILED
+            info["status"] = SweepStatus.FAILED
         elif stopped:
-            info["status"] = SWEEP_STOPPED
-        elif any(trial["state"] == TRIAL_FAILED for trial in info["trials"]):
-            info["status"] = SWEEP_FAILED
+            info["status"] = SweepStatus.STOPPED
+        elif any(trial["state"] == TrialState.FAILED for trial in info["trials"]):
+            info["status"] = SweepStatus.FAILED
         else:
-            info["status"] = SWEEP_COMPLETE
-        info["finished_at"] = _now()
+            info["status"] = SweepStatus.COMPLETE
+        info["finished_at"] = utc_timestamp()
         publish()
     return info
 
 
-def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, should_stop, resources,
-                  before_training) -> bool:
+def _train_on_ray(*, store: RunStore, spec: SweepSpec, mode: str, packed: dict[str, Any],
+                  to_train: list[tuple[str, RNNConfig]], by_run_id: dict[str, dict[str, Any]],
+                  publish: Callable[[], None], should_stop: Callable[[], bool]) -> bool:
     """Submit the trials, collect their runs and progress; returns True when stopped."""
     import ray
 
+    hooks = TRIAL_HOOKS
+
     progress = ray.remote(num_cpus=0)(ProgressInbox).remote()
     data_ref = ray.put(packed)
-    task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=resources or {},
+    task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=hooks.resources or {},
                                            runtime_env=runtime_env(spec, mode), max_retries=0)
-    pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
+    pending = {task.remote(config.to_dict(), data_ref, progress, hooks.before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
-        by_run_id[run_id]["state"] = QUEUED  # running once its worker reports that it started
+        by_run_id[run_id]["state"] = TrialState.QUEUED  # running once its worker reports that it started
     publish()
     try:
         while pending:
@@ -199,13 +211,13 @@ def _collect(store: RunStore, ref, trial: dict[str, Any], run_id: str, cancelled
         if result["run_id"] != run_id:
             raise RunError(f"the worker trained run {result['run_id']}, expected {run_id}")
         record = receive_run(store, run_id, result["files"])
-        trial.update(state=TRIAL_COMPLETE, epoch=record.info["epochs_done"],
+        trial.update(state=TrialState.COMPLETE, epoch=record.info["epochs_done"],
                      validation_accuracy=record.metric("best_validation_accuracy"))
     except Exception as error:  # noqa: BLE001 - a trial's failure must not stop the sweep
         if cancelled:
-            trial.update(state=TRIAL_STOPPED)
+            trial.update(state=TrialState.STOPPED)
         else:
-            trial.update(state=TRIAL_FAILED, error=_one_line(error))
+            trial.update(state=TrialState.FAILED, error=_one_line(error))
 
 
 def _drain(progress, by_run_id: dict[str, dict[str, Any]]) -> bool:
@@ -215,10 +227,10 @@ def _drain(progress, by_run_id: dict[str, dict[str, Any]]) -> bool:
     changed = False
     for report in ray.get(progress.take.remote()):
         trial = by_run_id.get(report["run_id"])
-        if trial is None or trial["state"] not in (QUEUED, TRIAL_RUNNING):
+        if trial is None or trial["state"] not in (TrialState.QUEUED, TrialState.RUNNING):
             continue
-        if trial["state"] == QUEUED:
-            trial["state"] = TRIAL_RUNNING
+        if trial["state"] == TrialState.QUEUED:
+            trial["state"] = TrialState.RUNNING
             changed = True
         if report["epoch"] > trial["epoch"]:
             trial.update(epoch=report["epoch"], validation_accuracy=report["validation_accuracy"],

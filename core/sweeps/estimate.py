@@ -19,7 +19,7 @@ import numpy as np
 
 from core.config import RNNConfig, fingerprint
 from core.process_settings import TRAINING_SHARDS
-from core.runs.format import COMPLETE, RunRecord
+from core.runs.format import RunRecord, RunStatus
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 
 DEFAULT_SAMPLES_PER_SECOND = 40_000.0  # the tutorial's vanilla RNN here from the CLI
@@ -56,7 +56,7 @@ def measured_rates(runs: Iterable[RunRecord], cell: str) -> tuple[float, float, 
     """(median samples/s, median seconds besides training, how many runs) over the complete runs
     of this cell, else of any cell; the defaults and 0 when no complete run measured them."""
     measured = [(run.config.cell, run.metric("samples_per_second"), run.metric("train_seconds"),
-                 run.info.get("timings", {}).get("wall_seconds")) for run in runs if run.status == COMPLETE]
+                 run.info.get("timings", {}).get("wall_seconds")) for run in runs if run.status == RunStatus.COMPLETE]
     measured = [row for row in measured if row[1] and row[2] is not None and row[3] is not None]
     same_cell = [row for row in measured if row[0] == cell]
     rows = same_cell or measured
@@ -78,7 +78,7 @@ def estimate_sweep(spec: SweepSpec, runs: Iterable[RunRecord], data_identity: st
     Raises ValueError (from SweepSpec.expand) when the spec makes more than max_trials trials."""
     configs = spec.expand(max_trials)
     runs = list(runs)
-    complete = {run.run_id for run in runs if run.status == COMPLETE}
+    complete = {run.run_id for run in runs if run.status == RunStatus.COMPLETE}
     to_train = [config for config in configs if fingerprint(config, data_identity) not in complete]
     samples_per_second, run_seconds, measured_runs = measured_rates(runs, spec.base.cell)
     estimate = SweepEstimate(len(configs), len(configs) - len(to_train), samples_per_second, run_seconds,

@@ -21,13 +21,12 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from core.sweeps.ray_connect import PROJECT_ROOT, check_address
-from core.atomic_files import atomic_write_json, read_json
-from core.sweeps.record import RUNNING, SPEC_FILE, SweepError, is_driver_alive, read_sweep, sweep_dir, write_spec
+from core.atomic_files import atomic_write_json, read_json, utc_timestamp
+from core.sweeps.record import SPEC_FILE, SweepError, SweepStatus, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 
 LAUNCH_FILE = "launch.json"
@@ -87,7 +86,7 @@ def launch_sweep(runs_root: Path, spec: SweepSpec, address: str | None = None,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     # Reap it when it ends, so a finished driver does not linger as a zombie of the dashboard.
     threading.Thread(target=process.wait, name=f"sweep-driver-{sweep_id}", daemon=True).start()
-    launch = Launch(sweep_id, _now(), socket.gethostname(), process.pid, address)
+    launch = Launch(sweep_id, utc_timestamp(), socket.gethostname(), process.pid, address)
     atomic_write_json(folder / LAUNCH_FILE, launch.to_dict())
     return launch
 
@@ -145,7 +144,7 @@ def stop_sweep(runs_root: Path, sweep_id: str) -> str:
     """Ask a running sweep's driver to stop (SIGINT: it cancels unfinished trials and keeps finished
     ones). Returns what was done, for the page; ValueError when it cannot be stopped from here."""
     record = read_sweep(runs_root, sweep_id)  # read now: the page's copy may be seconds old
-    if record.status != RUNNING:
+    if record.status != SweepStatus.RUNNING:
         raise ValueError(f"sweep {sweep_id} is {record.status}, not running; nothing to stop")
     if record.info["host"] != socket.gethostname():
         raise ValueError(f"sweep {sweep_id} runs on {record.info['host']}; stop it there (Ctrl-C)")
@@ -153,7 +152,3 @@ def stop_sweep(runs_root: Path, sweep_id: str) -> str:
     # read_sweep just checked), so the pid is the driver's, not a reused one.
     os.kill(record.info["pid"], signal.SIGINT)
     return "Stopping: unfinished trials are cancelled, finished ones are kept."
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

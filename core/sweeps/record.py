@@ -10,6 +10,7 @@ whose lock nobody holds lists as interrupted (its driver died).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,36 @@ SPEC_FILE = "spec.json"
 SWEEP_STATUS_FILE = "sweep_status.json"
 LOCK_FILE = "driver.lock"
 
-# A sweep's statuses; "interrupted" is derived when reading (running, but no driver holds the lock).
-RUNNING, COMPLETE, FAILED, STOPPED, INTERRUPTED = "running", "complete", "failed", "stopped", "interrupted"
-SWEEP_STATUSES = (RUNNING, COMPLETE, FAILED, STOPPED)
-# A trial's states: cached = complete in the run store before this sweep asked for it; queued =
-# handed to Ray, waiting for CPUs; running = its worker has started it.
-PENDING, CACHED, QUEUED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED = (
-    "pending", "cached", "queued", "running", "complete", "failed", "stopped")
-TRIAL_STATES = (PENDING, CACHED, QUEUED, TRIAL_RUNNING, TRIAL_COMPLETE, TRIAL_FAILED, TRIAL_STOPPED)
-UNFINISHED_STATES = (PENDING, QUEUED, TRIAL_RUNNING)
+
+
+class SweepStatus(StrEnum):
+    """A sweep's status: the four written to sweep_status.json, and three derived when listing."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"  # written running, but no driver holds the lock (it died)
+    STARTING = "starting"  # launched (core/sweeps/launch.py), its driver has not written a status yet
+    DAMAGED = "damaged"  # a folder that does not read as a sweep
+
+
+SWEEP_STATUSES = (SweepStatus.RUNNING, SweepStatus.COMPLETE, SweepStatus.FAILED, SweepStatus.STOPPED)
+
+
+class TrialState(StrEnum):
+    """A trial's state in sweep_status.json."""
+
+    PENDING = "pending"  # not handed to Ray yet
+    CACHED = "cached"  # complete in the run store before this sweep asked for it
+    QUEUED = "queued"  # handed to Ray, waiting for CPUs
+    RUNNING = "running"  # its worker has started it
+    COMPLETE = "complete"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+UNFINISHED_STATES = (TrialState.PENDING, TrialState.QUEUED, TrialState.RUNNING)
 TRIAL_FIELDS = {"run_id", "values", "state", "epoch", "validation_accuracy", "validation_loss", "error"}
 STATUS_FIELDS = {"sweep_id", "status", "started_at", "finished_at", "data_identity", "address", "pid", "host",
                  "trials"}
@@ -52,7 +74,7 @@ class SweepRecord:
     sweep_id: str
     sweep_dir: Path
     spec: SweepSpec
-    status: str
+    status: SweepStatus
     info: dict[str, Any]  # the content of sweep_status.json, checked
 
     @property
@@ -119,9 +141,9 @@ def check_sweep_status(info: Any) -> None:
             raise ValueError(f"{where} must hold exactly the fields {sorted(TRIAL_FIELDS)}")
         if not is_run_id(trial["run_id"]):
             raise ValueError(f"{where} field 'run_id' is {trial['run_id']!r:.40}; expected 16 hex digits")
-        if trial["state"] not in TRIAL_STATES:
+        if trial["state"] not in tuple(TrialState):
             raise ValueError(f"{where} field 'state' is {trial['state']!r:.40}; "
-                             f"expected one of {', '.join(TRIAL_STATES)}")
+                             f"expected one of {', '.join(TrialState)}")
         if not isinstance(trial["values"], dict):
             raise ValueError(f"{where} field 'values' must map field names to values")
         if not (isinstance(trial["epoch"], int) and not isinstance(trial["epoch"], bool) and trial["epoch"] >= 0):
@@ -167,9 +189,9 @@ def read_sweep(runs_root: Path, sweep_id: str) -> SweepRecord:
         raise SweepError(f"sweep {sweep_id} is damaged: {error}") from error
     if spec.fingerprint() != sweep_id or info["sweep_id"] != sweep_id:
         raise SweepError(f"sweep {sweep_id} is damaged: its {SPEC_FILE} does not match its id (edited by hand?)")
-    status = info["status"]
-    if status == RUNNING and not is_driver_alive(runs_root, sweep_id):
-        status = INTERRUPTED
+    status = SweepStatus(info["status"])
+    if status == SweepStatus.RUNNING and not is_driver_alive(runs_root, sweep_id):
+        status = SweepStatus.INTERRUPTED
     return SweepRecord(sweep_id, folder, spec, status, info)
 
 

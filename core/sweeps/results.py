@@ -16,11 +16,11 @@ import pandas as pd
 
 from core.runs.compare import epoch_histories, stack_histories
 from core.events import BATCH_COLUMNS
-from core.runs.format import COMPLETE, DAMAGED, RunError, RunRecord
+from core.runs.format import RunError, RunRecord, RunStatus
 from core.runs.store import RunStore
-from core.sweeps.record import CACHED, PENDING, TRIAL_COMPLETE, TRIAL_FAILED, SweepRecord
+from core.sweeps.record import SweepRecord, TrialState
 
-FINISHED_STATES = (TRIAL_COMPLETE, CACHED)  # a trial whose run is complete in the store
+FINISHED_STATES = (TrialState.COMPLETE, TrialState.CACHED)  # a trial whose run is complete in the store
 # What a finished trial is shown as when its run does not open verified: damaged (a file missing or
 # changed), deleted, or changed (trained again since: no longer complete).
 DELETED, CHANGED = "deleted", "changed"
@@ -37,7 +37,7 @@ METRICS = ("best_validation_accuracy", "test_accuracy")
 class TrialProblem:
     """Why a finished trial's run cannot be shown."""
 
-    state: str  # shown as the trial's state: DAMAGED, DELETED or CHANGED
+    state: str  # shown as the trial's state: RunStatus.DAMAGED, DELETED or CHANGED
     reason: str  # one line, e.g. "test_predictions.npz is truncated or changed"
 
 
@@ -63,10 +63,10 @@ def trial_problems(record: SweepRecord, runs: Mapping[str, RunRecord],
             continue
         run = runs.get(run_id)
         if run_id in damaged:
-            problems[run_id] = TrialProblem(DAMAGED, _reason(run_id, damaged[run_id]))
+            problems[run_id] = TrialProblem(RunStatus.DAMAGED, _reason(run_id, damaged[run_id]))
         elif run is None:
             problems[run_id] = TrialProblem(DELETED, "its run was deleted")
-        elif run.status != COMPLETE:
+        elif run.status != RunStatus.COMPLETE:
             problems[run_id] = TrialProblem(CHANGED, f"its run is {run.status} now (trained again?)")
     return problems
 
@@ -82,7 +82,7 @@ def trials_table(record: SweepRecord, runs: Mapping[str, RunRecord],
     for trial in record.trials:
         run = runs.get(trial["run_id"])
         problem = (problems or {}).get(trial["run_id"])
-        complete = (problem is None and run is not None and run.status == COMPLETE
+        complete = (problem is None and run is not None and run.status == RunStatus.COMPLETE
                     and trial["state"] in FINISHED_STATES)
         rows.append({
             "run_id": trial["run_id"], "name": run.name if run is not None else None,
@@ -113,8 +113,9 @@ def left_out(table: pd.DataFrame) -> str | None:
         return None
     groups: dict[str, int] = {}
     for state, error in zip(out["state"], out["error"]):
-        explained = state in (DAMAGED, DELETED, CHANGED, TRIAL_FAILED) and isinstance(error, str) and error
-        key = f"{state} ({error})" if explained else "not started" if state == PENDING else state
+        explained = (state in (RunStatus.DAMAGED, DELETED, CHANGED, TrialState.FAILED)
+                     and isinstance(error, str) and error)
+        key = f"{state} ({error})" if explained else "not started" if state == TrialState.PENDING else state
         groups[key] = groups.get(key, 0) + 1
     parts = list(groups) if len(groups) == 1 else [f"{count} {key}" for key, count in groups.items()]
     if len(parts) > LEFT_OUT_GROUPS:

@@ -26,9 +26,8 @@ MAX_CPUS_PER_TRIAL = 256
 
 def default_cpus_per_trial() -> int:
     """CPUs per trial when the user names none: as many as a training step uses (its TRAINING_SHARDS
-    run side by side), at most this machine's. Fewer makes each trial slower by as much as running
-    trials side by side gains: on this 2-core machine, 1 CPU per trial made a 6-trial sweep 1.25x the
-    sequential CLI's wall time, 2 CPUs 1.04x (bench/bench_sweep.py)."""
+    run side by side), at most this machine's. Fewer makes each trial slower by about as much as
+    running more trials side by side gains (bench/bench_sweep.py measures it)."""
     return max(1, min(TRAINING_SHARDS, os.cpu_count() or 1))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit, split_mnist
-from core.runs.format import ARTIFACT_FILES, COMPLETE, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord
+from core.runs.format import ARTIFACT_FILES, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord, RunStatus
 from core.runs.store import RunStore
 from core.atomic_files import atomic_write_bytes
 
@@ -132,6 +132,6 @@ def receive_run(store: RunStore, run_id: str, files: dict[str, bytes]) -> RunRec
         except RunError:
             store.delete_unlocked(run_id)
             raise
-    if record.status != COMPLETE:
+    if record.status != RunStatus.COMPLETE:
         raise RunError(f"run {run_id} came back {record.status}, not complete")
     return record

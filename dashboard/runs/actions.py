@@ -5,17 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.runs.format import (
-    BATCH_HISTORY_FILE,
-    DAMAGED,
-    EPOCH_HISTORY_FILE,
-    FAILED,
-    INTERRUPTED,
-    RUNNING,
-    STOPPED,
-    WEIGHTS_FILE,
-    RunError,
-)
+from core.runs.format import BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, WEIGHTS_FILE, RunError, RunStatus
 from core.runs.names import MAX_NAME_LENGTH, read_run_name
 from dashboard.caches import get_store, openable_runs
 from dashboard.labels import plain
@@ -25,7 +15,8 @@ from dashboard.train.state import retrain
 
 KEY = "runs_"  # prefix of every widget key on the Runs page
 PENDING_DELETE = KEY + "pending_delete"  # run id whose deletion awaits confirmation
-RETRAINABLE = (INTERRUPTED, STOPPED, FAILED, DAMAGED)  # a complete run would only come back from the cache
+# A complete run would only come back from the cache.
+RETRAINABLE = (RunStatus.INTERRUPTED, RunStatus.STOPPED, RunStatus.FAILED, RunStatus.DAMAGED)
 PROBLEM_LIMIT = 300  # characters of a damaged folder's problem shown in a message
 NAME_PROBLEM = KEY + "name_problem"  # why the last name typed was refused, shown under the name box
 
@@ -142,9 +133,9 @@ def run_actions_ui(run_id: str) -> None:
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
         st.page_link(MISCLASSIFIED.path, label="Open in Misclassified", icon=MISCLASSIFIED.icon,
                      query_params={RUN_QUERY_KEY: run_id}, disabled=not has_artifacts)
-    status = record.status if record is not None else DAMAGED
+    status = record.status if record is not None else RunStatus.DAMAGED
     name_ui(run_id)
-    if status == RUNNING:
+    if status == RunStatus.RUNNING:
         st.caption("This run is training now: its weights can be downloaded, and the run deleted, once it ends.")
         st.page_link(TRAIN.path, label="Follow it on Train", icon=TRAIN.icon, query_params={RUN_QUERY_KEY: run_id})
     downloads = [(("Batch metrics (CSV)", BATCH_HISTORY_FILE, "text/csv"), record is not None),
@@ -164,8 +155,8 @@ def run_actions_ui(run_id: str) -> None:
                                key=f"{KEY}download_{file_name}", icon=":material/download:", disabled=not data,
                                on_click="ignore")
         retrain_button_ui(run_id, status)
-        if status != RUNNING:
+        if status != RunStatus.RUNNING:
             st.button("Delete…", key=KEY + "delete", icon=":material/delete:", on_click=_ask_to_delete,
                       args=(run_id,))
-    if st.session_state.get(PENDING_DELETE) == run_id and status != RUNNING:
+    if st.session_state.get(PENDING_DELETE) == run_id and status != RunStatus.RUNNING:
         confirm_delete(run_id)

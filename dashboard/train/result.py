@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.runs.format import STOPPED, RunError, RunRecord
-from core.runs.job import CANCELLED, JobSnapshot
+from core.runs.format import RunError, RunRecord, RunStatus
+from core.runs.job import JobSnapshot, JobStatus
 from dashboard.caches import get_store
 from dashboard.labels import describe, duration, plain, run_title
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED
@@ -29,7 +29,7 @@ def headline(kind: str, text: str, icon: str | None = None) -> None:
 
 def finished_job_ui(snapshot: JobSnapshot) -> dict:
     """A finished job: its outcome, test accuracy beside the tutorial's; returns its curves."""
-    if snapshot.status == CANCELLED:
+    if snapshot.status == JobStatus.CANCELLED:
         headline("info", f"Run `{snapshot.run_id}` was {plain(snapshot.error or 'cancelled', MESSAGE_LIMIT)}. "
                  "Press **Train** to queue it again.")
         return empty_curves_spec("Cancelled before it started", snapshot.run_id)
@@ -50,7 +50,7 @@ def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     if cached:
         headline("success", f"This configuration was trained before: {title[:1].lower()}{title[1:]} was loaded "
                  "from the cache, no training needed.", icon=":material/cached:")
-    elif record.status == STOPPED:
+    elif record.status == RunStatus.STOPPED:
         headline("warning", f"{title} was stopped during epoch {epochs_done + 1} of {epochs}, "
                  f"after {epochs_done} full epoch{'s' * (epochs_done != 1)}; the partial run is kept, marked "
                  "stopped. Its test accuracy and loss are of the weights as they were when it stopped; best "

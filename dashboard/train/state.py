@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import RNNConfig, is_run_id
-from core.runs.format import INTERRUPTED, RunRecord
+from core.runs.format import RunRecord, RunStatus
 from core.runs.job import NotOwnerError
 from core.runs.store import RunStore
 from dashboard.caches import get_job_manager
@@ -96,7 +96,7 @@ def what_is_shown() -> Shown:
 def interrupted_runs(root: str) -> list[RunRecord]:
     """Runs whose training ended with its process (status running, but nobody holds the lock)."""
     records, _ = RunStore(root).list_runs()
-    return [record for record in records if record.status == INTERRUPTED]
+    return [record for record in records if record.status == RunStatus.INTERRUPTED]
 
 
 def start_training() -> None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.config import is_run_id
 from core.runs.compare import FIELD_ORDER, differing_fields, epoch_histories, stack_histories, table_configs
-from core.runs.format import DAMAGED
+from core.runs.format import RunStatus
 from dashboard.caches import get_store
 from dashboard.figure_style import run_styles
 from dashboard.hidden_states.dynamics import memory_comparison_ui
@@ -158,7 +158,7 @@ counts = table["status"].value_counts()
 st.caption(" · ".join([f"{len(table)} run{'s' * (len(table) != 1)}"]
                       + [f"{count} {status}" for status, count in counts.items()]))
 ticked = runs_table_ui(table, differing_fields(configs.values()))
-damaged = table[table["status"] == DAMAGED]
+damaged = table[table["status"] == RunStatus.DAMAGED]
 if not damaged.empty:
     st.warning("Damaged folders are listed but cannot be opened; delete them or repair them by hand:\n\n"
                + "\n".join(f"- **{plain(row.run_id)}**: {plain(row.problem, PROBLEM_LIMIT)}"

@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.config import is_run_id
 from core.runs.format import RunError
-from core.runs.job import QUEUED, JobSnapshot
+from core.runs.job import JobSnapshot, JobStatus
 from dashboard.caches import get_job_manager, get_store
 from dashboard.components.live_chart import live_plotly_chart
 from dashboard.labels import describe, duration, field_label, plain, run_not_found, run_title
@@ -43,7 +43,7 @@ JOB_AREA = KEY + "job"  # the container the fragment redraws; Streamlit gives it
 # The job area's look, in dashboard/train/job_area.css (no comments in it: st.html drops a style with them).
 # First, no transitions: Streamlit fades each redrawn element in over a second and eases the
 # progress bar over half a second; redrawn every second, that kept the browser animating without
-# a pause, and on a 2-core machine the compositing took 5-10% off the training's speed (measured).
+# a pause, and the compositing took cores from the training beside it.
 # Second, a notice when the server is gone: the page keeps its last progress text ("about 11 s
 # left") under greyed widgets, and once Streamlit's "Connection error" box is closed nothing says
 # it is stale. Streamlit 1.67 marks its root element with the connection's state (a test
@@ -67,7 +67,7 @@ def queue_ui(shown_run_id: str | None) -> None:
         st.markdown("**Training queue** — one training at a time, shared by every browser tab")
         for snapshot in running + queued:
             text_column, button_column = st.columns([5, 1], vertical_alignment="center")
-            if snapshot.status == QUEUED:
+            if snapshot.status == JobStatus.QUEUED:
                 text_column.markdown(f":material/schedule: `{snapshot.run_id}` waiting, #{line[snapshot.run_id]} "
                                      f"in line — {describe(snapshot.config)}")
                 owned = manager.job(snapshot.run_id).is_owned_by(tab_token())
@@ -86,7 +86,7 @@ def queue_ui(shown_run_id: str | None) -> None:
 
 def progress_ui(snapshot: JobSnapshot) -> None:
     """The progress bar: epoch, iteration, samples/s and time left, or what the job waits for."""
-    if snapshot.status == QUEUED:
+    if snapshot.status == JobStatus.QUEUED:
         ahead = [queued.run_id for queued in get_job_manager().queued()]
         position = ahead.index(snapshot.run_id) + 1 if snapshot.run_id in ahead else 1
         st.progress(0.0, text=f"Waiting in the queue (#{position}): another training is using the CPU.")

@@ -7,7 +7,7 @@
 // ring on the PCA path) are hidden in the plots and redrawn as absolutely placed elements over them,
 // at the pixels Plotly would use. Moving the timestep then only moves those elements: a frame costs
 // well under a millisecond. A Plotly.relayout of a shape recalculates the whole figure (its heatmaps
-// too, as shapes can change an autoranged axis): 100-400 ms per figure on a loaded 2-core machine.
+// too, as shapes can change an autoranged axis), far too slow to run per frame.
 //
 // One file, two ways in (as dashboard/components/network/network.js): as a classic <script> after
 // plotly_chart.js (an offline HTML file can inline both) and in the Streamlit component's ES module
@@ -29,6 +29,9 @@
   }
 
   const PLOTS = ["inspect", "lines", "path"];
+  // The slider's range until Python's first data arrives; from then on it is data.timesteps, which
+  // Python sends (core/data/mnist.py IMAGE_SIZE). The one copy of that number on the JS side.
+  const TIMESTEPS_BEFORE_DATA = 28;
   const REPORT_DELAY_MS = 600;  // after the slider's last move, the timestep goes back to Python
 
   // The figure without the highlights this component draws itself: the row outlines and the vertical
@@ -118,14 +121,14 @@
     const label = element("label", "rnn-playback-label", controls);
     element("span", "", label, "Timestep t (the image row just read)");
     const slider = element("input", "rnn-playback-slider", label);
-    Object.assign(slider, {type: "range", min: "1", max: "28", step: "1"});
+    Object.assign(slider, {type: "range", min: "1", max: String(TIMESTEPS_BEFORE_DATA), step: "1"});
     slider.setAttribute("aria-label", "Timestep t (the image row just read)");
     const readout = element("span", "rnn-playback-t", controls);
     const grid = element("div", "rnn-playback-grid", root);
     const status = element("div", "rnn-playback-status", root);
 
     const view = {
-      timestep: 28, timesteps: 28, frameMs: 200, digest: null, panels: [], timer: null,
+      timestep: TIMESTEPS_BEFORE_DATA, timesteps: TIMESTEPS_BEFORE_DATA, frameMs: 200, digest: null, panels: [], timer: null,
       setStateValue: null, reported: null, pythonTimestep: null, reportTimer: null, drawing: Promise.resolve(),
     };
 
