@@ -38,7 +38,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from dashboard.testing import clean_up_work_dir, launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
+from tests.support.browser import clean_up_work_dir, launch_chromium, new_page, start_streamlit, stop_streamlit  # noqa: E402
 
 UI_SECONDS = 300  # a cold first view on a busy 2-core machine loads TensorFlow and may trace 2,000 images
 POLL_SECONDS = 0.02

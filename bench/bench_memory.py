@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from dashboard.testing import (clean_up_work_dir, draw_vertical_stroke, launch_chromium, new_page,  # noqa: E402
+from tests.support.browser import (clean_up_work_dir, draw_vertical_stroke, launch_chromium, new_page,  # noqa: E402
                                set_slider, start_streamlit, stop_streamlit)
 
 STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")

@@ -32,7 +32,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from core.runs.format import COMPLETE, RunRecord  # noqa: E402 - after the path set-up
 from core.runs.store import RunStore  # noqa: E402
-from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
+from tests.support.browser import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit  # noqa: E402
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 

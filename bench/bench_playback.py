@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.testing import PROJECT_ROOT, launch_chromium, new_page, start_streamlit  # noqa: E402
+from tests.support.browser import PROJECT_ROOT, launch_chromium, new_page, start_streamlit  # noqa: E402
 
 # Resolves with performance.now() at the first animation frame in which the aligned figure outlines
 # row t; rejects after 20 s. The playback draws its outlines as elements over the plot (each says its

@@ -19,10 +19,10 @@ from core.sweeps.launch import LOG_FILE
 from core.sweeps.record import (FAILED, PENDING, QUEUED, RUNNING, STOPPED, TRIAL_RUNNING, TRIAL_STOPPED, driver_lock,
                                read_sweep, sweep_dir)
 from dashboard.labels import plain
+from tests.support.pages import APP
 from tests.conftest import SWEEP_BASE
 from tests.test_sweep_results import flip_a_byte, write_sweep_record
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SWEEPS = "views/sweeps.py"
 
 

@@ -22,7 +22,7 @@ from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.components.network import NETWORK_JS, network_payload, with_network
 from tests.conftest import TINY_CONFIG
-from tests.network_js_support import blank_page, decode, encode, network_browser
+from tests.support.network_js import blank_page, decode, encode
 
 pytestmark = pytest.mark.browser
 
@@ -60,9 +60,8 @@ LOAD_ERROR_JS = """(payload) => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with network_browser() as chromium:
-        yield chromium
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture(scope="module")

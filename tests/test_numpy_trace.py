@@ -13,7 +13,7 @@ from core.inspect.forward import trace_image_numpy, trace_states
 from core.nn.weights import NetworkWeights
 from core.runs.files import read_weight_arrays, write_weights
 from core.runs.format import COMPLETE, RunError, RunRecord
-from tests.model_support import random_model, weights_of
+from tests.support.models import random_model, weights_of
 from tests.support.keras_reference import load_model
 
 
