@@ -35,9 +35,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from dashboard.testing import clean_up_work_dir, launch_chromium, new_page, start_streamlit, stop_streamlit
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.browser import (
+    PROJECT_ROOT,
+    clean_up_work_dir,
+    launch_chromium,
+    new_page,
+    start_streamlit,
+    stop_streamlit,
+)
 
 UI_SECONDS = 300  # a cold first view on a busy 2-core machine loads TensorFlow and may trace 2,000 images
 POLL_SECONDS = 0.02

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dashboard.testing import (
+from tests.support.browser import (
     clean_up_work_dir,
     draw_vertical_stroke,
     launch_chromium,
@@ -33,8 +33,6 @@ from dashboard.testing import (
     start_streamlit,
     stop_streamlit,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 STATUS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
 SETTLE_SECONDS = 2.0  # after a page has rendered, let the server's script run and collection finish

@@ -29,9 +29,10 @@ from pathlib import Path
 
 from core.runs.format import RunRecord, RunStatus
 from core.runs.store import RunStore
-from dashboard.testing import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit
+from tests.support.browser import clean_up_work_dir, launch_chromium, start_streamlit, stop_streamlit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 

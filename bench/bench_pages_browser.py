@@ -9,7 +9,7 @@ with a run (and a sweep) chosen in the URL, as a bookmark or a shared link does,
 opened twice before, so every cache of the server and of the browser is filled ("warm"). A page has
 opened once everything on it is drawn (the script run ended, every Plotly plot and the playback are
 drawn) and nothing changed for half a second; its time is from the start of the navigation to the
-last change (dashboard/testing.py wait_until_settled). Each measurement also records where the time
+last change (tests/support/browser.py wait_until_settled). Each measurement also records where the time
 went: when Streamlit's script run started and ended (before: loading the page and connecting; in
 between: the server's script, with the browser drawing what arrives; after: the browser's drawing
 alone), the bytes the server sent over the websocket, and Chromium's own counters of main-thread
@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.runs.format import RunStatus
-from dashboard.testing import (
+from tests.support.browser import (
+    PROJECT_ROOT,
     clean_up_work_dir,
     launch_chromium,
     new_page,
@@ -45,8 +46,6 @@ from dashboard.testing import (
     stop_streamlit,
     wait_until_settled,
 )
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 UI_SECONDS = 300  # a first view on a busy 2-core machine loads TensorFlow and computes a run's analysis
 WARM_UP_VIEWS = 2

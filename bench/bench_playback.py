@@ -21,7 +21,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from dashboard.testing import PROJECT_ROOT, launch_chromium, new_page, start_streamlit
+from tests.support.browser import PROJECT_ROOT, launch_chromium, new_page, start_streamlit
 
 # Resolves with performance.now() at the first animation frame in which the aligned figure outlines
 # row t; rejects after 20 s. The playback draws its outlines as elements over the plot (each says its

@@ -1,4 +1,5 @@
-"""Shared fixtures: real MNIST (loaded once) and a tiny run trained once per test session."""
+"""Shared fixtures: real MNIST (loaded once), tiny runs and sweeps trained once per test session (per
+xdist worker), one Chromium for every browser test, and a failed browser test's artifacts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from core.process_settings import configure_process
 from core.runs.format import RunRecord, RunStatus
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from tests.apptest_support import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
+from tests.support.browser import artifact_name, launch_chromium, require_chromium, save_artifacts
+from tests.support.pages import fresh_caches  # noqa: F401 - a fixture, for every test_app_*.py
 
 # Small enough to train in a few seconds on 2 cores, big enough to learn something.
 TINY_CONFIG = RNNConfig(train_subset=2_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
@@ -75,6 +77,15 @@ def tiny_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
     return store, record
 
 
+@pytest.fixture(scope="session")
+def lstm_run(mnist, tmp_path_factory) -> tuple[RunStore, RunRecord]:
+    """A RunStore in a temporary folder holding one complete run of TINY_CONFIG with an LSTM cell."""
+    store = RunStore(tmp_path_factory.mktemp("lstm-run"))
+    record, cached = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
+    assert not cached and record.status == RunStatus.COMPLETE
+    return store, record
+
+
 @pytest.fixture
 def copied_run(tiny_run, tmp_path) -> tuple[RunStore, RunRecord]:
     """A copy of tiny_run's store in this test's own folder, free to damage, delete or add to."""
@@ -115,3 +126,27 @@ def one_epoch_sweep(mnist, tmp_path_factory):
         record, _ = train_run(store, config, mnist)
         assert record.status == RunStatus.COMPLETE
     return store, spec
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of this worker (each test opens its own context:
+    fresh cookies and storage); skipped without Playwright or chromium, except under CI=true."""
+    require_chromium()
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails (its fixtures' setup included), save test-artifacts/<test>.png of
+    every page still open and <test>-server.log of every app still serving (tests.support.browser)."""
+    report = yield
+    if report.failed and report.when in ("setup", "call") and item.get_closest_marker("browser") is not None:
+        save_artifacts(artifact_name(item.nodeid))
+    return report

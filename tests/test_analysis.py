@@ -8,8 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from core.inspect.states import PCA_CHUNK_ROWS, class_mean_states, decision_timestep, fit_pca, unit_order
 from core.nn.weights import log_softmax, softmax
-from tests.support.keras_reference import trace_hidden_states
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model, trace_hidden_states
 
 
 def test_softmax_of_the_step_logits_matches_keras(tiny_run, mnist):

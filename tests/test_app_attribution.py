@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 from core.inspect.attribution import attribute_image, class_mean_images
-from tests.apptest_support import open_page, plotly_array
+from tests.support.pages import open_page, plotly_array
 
 HIDDEN_STATES = "views/hidden_states.py"
 

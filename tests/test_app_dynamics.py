@@ -8,43 +8,29 @@ import shutil
 
 import numpy as np
 import pytest
-import streamlit as st
 from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 from core.inspect.fixed_points import ROUND_STARTS
 from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.runs.store import RunStore
-from core.runs.train import train_run
 from dashboard.hidden_states.dynamics import describe_memory
 from dashboard.hidden_states.figures import PATH_NAME
-from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
+from tests.support.pages import open_page, plotly_array, texts
 from tests.support.runs import load_analysis
 
 HIDDEN_STATES, RUNS = "views/hidden_states.py", "views/runs.py"
 
 
-@pytest.fixture(scope="module")
-def lstm_run(mnist, tmp_path_factory):
-    """A tiny LSTM run, trained once for this module."""
-    store = RunStore(tmp_path_factory.mktemp("lstm-run"))
-    record, _ = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
-    return record
-
-
 @pytest.fixture
-def runs_dir(tiny_run, lstm_run, tmp_path, monkeypatch):
+def runs_dir(tiny_run, lstm_run, tmp_path, monkeypatch, fresh_caches):
     """A runs folder with copies of the tiny vanilla run and the tiny LSTM run, fresh caches."""
     runs = tmp_path / "runs"
-    for record in (tiny_run[1], lstm_run):
+    for record in (tiny_run[1], lstm_run[1]):
         shutil.copytree(record.run_dir, runs / record.run_id)
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield runs
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    return runs
 
 
 def _open(script: str, **query: str) -> AppTest:
@@ -56,23 +42,19 @@ def _charts(app: AppTest) -> list[dict]:
 
 
 
-def _texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
 def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_run, lstm_run, mnist):
     """Check 'How long it remembers' picks this run and the LSTM by default and draws their curves,
     the RNN's equal to core.inspect.memory_curve on the first test images."""
     store, record = tiny_run
     app = _open(HIDDEN_STATES, run=record.run_id, view="memory")
-    assert app.multiselect[0].value == [record.run_id, lstm_run.run_id]
+    assert app.multiselect[0].value == [record.run_id, lstm_run[1].run_id]
     (chart,) = _charts(app)
     names = [trace["name"] for trace in chart["data"]]
     assert names == ["RNN", "LSTM"]
     assert chart["layout"]["yaxis"]["type"] == "log"
     expected = memory_curve(store.load_network_weights(record.run_id), mnist.test_images[:MEMORY_SAMPLE])
     assert_allclose(plotly_array(chart["data"][0]["y"]), expected, rtol=1e-5)
-    assert f"RNN: {describe_memory(expected)}" in _texts(app.caption)
+    assert f"RNN: {describe_memory(expected)}" in texts(app.caption)
 
 
 @pytest.mark.parametrize("curve, text", [
@@ -101,12 +83,12 @@ def test_dynamics_view_draws_fixed_points_and_their_eigenvalues(runs_dir, tiny_r
     circle, *groups = eigenvalues["data"]
     assert circle["name"] == "unit circle |λ| = 1"
     assert sum(len(plotly_array(group["x"])) for group in groups) == TINY_CONFIG.hidden_units
-    assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in _texts(app.markdown)
+    assert f"The {min(5, TINY_CONFIG.hidden_units)} largest |λ| at point #1" in texts(app.markdown)
     # The page says how the search stopped, how many starts it took and how many reached the point.
     points = load_analysis(RunStore(runs_dir), record.run_id).fixed_points
     assert (f"{ROUND_STARTS} starts at a time, until 2 rounds in a row found no new point and every point had been "
-            f"reached from at least two starts: {points.starts:,} starts here.") in _texts(app.markdown)
-    assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in _texts(app.markdown)
+            f"reached from at least two starts: {points.starts:,} starts here.") in texts(app.markdown)
+    assert f"reached from {points.hits[0]:,} of {points.starts:,} starts" in texts(app.markdown)
 
 
 def test_dynamics_view_draws_the_image_of_the_url_and_writes_the_one_chosen(runs_dir, tiny_run, mnist):
@@ -123,8 +105,8 @@ def test_dynamics_view_draws_the_image_of_the_url_and_writes_the_one_chosen(runs
 
 def test_dynamics_view_of_an_lstm_says_why_it_is_left_out(runs_dir, lstm_run):
     """Check an LSTM run gets a note instead of fixed points, and no chart."""
-    app = _open(HIDDEN_STATES, run=lstm_run.run_id, view="dynamics")
-    assert "Fixed points are shown for vanilla RNN runs only. This run is an LSTM" in _texts(app.info)
+    app = _open(HIDDEN_STATES, run=lstm_run[1].run_id, view="dynamics")
+    assert "Fixed points are shown for vanilla RNN runs only. This run is an LSTM" in texts(app.info)
     assert not app.get("plotly_chart")
 
 
@@ -133,10 +115,10 @@ def test_runs_page_shows_the_memory_chart_of_ticked_runs(runs_dir, tiny_run, lst
     app = _open(RUNS)
     rows = app.dataframe[0].value["run_id"].tolist()
     app.session_state["runs_table"] = {"selection": {"rows": [rows.index(tiny_run[1].run_id),
-                                                              rows.index(lstm_run.run_id)], "columns": []}}
+                                                              rows.index(lstm_run[1].run_id)], "columns": []}}
     app.run()
     assert not app.exception
     memory = next(chart for chart in _charts(app)
                   if chart["layout"].get("title", {}).get("text", "").startswith("How much can row t"))
     assert sorted(trace["name"] for trace in memory["data"]) == ["LSTM", "RNN"]
-    assert "How long they remember" in _texts(app.subheader)
+    assert "How long they remember" in texts(app.subheader)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 import core.nn.model
 from core.inspect.traces import BACKGROUND_PER_CLASS
 from core.runs.format import ANALYSIS_FILE, STATUS_FILE, sha256
-from tests.apptest_support import open_page, plotly_array
+from tests.support.pages import open_page, plotly_array
 from tests.support.runs import load_analysis
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.pages import ALL_PAGES
-from tests.apptest_support import open_page
+from tests.support.pages import open_page
 
 PAGES = [page.path for page in ALL_PAGES]  # every page, Sweeps included
 HOSTILE = [
@@ -30,13 +30,6 @@ MARKDOWN = [
     {"show": "<img src=//e.co/a.png>", "sort": "**bold** :red[red]", "predicted": "`code`"},
     {"compare": "![](//e.co/a.png)", "t": "[click me](//e.co)"},
 ]
-
-
-def _open(page: str, query: dict[str, str], fresh_caches: bool = True) -> AppTest:
-    if fresh_caches:
-        st.cache_resource.clear()
-        st.cache_data.clear()
-    return open_page(page, **query)
 
 
 def _markdown_texts(app: AppTest) -> list[str]:
@@ -57,18 +50,23 @@ def assert_no_markdown_from_the_url(app: AppTest) -> None:
 
 @pytest.mark.parametrize("query", HOSTILE)
 @pytest.mark.parametrize("page", PAGES)
-def test_page_shows_a_friendly_state_for_hostile_query_parameters(page, query, tmp_path, monkeypatch):
+def test_page_shows_a_friendly_state_for_hostile_query_parameters(page, query, tmp_path, monkeypatch, fresh_caches):
     """Check a hostile ?run=/?image=/?view= gives the page's normal empty state, not an error,
-    and nothing is written outside the runs folder."""
+    and nothing is written outside the runs folder: neither beside it nor in the home folder's caches."""
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs_dir))
-    app = _open(page, query)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    app = open_page(page, **query)
     assert not app.error, [element.value for element in app.error]
     shown = " ".join(str(element.value) for element in [*app.info, *app.warning, *app.markdown, *app.caption])
     assert "passwd" not in shown and "<script>" not in shown
     if page in ("views/hidden_states.py", "views/misclassified.py"):
         assert any("pick one on the **Runs** page" in str(element.value) for element in app.info)
-    assert sorted(path.name for path in tmp_path.iterdir()) in ([], ["runs"])
+    assert sorted(path.name for path in tmp_path.iterdir()) in (["home"], ["home", "runs"])
+    assert list(home.rglob("*")) == []
     assert_no_markdown_from_the_url(app)
     if "run" in query and page in ("views/hidden_states.py", "views/misclassified.py"):
         assert any("The run in this link" in str(element.value) for element in app.warning)
@@ -92,7 +90,7 @@ def test_url_values_are_never_rendered_as_markdown(page, query, runs_with_one_ru
     """Check markdown and HTML in ?run=/?image=/?view= and the gallery's values are shown as plain text
     (escaped), with a run to show, on every page."""
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs_with_one_run))
-    app = _open(page, query, fresh_caches=False)
+    app = open_page(page, **query)
     assert_no_markdown_from_the_url(app)
     if page == "views/hidden_states.py" and "image" in query:
         (warning,) = app.warning

@@ -13,23 +13,14 @@ from PIL import Image
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
-from core.inspect.gallery import filter_gallery, gallery_table
 from core.inspect.forward import trace_image_numpy
+from core.inspect.gallery import filter_gallery, gallery_table
 from core.runs.store import RunStore
-from core.runs.train import train_run
 from dashboard.hidden_states.figures import PATH_NAME
-from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
+from tests.support.pages import open_page, plotly_array, texts
 
 HIDDEN_STATES, MISCLASSIFIED = "views/hidden_states.py", "views/misclassified.py"
-
-
-@pytest.fixture(scope="module")
-def lstm_run(mnist, tmp_path_factory):
-    """A tiny LSTM run, trained once for this module."""
-    store = RunStore(tmp_path_factory.mktemp("lstm-run"))
-    record, _ = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
-    return store, record
 
 
 @pytest.fixture
@@ -45,13 +36,9 @@ def _open(script: str, **query: str) -> AppTest:
     return open_page(script, **query)
 
 
-def _texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
 def _read(elements) -> str:
     """The text of markdown elements as a reader sees it: backslash escapes removed."""
-    return re.sub(r"\\(.)", r"\1", _texts(elements))
+    return re.sub(r"\\(.)", r"\1", texts(elements))
 
 
 def _charts(app: AppTest) -> list[dict]:
@@ -80,7 +67,7 @@ def test_hidden_states_shows_the_image_from_the_url(rnn, mnist):
     """Check ?image=5 shows test image 5 aligned with its states and probabilities, plus two charts."""
     _, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id, image="5")
-    assert "Test image #5" in _texts(app.markdown)
+    assert "Test image #5" in texts(app.markdown)
     inspect, lines, trajectory = _charts(app)
     assert [trace["type"] for trace in inspect["data"]] == ["heatmap"] * 3
     np.testing.assert_allclose(plotly_array(inspect["data"][0]["z"]), mnist.test_images[5], atol=1e-6)
@@ -99,8 +86,8 @@ def test_hidden_states_hostile_image_values_give_a_message(rnn, value, message):
     """Check a bad ?image= shows a warning and test image 0, never a traceback."""
     _, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id, image=value)
-    assert message in _texts(app.warning)
-    assert "Test image #0" in _texts(app.markdown)
+    assert message in texts(app.warning)
+    assert "Test image #0" in texts(app.markdown)
 
 
 def _newest_openable(store: RunStore) -> str:
@@ -130,14 +117,14 @@ def test_a_bad_run_link_says_so_and_shows_the_newest(rnn, value):
     assert value[:8] not in warning.value
     assert app.sidebar.selectbox[0].value == newest
     assert app.query_params["run"] == newest
-    assert f"Run `{newest}`" in _texts(app.caption)
+    assert f"Run `{newest}`" in texts(app.caption)
 
 
 def test_an_uppercase_copy_of_a_real_run_id_is_not_found(rnn):
     """Check run ids are matched exactly: the uppercase copy of a real id is reported, not opened."""
     store, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id.upper())
-    assert "The run in this link was not found" in _texts(app.warning)
+    assert "The run in this link was not found" in texts(app.warning)
     assert app.query_params["run"] == _newest_openable(store)
 
 
@@ -145,7 +132,7 @@ def test_inspect_page_with_an_unknown_run_says_so(rnn):
     """Check a well-formed id of a run that is not there (deleted, say) warns and shows the newest run."""
     store, _ = rnn
     app = _open(MISCLASSIFIED, run="0123456789abcdef")
-    assert "The run in this link, `0123456789abcdef`, was not found" in _texts(app.warning)
+    assert "The run in this link, `0123456789abcdef`, was not found" in texts(app.warning)
     assert app.sidebar.selectbox[0].value == _newest_openable(store)
     assert app.query_params["run"] == _newest_openable(store)
 
@@ -170,11 +157,11 @@ def test_run_picker_switches_the_run(rnn, lstm_run, tmp_path, monkeypatch):
     assert picker.value == record.run_id
     assert sorted(picker.options) == sorted([f"RNN · {record.metric('test_accuracy'):.2%}",
                                              f"LSTM · {lstm_record.metric('test_accuracy'):.2%}"])
-    assert "RNN with" in _texts(app.caption)
+    assert "RNN with" in texts(app.caption)
     picker.set_value(lstm_record.run_id).run()
     assert not app.exception
     assert app.query_params["run"] == lstm_record.run_id
-    assert "LSTM with" in _texts(app.caption)
+    assert "LSTM with" in texts(app.caption)
 
 
 def test_pickers_write_the_image_into_the_url(rnn):
@@ -184,26 +171,26 @@ def test_pickers_write_the_image_into_the_url(rnn):
     app = _open(HIDDEN_STATES, run=record.run_id, image="0")
     app.number_input(key="hidden_index").set_value(42).run()
     assert app.query_params["image"] == "42"
-    assert "Test image #42" in _texts(app.markdown)
+    assert "Test image #42" in texts(app.markdown)
 
     app.segmented_control(key="hidden_picker").set_value("True class").run()
     app.selectbox(key="hidden_class").set_value(3).run()
     first_three = int(table.index[table["true"] == 3][0])
-    assert f"Test image #{first_three}" in _texts(app.markdown)
+    assert f"Test image #{first_three}" in texts(app.markdown)
     app.number_input(key="hidden_class_example").set_value(2).run()
     second_three = int(table.index[table["true"] == 3][1])
-    assert f"Test image #{second_three}" in _texts(app.markdown)
+    assert f"Test image #{second_three}" in texts(app.markdown)
 
     app.segmented_control(key="hidden_picker").set_value("Misclassified").run()
     worst = int(filter_gallery(table, correct=False)["index"].iloc[0])
     app.selectbox(key="hidden_mistake").set_value(worst).run()
-    assert f"Test image #{worst}" in _texts(app.markdown)
-    assert "wrong" in _texts(app.markdown)
+    assert f"Test image #{worst}" in texts(app.markdown)
+    assert "wrong" in texts(app.markdown)
 
     app.segmented_control(key="hidden_picker").set_value("Random").run()
     app.button(key="hidden_random").click().run()
     assert not app.exception
-    assert "Test image #" in _texts(app.markdown)
+    assert "Test image #" in texts(app.markdown)
 
 
 def test_misclassified_picker_never_shows_an_image_the_page_does_not_show(rnn):
@@ -217,17 +204,17 @@ def test_misclassified_picker_never_shows_an_image_the_page_does_not_show(rnn):
     app = _open(HIDDEN_STATES, run=record.run_id, image=str(correct))
     app.segmented_control(key="hidden_picker").set_value("Misclassified").run()
     assert app.selectbox(key="hidden_mistake").value == worst
-    assert f"Test image #{worst}" in _texts(app.markdown)
+    assert f"Test image #{worst}" in texts(app.markdown)
     assert app.query_params["image"] == str(worst)
 
     app.query_params["image"] = str(correct)  # the Back button, say
     app.run()
     picker = app.selectbox(key="hidden_mistake")
-    assert f"Test image #{correct}" in _texts(app.markdown)
+    assert f"Test image #{correct}" in texts(app.markdown)
     assert picker.value is None and picker.index is None
     assert picker.placeholder == "Choose a misclassified image"
     picker.set_value(worst).run()
-    assert f"Test image #{worst}" in _texts(app.markdown)
+    assert f"Test image #{worst}" in texts(app.markdown)
 
 
 def test_unit_orders_reorder_the_states_panel(rnn):
@@ -270,7 +257,7 @@ def test_own_digit_upload_is_read_and_bad_files_get_a_message(rnn):
     uploader is empty again after each file and the page names the file it shows."""
     _, record = rnn
     app = _open(HIDDEN_STATES, run=record.run_id, view="own")
-    assert "The canvas is empty: draw a digit" in _texts(app.info)  # drawing: tests/test_browser_inspect.py
+    assert "The canvas is empty: draw a digit" in texts(app.info)  # drawing: tests/test_browser_inspect.py
     app.segmented_control(key="hidden_own_source").set_value("Upload").run()
     (uploader,) = app.get("file_uploader")
     assert uploader.proto.max_upload_size_mb == 5
@@ -278,7 +265,7 @@ def test_own_digit_upload_is_read_and_bad_files_get_a_message(rnn):
     paper = np.full((200, 200), 255, dtype=np.uint8)
     paper[30:170, 90:112] = 0  # a "1"
     _upload(app, "one.png", _png(paper))
-    assert "**Your digit**: predicted" in _texts(app.markdown)
+    assert "**Your digit**: predicted" in texts(app.markdown)
     assert "Showing: one.png" in _read(app.caption)
     assert len(app.image) == 3  # the ink, the 20x20 digit and the 28x28 result
     assert len(_charts(app)) == 3
@@ -299,7 +286,7 @@ def test_an_uploaded_file_name_is_shown_literally(rnn):
     app.segmented_control(key="hidden_own_source").set_value("Upload").run()
     _upload(app, "![x](//e.co/a.png)[click](//e.co).png", b"not a picture")
     assert "Refused: ![x](//e.co/a.png)[click](//e.co).png" in _read(app.caption)
-    assert "](" not in _texts(app.caption)  # as markdown, every bracket is escaped
+    assert "](" not in texts(app.caption)  # as markdown, every bracket is escaped
 
 
 def test_lstm_run_offers_its_cell_state(lstm_run, monkeypatch, fresh_caches):
@@ -325,14 +312,14 @@ def test_comparing_an_lstms_cell_state_with_an_rnn_notes_the_two_scales(rnn, lst
         shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name)
     monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
     app = _open(HIDDEN_STATES, run=lstm_record.run_id, image="3", compare=record.run_id)
-    assert "different colour scales" not in _texts(app.caption)
+    assert "different colour scales" not in texts(app.caption)
     app.segmented_control(key="hidden_state_kind").set_value("c").run()
     assert not app.exception
     cells = trace_image_numpy(store.load_network_weights(lstm_record.run_id), mnist.test_images[3]).cell_states
     limit = max(1.0, float(np.abs(cells).max()))
     assert (f"The two state heatmaps use different colour scales (A's c_t from −{limit:.2g} to +{limit:.2g}; "
-            "B's h_t from −1 to +1)") in _texts(app.caption)
-    assert "PCA fitted once per run on every c_t (A) and h_t (B) of the first" in _texts(app.caption)
+            "B's h_t from −1 to +1)") in texts(app.caption)
+    assert "PCA fitted once per run on every c_t (A) and h_t (B) of the first" in texts(app.caption)
 
 
 def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):
@@ -346,8 +333,8 @@ def test_misclassified_gallery_starts_with_the_most_confident_mistakes(rnn):
     expected = wrong["index"].iloc[:24].tolist()
     assert [link.proto.query_string for link in links] == [f"run={record.run_id}&image={index}" for index in expected]
     assert all(link.proto.page == "hidden-states" for link in links)
-    assert f"of {len(wrong):,}" in _texts(app.caption)
-    assert f"{len(wrong):,} of 10,000" in _texts(app.metric)
+    assert f"of {len(wrong):,}" in texts(app.caption)
+    assert f"{len(wrong):,} of 10,000" in texts(app.metric)
     confusion, accuracy = _charts(app)
     assert [trace["type"] for trace in confusion["data"]] == ["scatter", "scatter"]
     assert accuracy["data"][0]["mode"] == "markers+text"
@@ -410,7 +397,7 @@ def test_misclassified_keeps_its_filters_after_a_visit_to_hidden_states(rnn):
     app.switch_page(HIDDEN_STATES)
     app.query_params.clear()
     app.run()
-    assert "Test image #0" in _texts(app.markdown)
+    assert "Test image #0" in texts(app.markdown)
     app.switch_page(MISCLASSIFIED)
     app.query_params.clear()
     app.run()
@@ -462,7 +449,7 @@ def test_misclassified_refuses_hostile_gallery_values_with_a_message(rnn, query,
     _, record = rnn
     app = _open(MISCLASSIFIED, run=record.run_id, **query)
     assert message in _read(app.warning)
-    assert "](" not in _texts(app.warning)
+    assert "](" not in texts(app.warning)
     (name,) = query
     assert app.query_params[name] != query[name]
     assert app.get("page_link")
@@ -473,5 +460,5 @@ def test_inspect_pages_without_any_run_point_to_train(tmp_path, monkeypatch, fre
     """Check a page with no run to show gives the friendly pointer instead of views."""
     monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "runs"))
     app = _open(page)
-    assert "Train a run" in _texts(app.info)
+    assert "Train a run" in texts(app.info)
     assert not app.get("plotly_chart") and not app.sidebar.selectbox

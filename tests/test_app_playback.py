@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support.keras_reference import trace_image
+from core.data.mnist import IMAGE_SIZE as TIMESTEPS
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.hidden_states.figures import PATH_NAME
-from core.data.mnist import IMAGE_SIZE as TIMESTEPS
 from dashboard.hidden_states.image_panels import parse_timestep
-from tests.apptest_support import open_page, plotly_array
 from tests.conftest import TINY_CONFIG
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model, trace_image
+from tests.support.pages import open_page, plotly_array, texts
 
 HIDDEN_STATES = "views/hidden_states.py"
 
@@ -119,10 +118,6 @@ def test_two_run_mode_sends_both_runs_reading_the_same_image(two_runs, mnist):
     assert options == ["no, this run only", f"seed 0 · {record.metric('test_accuracy'):.2%}"]
 
 
-def _texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
 def test_the_compared_run_is_kept_in_the_url_and_read_back(two_runs):
     """Check choosing a run to compare puts it in ?compare=, a link with ?compare= opens both runs,
     "no" takes it out again, and a ?compare= that is not another run is refused with a message."""
@@ -137,7 +132,7 @@ def test_the_compared_run_is_kept_in_the_url_and_read_back(two_runs):
     assert "compare" not in linked.query_params and len(_sent(linked)["panels"]) == 1
     for bad in ("0123456789abcdef", "<b>x</b>"):
         refused = _open(run=record.run_id, compare=bad)
-        assert "is not another run with saved weights here; showing this run alone" in _texts(refused.warning)
+        assert "is not another run with saved weights here; showing this run alone" in texts(refused.warning)
         assert "compare" not in refused.query_params and len(_sent(refused)["panels"]) == 1
     itself = _open(run=record.run_id, compare=record.run_id)  # the page's own run: nothing to say
     assert not itself.warning and "compare" not in itself.query_params
@@ -148,11 +143,11 @@ def test_two_run_mode_names_the_run_of_each_verdict_and_of_the_attribution(two_r
     section says it explains run A only."""
     _, record, other = two_runs
     app = _open(run=record.run_id, image="3", compare=other.run_id)
-    headline = next(text for text in _texts(app.markdown).splitlines() if text.startswith("**A** (seed 0): predicted"))
-    assert "**B** (seed 1): predicted" in _texts(app.markdown)
+    headline = next(text for text in texts(app.markdown).splitlines() if text.startswith("**A** (seed 0): predicted"))
+    assert "**B** (seed 1): predicted" in texts(app.markdown)
     assert "The answer stays" in headline
     assert any(str(header.value).endswith("(run A)") for header in app.subheader)
-    assert "For run A (seed 0) only. To see B's, make it the page's run" in _texts(app.caption)
+    assert "For run A (seed 0) only. To see B's, make it the page's run" in texts(app.caption)
 
 
 @pytest.mark.parametrize("text, expected", [(None, 28), ("1", 1), ("28", 28)])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import json
-
 import pytest
-import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -20,15 +18,15 @@ from core.config import STORAGE_FORMAT_VERSION
 from core.runs.format import PREDICTIONS_FILE, WEIGHTS_FILE, RunStatus, read_status, write_status
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from dashboard.caches import get_job_manager
 from core.sweeps.spec import Axis, SweepSpec
+from dashboard.caches import get_job_manager
 from tests.conftest import TINY_CONFIG
-from tests.run_support import flip_byte
-from tests.test_sweep_results import write_sweep_record
-from tests.test_app_train import FIRST_RENDER_SCRIPT
 from tests.support.jobs import stop_all
+from tests.support.pages import APP, texts
+from tests.support.runs import flip_byte
+from tests.test_app_train import FIRST_RENDER_SCRIPT
+from tests.test_sweep_results import write_sweep_record
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 DAMAGED_ID = "0123456789abcdef"
 
 
@@ -41,7 +39,7 @@ def second_run(mnist, tmp_path_factory):
 
 
 @pytest.fixture
-def runs_dir(tiny_run, second_run, tmp_path, monkeypatch):
+def runs_dir(tiny_run, second_run, tmp_path, monkeypatch, fresh_caches):
     """Copies of both runs, a run folder with a broken config and a folder that is not a run."""
     _, record = tiny_run
     runs = tmp_path / "runs"
@@ -51,11 +49,8 @@ def runs_dir(tiny_run, second_run, tmp_path, monkeypatch):
     (runs / DAMAGED_ID / "config.json").write_text("{")
     (runs / "notes").mkdir()
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs))
-    st.cache_resource.clear()
-    st.cache_data.clear()
     yield runs
     stop_all(get_job_manager(), 300)  # the manager a Retrain used, if any: leave no training behind
-    st.cache_resource.clear()
 
 
 def _runs_page(query_params: dict | None = None) -> AppTest:
@@ -65,10 +60,6 @@ def _runs_page(query_params: dict | None = None) -> AppTest:
     app.run()
     assert not app.exception
     return app
-
-
-def _texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
 
 
 def _unescaped(markdown: str) -> str:
@@ -94,19 +85,17 @@ def test_runs_page_lists_every_run_and_damaged_folders(runs_dir, tiny_run, secon
     assert table.loc[record.run_id, "test_accuracy"] == pytest.approx(100 * record.metric("test_accuracy"))
     assert table.loc[second_run.run_id, "hidden_units"] == 32
     assert table.loc[DAMAGED_ID, "status"] == "damaged"
-    warning = _unescaped(_texts(_runs_page().warning))
+    warning = _unescaped(texts(_runs_page().warning))
     assert f"{DAMAGED_ID}**: run {DAMAGED_ID} is damaged" in warning
     assert "notes**: not a run folder" in warning
 
 
-def test_runs_page_empty_folder_says_train_first(tmp_path, monkeypatch):
+def test_runs_page_empty_folder_says_train_first(tmp_path, monkeypatch, fresh_caches):
     """Check an empty runs folder gives a friendly pointer to the Train page."""
     monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "nothing-yet"))
-    st.cache_resource.clear()
     app = _runs_page()
-    assert "No runs yet" in _texts(app.info)
+    assert "No runs yet" in texts(app.info)
     assert len(app.dataframe) == 0
-    st.cache_resource.clear()
 
 
 def test_runs_page_overlays_ticked_runs(runs_dir, tiny_run, second_run):
@@ -212,7 +201,7 @@ def test_runs_page_names_a_run_and_shows_the_name_everywhere(runs_dir, tiny_run,
     assert sorted(trace["name"] for trace in figure["data"] if trace["showlegend"]) == [
         "16 units · 1 epoch · seed 0", "wide **net**"]
     next(box for box in app.text_input if box.label == "Name").set_value("<b>x</b>").run()
-    assert "holds '<', '>'" in _unescaped(_texts(app.error))
+    assert "holds '<', '>'" in _unescaped(texts(app.error))
     assert RunStore(runs_dir).read_run(second_run.run_id).name == "wide **net**"  # kept
     app.button(key="runs_clear_name").click().run()
     assert not (runs_dir / second_run.run_id / "name.json").exists()
@@ -250,10 +239,10 @@ def test_runs_page_counts_a_run_with_a_flipped_byte_as_damaged_and_names_no_serv
     table = app.dataframe[0].value.set_index("run_id")
     assert table.loc[second_run.run_id, "status"] == "damaged"
     assert table.loc[second_run.run_id, "hidden_units"] == 32  # its readable config is still shown
-    caption = _texts(app.caption)
+    caption = texts(app.caption)
     assert "4 runs · 3 damaged · 1 complete" in caption and str(runs_dir) not in caption
     assert f"{second_run.run_id}**: run {second_run.run_id} is damaged: test_predictions.npz is truncated" in (
-        _unescaped(_texts(app.warning)))
+        _unescaped(texts(app.warning)))
 
 
 def test_runs_page_says_a_linked_run_is_outside_the_chosen_sweep(runs_dir, tiny_run, second_run, mnist):
@@ -265,9 +254,9 @@ def test_runs_page_says_a_linked_run_is_outside_the_chosen_sweep(runs_dir, tiny_
     app.selectbox(key="runs_sweep").set_value(spec.fingerprint()).run()
     assert not app.exception
     assert set(app.dataframe[0].value["run_id"]) == {second_run.run_id}
-    notice = _texts(app.info)
+    notice = texts(app.info)
     assert f"Run {tiny_run[1].run_id} is not one of the chosen sweep's trials" in notice
-    assert "not found" not in notice + _texts(app.warning)
+    assert "not found" not in notice + texts(app.warning)
 
 
 @pytest.mark.parametrize("status", ["interrupted", "stopped"])
@@ -293,7 +282,7 @@ def test_runs_page_retrain_needs_a_readable_config(runs_dir, second_run):
     assert "runs_retrain" in [button.key for button in _runs_page({"run": second_run.run_id}).button]
     app = _runs_page({"run": DAMAGED_ID})
     assert "runs_retrain" not in [button.key for button in app.button]
-    assert "cannot be retrained" in _texts(app.caption)
+    assert "cannot be retrained" in texts(app.caption)
 
 
 def test_runs_page_offers_no_delete_or_weights_for_a_running_run(runs_dir, second_run):
@@ -307,7 +296,7 @@ def test_runs_page_offers_no_delete_or_weights_for_a_running_run(runs_dir, secon
         lock.release()
     assert "runs_delete" not in [button.key for button in app.button]
     assert "Weights (.weights.h5)" not in [button.label for button in app.get("download_button")]
-    assert "training now" in _texts(app.caption)
+    assert "training now" in texts(app.caption)
 
 
 def test_runs_page_delete_of_a_run_deleted_elsewhere_says_so(runs_dir, second_run):
@@ -316,7 +305,7 @@ def test_runs_page_delete_of_a_run_deleted_elsewhere_says_so(runs_dir, second_ru
     shutil.rmtree(runs_dir / second_run.run_id)
     app.button(key="runs_delete").click().run()
     assert not app.exception
-    assert f"Run {second_run.run_id} no longer exists" in _unescaped(_texts(app.warning))
+    assert f"Run {second_run.run_id} no longer exists" in _unescaped(texts(app.warning))
     assert "runs_confirm_delete" not in [button.key for button in app.button]
     assert app.query_params.get("run") != second_run.run_id
 
@@ -352,7 +341,7 @@ def test_runs_page_link_to_an_unknown_run_says_so(runs_dir, tiny_run, second_run
     if value == "UPPER":
         value = second_run.run_id.upper()
     app = _runs_page({"run": value})
-    warning = _texts(app.warning)
+    warning = texts(app.warning)
     assert "was not found" in warning
     shown = app.query_params["run"]
     assert shown in (tiny_run[1].run_id, second_run.run_id)
@@ -361,14 +350,12 @@ def test_runs_page_link_to_an_unknown_run_says_so(runs_dir, tiny_run, second_run
     assert "<script>" not in warning and "](" not in warning
 
 
-def test_runs_page_link_to_a_run_in_an_empty_folder_says_so(tmp_path, monkeypatch):
+def test_runs_page_link_to_a_run_in_an_empty_folder_says_so(tmp_path, monkeypatch, fresh_caches):
     """Check an empty runs folder with ?run= says the link's run was not found and drops it."""
     monkeypatch.setenv("RNN_RUNS_DIR", str(tmp_path / "nothing-yet"))
-    st.cache_resource.clear()
     app = _runs_page({"run": "fedcba9876543210"})
-    assert "Run fedcba9876543210 was not found" in _texts(app.warning)
+    assert "Run fedcba9876543210 was not found" in texts(app.warning)
     assert "run" not in app.query_params
-    st.cache_resource.clear()
 
 
 def test_runs_page_shows_folder_names_and_problems_literally(runs_dir):
@@ -378,7 +365,7 @@ def test_runs_page_shows_folder_names_and_problems_literally(runs_dir):
     hostile.mkdir()
     (hostile / "config.json").write_text(json.dumps({"run_id": hostile.name, "config": {"[field](https:e.co)": 1},
                                                      "data_identity": "x", "format_version": STORAGE_FORMAT_VERSION}))
-    warning = _texts(_runs_page().warning)
+    warning = texts(_runs_page().warning)
     assert "[name](" not in warning and "[field](" not in warning
     assert "x` [name](https:e.co) `" in _unescaped(warning)
     assert "['[field](https:e.co)']" in _unescaped(warning)

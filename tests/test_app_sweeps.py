@@ -19,9 +19,9 @@ from core.sweeps.launch import LOG_FILE
 from core.sweeps.record import SweepStatus, TrialState, driver_lock, read_sweep, sweep_dir
 from dashboard.labels import plain
 from tests.conftest import SWEEP_BASE
+from tests.support.pages import APP
 from tests.test_sweep_results import flip_a_byte, write_sweep_record
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SWEEPS = "views/sweeps.py"
 
 

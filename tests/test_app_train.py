@@ -11,19 +11,18 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
 from core.config import PRESETS, RNNConfig, fingerprint
-from core.runs.job import JobStatus
 from core.runs.format import RunStatus, read_status, write_status
+from core.runs.job import JobStatus
 from core.runs.store import RunStore
 from dashboard.caches import get_job_manager
 from tests.conftest import TINY_CONFIG
 from tests.support.jobs import stop_all
+from tests.support.pages import APP, texts
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 WAIT_SECONDS = 300
 LONG_CONFIG = TINY_CONFIG.replace(train_subset=20_000, epochs=20, batch_size=50, seed=8)  # 8,000 iterations
 # Streamlit's own after-run cleanup, taken before any app in this process could replace it.
@@ -31,17 +30,14 @@ STREAMLIT_CLEANUP = script_runner._clean_problem_modules
 
 
 @pytest.fixture
-def runs_dir(tiny_run, tmp_path, monkeypatch):
+def runs_dir(tiny_run, tmp_path, monkeypatch, fresh_caches):
     """A fresh runs folder holding a copy of the tiny run, and fresh caches pointing at it."""
     store, record = tiny_run
     runs = tmp_path / "runs"
     shutil.copytree(record.run_dir, runs / record.run_id)
     monkeypatch.setenv("RNN_RUNS_DIR", str(runs))
-    st.cache_resource.clear()
-    st.cache_data.clear()
     yield runs
     stop_all(get_job_manager(), WAIT_SECONDS)  # the manager the test's app used: leave no training behind
-    st.cache_resource.clear()
 
 
 def _app(run_id: str | None = None) -> AppTest:
@@ -82,16 +78,12 @@ def _press(app: AppTest, label: str) -> None:
     assert not app.exception
 
 
-def _texts(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
 def test_train_page_has_a_widget_for_every_field(runs_dir):
     """Check the form has one widget per RNNConfig field, at the tutorial's values, and an idle hint."""
     app = _app()
     for field in fields(RNNConfig):
         assert app.sidebar.get_by_key(f"train_{field.name}").value == getattr(PRESETS["tutorial"], field.name)
-    assert "press **Train**" in _texts(app.info)
+    assert "press **Train**" in texts(app.info)
     assert _button(app, "Stop").disabled
 
 
@@ -123,8 +115,8 @@ def test_train_page_complete_config_loads_from_cache(runs_dir, tiny_run):
     app = _app()
     _set_config(app, TINY_CONFIG)
     _press(app, "Train")
-    assert "loaded from the cache" in _texts(app.success)
-    assert "RNN, 16 units · adam at 0.001 · 1 epoch of 2,000 images, batch 100\n" in _texts(app.caption) + "\n"
+    assert "loaded from the cache" in texts(app.success)
+    assert "RNN, 16 units · adam at 0.001 · 1 epoch of 2,000 images, batch 100\n" in texts(app.caption) + "\n"
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{record.metric('test_accuracy'):.2%}"
     assert metrics["Tutorial's accuracy"] == "95.1%"
@@ -138,7 +130,7 @@ def test_train_page_bad_input_is_a_message(runs_dir):
     _set_config(app, TINY_CONFIG.replace(train_subset=100, batch_size=100))
     app.sidebar.get_by_key("train_batch_size").set_value(500)
     _press(app, "Train")
-    assert "**Batch size** 500 is larger than **Training images** 100" in _texts(app.error)
+    assert "**Batch size** 500 is larger than **Training images** 100" in texts(app.error)
     assert get_job_manager().running() == get_job_manager().queued() == []
 
 
@@ -149,12 +141,12 @@ def test_train_page_invalid_seed_trains_nothing_and_replaces_the_result(runs_dir
     app = _app()
     _set_config(app, TINY_CONFIG)
     _press(app, "Train")
-    assert "loaded from the cache" in _texts(app.success)
+    assert "loaded from the cache" in texts(app.success)
     app.sidebar.get_by_key("train_seed").set_value(seed)
     _press(app, "Train")
-    assert f"**Seed** {seed} is out of range" in _texts(app.error)
-    assert "seed=" not in _texts(app.error)
-    assert _texts(app.success) == ""  # the stale "loaded from the cache" is gone
+    assert f"**Seed** {seed} is out of range" in texts(app.error)
+    assert "seed=" not in texts(app.error)
+    assert texts(app.success) == ""  # the stale "loaded from the cache" is gone
     assert _job(TINY_CONFIG).snapshot().cached  # the only job is the first press's
     assert get_job_manager().running() == get_job_manager().queued() == []
 
@@ -171,9 +163,9 @@ def test_train_page_trains_in_background_then_shows_result(runs_dir):
 
     app.run()
     assert not app.exception
-    assert f"Run `{job.run_id}` is complete." in _texts(app.success)
+    assert f"Run `{job.run_id}` is complete." in texts(app.success)
     assert ("RNN, 16 units · adam at 0.001 · 1 epoch of 2,000 images, batch 100 · beta 2 0.99 · clip 1 · "
-            "best-epoch weights · seed 7") in _texts(app.caption)
+            "best-epoch weights · seed 7") in texts(app.caption)
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Test accuracy"] == f"{job.snapshot().record.metric('test_accuracy'):.2%}"
     assert app.query_params["run"] == job.run_id
@@ -195,8 +187,8 @@ def test_train_page_stop_keeps_run_marked_stopped(runs_dir):
     assert job.wait(WAIT_SECONDS) and job.status == RunStatus.STOPPED
 
     app.run()
-    assert "was stopped during epoch 1 of 20, after 0 full epochs" in _texts(app.warning)
-    assert "weights as they were when it stopped" in _texts(app.warning)
+    assert "was stopped during epoch 1 of 20, after 0 full epochs" in texts(app.warning)
+    assert "weights as they were when it stopped" in texts(app.warning)
     assert get_job_manager().store.read_run(job.run_id).status == RunStatus.STOPPED
 
 
@@ -209,11 +201,11 @@ def test_train_page_only_the_submitting_tab_may_stop(runs_dir):
     job = _job(LONG_CONFIG)
     tab_b.run()
     assert _button(tab_b, "Stop").disabled
-    assert "press **Train**" in _texts(tab_b.info)  # nothing foreign in the main area
-    assert f"`{job.run_id}`" in _texts(tab_b.markdown)  # only in the shared queue
+    assert "press **Train**" in texts(tab_b.info)  # nothing foreign in the main area
+    assert f"`{job.run_id}`" in texts(tab_b.markdown)  # only in the shared queue
 
     tab_b.button(key=f"train_watch_{job.run_id}").click().run()
-    assert f"Run `{job.run_id}`" in _texts(tab_b.caption) and "only the tab that started it" in _texts(tab_b.caption)
+    assert f"Run `{job.run_id}`" in texts(tab_b.caption) and "only the tab that started it" in texts(tab_b.caption)
     assert _button(tab_b, "Stop").disabled
     tab_a.run()
     assert not _button(tab_a, "Stop").disabled
@@ -225,12 +217,11 @@ def test_train_page_only_the_submitting_tab_may_stop(runs_dir):
     assert job.wait(WAIT_SECONDS) and job.status == RunStatus.STOPPED
 
 
-def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist):
+def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist, fresh_caches):
     """Check a job that fails (the runs folder is a file) shows its error, not a traceback."""
     not_a_folder = tmp_path / "runs"
     not_a_folder.write_text("not a folder")
     monkeypatch.setenv("RNN_RUNS_DIR", str(not_a_folder))
-    st.cache_resource.clear()
     app = _app()
     _set_config(app, TINY_CONFIG)
     _press(app, "Train")
@@ -238,8 +229,7 @@ def test_train_page_failed_job_is_a_message(tmp_path, monkeypatch, mnist):
     assert job.wait(WAIT_SECONDS) and job.status == JobStatus.FAILED
     app.run()
     assert not app.exception
-    assert "failed: NotADirectoryError" in _texts(app.error)
-    st.cache_resource.clear()
+    assert "failed: NotADirectoryError" in texts(app.error)
 
 
 def test_page_reruns_during_a_training_leave_keras_state_alone(runs_dir, monkeypatch):
@@ -313,7 +303,7 @@ def test_train_page_shows_the_run_in_the_url(runs_dir, tiny_run):
     """Check a fresh server with ?run= shows that run's result from disk, with no job in memory."""
     _, record = tiny_run
     app = _app(record.run_id)
-    assert f"Run `{record.run_id}` is complete." in _texts(app.success)
+    assert f"Run `{record.run_id}` is complete." in texts(app.success)
     assert get_job_manager().running() == get_job_manager().queued() == []
 
 
@@ -325,9 +315,9 @@ def test_train_page_says_a_link_to_no_run_is_wrong_and_drops_it(runs_dir, value,
     """Check a ?run= that is malformed, or names no run here, is said to be wrong (never silently ignored,
     and without the server's runs folder), and leaves the address."""
     app = _app(value)
-    warning = _texts(app.warning).replace("\\", "")
+    warning = texts(app.warning).replace("\\", "")
     assert message in warning
-    assert str(runs_dir) not in warning + _texts(app.error) + _texts(app.info)
+    assert str(runs_dir) not in warning + texts(app.error) + texts(app.info)
     assert "run" not in app.query_params
 
 
@@ -340,7 +330,7 @@ def test_train_page_interruption_notice_counts_one_epoch_in_the_singular(runs_di
             if name not in ("metrics", "files", "sizes", "finished_at")}
     write_status(run_dir, {**info, "status": "running", "epochs_done": 0})  # killed: nobody holds its lock
     RunStore(runs_dir).set_run_name(record.run_id, "first try")
-    warning = _texts(_app().warning)
+    warning = texts(_app().warning)
     assert f"The training of run **first try** (`{record.run_id}`) (" in warning
     assert "was interrupted after 0 of 1 epoch: the server stopped" in warning
 
@@ -350,7 +340,7 @@ def test_train_page_headline_names_a_named_run(runs_dir, tiny_run):
     _, record = tiny_run
     RunStore(runs_dir).set_run_name(record.run_id, "my *first* run")
     app = _app(record.run_id)
-    assert f"Run **my \\*first\\* run** (`{record.run_id}`) is complete." in _texts(app.success)
+    assert f"Run **my \\*first\\* run** (`{record.run_id}`) is complete." in texts(app.success)
 
 
 def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
@@ -367,12 +357,12 @@ def test_train_page_queue_offers_cancel_only_to_the_tab_that_queued(runs_dir):
     assert "Waiting in the queue (#1)" in tab_a.get("progress")[0].proto.text
 
     tab_b.run()
-    assert f"`{waiting.run_id}` waiting, #1 in line" in _texts(tab_b.markdown)
+    assert f"`{waiting.run_id}` waiting, #1 in line" in texts(tab_b.markdown)
     assert tab_b.button(key=f"train_cancel_{waiting.run_id}").disabled
     assert not _button(tab_a, "Stop").disabled
     _button(tab_a, "Stop").click().run()
     assert waiting.status == JobStatus.CANCELLED
-    assert "cancelled before it started" in _texts(tab_a.info)
+    assert "cancelled before it started" in texts(tab_a.info)
 
 
 def test_train_page_run_chosen_later_wins_and_the_queue_leads_back(runs_dir, tiny_run):
@@ -385,11 +375,11 @@ def test_train_page_run_chosen_later_wins_and_the_queue_leads_back(runs_dir, tin
     job = _job(LONG_CONFIG.replace(seed=13))
     app.query_params["run"] = record.run_id  # chosen on another page (or in the URL) since
     app.run()
-    assert f"Run `{record.run_id}` is complete." in _texts(app.success)
-    assert f"`{job.run_id}` training" in _texts(app.markdown) and "**yours**" in _texts(app.markdown)
+    assert f"Run `{record.run_id}` is complete." in texts(app.success)
+    assert f"`{job.run_id}` training" in texts(app.markdown) and "**yours**" in texts(app.markdown)
 
     app.button(key=f"train_watch_{job.run_id}").click().run()
-    assert app.get("progress") and f"Run `{job.run_id}`" in _texts(app.caption)
+    assert app.get("progress") and f"Run `{job.run_id}`" in texts(app.caption)
     assert not _button(app, "Stop").disabled
 
 
@@ -406,7 +396,7 @@ def test_train_page_reload_comes_back_to_the_live_job(runs_dir):
     reloaded.query_params["job"] = job.run_id
     reloaded.run()
     assert not reloaded.exception
-    assert f"Run `{job.run_id}`" in _texts(reloaded.caption) and reloaded.get("progress")
+    assert f"Run `{job.run_id}`" in texts(reloaded.caption) and reloaded.get("progress")
     assert _button(reloaded, "Stop").disabled
 
 
@@ -421,7 +411,7 @@ def test_train_page_shows_this_tabs_run_not_another_tabs_job(runs_dir, tiny_run)
     assert _job(other).wait(WAIT_SECONDS) and _job(other).status == RunStatus.COMPLETE
 
     tab_b = _app(record.run_id)
-    assert f"Run `{record.run_id}` is complete." in _texts(tab_b.success)
+    assert f"Run `{record.run_id}` is complete." in texts(tab_b.success)
     assert tab_b.query_params["run"] == record.run_id
     tab_b.button(key="train_edit_settings").click().run()
     for name, value in TINY_CONFIG.to_dict().items():
@@ -429,7 +419,7 @@ def test_train_page_shows_this_tabs_run_not_another_tabs_job(runs_dir, tiny_run)
     assert tab_b.query_params["run"] == record.run_id
 
     fresh = _app()
-    assert "press **Train**" in _texts(fresh.info) and _texts(fresh.success) == ""
+    assert "press **Train**" in texts(fresh.info) and texts(fresh.success) == ""
     assert "run" not in fresh.query_params
 
 
@@ -445,14 +435,14 @@ def test_train_page_offers_to_retrain_an_interrupted_run(runs_dir, mnist):
 
     app = _app()
     assert (f"The training of run `{run_id}` (RNN, 16 units · adam at 0.001 · 2 epochs of 2,000 images, batch 100 "
-            "· seed 40) was interrupted after 1 of 2 epochs") in _texts(app.warning)
+            "· seed 40) was interrupted after 1 of 2 epochs") in texts(app.warning)
     app.button(key="train_retrain").click().run()
     assert not app.exception
     assert app.sidebar.get_by_key("train_seed").value == 40
     job = _job(config)
     assert job is not None and job.wait(WAIT_SECONDS) and job.status == RunStatus.COMPLETE
     app.run()
-    assert "was interrupted" not in _texts(app.warning)
+    assert "was interrupted" not in texts(app.warning)
 
 
 # Trains a 2-epoch run and kills its own process (kill -9) once the first epoch was checkpointed.

@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.nn.weights import softmax
-from core.inspect.attribution import (COMPLETENESS_TOLERANCE, DEFAULT_STEPS, MAX_STEPS, attribute_image, attribute_with,
-                              class_mean_images)
+from core.inspect.attribution import (
+    COMPLETENESS_TOLERANCE,
+    DEFAULT_STEPS,
+    MAX_STEPS,
+    attribute_image,
+    attribute_with,
+    class_mean_images,
+)
 from core.inspect.backward import PREDICTED
-from core.nn.weights import NetworkWeights
+from core.nn.weights import NetworkWeights, softmax
 from tests.support.keras_reference import load_model
 
 IMAGES = [0, 1, 2, 3, 4, 5, 6, 7]  # the first test images: every digit but 8 among them

@@ -23,16 +23,13 @@ import pytest
 
 from core.runs.format import RunStatus
 from core.runs.store import RunStore
-from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit
-from tests.browser_support import artifacts_on_failure as browser_artifacts_on_failure
-from tests.browser_support import require_chromium
 from tests.conftest import TINY_CONFIG
+from tests.support.browser import new_page, require_chromium, set_slider, start_streamlit, stop_streamlit
 
 try:
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-except ImportError:  # the browser fixture skips, or fails on CI, saying so
-    PlaywrightError = sync_playwright = None
+except ImportError:  # the chromium fixture skips, or fails on CI, saying so
+    PlaywrightError = None
 
 pytestmark = pytest.mark.browser
 
@@ -80,31 +77,20 @@ class TrainedRun:
     toolbar_shown: list[bool] = field(default_factory=list)  # while training, then beside the result
 
 
-@contextlib.contextmanager
-def artifacts_on_failure(name: str, page=None, server: Server | None = None):
-    """tests/browser_support.py's, with the server's log when a server is given."""
-    with browser_artifacts_on_failure(name, page, server.log_path if server is not None else None):
-        yield
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Server:
     """`streamlit run dashboard/app.py` on a free port, with its own empty runs folder."""
     require_chromium()
     folder = tmp_path_factory.mktemp("browser")
     runs_dir, log_path = folder / "runs", folder / "streamlit-server.log"
-    with browser_artifacts_on_failure("server-start", log_path=log_path):
-        process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
+    process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
     yield Server(url, runs_dir, log_path, process)
     stop_streamlit(process)
 
 
 @pytest.fixture(scope="module")
-def browser(server):
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+def browser(server, chromium):
+    return chromium
 
 
 @pytest.fixture
@@ -156,10 +142,7 @@ def drag_zoom(page, frame) -> None:
 @pytest.fixture(scope="module")
 def trained_run(browser, server) -> TrainedRun:
     """Set a tiny config with the widgets, press Train, and watch until the result is shown."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(UI_SECONDS * 1000)
-    with artifacts_on_failure("train-from-browser", page, server):
+    with new_page(browser, 1000, UI_SECONDS) as page:
         open_app(page, server)
         # 4,000 images in batches of 1 is 4,000 iterations: several seconds of training even on a
         # fast machine (the chart refreshes once a second; 296 iterations/s measured here with the
@@ -203,60 +186,54 @@ def trained_run(browser, server) -> TrainedRun:
                 trained.final_chart = (batch_points(frame), loss_x_range(frame))
             time.sleep(0.25)
         trained.toolbar_shown.append(toolbar_shown(live_chart(page)))
-    context.close()
     return trained
 
 
 def test_live_chart_gains_points_while_training(trained_run, server):
     """Check the batch-loss trace grew while the progress bar was still showing."""
-    with artifacts_on_failure("live-chart", server=server):
-        points = trained_run.batch_points_while_training
-        assert len(points) >= 2, f"the chart changed only {len(points)} time(s) during training: {points}"
-        assert points == sorted(points)
-        assert points[-1] <= TRAINING_IMAGES // 100  # logged every 100th iteration (the tutorial's display_freq)
+    points = trained_run.batch_points_while_training
+    assert len(points) >= 2, f"the chart changed only {len(points)} time(s) during training: {points}"
+    assert points == sorted(points)
+    assert points[-1] <= TRAINING_IMAGES // 100  # logged every 100th iteration (the tutorial's display_freq)
 
 
 def test_live_chart_keeps_the_users_zoom(trained_run, server):
     """Check a drag-zoom on the live chart survives the refreshes that bring new points."""
-    with artifacts_on_failure("live-chart-zoom", server=server):
-        zoomed = trained_run.zoomed_range
-        assert zoomed is not None and zoomed[1] - zoomed[0] < 10_000, f"the drag did not zoom: {zoomed}"
-        assert trained_run.after_zoom, "no refresh with new points came after the zoom"
-        for points, x_range in trained_run.after_zoom:
-            assert x_range == pytest.approx(zoomed), f"zoom lost at {points} points: {x_range} != {zoomed}"
+    zoomed = trained_run.zoomed_range
+    assert zoomed is not None and zoomed[1] - zoomed[0] < 10_000, f"the drag did not zoom: {zoomed}"
+    assert trained_run.after_zoom, "no refresh with new points came after the zoom"
+    for points, x_range in trained_run.after_zoom:
+        assert x_range == pytest.approx(zoomed), f"zoom lost at {points} points: {x_range} != {zoomed}"
 
 
 def test_the_users_zoom_survives_the_end_of_the_training(trained_run, server):
     """Check the zoom made on the live chart is kept when the finished run's chart (every batch, and
     the toolbar back) takes its place."""
-    with artifacts_on_failure("final-chart-zoom", server=server):
-        points, x_range = trained_run.final_chart
-        assert x_range == pytest.approx(trained_run.zoomed_range), f"zoom lost at the end: {x_range}"
-        assert trained_run.toolbar_shown == [False, True]  # hidden while live, back for the finished run
+    points, x_range = trained_run.final_chart
+    assert x_range == pytest.approx(trained_run.zoomed_range), f"zoom lost at the end: {x_range}"
+    assert trained_run.toolbar_shown == [False, True]  # hidden while live, back for the finished run
 
 
 def test_result_shows_test_accuracy_beside_the_tutorial(trained_run, server):
     """Check the finished job shows test accuracy on all 10,000 images next to the tutorial's 95.1%."""
-    with artifacts_on_failure("result", server=server):
-        text = trained_run.result_text
-        assert f"Run {trained_run.run_id} is complete." in text
-        assert "Test accuracy" in text and "95.1%" in text
-        assert "all 10,000 test images" in text
-        assert RunStore(server.runs_dir).read_run(trained_run.run_id).status == RunStatus.COMPLETE
+    text = trained_run.result_text
+    assert f"Run {trained_run.run_id} is complete." in text
+    assert "Test accuracy" in text and "95.1%" in text
+    assert "all 10,000 test images" in text
+    assert RunStore(server.runs_dir).read_run(trained_run.run_id).status == RunStatus.COMPLETE
 
 
 def test_run_listed_under_runs_after_reload(trained_run, server, page):
     """Check a fresh page load still shows the result, and the run is in the Runs table."""
-    with artifacts_on_failure("runs-after-reload", page, server):
-        open_app(page, server, f"?run={trained_run.run_id}")
-        page.get_by_text("Tutorial's accuracy").wait_for()
-        page.reload()
-        page.get_by_text("Tutorial's accuracy").wait_for()
-        page.get_by_role("link", name="Runs").click()
-        page.get_by_role("heading", name="Runs").wait_for()
-        cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]')
-        cells.filter(has_text=trained_run.run_id).first.wait_for(state="attached")
-        assert trained_run.run_id in cells.all_inner_texts()
+    open_app(page, server, f"?run={trained_run.run_id}")
+    page.get_by_text("Tutorial's accuracy").wait_for()
+    page.reload()
+    page.get_by_text("Tutorial's accuracy").wait_for()
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()
+    cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]')
+    cells.filter(has_text=trained_run.run_id).first.wait_for(state="attached")
+    assert trained_run.run_id in cells.all_inner_texts()
 
 
 def _url_run(page) -> str | None:
@@ -270,7 +247,7 @@ def test_train_shows_this_tabs_run_not_another_tabs_job(trained_run, server, bro
     _, record = tiny_run  # a run trained elsewhere (as by the CLI), put into the server's runs folder
     shutil.copytree(record.run_dir, server.runs_dir / record.run_id, dirs_exist_ok=True)
     assert record.run_id != trained_run.run_id  # the server's latest job, submitted by the fixture's tab
-    with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("two-tabs", page, server):
+    with new_page(browser, 1000, UI_SECONDS) as page:
         open_app(page, server, f"hidden-states?run={record.run_id}")
         sidebar = page.get_by_test_id("stSidebarNavItems")  # the page also links "See its hidden states"
         sidebar.get_by_role("link", name="Train").click()
@@ -289,7 +266,7 @@ def test_train_shows_this_tabs_run_not_another_tabs_job(trained_run, server, bro
                                f"&& input.value === '{TINY_CONFIG.train_subset}')")
         assert _url_run(page) == record.run_id
 
-    with new_page(browser, 1000, UI_SECONDS) as fresh, artifacts_on_failure("fresh-tab", fresh, server):
+    with new_page(browser, 1000, UI_SECONDS) as fresh:
         open_app(fresh, server)
         fresh.get_by_text("Choose hyperparameters in the sidebar").wait_for()
         main = fresh.locator('[data-testid="stMain"]').inner_text()
@@ -300,8 +277,7 @@ def test_train_shows_this_tabs_run_not_another_tabs_job(trained_run, server, bro
 def test_another_tabs_training_cannot_be_stopped_from_here(server, browser):
     """Check a tab sees another tab's training only in the shared queue with Stop disabled, while the
     tab that started it may stop it."""
-    with new_page(browser, 1000, UI_SECONDS) as owner, new_page(browser, 1000, UI_SECONDS) as other, \
-            artifacts_on_failure("stop-owner", owner, server), artifacts_on_failure("stop-other", other, server):
+    with new_page(browser, 1000, UI_SECONDS) as owner, new_page(browser, 1000, UI_SECONDS) as other:
         open_app(owner, server)
         set_number(owner, "Training images", 20_000)
         set_number(owner, "Batch size", 10)
@@ -353,7 +329,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, se
     module's last test."""
     store = RunStore(server.runs_dir)
     restarted = None
-    with new_page(browser, 1000, UI_SECONDS) as page, artifacts_on_failure("server-crash", page, server):
+    with new_page(browser, 1000, UI_SECONDS) as page:
         try:
             open_app(page, server)
             page.get_by_text("Choose hyperparameters in the sidebar").wait_for()

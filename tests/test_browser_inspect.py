@@ -16,10 +16,9 @@ from urllib.parse import parse_qs, quote, urlparse
 import numpy as np
 import pytest
 
-from dashboard.hidden_states.figures import PATH_NAME
-from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
 from core.inspect.gallery import confusion_matrix, filter_gallery, gallery_table
-from tests.browser_support import artifacts_on_failure, require_chromium
+from dashboard.hidden_states.figures import PATH_NAME
+from tests.support.browser import draw_vertical_stroke, new_page, require_chromium, start_streamlit, stop_streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -59,18 +58,9 @@ def served_run(tiny_run, tmp_path_factory):
         stop_streamlit(process)
 
 
-@pytest.fixture(scope="module")
-def browser(served_run):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser):
-    with new_page(browser, 1400, UI_SECONDS) as fresh_page:
+def page(served_run, chromium):
+    with new_page(chromium, 1400, UI_SECONDS) as fresh_page:
         yield fresh_page
 
 
@@ -89,19 +79,18 @@ def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run
     url, run_id, log_path = served_run
     store, _ = tiny_run
     worst = int(filter_gallery(gallery_table(*store.load_predictions(run_id)), correct=False)["index"].iloc[0])
-    with artifacts_on_failure("inspect-gallery-to-hidden-states", page, log_path):
-        page.goto(f"{url}/misclassified?run={run_id}")
-        page.get_by_text("Images 1–24 of").wait_for()
-        # The cards arrive one by one after the caption: read the first once all 24 links are there
-        # (reading at once raced the page and found the second card's link first).
-        page.wait_for_function("() => document.querySelectorAll(\"a[href*='image=']\").length >= 24")
-        first_card = page.locator("a[href*='image=']:visible").first
-        assert parse_qs(urlparse(first_card.get_attribute("href")).query)["image"] == [str(worst)]
-        first_card.click()
-        page.wait_for_url(f"**/hidden-states?*image={worst}*")
-        page.get_by_text(f"Test image #{worst}").first.wait_for()
-        inspect, probability_lines, trajectory = wait_for_charts(page, 3)[:3]
-        assert_no_exception(page)
+    page.goto(f"{url}/misclassified?run={run_id}")
+    page.get_by_text("Images 1–24 of").wait_for()
+    # The cards arrive one by one after the caption: read the first once all 24 links are there
+    # (reading at once raced the page and found the second card's link first).
+    page.wait_for_function("() => document.querySelectorAll(\"a[href*='image=']\").length >= 24")
+    first_card = page.locator("a[href*='image=']:visible").first
+    assert parse_qs(urlparse(first_card.get_attribute("href")).query)["image"] == [str(worst)]
+    first_card.click()
+    page.wait_for_url(f"**/hidden-states?*image={worst}*")
+    page.get_by_text(f"Test image #{worst}").first.wait_for()
+    inspect, probability_lines, trajectory = wait_for_charts(page, 3)[:3]
+    assert_no_exception(page)
     assert [trace["type"] for trace in inspect] == ["heatmap"] * 3
     assert inspect[1]["name"] == "hidden state h_t" and inspect[1]["z_shape"][0] == 28
     assert len(probability_lines) == 10 and all(trace["type"] == "scatter" for trace in probability_lines)
@@ -118,29 +107,28 @@ def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, pag
     np.fill_diagonal(mistakes, 0)
     truth, predicted = np.unravel_index(mistakes.argmax(), mistakes.shape)
     count = int(mistakes[truth, predicted])
-    with artifacts_on_failure("inspect-confusion-click", page, log_path):
-        page.goto(f"{url}/misclassified?run={run_id}")
-        page.get_by_text("Images 1–24 of").wait_for()
-        wait_for_charts(page, 2)
-        page.mouse.click(*page.evaluate(CELL_JS, [int(predicted), int(truth)]))
-        page.get_by_text(f"of {count:,}. Each card").wait_for()
-        assert_no_exception(page)
-        links = page.locator("a[href*='image=']:visible")  # Streamlit also renders a hidden copy
+    page.goto(f"{url}/misclassified?run={run_id}")
+    page.get_by_text("Images 1–24 of").wait_for()
+    wait_for_charts(page, 2)
+    page.mouse.click(*page.evaluate(CELL_JS, [int(predicted), int(truth)]))
+    page.get_by_text(f"of {count:,}. Each card").wait_for()
+    assert_no_exception(page)
+    links = page.locator("a[href*='image=']:visible")  # Streamlit also renders a hidden copy
 
-        def shown() -> list[int]:
-            return [int(parse_qs(urlparse(links.nth(i).get_attribute("href")).query)["image"][0])
-                    for i in range(links.count())]
+    def shown() -> list[int]:
+        return [int(parse_qs(urlparse(links.nth(i).get_attribute("href")).query)["image"][0])
+                for i in range(links.count())]
 
-        def filtered(indices: list[int]) -> bool:
-            return all((table.at[index, "true"], table.at[index, "predicted"]) == (truth, predicted)
-                       for index in indices)
+    def filtered(indices: list[int]) -> bool:
+        return all((table.at[index, "true"], table.at[index, "predicted"]) == (truth, predicted)
+                   for index in indices)
 
-        # The count's caption can be drawn before the last of the old cards is replaced (seen in CI):
-        # wait for the cards to settle, then check them.
-        deadline = time.monotonic() + UI_SECONDS
-        while not filtered(shown()) and time.monotonic() < deadline:
-            time.sleep(0.25)
-        cards = shown()
+    # The count's caption can be drawn before the last of the old cards is replaced (seen in CI):
+    # wait for the cards to settle, then check them.
+    deadline = time.monotonic() + UI_SECONDS
+    while not filtered(shown()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    cards = shown()
     assert len(cards) == min(count, 24)
     assert filtered(cards)
 
@@ -149,33 +137,31 @@ def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
     """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states, and is
     still there after a look at another view."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("inspect-draw-a-digit", page, log_path):
-        page.goto(f"{url}/hidden-states?run={run_id}&view=own")
-        page.get_by_text("The canvas is empty").wait_for()
-        draw_vertical_stroke(page)
-        page.get_by_text("Your digit").last.wait_for()
-        page.get_by_text("centred by its mass in 28×28").wait_for()
-        charts = wait_for_charts(page, 3)
-        assert_no_exception(page)
-        assert [trace["type"] for trace in charts[0]] == ["heatmap"] * 3
-        drawn = page.get_by_text("Your digit: predicted").inner_text()
-        segment(page, "A test image").click()
-        page.get_by_text("Test image #0").first.wait_for()
-        segment(page, "Your own digit").click()
-        page.get_by_text("centred by its mass in 28×28").wait_for()
-        assert page.get_by_text("The canvas is empty").count() == 0
-        assert page.get_by_text("Your digit: predicted").inner_text() == drawn
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={run_id}&view=own")
+    page.get_by_text("The canvas is empty").wait_for()
+    draw_vertical_stroke(page)
+    page.get_by_text("Your digit").last.wait_for()
+    page.get_by_text("centred by its mass in 28×28").wait_for()
+    charts = wait_for_charts(page, 3)
+    assert_no_exception(page)
+    assert [trace["type"] for trace in charts[0]] == ["heatmap"] * 3
+    drawn = page.get_by_text("Your digit: predicted").inner_text()
+    segment(page, "A test image").click()
+    page.get_by_text("Test image #0").first.wait_for()
+    segment(page, "Your own digit").click()
+    page.get_by_text("centred by its mass in 28×28").wait_for()
+    assert page.get_by_text("The canvas is empty").count() == 0
+    assert page.get_by_text("Your digit: predicted").inner_text() == drawn
+    assert_no_exception(page)
 
 
 def test_hostile_image_value_gives_a_message_not_a_traceback(served_run, page):
     """Check ?image=<script> shows a warning and test image 0."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("inspect-hostile-url", page, log_path):
-        page.goto(f"{url}/hidden-states?run={run_id}&image=%3Cscript%3E")
-        page.get_by_text("is not a test image index").wait_for()
-        page.get_by_text("Test image #0").first.wait_for()
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={run_id}&image=%3Cscript%3E")
+    page.get_by_text("is not a test image index").wait_for()
+    page.get_by_text("Test image #0").first.wait_for()
+    assert_no_exception(page)
 
 
 def segment(page, label: str):
@@ -193,24 +179,23 @@ def test_misclassified_picker_opens_what_it_shows(served_run, tiny_run, page):
     correct = int(table.index[table["correct"]][0])
     worst = int(filter_gallery(table, correct=False)["index"].iloc[0])
     box = page.locator('input[role="combobox"][aria-label^="Misclassified test images"]')  # what the box shows
-    with artifacts_on_failure("inspect-misclassified-picker", page, log_path):
-        page.goto(f"{url}/hidden-states?run={run_id}&image={correct}")
-        page.get_by_text(f"Test image #{correct}").first.wait_for()
-        wait_for_charts(page, 3)
-        segment(page, "Misclassified").click()
-        page.wait_for_url(f"**image={worst}*")
-        page.get_by_text(f"Test image #{worst}: predicted").wait_for()
-        assert box.input_value().startswith(f"#{worst}: true")
-        page.go_back()
-        page.wait_for_url(f"**image={correct}*")
-        page.get_by_text(f"Test image #{correct}: predicted").wait_for()
-        page.wait_for_function("() => document.querySelector('input[aria-label^=\"Misclassified test images\"]')"
-                               ".value === ''")
-        assert box.get_attribute("placeholder") == "Choose a misclassified image"
-        box.click()
-        page.get_by_role("option").first.click()
-        page.get_by_text(f"Test image #{worst}: predicted").wait_for()
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={run_id}&image={correct}")
+    page.get_by_text(f"Test image #{correct}").first.wait_for()
+    wait_for_charts(page, 3)
+    segment(page, "Misclassified").click()
+    page.wait_for_url(f"**image={worst}*")
+    page.get_by_text(f"Test image #{worst}: predicted").wait_for()
+    assert box.input_value().startswith(f"#{worst}: true")
+    page.go_back()
+    page.wait_for_url(f"**image={correct}*")
+    page.get_by_text(f"Test image #{correct}: predicted").wait_for()
+    page.wait_for_function("() => document.querySelector('input[aria-label^=\"Misclassified test images\"]')"
+                           ".value === ''")
+    assert box.get_attribute("placeholder") == "Choose a misclassified image"
+    box.click()
+    page.get_by_role("option").first.click()
+    page.get_by_text(f"Test image #{worst}: predicted").wait_for()
+    assert_no_exception(page)
 
 
 @pytest.mark.parametrize("value", ["[click me](//e.co)", "![](//e.co/a.png)", "<img src=//e.co/b>"])
@@ -220,31 +205,29 @@ def test_markdown_in_the_url_is_shown_as_text(served_run, page, value):
     url, run_id, log_path = served_run
     asked = []
     page.on("request", lambda request: asked.append(request.url) if urlparse(request.url).hostname == "e.co" else None)
-    with artifacts_on_failure("inspect-markdown-url", page, log_path):
-        page.goto(f"{url}/hidden-states?run={run_id}&image={quote(value)}")
-        warning = page.locator('[data-testid="stAlert"]', has_text="is not a test image index")
-        warning.wait_for()
-        page.get_by_text("Test image #0").first.wait_for()
-        assert f"image='{value}' is not a test image index" in warning.inner_text()
-        assert page.locator("a[href*='e.co'], img[src*='e.co']").count() == 0
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={run_id}&image={quote(value)}")
+    warning = page.locator('[data-testid="stAlert"]', has_text="is not a test image index")
+    warning.wait_for()
+    page.get_by_text("Test image #0").first.wait_for()
+    assert f"image='{value}' is not a test image index" in warning.inner_text()
+    assert page.locator("a[href*='e.co'], img[src*='e.co']").count() == 0
+    assert_no_exception(page)
     assert asked == []
 
 
 def test_gallery_page_survives_a_visit_to_hidden_states(served_run, page):
     """Check the gallery's page is in the URL: page 2, a card, then Back shows page 2 again."""
     url, run_id, log_path = served_run
-    with artifacts_on_failure("inspect-gallery-back", page, log_path):
-        page.goto(f"{url}/misclassified?run={run_id}")
-        page.get_by_text("Images 1–24 of").wait_for()
-        page.locator('[data-testid="stPagination"] button', has_text="2").first.click()
-        page.get_by_text("Images 25–48 of").wait_for()
-        page.wait_for_url("**page=2*")
-        first_card = page.locator("a[href*='image=']:visible").first
-        index = parse_qs(urlparse(first_card.get_attribute("href")).query)["image"][0]
-        first_card.click()
-        page.get_by_text(f"Test image #{index}").first.wait_for()
-        page.go_back()
-        page.get_by_text("Images 25–48 of").wait_for()
-        assert parse_qs(urlparse(page.url).query)["page"] == ["2"]
-        assert_no_exception(page)
+    page.goto(f"{url}/misclassified?run={run_id}")
+    page.get_by_text("Images 1–24 of").wait_for()
+    page.locator('[data-testid="stPagination"] button', has_text="2").first.click()
+    page.get_by_text("Images 25–48 of").wait_for()
+    page.wait_for_url("**page=2*")
+    first_card = page.locator("a[href*='image=']:visible").first
+    index = parse_qs(urlparse(first_card.get_attribute("href")).query)["image"][0]
+    first_card.click()
+    page.get_by_text(f"Test image #{index}").first.wait_for()
+    page.go_back()
+    page.get_by_text("Images 25–48 of").wait_for()
+    assert parse_qs(urlparse(page.url).query)["page"] == ["2"]
+    assert_no_exception(page)

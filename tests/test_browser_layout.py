@@ -4,7 +4,7 @@ label over another (issue 19, M6; house style rule 15), in a real Chromium.
 One `streamlit run dashboard/app.py` serves the session's tiny run, an LSTM as small, and the tiny
 sweep's four trials with the sweep's record; one Chromium holds a tab at each size. Each test opens
 one page (or one view of Hidden states) in both tabs, waits until it settled and asks
-tests/browser_layout.py for its problems. A new page is checked the same way by adding its address
+tests/support/layout.py for its problems. A new page is checked the same way by adding its address
 to PAGES. On failure a screenshot of the tab and the server log are saved in test-artifacts/.
 """
 
@@ -15,12 +15,15 @@ import shutil
 import pytest
 
 from core.runs.store import RunStore
-from core.runs.train import train_run
-from dashboard.testing import draw_vertical_stroke, launch_chromium, new_page, start_streamlit, stop_streamlit
-from dashboard.testing import wait_until_settled
-from tests.browser_layout import layout_census, layout_problems
-from tests.browser_support import artifacts_on_failure, require_chromium
-from tests.conftest import TINY_CONFIG
+from tests.support.browser import (
+    draw_vertical_stroke,
+    new_page,
+    require_chromium,
+    start_streamlit,
+    stop_streamlit,
+    wait_until_settled,
+)
+from tests.support.layout import layout_census, layout_problems
 from tests.test_sweep_results import write_sweep_record
 
 pytestmark = pytest.mark.browser
@@ -45,7 +48,7 @@ PAGES = {
 
 
 @pytest.fixture(scope="module")
-def served(tiny_run, tiny_sweep, mnist, tmp_path_factory):
+def served(tiny_run, lstm_run, tiny_sweep, mnist, tmp_path_factory):
     """(base url, {run, lstm, sweep}: the ids PAGES names, server log)."""
     require_chromium()
     _, record = tiny_run
@@ -54,7 +57,8 @@ def served(tiny_run, tiny_sweep, mnist, tmp_path_factory):
     store = RunStore(shutil.copytree(sweep_store.root, folder / "runs"))
     write_sweep_record(store.root, spec, mnist.identity, store)
     shutil.copytree(record.run_dir, store.root / record.run_id)
-    lstm, _ = train_run(store, TINY_CONFIG.replace(cell="lstm"), mnist)
+    _, lstm = lstm_run
+    shutil.copytree(lstm.run_dir, store.root / lstm.run_id)
     log_path = folder / "streamlit-server.log"
     process, url = start_streamlit(store.root, log_path, SERVER_START_SECONDS)
     try:
@@ -64,15 +68,11 @@ def served(tiny_run, tiny_sweep, mnist, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tabs(served):
-    """{size name: a tab of that viewport size}, in one Chromium."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        with new_page(chromium, SIZES["projector"][1], UI_SECONDS, SIZES["projector"][0]) as projector, \
-                new_page(chromium, SIZES["wide screen"][1], UI_SECONDS, SIZES["wide screen"][0]) as wide:
-            yield {"projector": projector, "wide screen": wide}
-        chromium.close()
+def tabs(served, chromium):
+    """{size name: a tab of that viewport size}, in the session's Chromium."""
+    with new_page(chromium, SIZES["projector"][1], UI_SECONDS, SIZES["projector"][0]) as projector, \
+            new_page(chromium, SIZES["wide screen"][1], UI_SECONDS, SIZES["wide screen"][0]) as wide:
+        yield {"projector": projector, "wide screen": wide}
 
 
 def open_settled(tab, url: str) -> None:
@@ -84,20 +84,18 @@ def open_settled(tab, url: str) -> None:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_reads_on_a_projector_and_a_wide_screen(served, tabs, name):
     """Check the page at 1024x768 and at 1920x1080: no control, metric, title, legend or colour bar clipped
-    or over another (tests/browser_layout.py)."""
+    or over another (tests/support/layout.py)."""
     url, ids, log_path = served
     address = f"{url}/{PAGES[name].format(**ids)}"
     found = {}
     for size, tab in tabs.items():
-        with artifacts_on_failure(f"layout-{name.replace(' ', '-').replace(',', '')}-{size.replace(' ', '-')}", tab,
-                                  log_path):
-            open_settled(tab, address)
-            if name.endswith("your own digit"):  # the canvas, then the prepared digit and its figures
-                draw_vertical_stroke(tab)
-                tab.get_by_text("centred by its mass in 28×28").wait_for()
-                wait_until_settled(tab, UI_SECONDS)
-            assert tab.locator('[data-testid="stException"]').count() == 0
-            found[size] = layout_problems(tab)
+        open_settled(tab, address)
+        if name.endswith("your own digit"):  # the canvas, then the prepared digit and its figures
+            draw_vertical_stroke(tab)
+            tab.get_by_text("centred by its mass in 28×28").wait_for()
+            wait_until_settled(tab, UI_SECONDS)
+        assert tab.locator('[data-testid="stException"]').count() == 0
+        found[size] = layout_problems(tab)
     assert found == {size: [] for size in tabs}
 
 
@@ -107,13 +105,12 @@ def test_main_column_is_widened_on_a_projector(served, tabs):
     url, ids, log_path = served
     widths = {}
     for size, tab in tabs.items():
-        with artifacts_on_failure(f"layout-main-column-{size.replace(' ', '-')}", tab, log_path):
-            open_settled(tab, f"{url}/runs")
-            widths[size] = tab.evaluate("""() => {
-                const column = document.querySelector('[data-testid="stMainBlockContainer"]');
-                const style = getComputedStyle(column);
-                return column.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-            }""")
+        open_settled(tab, f"{url}/runs")
+        widths[size] = tab.evaluate("""() => {
+            const column = document.querySelector('[data-testid="stMainBlockContainer"]');
+            const style = getComputedStyle(column);
+            return column.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        }""")
     assert widths["projector"] >= MAIN_COLUMN_AT_1024
     assert widths["wide screen"] == pytest.approx(1920 - 300 - 2 * 80, abs=2)
 
@@ -124,9 +121,8 @@ def test_the_checks_look_at_what_they_check(served, tabs):
     point labels; a rename would otherwise leave them checking nothing."""
     url, ids, log_path = served
     tab = tabs["wide screen"]
-    with artifacts_on_failure("layout-census", tab, log_path):
-        open_settled(tab, f"{url}/{PAGES['hidden states, a test image'].format(**ids)}")
-        problems, counted = layout_census(tab)
+    open_settled(tab, f"{url}/{PAGES['hidden states, a test image'].format(**ids)}")
+    problems, counted = layout_census(tab)
     assert problems == []
     assert counted["figures"] == 4  # aligned figure, probability lines, PCA path, attribution
     # Texts: controls, headings, labels; items: 4 titles, axis titles, 2 legends, 2 colour bars, panel titles.

@@ -15,10 +15,9 @@ import pytest
 
 from core.runs.format import PREDICTIONS_FILE, RunStatus, read_status, write_status
 from core.runs.store import RunStore
-from dashboard.testing import new_page, start_streamlit, stop_streamlit
-from tests.browser_support import artifacts_on_failure, chromium, require_chromium
-from tests.image_support import blank_png
-from tests.run_support import copy_as_other_run, flip_byte
+from tests.support.browser import new_page, require_chromium, start_streamlit, stop_streamlit
+from tests.support.images import blank_png
+from tests.support.runs import copy_as_other_run, flip_byte
 
 pytestmark = pytest.mark.browser
 
@@ -56,16 +55,10 @@ def served_runs(tiny_run, tmp_path_factory):
         stop_streamlit(process)
 
 
-@pytest.fixture(scope="module")
-def browser(served_runs):
-    with chromium() as started:
-        yield started
-
-
 @pytest.fixture
-def page(browser):
+def page(served_runs, chromium):
     """A page at a projector's 1024x768 (the sidebar has its default width, 300 px, at any size)."""
-    with new_page(browser, 768, UI_SECONDS, viewport_width=1024) as fresh_page:
+    with new_page(chromium, 768, UI_SECONDS, viewport_width=1024) as fresh_page:
         yield fresh_page
 
 
@@ -77,69 +70,65 @@ def test_a_run_that_fails_verification_is_never_the_default_and_is_listed_damage
     """Check /hidden-states with no ?run= (and with the damaged run's id) opens a run that opens, never
     the newest run whose predictions fail their sha256, and Runs lists that one as damaged."""
     url, runs, log_path = served_runs
-    with artifacts_on_failure("runs-damaged-default", page, log_path):
-        page.goto(f"{url}/hidden-states")
-        page.get_by_text("Test image #0").first.wait_for()
-        caption = page.locator('[data-testid="stCaptionContainer"]').first.inner_text()
-        assert f"Run {NAME} ({runs['named']})" in caption  # the newest run that opens
-        assert runs["damaged"] not in page.locator("body").inner_text()
-        assert_no_exception(page)
-        page.goto(f"{url}/hidden-states?run={runs['damaged']}")
-        page.get_by_text("Test image #0").first.wait_for()
-        assert f"The run in this link, {runs['damaged']}, was not found or has nothing to show" in (
-            page.locator('[data-testid="stAlertContentWarning"]').first.inner_text())
-        page.goto(f"{url}/runs")
-        warning = page.get_by_text("Damaged folders are listed but cannot be opened")
-        warning.wait_for()
-        listed = page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
-        assert f"{runs['damaged']}: run {runs['damaged']} is damaged: test_predictions.npz is truncated" in listed
-        counts = page.get_by_text("4 runs · ").inner_text()
-        assert "2 complete" in counts and "1 stopped" in counts and "1 damaged" in counts
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states")
+    page.get_by_text("Test image #0").first.wait_for()
+    caption = page.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+    assert f"Run {NAME} ({runs['named']})" in caption  # the newest run that opens
+    assert runs["damaged"] not in page.locator("body").inner_text()
+    assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={runs['damaged']}")
+    page.get_by_text("Test image #0").first.wait_for()
+    assert f"The run in this link, {runs['damaged']}, was not found or has nothing to show" in (
+        page.locator('[data-testid="stAlertContentWarning"]').first.inner_text())
+    page.goto(f"{url}/runs")
+    warning = page.get_by_text("Damaged folders are listed but cannot be opened")
+    warning.wait_for()
+    listed = page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+    assert f"{runs['damaged']}: run {runs['damaged']} is damaged: test_predictions.npz is truncated" in listed
+    counts = page.get_by_text("4 runs · ").inner_text()
+    assert "2 complete" in counts and "1 stopped" in counts and "1 damaged" in counts
+    assert_no_exception(page)
 
 
 def test_sidebar_run_picker_labels_are_not_cut(served_runs, page):
     """Check the sidebar's Run picker shows each openable run's whole label at the sidebar's default
     width: the named run by its name with its accuracy, the stopped one saying so."""
     url, runs, log_path = served_runs
-    with artifacts_on_failure("runs-picker-labels", page, log_path):
-        shown = {}
-        for role in ("intact", "named", "stopped"):
-            page.goto(f"{url}/misclassified?run={runs[role]}")
-            page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').wait_for()
-            page.get_by_text("Confusion matrix").first.wait_for()
-            picker = page.evaluate(PICKER_CUT_JS)
-            assert not picker["cut"], picker
-            shown[role] = picker["value"]
-        assert shown["named"].startswith(f"{NAME} · ") and shown["named"].endswith("%")
-        assert shown["stopped"] == "seed 3 · stopped" and shown["intact"].startswith("seed 0 · ")
-        assert_no_exception(page)
+    shown = {}
+    for role in ("intact", "named", "stopped"):
+        page.goto(f"{url}/misclassified?run={runs[role]}")
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').wait_for()
+        page.get_by_text("Confusion matrix").first.wait_for()
+        picker = page.evaluate(PICKER_CUT_JS)
+        assert not picker["cut"], picker
+        shown[role] = picker["value"]
+    assert shown["named"].startswith(f"{NAME} · ") and shown["named"].endswith("%")
+    assert shown["stopped"] == "seed 3 · stopped" and shown["intact"].startswith("seed 0 · ")
+    assert_no_exception(page)
 
 
 def test_a_decompression_bomb_upload_gets_the_pages_message(served_runs, page):
     """Check a 20000x20000 PNG (444 KB) uploaded as "Your own digit" is refused with the page's own
     one-line message, not an exception box."""
     url, runs, log_path = served_runs
-    with artifacts_on_failure("runs-bomb-upload", page, log_path):
-        page.goto(f"{url}/hidden-states?run={runs['intact']}&view=own")
-        page.locator('[data-testid="stButtonGroup"] button', has_text="Upload").first.click()
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-            {"name": "bomb.png", "mimeType": "image/png", "buffer": blank_png(20_000, 20_000)})
-        page.get_by_text("Refused: bomb.png").wait_for()
-        error = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-        assert "The picture is 20000x20000 pixels; the limit is 16,777,216 pixels" in error
-        assert_no_exception(page)
+    page.goto(f"{url}/hidden-states?run={runs['intact']}&view=own")
+    page.locator('[data-testid="stButtonGroup"] button', has_text="Upload").first.click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "bomb.png", "mimeType": "image/png", "buffer": blank_png(20_000, 20_000)})
+    page.get_by_text("Refused: bomb.png").wait_for()
+    error = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    assert "The picture is 20000x20000 pixels; the limit is 16,777,216 pixels" in error
+    assert_no_exception(page)
 
 
 def test_a_huge_number_typed_in_training_images_is_refused_by_name(served_runs, page):
     """Check "1e9" typed in Training images is refused as out of range by the form, not read as 1."""
     url, _, log_path = served_runs
-    with artifacts_on_failure("runs-train-1e9", page, log_path):
-        page.goto(f"{url}/")
-        box = page.locator('[data-testid="stNumberInput"]').filter(has_text="Training images").locator("input")
-        box.fill("1e9")
-        page.locator('[data-testid="stSidebar"] [data-testid="stFormSubmitButton"] button', has_text="Train").click()
-        page.get_by_text("is out of range").wait_for()
-        message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-        assert "Training images 1000000000 is out of range; allowed 100 to 55000" in message
-        assert_no_exception(page)
+    page.goto(f"{url}/")
+    box = page.locator('[data-testid="stNumberInput"]').filter(has_text="Training images").locator("input")
+    box.fill("1e9")
+    page.locator('[data-testid="stSidebar"] [data-testid="stFormSubmitButton"] button', has_text="Train").click()
+    page.get_by_text("is out of range").wait_for()
+    message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    assert "Training images 1000000000 is out of range; allowed 100 to 55000" in message
+    assert_no_exception(page)

@@ -24,8 +24,15 @@ from core.config import fingerprint
 from core.runs.store import RunStore
 from core.sweeps.launch import LOG_FILE, is_process_alive, read_launch
 from core.sweeps.record import SweepStatus, list_sweeps, read_sweep
-from dashboard.testing import launch_chromium, new_page, set_slider, start_streamlit, stop_streamlit, wait_until_settled
-from tests.browser_support import ARTIFACTS, artifacts_on_failure, require_chromium
+from tests.support.browser import (
+    ARTIFACTS,
+    new_page,
+    require_chromium,
+    set_slider,
+    start_streamlit,
+    stop_streamlit,
+    wait_until_settled,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("ray")]  # starts Ray: never beside another Ray test
 
@@ -68,10 +75,10 @@ def _fill_number(page, label: str, value: int) -> None:
     page.wait_for_timeout(500)
 
 
-def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tmp_path):
+def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tmp_path, chromium):
     """Check the page launches a real sweep, shows its trials live, and draws both trials' lines."""
     require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_SECONDS * 1000)  # the first view loads MNIST for the estimate
 
@@ -79,47 +86,41 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
     runs_dir.mkdir()
     process, url = start_streamlit(runs_dir, log_path, SERVER_START_SECONDS)
     try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            with new_page(browser, 1100, UI_SECONDS) as page:
-                try:
-                    page.goto(f"{url}/sweeps")
-                    sidebar = page.locator('[data-testid="stSidebar"]')
-                    expect(page.get_by_text("No sweeps yet")).to_be_visible()
-                    _fill_number(page, "Training images", 1_000)
-                    set_slider(page, "Epochs", 1)
-                    _remove_value(page, "0.0003")  # learning rates 0.001 and 0.003 remain
-                    _fill_number(page, "Seeds per configuration", 1)
-                    # One CPU per trial: Ray on the 2-core machine trains both trials side by side
-                    # (the default, 2 per trial here, trains them one after the other).
-                    sidebar.get_by_text("Where to run").click()
-                    _fill_number(page, "CPUs per trial", 1)
-                    expect(sidebar.get_by_text("2 trials")).to_be_visible()
-                    sidebar.get_by_role("button", name="Start sweep").click()
-                    expect(page.get_by_text("started. It runs on in its own process")).to_be_visible()
-                    # The live trials table and its progress line, while the driver runs.
-                    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=120_000)
-                    expect(page.get_by_text("Trials", exact=True)).to_be_visible()
-                    page.wait_for_function(f"({TRIAL_LINES_JS})().includes(2)", timeout=SWEEP_SECONDS * 1000)
-                    # The lines can be drawn while the page still swaps the live trials' part for the
-                    # finished one (the progress line is there twice for a moment): let it settle.
-                    wait_until_settled(page, UI_SECONDS)
-                    assert 2 in page.evaluate(TRIAL_LINES_JS)
-                    expect(page.get_by_text("Complete: 2 complete")).to_be_visible()
-                    expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
-                    records, _ = list_sweeps(runs_dir)
-                    assert len(records) == 1 and records[0].status == SweepStatus.COMPLETE
-                    assert sorted(trial["values"]["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]
-                except BaseException:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    with contextlib.suppress(Exception):
-                        page.screenshot(path=str(ARTIFACTS / "sweeps-browser.png"), full_page=True)
-                    shutil.copy(log_path, ARTIFACTS / "sweeps-streamlit-server.log")
-                    for folder in (runs_dir / ".sweeps").glob("*"):
-                        if (folder / LOG_FILE).is_file():
-                            shutil.copy(folder / LOG_FILE, ARTIFACTS / f"sweeps-driver-{folder.name}.log")
-                    raise
-            browser.close()
+        with new_page(chromium, 1100, UI_SECONDS) as page:
+            try:
+                page.goto(f"{url}/sweeps")
+                sidebar = page.locator('[data-testid="stSidebar"]')
+                expect(page.get_by_text("No sweeps yet")).to_be_visible()
+                _fill_number(page, "Training images", 1_000)
+                set_slider(page, "Epochs", 1)
+                _remove_value(page, "0.0003")  # learning rates 0.001 and 0.003 remain
+                _fill_number(page, "Seeds per configuration", 1)
+                # One CPU per trial: Ray on the 2-core machine trains both trials side by side
+                # (the default, 2 per trial here, trains them one after the other).
+                sidebar.get_by_text("Where to run").click()
+                _fill_number(page, "CPUs per trial", 1)
+                expect(sidebar.get_by_text("2 trials")).to_be_visible()
+                sidebar.get_by_role("button", name="Start sweep").click()
+                expect(page.get_by_text("started. It runs on in its own process")).to_be_visible()
+                # The live trials table and its progress line, while the driver runs.
+                expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=120_000)
+                expect(page.get_by_text("Trials", exact=True)).to_be_visible()
+                page.wait_for_function(f"({TRIAL_LINES_JS})().includes(2)", timeout=SWEEP_SECONDS * 1000)
+                # The lines can be drawn while the page still swaps the live trials' part for the
+                # finished one (the progress line is there twice for a moment): let it settle.
+                wait_until_settled(page, UI_SECONDS)
+                assert 2 in page.evaluate(TRIAL_LINES_JS)
+                expect(page.get_by_text("Complete: 2 complete")).to_be_visible()
+                expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
+                records, _ = list_sweeps(runs_dir)
+                assert len(records) == 1 and records[0].status == SweepStatus.COMPLETE
+                assert sorted(trial["values"]["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]
+            except BaseException:  # new_page keeps the page and the server's log; the drivers' logs here
+                ARTIFACTS.mkdir(exist_ok=True)
+                for folder in (runs_dir / ".sweeps").glob("*"):
+                    if (folder / LOG_FILE).is_file():
+                        shutil.copy(folder / LOG_FILE, ARTIFACTS / f"sweeps-driver-{folder.name}.log")
+                raise
     finally:
         stop_streamlit(process)
         _stop_drivers(runs_dir)
@@ -157,28 +158,25 @@ def served_sweeps(tiny_sweep, mnist, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _sweep_page(served, sweep_id: str, name: str):
-    """A Chromium page on /sweeps?sweep=<sweep_id> of the served app; a screenshot and the server's
-    log go to test-artifacts/<name>* if anything inside fails."""
-    from playwright.sync_api import expect, sync_playwright
+def _sweep_page(served, chromium, sweep_id: str):
+    """A page of the session's Chromium on /sweeps?sweep=<sweep_id> of the served app (on a failure
+    inside, new_page keeps its screenshot and the server's log in test-artifacts/)."""
+    from playwright.sync_api import expect
 
-    url, _, _, _, log_path = served
+    url = served[0]
     expect.set_options(timeout=UI_SECONDS * 1000)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        with new_page(browser, 1100, UI_SECONDS) as page, artifacts_on_failure(name, page, log_path):
-            page.goto(f"{url}/sweeps?sweep={sweep_id}")
-            yield page
-        browser.close()
+    with new_page(chromium, 1100, UI_SECONDS) as page:
+        page.goto(f"{url}/sweeps?sweep={sweep_id}")
+        yield page
 
 
-def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
+def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps, chromium):
     """Check a failed sweep's error is shown as plain text, a hostile address is refused in the form,
     and a sweep started at an address that does not resolve fails with the driver's reason on the page."""
     from playwright.sync_api import expect
 
     _, runs_dir, _, failed, _ = served_sweeps
-    with _sweep_page(served_sweeps, failed.fingerprint(), "sweeps-failed") as page:
+    with _sweep_page(served_sweeps, chromium, failed.fingerprint()) as page:
         alert = page.locator('[data-testid="stAlert"]').filter(has_text="The sweep failed")
         expect(alert.locator('[data-testid="stMarkdownContainer"]')).to_have_text(
             f"The sweep failed: {HOSTILE_ERROR}", use_inner_text=True)
@@ -205,13 +203,13 @@ def test_a_failed_sweep_says_why_and_the_form_checks_the_address(served_sweeps):
     assert read_launch(runs_dir, started.sweep_id).address == "nonexistent.invalid:6379"
 
 
-def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(served_sweeps):
+def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(served_sweeps, chromium):
     """Check a stopped sweep's page says the form's sweep is another one, Resume finishes it from the
     cache, and Run again with changes puts its settings in the form, which then is the shown sweep."""
     from playwright.sync_api import expect
 
     _, runs_dir, stopped, _, _ = served_sweeps
-    with _sweep_page(served_sweeps, stopped.fingerprint(), "sweeps-resume") as page:
+    with _sweep_page(served_sweeps, chromium, stopped.fingerprint()) as page:
         sidebar = page.locator('[data-testid="stSidebar"]')
         expect(page.get_by_text("Stopped", exact=True)).to_be_visible()
         expect(sidebar.get_by_text("not the one shown on the page")).to_be_visible()

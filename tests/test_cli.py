@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.runs.format import PREDICTIONS_FILE, RunStatus
-from tests.run_support import copy_as_other_run, flip_byte
+from tests.support.runs import copy_as_other_run, flip_byte
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

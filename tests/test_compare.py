@@ -8,9 +8,16 @@ from dataclasses import fields
 import pandas as pd
 import pytest
 
-from core.runs.compare import (EPOCH_CURVE_COLUMNS, FIELD_ORDER, best_of_other_cells, differing_fields, epoch_histories,
-                          stack_histories, table_configs)
 from core.config import RNNConfig
+from core.runs.compare import (
+    EPOCH_CURVE_COLUMNS,
+    FIELD_ORDER,
+    best_of_other_cells,
+    differing_fields,
+    epoch_histories,
+    stack_histories,
+    table_configs,
+)
 from core.runs.format import EPOCH_HISTORY_FILE, RunRecord, RunStatus
 from core.runs.store import RunStore
 

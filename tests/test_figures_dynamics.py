@@ -6,9 +6,16 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.testing import assert_allclose
 
-from dashboard.hidden_states.figures_dynamics import (STABLE_COLOR, UNSTABLE_COLOR, add_fixed_points, describe_time_constant,
-                                        eigenvalue_figure, log_ticks, memory_curve_figure)
 from dashboard.hidden_states.figures import trajectory_figure
+from dashboard.hidden_states.figures_dynamics import (
+    STABLE_COLOR,
+    UNSTABLE_COLOR,
+    add_fixed_points,
+    describe_time_constant,
+    eigenvalue_figure,
+    log_ticks,
+    memory_curve_figure,
+)
 
 
 def test_memory_curve_figure_one_line_per_run_on_a_log_axis():

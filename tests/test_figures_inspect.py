@@ -9,9 +9,19 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from core.nn.weights import softmax
 from dashboard.figure_style import ink_picture
-from dashboard.hidden_states.figures import (CLASS_COLORS, FAINT_OPACITY, MIN_CLASS_COLOR_DISTANCE, MIN_FAINT_COLOR_DISTANCE,
-                                             PATH_NAME, TIME_COLORS, class_means_figure, inspect_figure,
-                                             probability_lines_figure, trajectory_figure, unit_ticks)
+from dashboard.hidden_states.figures import (
+    CLASS_COLORS,
+    FAINT_OPACITY,
+    MIN_CLASS_COLOR_DISTANCE,
+    MIN_FAINT_COLOR_DISTANCE,
+    PATH_NAME,
+    TIME_COLORS,
+    class_means_figure,
+    inspect_figure,
+    probability_lines_figure,
+    trajectory_figure,
+    unit_ticks,
+)
 from dashboard.misclassified.figures import class_accuracy_figure, confusion_figure
 
 

@@ -10,8 +10,14 @@ import plotly.graph_objects as go
 import pytest
 from numpy.testing import assert_allclose
 
+from dashboard.hidden_states.figures import (
+    colors,
+    inspect_figure,
+    probability_lines_figure,
+    trajectory_figure,
+    unchecked_figure,
+)
 from dashboard.hidden_states.figures_attribution import attribution_figure
-from dashboard.hidden_states.figures import colors, inspect_figure, probability_lines_figure, trajectory_figure, unchecked_figure
 
 RNG = np.random.default_rng(0)
 STATES = np.tanh(RNG.normal(size=(28, 16)))

@@ -7,9 +7,15 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 
-from core.inspect.fixed_points import EMPTY_ROUNDS, SLOW_TOLERANCE, find_update_fixed_points, time_constants, update_jacobian, visited_states
-from tests.support.keras_reference import trace_hidden_states
-from tests.support.keras_reference import load_model
+from core.inspect.fixed_points import (
+    EMPTY_ROUNDS,
+    SLOW_TOLERANCE,
+    find_update_fixed_points,
+    time_constants,
+    update_jacobian,
+    visited_states,
+)
+from tests.support.keras_reference import load_model, trace_hidden_states
 
 GAINS = np.array([2.0, 0.5])  # W_h = diag(2, 0.5), b = 0: unit 1 has gain above 1, unit 2 below
 

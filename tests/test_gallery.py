@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.inspect.gallery import (GALLERY_COLUMNS, confusion_matrix, filter_gallery, gallery_table, parse_gallery_query,
-                          parse_test_index, per_class_accuracy)
+from core.inspect.gallery import (
+    GALLERY_COLUMNS,
+    confusion_matrix,
+    filter_gallery,
+    gallery_table,
+    parse_gallery_query,
+    parse_test_index,
+    per_class_accuracy,
+)
 
 
 def _probabilities(rows: list[dict[int, float]]) -> np.ndarray:

@@ -8,8 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from core.inspect.states import fit_pca
 from core.inspect.traces import background_indices, summarize_states
-from tests.support.keras_reference import summarize_run, trace_hidden_states, trace_image
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model, summarize_run, trace_hidden_states, trace_image
 
 
 def test_trace_image_is_row_t_of_the_batch_trace(tiny_run, mnist):

@@ -11,9 +11,9 @@ import pytest
 
 from core.config import fingerprint
 from core.events import BatchLogged, EpochEnded, TrainingFinished, TrainingStarted
+from core.runs.format import RunStatus
 from core.runs.job import JobStatus, NotOwnerError
 from core.runs.job_queue import JobManager
-from core.runs.format import RunStatus
 from core.runs.store import RunStore
 from tests.conftest import TINY_CONFIG
 from tests.support.jobs import stop_all, wait_idle

@@ -11,9 +11,21 @@ import pytest
 
 from core.config import PRESETS, RNNConfig
 from core.runs.format import RunRecord
-from dashboard.labels import (FIELD_LABELS, PICKER_LIMIT, describe, distinguishing_labels, duration, field_label,
-                              picker_labels, plain, run_label, run_not_found, run_title, short_descriptions,
-                              table_labels)
+from dashboard.labels import (
+    FIELD_LABELS,
+    PICKER_LIMIT,
+    describe,
+    distinguishing_labels,
+    duration,
+    field_label,
+    picker_labels,
+    plain,
+    run_label,
+    run_not_found,
+    run_title,
+    short_descriptions,
+    table_labels,
+)
 
 
 @pytest.mark.parametrize("hostile", ["[click me](//e.co)", "![](//e.co/a.png)", "<script>alert(1)</script>",

@@ -5,8 +5,7 @@ import pytest
 
 from core.config import RNNConfig
 from core.nn.model import build_model
-from tests.support.keras_reference import trace_hidden_states
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model, trace_hidden_states
 
 
 def numpy_vanilla_rnn(images, input_kernel, recurrent_kernel, bias):

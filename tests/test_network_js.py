@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from core.nn.weights import softmax
 from core.inspect.forward import forward_pass, trace_states
-from core.nn.weights import GATES, NetworkWeights
+from core.nn.weights import GATES, NetworkWeights, softmax
 from core.runs.store import RunStore
 from core.runs.train import train_run
 from dashboard.components.network import NETWORK_JS, network_payload, with_network
 from tests.conftest import TINY_CONFIG
-from tests.network_js_support import blank_page, decode, encode, network_browser
+from tests.support.network_js import blank_page, decode, encode
 
 pytestmark = pytest.mark.browser
 
@@ -60,9 +59,8 @@ LOAD_ERROR_JS = """(payload) => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with network_browser() as chromium:
-        yield chromium
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture(scope="module")

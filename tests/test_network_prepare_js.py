@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.inspect.own_digit import mnist_steps
-from tests.network_js_support import blank_page, decode, network_browser
+from tests.support.network_js import blank_page, decode
 
 pytestmark = pytest.mark.browser
 
@@ -113,10 +113,10 @@ BLANKS = {
 
 
 @pytest.fixture(scope="module")
-def page():
-    with network_browser() as browser:
-        page = blank_page(browser)
-        yield page
+def page(chromium):
+    page = blank_page(chromium)
+    yield page
+    page.close()
 
 
 def draw_and_prepare(page, spec: dict) -> tuple[np.ndarray, dict]:

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from core.inspect.backward import PREDICTED, jacobian_row_norms, logits_and_input_gradients
 from core.nn.weights import NetworkWeights
-from tests.model_support import random_model, weights_of
+from tests.support.models import random_model, weights_of
 
 UNITS = 16
 

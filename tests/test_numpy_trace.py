@@ -8,13 +8,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from core.config import RNNConfig
-from tests.support.keras_reference import trace_hidden_states, trace_image
 from core.inspect.forward import trace_image_numpy, trace_states
 from core.nn.weights import NetworkWeights
 from core.runs.files import read_weight_arrays, write_weights
 from core.runs.format import RunError, RunRecord, RunStatus
-from tests.model_support import random_model, weights_of
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model, trace_hidden_states, trace_image
+from tests.support.models import random_model, weights_of
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core.process_settings import (BLAS_THREAD_VARIABLES, MAX_TRAINING_SHARDS, TENSORFLOW_ENVIRONMENT, TRAINING_SHARDS,
-                                   training_shards)
+from core.process_settings import (
+    BLAS_THREAD_VARIABLES,
+    MAX_TRAINING_SHARDS,
+    TENSORFLOW_ENVIRONMENT,
+    TRAINING_SHARDS,
+    training_shards,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core.runs import train as run_training
 from core.config import RNNConfig, fingerprint
+from core.runs import train as run_training
 from core.runs.format import RunStatus, write_config, write_status
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import assert_holds_stored_weights, load_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
@@ -50,7 +50,7 @@ def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(copied_run
     failed_id = fingerprint(FAST.replace(seed=5), mnist.identity)
     assert statuses == {earlier.run_id: RunStatus.COMPLETE, failed_id: RunStatus.FAILED}
     assert "No space left" in store.read_run(failed_id).info["error"]
-    assert load_model(store, earlier.run_id) is not None
+    assert_holds_stored_weights(load_model(store, earlier.run_id), earlier)
     assert not list(store.root.glob("*/.tmp-*"))
 
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.inspect import stored_analysis as run_analysis
 from core.config import RNNConfig
 from core.events import Message
+from core.inspect import stored_analysis as run_analysis
 from core.inspect.fixed_points import MAX_STARTS, START_IMAGES, find_update_fixed_points, visited_states
-from core.inspect.traces import SAMPLE_SIZE, summarize_states
-from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.inspect.forward import trace_states
+from core.inspect.memory_curve import MEMORY_SAMPLE, memory_curve
 from core.inspect.stored_analysis import GROUPS, AnalysisOutdated, RunAnalysis
+from core.inspect.traces import SAMPLE_SIZE, summarize_states
 from core.runs.files import read_analysis, write_analysis
 from core.runs.format import ANALYSIS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunStatus, check_status, sha256
 from core.runs.train import _save_analysis

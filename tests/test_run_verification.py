@@ -11,7 +11,7 @@ import core.runs.format
 import core.runs.verification
 from core.runs.format import PREDICTIONS_FILE, WEIGHTS_FILE, RunStatus
 from core.runs.verification import RECORD_FILE
-from tests.run_support import copy_as_other_run, flip_byte
+from tests.support.runs import copy_as_other_run, flip_byte
 
 NEWER = "2099-01-01T00:00:00+00:00"
 

@@ -14,16 +14,26 @@ import numpy as np
 import pytest
 
 from core.config import RNNConfig, fingerprint
-from core.events import TrainingFinished
-from core.events import BATCH_COLUMNS
-from core.runs.format import (ANALYSIS_FILE, ARTIFACT_FILES, CONFIG_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE,
-                              RunError, RunRecord, RunStatus, read_record, read_status)
+from core.events import BATCH_COLUMNS, TrainingFinished
+from core.nn.training_loop import evaluate_logits
+from core.runs.format import (
+    ANALYSIS_FILE,
+    ARTIFACT_FILES,
+    CONFIG_FILE,
+    PREDICTIONS_FILE,
+    STATUS_FILE,
+    WEIGHTS_FILE,
+    RunError,
+    RunRecord,
+    RunStatus,
+    read_record,
+    read_status,
+)
 from core.runs.store import RunStore
 from core.runs.train import train_run
-from core.nn.training_loop import evaluate_logits
 from tests.conftest import TINY_CONFIG
-from tests.run_support import copy_as_other_run, flip_byte
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import assert_holds_stored_weights, load_model
+from tests.support.runs import copy_as_other_run, flip_byte
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAST = RNNConfig(train_subset=500, epochs=1, hidden_units=8, batch_size=100, display_freq=2)
@@ -160,7 +170,7 @@ def test_damaged_run_is_listed_with_its_problem_and_others_keep_working(copied_r
     with pytest.raises(RunError, match="damaged"):
         load_model(store, damaged.run_id)
     assert store.find_complete(damaged.run_id) is None
-    assert load_model(store, healthy.run_id) is not None
+    assert_holds_stored_weights(load_model(store, healthy.run_id), healthy)
 
 
 def test_hash_damage_is_found_by_the_listing_too(copied_run):

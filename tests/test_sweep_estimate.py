@@ -11,10 +11,15 @@ from numpy.testing import assert_allclose
 
 from core.config import PRESETS, RNNConfig
 from core.runs.format import RunRecord, RunStatus
-from core.sweeps.estimate import (DEFAULT_RUN_SECONDS, DEFAULT_SAMPLES_PER_SECOND, START_SECONDS, TRIAL_START_SECONDS,
-                                 estimate_sweep, measured_rates)
+from core.sweeps.estimate import (
+    DEFAULT_RUN_SECONDS,
+    DEFAULT_SAMPLES_PER_SECOND,
+    START_SECONDS,
+    TRIAL_START_SECONDS,
+    estimate_sweep,
+    measured_rates,
+)
 from core.sweeps.spec import Axis, SweepSpec
-from tests.conftest import SWEEP_BASE
 
 
 def test_measured_rates_are_medians_of_the_complete_runs_of_the_cell(tiny_sweep):

@@ -15,8 +15,7 @@ import time
 import pytest
 
 from core.config import RNNConfig
-from core.sweeps.launch import (LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch,
-                               stop_sweep)
+from core.sweeps.launch import LAUNCH_FILE, LOG_FILE, PROJECT_ROOT, is_starting, launch_sweep, read_launch, stop_sweep
 from core.sweeps.record import SweepError, SweepStatus, TrialState, read_sweep, sweep_dir
 from core.sweeps.spec import Axis, SweepSpec
 

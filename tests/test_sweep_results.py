@@ -14,9 +14,21 @@ from core.config import fingerprint
 from core.runs.format import PREDICTIONS_FILE, RunRecord, RunStatus
 from core.runs.store import RunStore
 from core.sweeps.record import SweepStatus, TrialState, read_sweep, write_spec, write_sweep_status
-from core.sweeps.results import (CHANGED, DELETED, TRIAL_COLUMNS, TrialProblem, finished, left_out,
-                                seed_summary, sweep_run_ids, top_trials, trial_batch_curves, trial_curves,
-                                trial_problems, trials_table)
+from core.sweeps.results import (
+    CHANGED,
+    DELETED,
+    TRIAL_COLUMNS,
+    TrialProblem,
+    finished,
+    left_out,
+    seed_summary,
+    sweep_run_ids,
+    top_trials,
+    trial_batch_curves,
+    trial_curves,
+    trial_problems,
+    trials_table,
+)
 from core.sweeps.spec import SweepSpec
 from tests.conftest import SWEEP_BASE, SWEEP_LEARNING_RATES, SWEEP_SEEDS
 

@@ -12,11 +12,21 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from core.atomic_files import atomic_write_json
 from core.cli import main as cli
 from core.config import RNNConfig
-from core.atomic_files import atomic_write_json
-from core.sweeps.record import (LOCK_FILE, SWEEP_STATUS_FILE, SweepError, SweepStatus, TrialState, list_sweeps,
-                                read_sweep, sweep_dir, write_spec, write_sweep_status)
+from core.sweeps.record import (
+    LOCK_FILE,
+    SWEEP_STATUS_FILE,
+    SweepError,
+    SweepStatus,
+    TrialState,
+    list_sweeps,
+    read_sweep,
+    sweep_dir,
+    write_spec,
+    write_sweep_status,
+)
 from core.sweeps.spec import CURVE_POINTS, Axis, SweepSpec, log_for_curves, parse_vary
 
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16)
@@ -48,7 +58,8 @@ def test_log_range_is_seeded_and_inside_bounds():
 def test_integer_range_rounds_to_whole_numbers():
     """Check a range over an int field gives ints (duplicates after rounding dropped)."""
     values = Axis("hidden_units", low=16, high=20, count=30).expand()
-    assert all(type(value) is int for value in values) and set(values) <= set(range(16, 21))
+    assert values == (16, 17, 18, 19, 20) and all(type(value) is int for value in values)
+    assert Axis("hidden_units", low=16, high=20, count=3).expand() == (16, 17, 19)
 
 
 @pytest.mark.parametrize("make, match", [
@@ -243,8 +254,8 @@ def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkey
     """Check `sweep` without --cpus-per-trial asks TRAINING_SHARDS CPUs per trial, at most the machine's,
     and an explicit value wins."""
     from core.cli.main import build_parser
-    from core.process_settings import TRAINING_SHARDS
     from core.cli.sweeps import spec_from
+    from core.process_settings import TRAINING_SHARDS
 
     def spec_for(*flags: str) -> SweepSpec:
         return spec_from(build_parser().parse_args(["sweep", "--vary", "learning_rate=0.001,0.003", *flags]))

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 
 from core.config import RNNConfig
-from core.events import BatchLogged, EpochEnded, Evaluated, Progress, TrainingStarted
 from core.data.mnist import to_float_images
+from core.events import BatchLogged, EpochEnded, Evaluated, Progress, TrainingStarted
+from core.nn import training_loop
 from core.nn.training_loop import evaluate_logits, make_optimizer, scale_pixels, train
 
 SMALL = RNNConfig(train_subset=1_000, epochs=2, hidden_units=16, batch_size=50, display_freq=7, seed=3)
@@ -136,14 +137,38 @@ def test_stop_request_ends_training_early(mnist):
     assert outcome.epoch_history.empty
 
 
-@pytest.mark.parametrize("changes", [{"optimizer": "sgd", "learning_rate": 0.05}, {"optimizer": "rmsprop"},
-                                     {"learning_rate_schedule": "cosine", "gradient_clip_norm": 1.0},
-                                     {"adam_beta_2": 0.99}, {"cell": "lstm"}, {"cell": "gru"}])
-def test_every_option_trains_and_learns(mnist, changes):
-    """Check each optimizer, schedule, clipping and cell trains to better than chance."""
+# Each option, and what train() must then build: the optimizer's class and settings, the recurrent cell.
+OPTIONS = [
+    ({"optimizer": "sgd", "learning_rate": 0.05}, "SGD", {"learning_rate": 0.05, "global_clipnorm": None}, "SimpleRNNCell"),
+    ({"optimizer": "rmsprop"}, "RMSprop", {"learning_rate": 0.005, "global_clipnorm": None}, "SimpleRNNCell"),
+    ({"learning_rate_schedule": "cosine", "gradient_clip_norm": 1.0}, "Adam",
+     {"learning_rate": "CosineDecay", "global_clipnorm": 1.0, "beta_2": 0.999}, "SimpleRNNCell"),
+    ({"adam_beta_2": 0.99}, "Adam", {"learning_rate": 0.005, "beta_2": 0.99, "global_clipnorm": None}, "SimpleRNNCell"),
+    ({"cell": "lstm"}, "Adam", {"learning_rate": 0.005, "beta_2": 0.999}, "LSTMCell"),
+    ({"cell": "gru"}, "Adam", {"learning_rate": 0.005, "beta_2": 0.999}, "GRUCell"),
+]
+
+
+@pytest.mark.parametrize("changes, optimizer_class, optimizer_settings, cell_class", OPTIONS)
+def test_every_option_trains_and_learns(mnist, monkeypatch, changes, optimizer_class, optimizer_settings, cell_class):
+    """Check each optimizer, schedule, clipping and cell is the one train() steps with, and trains to
+    better than chance: the optimizer it made applied every batch's gradients, with the option's settings."""
+    made = []
+    monkeypatch.setattr(training_loop, "make_optimizer", lambda config: made.append(make_optimizer(config)) or made[-1])
     config = SMALL.replace(**{"epochs": 1, "train_subset": 3_000, "learning_rate": 0.005, **changes})
     outcome = train(config, mnist)
     assert outcome.epoch_history["validation_accuracy"].iloc[-1] > 0.2
+    (optimizer,) = made
+    assert type(optimizer).__name__ == optimizer_class
+    assert int(optimizer.iterations.numpy()) == config.total_iterations == 60
+    settings = optimizer.get_config()
+    if isinstance(settings["learning_rate"], dict):  # a schedule: its class, and decaying over the whole training
+        assert settings["learning_rate"]["config"]["decay_steps"] == config.total_iterations
+        settings["learning_rate"] = settings["learning_rate"]["class_name"]
+    else:
+        settings["learning_rate"] = pytest.approx(settings["learning_rate"])
+    assert {name: settings[name] for name in optimizer_settings} == optimizer_settings
+    assert type(outcome.model.get_layer("recurrent").cell).__name__ == cell_class
 
 
 def test_training_keeps_no_copy_of_the_training_set(mnist):

@@ -14,11 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.mnist import TEST_SIZE
-from core.nn.weights import NetworkWeights
-from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
-from core.runs.format import (ANALYSIS_FILE, ANALYSIS_SOURCE_KEY, BATCH_HISTORY_FILE, EPOCH_HISTORY_FILE, PREDICTIONS_FILE, STATUS_FILE, WEIGHTS_FILE, RunError, RunRecord)
 from core.atomic_files import atomic_write_csv, atomic_write_npz, atomic_write_with
+from core.data.mnist import TEST_SIZE
+from core.events import BATCH_COLUMNS, EPOCH_COLUMNS
+from core.nn.weights import NetworkWeights
+from core.runs.format import (
+    ANALYSIS_FILE,
+    ANALYSIS_SOURCE_KEY,
+    BATCH_HISTORY_FILE,
+    EPOCH_HISTORY_FILE,
+    PREDICTIONS_FILE,
+    STATUS_FILE,
+    WEIGHTS_FILE,
+    RunError,
+    RunRecord,
+)
 
 
 def write_weights(run_dir: Path, model) -> None:

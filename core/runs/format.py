@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
-from core.config import STORAGE_FORMAT_VERSION, RNNConfig, fingerprint
 from core.atomic_files import atomic_write_json, read_json
+from core.config import STORAGE_FORMAT_VERSION, RNNConfig, fingerprint
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"

@@ -13,8 +13,18 @@ from enum import StrEnum
 import pandas as pd
 
 from core.config import RNNConfig
-from core.events import (BATCH_COLUMNS, EPOCH_COLUMNS, BatchLogged, EpochEnded, Evaluated, Event, Message, Progress,
-                         TrainingFinished, TrainingStarted)
+from core.events import (
+    BATCH_COLUMNS,
+    EPOCH_COLUMNS,
+    BatchLogged,
+    EpochEnded,
+    Evaluated,
+    Event,
+    Message,
+    Progress,
+    TrainingFinished,
+    TrainingStarted,
+)
 from core.runs.format import RunRecord, RunStatus
 
 

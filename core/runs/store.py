@@ -22,12 +22,21 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from core.config import RNNConfig, is_run_id
-from core.nn.weights import NetworkWeights
 from core.inspect.stored_analysis import AnalysisOutdated, RunAnalysis
-from core.runs.files import (read_analysis, read_histories, read_network_weights, read_predictions,
-                            write_analysis)
-from core.runs.format import (ANALYSIS_FILE, WEIGHTS_FILE, RunError, RunRecord, RunStatus, check_artifacts, read_config,
-                             read_record, with_derived_file, write_status)
+from core.nn.weights import NetworkWeights
+from core.runs.files import read_analysis, read_histories, read_network_weights, read_predictions, write_analysis
+from core.runs.format import (
+    ANALYSIS_FILE,
+    WEIGHTS_FILE,
+    RunError,
+    RunRecord,
+    RunStatus,
+    check_artifacts,
+    read_config,
+    read_record,
+    with_derived_file,
+    write_status,
+)
 from core.runs.names import read_run_name, write_run_name
 from core.runs.verification import VerificationRecord
 

@@ -23,8 +23,16 @@ from core.data.mnist import MnistSplit
 from core.events import EventCallback, Message, TrainingFinished, ignore_event
 from core.inspect.stored_analysis import RunAnalysis
 from core.runs.files import read_network_weights, write_analysis, write_histories, write_predictions, write_weights
-from core.runs.format import (WEIGHTS_FILE, RunError, RunRecord, RunStatus,
-                             artifact_fingerprints, sha256, write_config, write_status)
+from core.runs.format import (
+    WEIGHTS_FILE,
+    RunError,
+    RunRecord,
+    RunStatus,
+    artifact_fingerprints,
+    sha256,
+    write_config,
+    write_status,
+)
 from core.runs.names import read_run_name, write_run_name
 from core.runs.store import RunStore
 

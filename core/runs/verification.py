@@ -18,15 +18,14 @@ an entry of the wrong shape, is ignored: every file is then hashed again.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.format import DERIVED_FILES, RunError, RunRecord, sha256
 from core.atomic_files import atomic_write_json, read_json
+from core.runs.format import DERIVED_FILES, RunError, RunRecord, sha256
 
 RECORD_FILE = ".verified.json"  # in the runs folder; a dot-name is never listed as a run
 RECORD_VERSION = 1

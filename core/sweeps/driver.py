@@ -25,12 +25,26 @@ from filelock import Timeout
 from core.atomic_files import utc_timestamp
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit
-from core.sweeps.ray_connect import (EXISTING, JOINED, STARTED, RayUnavailable, connect, object_store_bytes_for,
-                              runtime_env)
 from core.runs.format import RunError
 from core.runs.store import RunStore
-from core.sweeps.record import (UNFINISHED_STATES, SweepError, SweepStatus, TrialState, driver_lock, write_spec,
-                               write_sweep_status)
+from core.sweeps.ray_connect import (
+    EXISTING,
+    JOINED,
+    STARTED,
+    RayUnavailable,
+    connect,
+    object_store_bytes_for,
+    runtime_env,
+)
+from core.sweeps.record import (
+    UNFINISHED_STATES,
+    SweepError,
+    SweepStatus,
+    TrialState,
+    driver_lock,
+    write_spec,
+    write_sweep_status,
+)
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 from core.sweeps.trial import ProgressInbox, pack_mnist, receive_run, train_trial
 

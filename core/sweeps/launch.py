@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.sweeps.ray_connect import PROJECT_ROOT, check_address
 from core.atomic_files import atomic_write_json, read_json, utc_timestamp
+from core.sweeps.ray_connect import PROJECT_ROOT, check_address
 from core.sweeps.record import SPEC_FILE, SweepError, SweepStatus, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
 

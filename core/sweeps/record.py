@@ -16,9 +16,9 @@ from typing import Any
 
 from filelock import FileLock
 
+from core.atomic_files import atomic_write_json, read_json
 from core.config import is_run_id
 from core.runs.store import is_held
-from core.atomic_files import atomic_write_json, read_json
 from core.sweeps.spec import SweepSpec, is_sweep_id
 
 SWEEPS_FOLDER = ".sweeps"

@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from core.runs.compare import epoch_histories, stack_histories
 from core.events import BATCH_COLUMNS
+from core.runs.compare import epoch_histories, stack_histories
 from core.runs.format import RunError, RunRecord, RunStatus
 from core.runs.store import RunStore
 from core.sweeps.record import SweepRecord, TrialState

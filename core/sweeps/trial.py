@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from core.atomic_files import atomic_write_bytes
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit, split_mnist
 from core.runs.format import ARTIFACT_FILES, CONFIG_FILE, DERIVED_FILES, STATUS_FILE, RunError, RunRecord, RunStatus
 from core.runs.store import RunStore
-from core.atomic_files import atomic_write_bytes
 
 RUN_FILES = (CONFIG_FILE, *ARTIFACT_FILES, *DERIVED_FILES, STATUS_FILE)  # status.json last: written last on the driver
 REQUIRED_RUN_FILES = tuple(name for name in RUN_FILES if name not in DERIVED_FILES)  # derived files may be absent
@@ -77,9 +77,9 @@ def train_trial(config_values: dict[str, Any], packed_data: dict[str, Any], prog
     each epoch's validation metrics. before_training is a hook for tests (a trial that raises);
     the CLI never passes one.
     """
+    from core.events import EpochEnded
     from core.process_settings import configure_process
     from core.runs.train import train_run
-    from core.events import EpochEnded
 
     configure_process()  # the thread-pool variables came with the task's runtime_env
     config = RNNConfig.from_dict(config_values)

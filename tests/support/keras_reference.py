@@ -15,7 +15,7 @@ from core.data.mnist import IMAGE_SIZE
 from core.inspect.traces import ImageTrace, StateSummary, summarize_states
 from core.nn.model import build_model
 from core.nn.weights import softmax
-from core.runs.files import load_weights
+from core.runs.files import load_weights, read_weight_arrays
 from core.runs.format import RunError
 from core.runs.store import RunStore
 
@@ -104,3 +104,15 @@ def load_model(store: RunStore, run_id: str) -> keras.Model:
     model = build_model(record.config)
     load_weights(record, model)
     return model
+
+
+def assert_holds_stored_weights(model: keras.Model, record) -> None:
+    """Check model carries exactly the arrays of record's weights file (read with h5py, not Keras)."""
+    stored = read_weight_arrays(record)
+    loaded = {"recurrent": model.get_layer("recurrent").cell.get_weights(),
+              "readout": model.get_layer("readout").get_weights()}
+    assert [array.shape for array in loaded["recurrent"]] == [array.shape for array in stored["recurrent"]]
+    assert [array.shape for array in loaded["readout"]] == [array.shape for array in stored["readout"]]
+    for name in ("recurrent", "readout"):
+        for kept, read in zip(loaded[name], stored[name], strict=True):
+            np.testing.assert_array_equal(kept, read)

@@ -1,16 +1,18 @@
-"""The dashboard's own browser harness (as streamlit.testing is Streamlit's): start and stop
-`streamlit run dashboard/app.py` on a free port, launch the Chromium that drives it, open pages.
+"""The dashboard's browser harness (as streamlit.testing is Streamlit's): start and stop
+`streamlit run dashboard/app.py` on a free port, launch the Chromium that drives it, open pages, and
+keep what a failed browser test leaves (a screenshot of each page it had open, the server logs).
 
-Used by the browser tests (tests/test_browser*.py) and the browser benchmarks (bench/bench_*.py).
-Playwright is imported by the caller, never here.
+Used by the browser tests (tests/test_browser*.py, through tests/conftest.py's session fixtures) and the
+browser benchmarks (bench/bench_*.py). Playwright is imported by the caller, never here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,11 +20,43 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Debian's chromium: Playwright's own browser download does not work on these machines.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # CI keeps this folder when a browser test fails
+# What a failing test's artifacts are taken from: the pages open now and the logs of the servers running now.
+OPEN_PAGES: list = []
+SERVER_LOGS: dict[int, Path] = {}  # server process id -> its log
+
+
+def require_chromium() -> None:
+    """Skip the test when Playwright or Debian's chromium is missing; under CI=true, fail instead."""
+    import pytest
+
+    missing = ("the playwright package" if importlib.util.find_spec("playwright") is None
+               else CHROMIUM if not Path(CHROMIUM).exists() else None)
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} is missing; CI must install it (see requirements-test.txt and .ci/run)")
+    pytest.skip(f"{missing} is not installed")
+
+
+def save_artifacts(name: str, pages=None) -> None:
+    """test-artifacts/<name>[-n].png of each page (every open one unless given) and <name>-server[-n].log
+    of each running server: what a failed browser test leaves for a look at what went wrong."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for number, page in enumerate(OPEN_PAGES if pages is None else pages):
+        suffix = f"-{number}" if number else ""
+        with contextlib.suppress(Exception):  # a dead page must not hide the real failure
+            page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
+    for number, log_path in enumerate(SERVER_LOGS.values()):
+        if log_path.is_file():
+            shutil.copy(log_path, ARTIFACTS / f"{name}-server{f'-{number}' if number else ''}.log")
 
 
 def launch_chromium(playwright):
@@ -38,10 +72,23 @@ def new_page(browser, viewport_height: int, timeout_seconds: float, viewport_wid
     context.add_init_script(SETTLE_TIMING_JS)
     page = context.new_page()
     page.set_default_timeout(timeout_seconds * 1000)
+    OPEN_PAGES.append(page)
     try:
         yield page
+    except BaseException:
+        test = os.environ.get("PYTEST_CURRENT_TEST")  # in a test: keep what it saw before the page closes
+        if test is not None:
+            save_artifacts(artifact_name(test), [page])
+        raise
     finally:
+        OPEN_PAGES.remove(page)
         context.close()
+
+
+def artifact_name(test: str) -> str:
+    """A file name for PYTEST_CURRENT_TEST's value ("tests/x.py::test_y[a b] (call)")."""
+    node = test.rsplit(" (", 1)[0].split("::", 1)[-1]
+    return "".join(character if character.isalnum() or character in "-_" else "-" for character in node)
 
 
 def free_port() -> int:
@@ -61,10 +108,12 @@ def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120,
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=project, env={**os.environ, "RNN_RUNS_DIR": str(runs_dir)},
                                    stdout=log, stderr=subprocess.STDOUT)
+    SERVER_LOGS[process.pid] = log_path
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
+            SERVER_LOGS.pop(process.pid, None)
             raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -72,11 +121,13 @@ def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120,
                     return process, url
         if time.monotonic() > deadline:
             process.kill()
+            SERVER_LOGS.pop(process.pid, None)
             raise TimeoutError(f"streamlit did not answer on port {port} in {timeout} s; see {log_path}")
         time.sleep(0.2)
 
 
 def stop_streamlit(process: subprocess.Popen) -> None:
+    SERVER_LOGS.pop(process.pid, None)
     process.terminate()
     try:
         process.wait(timeout=20)

@@ -1,4 +1,5 @@
-"""Opening a page of the dashboard in Streamlit's AppTest, as the test_app_*.py files do."""
+"""Opening a page of the dashboard in Streamlit's AppTest, as the test_app_*.py files do, with fresh
+caches, and reading what it shows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 def open_page(script: str, timeout: float = 120, **query: str) -> AppTest:
@@ -35,6 +36,11 @@ def fresh_caches():
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def texts(elements) -> str:
+    """The values of AppTest elements (markdown, captions, messages), one a line."""
+    return "\n".join(str(element.value) for element in elements)
 
 
 def plotly_array(value) -> np.ndarray:

@@ -4,14 +4,10 @@ loaded as a classic script (no Streamlit server), and arrays passed across as ba
 from __future__ import annotations
 
 import base64
-import contextlib
 
 import numpy as np
-import pytest
 
 from dashboard.components.network import NETWORK_JS
-from dashboard.testing import launch_chromium
-from tests.browser_support import require_chromium
 
 # In the page beside network.js: typed arrays to and from base64, so that 100 images' states cross
 # the boundary as their exact bytes rather than as JSON numbers.
@@ -33,19 +29,6 @@ globalThis.testBytes = {
   },
 };
 """
-
-
-@contextlib.contextmanager
-def network_browser():
-    """A headless Chromium (skipped without it, except under CI=true), closed afterwards."""
-    require_chromium()
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def blank_page(browser, with_network: bool = True):
