@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.runs.format import (BATCH_HISTORY_FILE, DAMAGED, EPOCH_HISTORY_FILE, FAILED, INTERRUPTED, RUNNING, STOPPED,
-                             WEIGHTS_FILE, RunError)
+from core.runs.format import (
+    BATCH_HISTORY_FILE,
+    DAMAGED,
+    EPOCH_HISTORY_FILE,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    STOPPED,
+    WEIGHTS_FILE,
+    RunError,
+)
 from core.runs.names import MAX_NAME_LENGTH, read_run_name
 from dashboard.caches import get_store, openable_runs
-from dashboard.run_choice import RUN_QUERY_KEY, forget_run, sync_chosen_run_id
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.run_choice import RUN_QUERY_KEY, forget_run, sync_chosen_run_id
 from dashboard.train.state import retrain
 
 KEY = "runs_"  # prefix of every widget key on the Runs page
