@@ -162,7 +162,7 @@ def _train_on_ray(store, spec, mode, packed, to_train, by_run_id, publish, shoul
     progress = ray.remote(num_cpus=0)(ProgressInbox).remote()
     data_ref = ray.put(packed)
     task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=resources or {},
-                                           runtime_env=runtime_env(spec, mode), max_retries=0)
+                                           runtime_env=runtime_env(spec), max_retries=0)
     pending = {task.remote(config.to_dict(), data_ref, progress, before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():
