@@ -104,11 +104,11 @@ def _check_listening(shown: str, target: str) -> None:
 
 def _resolve_auto(environ: Mapping[str, str]) -> str:
     """The address of the cluster `ray start` last recorded on this machine (Ray's own reader of its record)."""
-    from ray._common.utils import get_ray_temp_dir
+    from ray._common.utils import get_ray_address_file
     from ray._private.utils import read_ray_address
 
     address = read_ray_address()
     if not address:
-        raise RayUnavailable(f"cannot reach Ray at auto: no cluster was started on this machine (no record in "
-                             f"{get_ray_temp_dir()}); start one with `ray start --head` or give HOST:PORT")
+        raise RayUnavailable(f"cannot reach Ray at auto: no cluster was started on this machine (no "
+                             f"{get_ray_address_file(None)}); start one with `ray start --head` or give HOST:PORT")
     return address
