@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -220,7 +221,8 @@ def test_a_failed_sweep_shows_the_drivers_error_and_log_as_plain_text(finished_s
 
 @pytest.mark.parametrize("address, says", [
     ("**bold** <script>x</script>:1", "Ray address '**bold** <script>x</script>:1' is not allowed; use HOST:PORT or "
-                                      "ray://HOST:PORT (a port from 1 to 65535), or leave it empty for Ray on this machine"),
+                                      "ray://HOST:PORT (a port from 1 to 65535) or auto, or leave it empty for a new "
+                                      "Ray instance on this machine"),
     ("http://head:8265", "Ray address 'http://head:8265' is Ray's dashboard (Jobs API), which sweeps do not use; give "
                          "the cluster's head as HOST:PORT (port 6379 by default): the driver then runs here and its "
                          "trials on the cluster"),
@@ -231,6 +233,19 @@ def test_the_form_refuses_an_address_that_is_not_a_clusters(empty_runs, address,
     app = _open({"sweeps_address": address})
     assert _unescaped(app.sidebar.error[0].value) == says
     assert app.sidebar.button(key="sweeps_start_sweep").disabled
+    assert not list(Path(empty_runs).iterdir())
+
+
+def test_start_says_when_nothing_listens_at_the_address(empty_runs):
+    """Check Start with the address of a closed local port says, in one plain line, that Ray cannot be
+    reached there, and starts no driver and writes nothing."""
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    app = _open({"sweeps_address": address})
+    app.sidebar.button(key="sweeps_start_sweep").click().run()
+    assert not app.exception, app.exception
+    assert _unescaped(app.error[0].value) == f"The sweep did not start: cannot reach Ray at {address}: Connection refused"
     assert not list(Path(empty_runs).iterdir())
 
 

@@ -10,21 +10,23 @@ from core.sweeps.ray_connect import check_address
 @pytest.mark.parametrize("typed, address", [
     ("", None), ("   ", None), (None, None), ("head:6379", "head:6379"), (" head-1.lab.example:6379 ", "head-1.lab.example:6379"),
     ("ray://head:10001", "ray://head:10001"), ("10.0.0.7:6379", "10.0.0.7:6379"), ("[::1]:6379", "[::1]:6379"),
+    ("auto", "auto"), (" auto ", "auto"),
 ])
 def test_cluster_addresses_are_accepted_as_typed(typed, address):
-    """Check HOST:PORT and ray://HOST:PORT are accepted (trimmed) and empty means Ray on this machine."""
+    """Check HOST:PORT, ray://HOST:PORT and auto are accepted (trimmed) and empty means a new local instance."""
     assert check_address(typed) == address
 
 
 @pytest.mark.parametrize("typed", ["**bold** <script>x</script>:1", "head", "head:0", "head:65536", "ray://head",
-                                   "auto", "head:6379/path", "-head:6379", "head name:6379", "x" * 400 + ":1"])
+                                   "Auto", "auto:6379:1", "head:6379/path", "-head:6379", "head name:6379", "x" * 400 + ":1"])
 def test_other_addresses_are_refused_naming_the_field_and_what_is_allowed(typed):
     """Check anything else is refused with one line naming the field, the value and what is allowed."""
     shown = repr(typed) if len(typed) <= 60 else repr(typed[:59] + "…")
     with pytest.raises(ValueError) as caught:
         check_address(typed)
     assert str(caught.value) == (f"Ray address {shown} is not allowed; use HOST:PORT or ray://HOST:PORT "
-                                 "(a port from 1 to 65535), or leave it empty for Ray on this machine")
+                                 "(a port from 1 to 65535) or auto, or leave it empty for a new Ray instance on "
+                                 "this machine")
 
 
 @pytest.mark.parametrize("typed", ["http://head:8265", "HTTPS://head:8265"])

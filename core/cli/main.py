@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CPUs Ray reserves per trial (default: as many as a training step uses, 2, at most "
                             "this machine's)")
     sweep.add_argument("--spec", default=None, help="a sweep spec JSON file (see README); flags are then not allowed")
-    sweep.add_argument("--address", default=None, help="a Ray cluster to join (default: RAY_ADDRESS, else local)")
+    sweep.add_argument("--address", default=None,
+                       help="a Ray cluster to join: HOST:PORT of its head, ray://HOST:PORT, or auto for the one "
+                            "`ray start` runs on this machine (default: RAY_ADDRESS, else a new local instance); "
+                            "its token is read from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token")
     sweep.add_argument("--max-trials", type=int, default=None, help="raise the cap of 200 trials per sweep")
     add_common_flags(sweep)
     sweep.add_argument("--data", default=None, help="a Keras mnist.npz or a folder of the four IDX files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from typing import Any
@@ -75,8 +76,9 @@ def _trial_line(trial: dict[str, Any]) -> str:
 def command_sweep(arguments: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
     from core.runs.store import RunStore
+    from core.sweeps.cluster_check import RayUnavailable, check_cluster, join_environment
     from core.sweeps.driver import run_sweep
-    from core.sweeps.ray_connect import RayUnavailable
+    from core.sweeps.ray_connect import check_address
     from core.sweeps.record import sweep_dir
 
     spec = spec_from(arguments)  # ValueError on a bad flag or spec: reported by main()
@@ -84,6 +86,16 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     if max_trials < 1:
         raise ValueError(f"--max-trials={max_trials} is out of range; allowed 1 or more")
     trial_count = len(spec.expand(max_trials))  # refuses too many trials before any data is loaded
+    address = check_address(arguments.address or os.environ.get("RAY_ADDRESS"))
+    if address:
+        # This process is the driver: Ray reads the authentication mode from its environment when it
+        # starts, and an explicit address never turns token authentication on by itself.
+        os.environ.update(join_environment(address))
+        try:
+            check_cluster(address)  # each way of failing in one line, in seconds, before MNIST loads
+        except RayUnavailable as error:
+            print(f"python -m core sweep: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     store = RunStore(arguments.runs_dir)
     data = load_mnist(arguments.data, progress=lambda text: print(text, flush=True))
     print(f"Sweep {spec.fingerprint()}: {trial_count} trials, {spec.cpus_per_trial} CPU(s) each", flush=True)
@@ -93,7 +105,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     stopping = "Stopping: cancelling unfinished trials, keeping finished ones (Ctrl-C again to quit now)..."
     try:
         with ctrl_c_requests_stop(stopping) as stop_requested:
-            info = run_sweep(store, spec, data, address=arguments.address, max_trials=max_trials,
+            info = run_sweep(store, spec, data, address=address, max_trials=max_trials,
                              on_update=reporter, should_stop=stop_requested.is_set)
     except RayUnavailable as error:
         print(f"python -m core sweep: error: {error}", file=sys.stderr)

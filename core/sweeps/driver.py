@@ -144,7 +144,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
         if to_train:
             packed = pack_mnist(data)
             mode = connect(address, object_store_bytes_for(packed), spec)
-            stopped = _train_on_ray(store=store, spec=spec, mode=mode, packed=packed, to_train=to_train,
+            stopped = _train_on_ray(store=store, spec=spec, packed=packed, to_train=to_train,
                                     by_run_id=by_run_id, publish=publish, should_stop=should_stop)
     except RayUnavailable as error:
         info["error"] = str(error)  # already one line, naming the address
@@ -177,7 +177,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
     return info
 
 
-def _train_on_ray(*, store: RunStore, spec: SweepSpec, mode: str, packed: dict[str, Any],
+def _train_on_ray(*, store: RunStore, spec: SweepSpec, packed: dict[str, Any],
                   to_train: list[tuple[str, RNNConfig]], by_run_id: dict[str, dict[str, Any]],
                   publish: Callable[[], None], should_stop: Callable[[], bool]) -> bool:
     """Submit the trials, collect their runs and progress; returns True when stopped."""
@@ -188,7 +188,7 @@ def _train_on_ray(*, store: RunStore, spec: SweepSpec, mode: str, packed: dict[s
     progress = ray.remote(num_cpus=0)(ProgressInbox).remote()
     data_ref = ray.put(packed)
     task = ray.remote(train_trial).options(num_cpus=spec.cpus_per_trial, resources=hooks.resources or {},
-                                           runtime_env=runtime_env(spec, mode), max_retries=0)
+                                           runtime_env=runtime_env(spec), max_retries=0)
     pending = {task.remote(config.to_dict(), data_ref, progress, hooks.before_training): run_id
                for run_id, config in to_train}
     for run_id in pending.values():

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic_files import atomic_write_json, read_json, utc_timestamp
+from core.sweeps.cluster_check import check_cluster
 from core.sweeps.ray_connect import PROJECT_ROOT, check_address
 from core.sweeps.record import SPEC_FILE, SweepError, SweepStatus, is_driver_alive, read_sweep, sweep_dir, write_spec
 from core.sweeps.spec import MAX_TRIALS, SweepSpec
@@ -63,26 +64,28 @@ def launch_sweep(runs_root: Path, spec: SweepSpec, address: str | None = None,
                  max_trials: int = MAX_TRIALS) -> Launch:
     """Start the sweep's driver in its own process and session; returns at once.
 
-    Raises ValueError for an address that is not HOST:PORT or ray://HOST:PORT, a spec of more than
-    max_trials trials, or when this sweep's driver is running already (the driver itself would
-    refuse to start a second time); nothing is written then.
+    Raises ValueError for an address that is not HOST:PORT, ray://HOST:PORT or auto, a spec of more
+    than max_trials trials, or when this sweep's driver is running already (the driver itself would
+    refuse to start a second time); RayUnavailable, in a few seconds, when the cluster at a HOST:PORT
+    cannot be reached, is not Ray or refuses the token. Nothing is written then.
     """
     runs_root = Path(runs_root)
     address = check_address(address)
     spec.expand(max_trials)  # refuses too many trials before anything is written or started
+    if address and address != "auto":  # "auto" is resolved by the driver, which imports Ray anyway
+        check_cluster(address)  # the driver checks again, and adds the token's mode to its own environment
     sweep_id = spec.fingerprint()
     if is_driver_alive(runs_root, sweep_id) or is_starting(runs_root, sweep_id):
         raise ValueError(f"sweep {sweep_id} is running already; stop it before starting it again")
     folder = sweep_dir(runs_root, sweep_id)
     write_spec(runs_root, spec)  # the driver rewrites the same content; --spec reads it from here
     command = driver_command(folder / SPEC_FILE, runs_root.resolve(), address, max_trials)
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                              os.environ.get("PYTHONPATH")]))}
     with open(folder / LOG_FILE, "ab") as log:
         log.write(f"\n$ {shlex.join(command)}\n".encode())
         log.flush()
         # A session of its own: the dashboard's end (Ctrl-C, a closed terminal) does not reach it.
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdin=subprocess.DEVNULL,
+        # `python -m core` from the project's root imports this checkout, with no PYTHONPATH.
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     # Reap it when it ends, so a finished driver does not linger as a zombie of the dashboard.
     threading.Thread(target=process.wait, name=f"sweep-driver-{sweep_id}", daemon=True).start()
