@@ -88,3 +88,51 @@ def test_runs_lists_a_run_with_a_flipped_byte_as_damaged_and_keeps_whole_numbers
     assert by_id[record.run_id][:8] == [record.run_id, "first", RunStatus.COMPLETE, "rnn", "16", "0.001", "1", "2000"]
     assert by_id[damaged.run_id][:8] == [damaged.run_id, "-", RunStatus.DAMAGED, "rnn", "16", "0.001", "1", "2000"]
     assert "16.0" not in "\n".join(lines)
+
+
+def test_report_writes_one_html_file_and_says_where(tiny_run, tmp_path):
+    """Check `python -m core report RUN_ID --out FILE --images N --json` writes the report there (the
+    page's markers and the run id inside, no path of this machine) and ends with a JSON summary."""
+    store, record = tiny_run
+    out = tmp_path / "shared" / "tiny.html"
+    out.parent.mkdir()
+    completed = run_cli("report", record.run_id, "--runs-dir", str(store.root), "--out", str(out), "--images", "3",
+                        "--json")
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert lines[0].startswith(f"Wrote the report of run {record.run_id} to {out} (") and "3 images played" in lines[0]
+    assert json.loads(lines[-1]) == {"run_id": record.run_id, "path": str(out), "bytes": out.stat().st_size,
+                                     "images": 3}
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and record.run_id in text
+    assert str(store.root) not in text and str(tmp_path) not in text
+    assert "No runtime found" not in completed.stderr  # the pages' caches stay quiet outside a server
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda store, run_id: "0123456789abcdef", "run 0123456789abcdef does not exist (deleted, or never trained here)"),
+    (lambda store, run_id: "not-a-run", "run id 'not-a-run' is not valid; a run id is 16 hex digits"),
+    (lambda store, run_id: flip_byte(store.root / run_id / PREDICTIONS_FILE) or run_id, "is damaged"),
+])
+def test_report_refuses_in_one_line_with_exit_2(copied_run, tmp_path, make_bad, message):
+    """Check an unknown id, a malformed id and a damaged run are refused in one line, exit 2, no file."""
+    store, record = copied_run
+    run_id = make_bad(store, record.run_id)
+    out = tmp_path / "report.html"
+    completed = run_cli("report", run_id, "--runs-dir", str(store.root), "--out", str(out))
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m core report: error: ") and message in lines[0], lines
+    assert not out.exists()
+
+
+def test_report_refuses_a_bad_images_count_and_a_folder_as_out(tiny_run, tmp_path):
+    """Check --images outside 1-30 and an --out that is a folder are refused in one line, exit 2."""
+    store, record = tiny_run
+    too_many = run_cli("report", record.run_id, "--runs-dir", str(store.root), "--images", "31",
+                       "--out", str(tmp_path / "r.html"))
+    assert (too_many.returncode, too_many.stderr.strip()) == (
+        2, "python -m core report: error: images=31 is out of range; allowed 1 to 30")
+    folder = run_cli("report", record.run_id, "--runs-dir", str(store.root), "--out", str(tmp_path))
+    assert (folder.returncode, folder.stderr.strip()) == (
+        2, f"python -m core report: error: --out {tmp_path} is a folder; give a file name")

@@ -1,4 +1,4 @@
-"""The command line's parser and entry point: `python -m core train|runs|sweep|sweeps ...`."""
+"""The command line's parser and entry point: `python -m core train|runs|sweep|sweeps|report ...`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from core.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, add_common_flags, add_config_flags
+from core.cli.report import add_report_command, command_report
 from core.cli.sweeps import command_sweep, command_sweeps
 from core.cli.train import command_runs, command_train
 from core.process_settings import configure_process
 
 # What `python -m core --help` says first.
-DESCRIPTION = "Command line: `python -m core train [--flags] [--json]` and `python -m core runs [--json]`."
+DESCRIPTION = ("Command line: `python -m core train|runs|sweep|sweeps|report ...`; "
+               "`python -m core COMMAND --help` lists a command's flags.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,13 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweeps = commands.add_parser("sweeps", help="list sweeps")
     add_common_flags(sweeps)
+
+    add_report_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     configure_process()
     arguments = build_parser().parse_args(argv)
-    handlers = {"train": command_train, "runs": command_runs, "sweep": command_sweep, "sweeps": command_sweeps}
+    handlers = {"train": command_train, "runs": command_runs, "sweep": command_sweep, "sweeps": command_sweeps,
+                "report": command_report}
     try:
         return handlers[arguments.command](arguments)
     except ValueError as error:  # bad config values, bad data files, damaged runs

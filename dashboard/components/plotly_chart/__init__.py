@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 PLOTLY_CHART_JS = HERE / "plotly_chart.js"  # a classic script: globalThis.RnnPlotly
 COMPONENT_JS = HERE / "component.js"  # the components' default export
 PLOTLY_JS = "plotly-cartesian.min.js"  # in dashboard/static/
+PLOTLY_JS_FILE = HERE.parent.parent / "static" / PLOTLY_JS  # the file itself, for what inlines it (the report)
 
 
 def plotly_js_url() -> str:
