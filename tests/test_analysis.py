@@ -77,7 +77,7 @@ def test_unit_order_clustered_puts_alike_units_together():
     order = unit_order(np.stack(columns, axis=1), "clustered")
     assert sorted(order.tolist()) == list(range(13))
     ordered_groups = [groups[unit] for unit in order]
-    changes = sum(1 for left, right in zip(ordered_groups, ordered_groups[1:]) if left != right)
+    changes = sum(1 for left, right in zip(ordered_groups, ordered_groups[1:], strict=False) if left != right)
     assert changes == 3  # four contiguous blocks
 
 

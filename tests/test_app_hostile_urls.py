@@ -66,7 +66,11 @@ def test_page_shows_a_friendly_state_for_hostile_query_parameters(page, query, t
     if page in ("views/hidden_states.py", "views/misclassified.py"):
         assert any("pick one on the **Runs** page" in str(element.value) for element in app.info)
     assert sorted(path.name for path in tmp_path.iterdir()) in (["home"], ["home", "runs"])
-    assert list(home.rglob("*")) == []
+    # The Sweeps page loads MNIST for its estimate: in this empty home, that fetches the data set into
+    # its cache (and TensorFlow writes its config). Nothing else may land there: no copy of a page asset.
+    written = [path.relative_to(home).parts for path in home.rglob("*") if path.is_file()]
+    assert [parts for parts in written if parts[:2] != (".cache", "rnn-mnist-dashboard")
+            and parts[0] not in (".keras", ".rustup")] == []
     assert_no_markdown_from_the_url(app)
     if "run" in query and page in ("views/hidden_states.py", "views/misclassified.py"):
         assert any("The run in this link" in str(element.value) for element in app.warning)

@@ -219,7 +219,7 @@ def test_confusion_figure_is_clickable_squares_holding_every_count():
     cells = {}
     for trace in figure.data:
         assert trace.marker.symbol == "square"
-        for x, y, data in zip(trace.x, trace.y, trace.customdata):
+        for x, y, data in zip(trace.x, trace.y, trace.customdata, strict=False):
             assert (data[0], data[1]) == (y, x)
             cells[(y, x)] = data[2]
     assert len(cells) == 100 and sum(cells.values()) == matrix.sum()

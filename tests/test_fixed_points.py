@@ -67,7 +67,7 @@ def unit_roots(gain: float, bias: float) -> list[float]:
     residual = lambda h: np.tanh(gain * h + bias) - h  # noqa: E731
     grid = np.linspace(-1.0, 1.0, 2_001) + 1e-4  # off 0, so a root at 0 is bracketed, not hit
     values = residual(grid)
-    return [brentq(residual, low, high) for low, high, first, second in zip(grid, grid[1:], values, values[1:])
+    return [brentq(residual, low, high) for low, high, first, second in zip(grid, grid[1:], values, values[1:], strict=False)
             if first * second < 0]
 
 
@@ -75,7 +75,7 @@ def test_a_known_network_has_every_fixed_and_slow_point_once():
     """Check the four-unit diagonal network gives its 3 × 3 × 1 × 1 = 9 fixed points and 9 slow points
     (the ghost of unit 3 with every root of units 1 and 2), each exactly once, nothing else: the
     minima spread along unit 4's flat valley are one point each, and no combination is missed."""
-    roots = [unit_roots(gain, bias) for gain, bias in zip(KNOWN_GAINS, KNOWN_BIASES)]
+    roots = [unit_roots(gain, bias) for gain, bias in zip(KNOWN_GAINS, KNOWN_BIASES, strict=False)]
     assert [len(unit) for unit in roots] == [3, 3, 1, 1]
     ghost = (-np.arctanh(1 / np.sqrt(2)) - 0.55) / 2  # unit 3's slowest state (see the 1-d test below)
     ghost_speed = 0.5 * (-1 / np.sqrt(2) - ghost) ** 2

@@ -90,7 +90,7 @@ def test_other_configs_wait_in_queue_in_order(manager):
     assert wait_idle(manager, WAIT_SECONDS)
     snapshots = [job.snapshot() for job in jobs]
     assert [snapshot.status for snapshot in snapshots] == [RunStatus.COMPLETE] * 3
-    for earlier, later in zip(snapshots, snapshots[1:]):
+    for earlier, later in zip(snapshots, snapshots[1:], strict=False):
         assert earlier.finished_at <= later.started_at
     assert set(manager.store.runs_table()["seed"]) == {1, 2, 3}
 

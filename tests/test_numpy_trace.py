@@ -42,7 +42,7 @@ def test_weight_arrays_read_back_as_keras_wrote_them(cell, tmp_path):
         layer = model.get_layer(name)
         expected = (layer.cell if name == "recurrent" else layer).get_weights()
         assert len(arrays[name]) == len(expected)
-        for read, saved in zip(arrays[name], expected):
+        for read, saved in zip(arrays[name], expected, strict=False):
             assert_allclose(read, saved)
 
 

@@ -33,10 +33,13 @@ pytest.importorskip("ray")
 # One Ray test module at a time: with pytest-xdist, every Ray test runs in the same worker.
 pytestmark = pytest.mark.xdist_group("ray")
 
-from core.runs.format import COMPLETE  # noqa: E402
+from core.runs.format import RunStatus  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.cluster_check import TOKEN_LOOKUP  # noqa: E402
-from core.sweeps.record import read_sweep  # noqa: E402
+from core.sweeps.record import (
+    SweepStatus,  # noqa: E402
+    read_sweep,  # noqa: E402
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).parent / "ray")  # the `ray` command of this interpreter's Ray
@@ -163,11 +166,11 @@ def test_a_sweep_through_the_address_runs_trials_on_both_nodes(ray_cluster, tmp_
     assert summary["status"] == "complete" and summary["counts"] == {"complete": 2}, summary
     store = RunStore(runs)
     records = [store.read_run(trial["run_id"]) for trial in summary["trials"]]  # verifies every file's sha256
-    assert [record.status for record in records] == [COMPLETE, COMPLETE]
+    assert [record.status for record in records] == [RunStatus.COMPLETE, RunStatus.COMPLETE]
     # Each run's status says which worker process trained it; each node's logs say whose worker that was.
     assert sorted(ray_cluster.node_of(record.info["pid"]) for record in records) == ["head", "worker"]
     sweep = read_sweep(runs, summary["sweep_id"])
-    assert sweep.status == COMPLETE and sweep.info["address"] == ray_cluster.address
+    assert sweep.status == SweepStatus.COMPLETE and sweep.info["address"] == ray_cluster.address
 
 
 def _one_line_failure(completed: subprocess.CompletedProcess) -> str:
@@ -290,4 +293,4 @@ def test_a_local_sweep_starts_its_own_ray_after_the_cluster_is_killed(ray_cluste
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = json.loads(completed.stdout.strip().splitlines()[-1])
     assert summary["status"] == "complete" and summary["counts"] == {"complete": 1}
-    assert RunStore(tmp_path / "runs").read_run(summary["trials"][0]["run_id"]).status == COMPLETE
+    assert RunStore(tmp_path / "runs").read_run(summary["trials"][0]["run_id"]).status == RunStatus.COMPLETE

@@ -214,9 +214,8 @@ def test_delete_removes_a_run(copied_run):
 def test_delete_refuses_a_run_being_trained(copied_run):
     """Check a run whose lock is held cannot be deleted."""
     store, record = copied_run
-    with store.lock(record.run_id):
-        with pytest.raises(RunError, match="is training right now"):
-            store.delete(record.run_id)
+    with store.lock(record.run_id), pytest.raises(RunError, match="is training right now"):
+        store.delete(record.run_id)
     assert record.run_dir.is_dir()
 
 

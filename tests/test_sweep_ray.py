@@ -180,7 +180,7 @@ def test_trial_equals_cli_training(swept, tmp_path):
     np.testing.assert_array_equal(swept_probabilities, cli_probabilities)
     np.testing.assert_array_equal(swept_labels, cli_labels)
     assert store.read_run(run_id).metric("test_accuracy") == summary["test_accuracy"]
-    for swept_weight, cli_weight in zip(load_model(store, run_id).get_weights(), load_model(cli_store, run_id).get_weights()):
+    for swept_weight, cli_weight in zip(load_model(store, run_id).get_weights(), load_model(cli_store, run_id).get_weights(), strict=False):
         np.testing.assert_array_equal(swept_weight, cli_weight)
 
 

@@ -83,7 +83,7 @@ def test_trials_table_holds_every_trial_with_its_runs_metrics(sweep, mnist):
     assert names == {run_id: "slow start" if run_id == named else None for run_id in table["run_id"]}
     assert list(table.columns) == TRIAL_COLUMNS + ["learning_rate", "seed"]
     expected = [(learning_rate, seed) for learning_rate in SWEEP_LEARNING_RATES for seed in SWEEP_SEEDS]
-    assert list(zip(table["learning_rate"], table["seed"])) == expected
+    assert list(zip(table["learning_rate"], table["seed"], strict=False)) == expected
     for row in table.itertuples():
         config = SWEEP_BASE.replace(learning_rate=row.learning_rate, seed=row.seed)
         assert row.run_id == fingerprint(config, mnist.identity)

@@ -45,7 +45,7 @@ def test_fused_logits_and_gradients_match_keras(mnist, shards, count):
     np.testing.assert_allclose(logits, expected_logits, rtol=1e-5, atol=1e-6)
     names = [variable.path for variable in model.trainable_variables]
     assert len(gradients) == len(expected_gradients) == 5, names
-    for name, gradient, expected in zip(names, gradients, expected_gradients):
+    for name, gradient, expected in zip(names, gradients, expected_gradients, strict=False):
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max(),
                                    err_msg=name)
 

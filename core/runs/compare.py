@@ -3,8 +3,8 @@ and which runs of the other cells to set beside one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core.atomic_files import atomic_write_json, read_json
 from core.config import STORAGE_FORMAT_VERSION, RNNConfig, fingerprint

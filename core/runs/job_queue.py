@@ -13,7 +13,7 @@ import logging
 import threading
 import traceback
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from core.config import RNNConfig, fingerprint
 from core.data.mnist import MnistSplit

@@ -77,7 +77,7 @@ class VerificationRecord:
         self._kept: dict[str, dict[str, Remembered]] = {}  # what this listing saw: written back by save()
 
     @classmethod
-    def load(cls, root: Path) -> "VerificationRecord":
+    def load(cls, root: Path) -> VerificationRecord:
         try:
             content = read_json(root / RECORD_FILE)
         except (OSError, ValueError, RecursionError):  # none yet, or unreadable: hash everything again

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 CONNECT_TIMEOUT_SECONDS = 5.0  # how long an address may take to accept a connection
 ANSWER_TIMEOUT_SECONDS = 3.0  # how long a connected GCS may take to answer (a live one answers in ms)

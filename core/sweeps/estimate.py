@@ -12,8 +12,8 @@ sweep's throughput is one run's whatever the concurrency (bench/bench_sweep.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

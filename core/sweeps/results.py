@@ -8,8 +8,8 @@ the results, which say so (trial_problems, left_out).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,7 @@ def left_out(table: pd.DataFrame) -> str | None:
     if out.empty:
         return None
     groups: dict[str, int] = {}
-    for state, error in zip(out["state"], out["error"]):
+    for state, error in zip(out["state"], out["error"], strict=False):
         explained = (state in (RunStatus.DAMAGED, DELETED, CHANGED, TrialState.FAILED)
                      and isinstance(error, str) and error)
         key = f"{state} ({error})" if explained else "not started" if state == TrialState.PENDING else state
@@ -158,7 +158,7 @@ def trial_curves(store: RunStore, table: pd.DataFrame, varied: list[str]) -> pd.
     """Validation curves of the finished trials, stacked: one row per (run, epoch) with the columns
     of core.runs.compare.stack_histories plus one per varied field."""
     done = finished(table)
-    per_run = {name: dict(zip(done["run_id"], done[name])) for name in varied}
+    per_run = {name: dict(zip(done["run_id"], done[name], strict=False)) for name in varied}
     return stack_histories(epoch_histories(store, done["run_id"].tolist()), **per_run)
 
 

@@ -96,7 +96,7 @@ class Axis:
                 "sample_seed": self.sample_seed}
 
     @classmethod
-    def from_dict(cls, name: str, value: Any) -> "Axis":
+    def from_dict(cls, name: str, value: Any) -> Axis:
         if isinstance(value, list):
             return cls(name, values=tuple(value))
         known = {"values", "low", "high", "scale", "count", "sample_seed"}
@@ -152,7 +152,7 @@ class SweepSpec:
                              "(raise the cap with --max-trials)")
         configs: list[RNNConfig] = []
         for combination in itertools.product(*value_lists, self.seeds):
-            changes = {axis.name: value for axis, value in zip(self.axes, combination)}
+            changes = {axis.name: value for axis, value in zip(self.axes, combination, strict=False)}
             config = self.base.replace(**changes, seed=combination[-1])
             if config not in configs:
                 configs.append(config)
@@ -167,7 +167,7 @@ class SweepSpec:
                 "seeds": list(self.seeds), "cpus_per_trial": self.cpus_per_trial}
 
     @classmethod
-    def from_dict(cls, values: Any) -> "SweepSpec":
+    def from_dict(cls, values: Any) -> SweepSpec:
         """Build a spec from spec.json's content; refuses unknown keys and bad values (ValueError)."""
         known = {"base", "axes", "seeds", "cpus_per_trial"}
         if not isinstance(values, dict) or set(values) - known:

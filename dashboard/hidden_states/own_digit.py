@@ -1,8 +1,11 @@
 """Hidden states page, "Your own digit": a drawing or an upload, prepared the way MNIST was made.
 
-A drawing is kept in the session, so it is still on the canvas after a look at another view. An
-upload is decoded once (cached by the SHA-256 of its bytes) and the uploader is emptied after each
-file, so refused files do not pile up in it; the page says which file it shows.
+The canvas (dashboard/components/drawing) reads the digit with the run's weights in the browser while
+the pen moves; the finished drawing comes to Python once per stroke, undo or clear, as a PNG that goes
+through the same checks as an upload. It is kept in the session, so it is still on the canvas after a
+look at another view. A picture (drawn or uploaded) is decoded once (cached by the SHA-256 of its
+bytes); the uploader is emptied after each file, so refused files do not pile up in it; the page says
+which file it shows.
 """
 
 from __future__ import annotations
@@ -12,20 +15,28 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.inspect.own_digit import MAX_UPLOAD_MB, PreprocessSteps, mnist_steps, steps_from_bytes
+from core.inspect.own_digit import MAX_UPLOAD_MB, PreprocessSteps, steps_from_bytes
+from dashboard.caches import get_network_weights
+from dashboard.components.drawing import DrawingResult, drawing_canvas
+from dashboard.components.network import network_payload
 from dashboard.figure_style import ink_picture
 from dashboard.labels import plain
 
 CANVAS_KEY = "hidden_canvas"
-DRAWING_STATE = "hidden_drawing"  # (Fabric.js JSON, RGBA picture) of the last drawing, kept across views
-MOUNTED_DRAWING_STATE = "hidden_drawing_at_mount"  # what the mounted canvas started from: must not change
+DRAWING_STATE = "hidden_drawing"  # the last finished drawing (a DrawingResult), kept across views and runs
 UPLOAD_ROUND_STATE = "hidden_upload_round"  # part of the uploader's key: a new round is an empty uploader
 UPLOADED_STATE = "hidden_uploaded"  # (file name, sha256, bytes) of the last file uploaded
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def canvas_network(run_id: str) -> dict:
+    """The run's weights as the canvas's network.js reads them (sent to the browser once per run)."""
+    return network_payload(get_network_weights(run_id))
+
+
 @st.cache_data(show_spinner="Reading the picture...", max_entries=4)
-def prepared_upload(digest: str, _data: bytes) -> tuple[PreprocessSteps | None, str | None]:
-    """(steps, None) or (None, why it was refused) for an upload, decoded once per content
+def prepared_picture(digest: str, _data: bytes) -> tuple[PreprocessSteps | None, str | None]:
+    """(steps, None) or (None, why it was refused) for a drawn or uploaded picture, decoded once per content
     (digest: the SHA-256 of _data, which is not hashed again). A refusal is cached too."""
     try:
         return steps_from_bytes(_data), None
@@ -37,15 +48,16 @@ def sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def own_digit_ui() -> np.ndarray | None:
-    """A drawn or uploaded digit as (28, 28) float32 in [0, 1], or None (with a message) when there is none."""
+def own_digit_ui(run_id: str) -> np.ndarray | None:
+    """A drawn or uploaded digit as (28, 28) float32 in [0, 1], or None (with a message) when there is none;
+    the canvas reads it live with run_id's network."""
     source = st.segmented_control("Your digit", ["Draw", "Upload"], default="Draw", required=True,
                                   key="hidden_own_source")
     # Side by side when the 280 px canvas and the prepared digit both have room, else one above the other.
     cells = st.grid(2, min_column_width=300, gap="medium")
     left, right = cells.cell(), cells.cell()
     with left:
-        steps, problem = drawing_ui() if source == "Draw" else upload_ui()
+        steps, problem = drawing_ui(run_id) if source == "Draw" else upload_ui()
     if problem:
         right.error(plain(problem, limit=400))
     if steps is None:
@@ -69,33 +81,19 @@ def show_steps(steps: PreprocessSteps) -> None:
     stages.image(ink_picture(steps.image, 5), width=142, caption="centred by its mass in 28×28")
 
 
-def drawing_ui() -> tuple[PreprocessSteps | None, str | None]:
-    try:
-        from streamlit_drawable_canvas import st_canvas
-    except Exception:  # the component needs a real Streamlit server; tests and odd installs fall back
-        st.warning("The drawing canvas is not available here; upload a picture instead.")
-        return None, None
-    kept_drawing, kept_image = st.session_state.get(DRAWING_STATE) or (None, None)
-    if CANVAS_KEY not in st.session_state:  # the canvas is mounted in this run: start from the kept drawing
-        st.session_state[MOUNTED_DRAWING_STATE] = kept_drawing
-    st.space("small")  # room for the canvas's toolbar, which floats above it (on hover)
-    # A 30 px pen on a 280 px box gives strokes of about 2.5 px at 20x20, as thick as MNIST's.
-    result = st_canvas(stroke_width=30, stroke_color="#000000", background_color="#ffffff", height=280,
-                       width=280, drawing_mode="freedraw", return_image_data=True, key=CANVAS_KEY,
-                       initial_drawing=st.session_state[MOUNTED_DRAWING_STATE])
-    st.caption("Draw one digit, large, in the middle of the box; the tools above it undo and clear.")
-    drawing, image = result.json_data, result.image_data
-    objects = (drawing or {}).get("objects")
-    if image is None and objects and objects == (kept_drawing or {}).get("objects"):
-        image = kept_image  # remounted with the kept drawing: the canvas sends its picture only after a stroke
-    st.session_state[DRAWING_STATE] = (drawing, image)
-    if not objects or image is None:
+def drawing_ui(run_id: str) -> tuple[PreprocessSteps | None, str | None]:
+    kept: DrawingResult | None = st.session_state.get(DRAWING_STATE)
+    # The strokes are drawn when the canvas mounts (after a view switch, the kept drawing); from then on
+    # the canvas owns its drawing, and what it sends back replaces the kept one.
+    result = drawing_canvas(canvas_network(run_id), kept.strokes if kept else (), key=CANVAS_KEY)
+    if result is not None:
+        st.session_state[DRAWING_STATE] = kept = result
+    st.caption("Draw one digit, large, in the middle of the box: the network reads it while you draw. "
+               "When you lift the pen, every view below reads it too.")
+    if kept is None or kept.is_empty:
         st.info("The canvas is empty: draw a digit to see how the network reads it.")
         return None, None
-    try:
-        return mnist_steps(image), None
-    except ValueError as error:
-        return None, sentence(str(error))
+    return prepared_picture(hashlib.sha256(kept.png).hexdigest(), kept.png)
 
 
 def upload_ui() -> tuple[PreprocessSteps | None, str | None]:
@@ -111,6 +109,6 @@ def upload_ui() -> tuple[PreprocessSteps | None, str | None]:
         st.info("Upload a photo or scan of one handwritten digit.")
         return None, None
     name, digest, data = st.session_state[UPLOADED_STATE]
-    steps, problem = prepared_upload(digest, data)
+    steps, problem = prepared_picture(digest, data)
     st.caption(f"{'Showing' if steps is not None else 'Refused'}: {plain(name)} ({len(data) / 1000:,.1f} KB)")
     return steps, problem

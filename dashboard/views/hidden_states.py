@@ -220,7 +220,7 @@ table = get_gallery_table(run_id)
 if view == "test":
     test_image_views(run_id, table, summaries)
 elif view == "own":
-    own_image = own_digit_ui()
+    own_image = own_digit_ui(run_id)
     if own_image is not None:
         show_image_views(own_image, trace_own_image(run_id, own_image), None, "Your digit", summaries)
 elif view == "memory":

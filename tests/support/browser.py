@@ -223,7 +223,7 @@ def set_slider(page, label: str, value: float) -> None:
 
 def draw_vertical_stroke(page) -> None:
     """Draw a 1: a vertical stroke down the middle of the page's (last) drawing canvas."""
-    canvas = page.locator("canvas").last
+    canvas = page.locator(".rnn-drawing-canvas").last
     canvas.wait_for()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + 140, box["y"] + 40)
