@@ -125,7 +125,7 @@ def test_runs_page_selected_run_goes_in_the_url(runs_dir, tiny_run, second_run):
     picker.set_value(second_run.run_id).run()
     assert app.query_params["run"] == second_run.run_id
     labels = [button.label for button in app.get("download_button")]
-    assert labels == ["Batch metrics (CSV)", "Epoch metrics (CSV)", "Weights (.weights.h5)"]
+    assert labels == ["Batch metrics (CSV)", "Epoch metrics (CSV)", "Weights (.weights.h5)", "Download report"]
 
 
 def test_runs_page_delete_needs_confirmation(runs_dir, second_run):
@@ -316,8 +316,9 @@ def _download(manager: MediaFileManager, proto) -> bytes:
     return manager.read_file(url.rsplit("/", 1)[-1]).content
 
 
-def test_runs_page_weights_download_survives_deletion_elsewhere(runs_dir, second_run, monkeypatch):
-    """Check the weights of a run deleted in another tab after the page was drawn still download."""
+@pytest.fixture
+def media_managers(monkeypatch) -> list[MediaFileManager]:
+    """The media file managers the AppTests of this test create (the last one is the page's)."""
     managers = []
 
     class RecordingMediaFileManager(MediaFileManager):
@@ -326,11 +327,37 @@ def test_runs_page_weights_download_survives_deletion_elsewhere(runs_dir, second
             managers.append(self)
 
     monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingMediaFileManager)
+    return managers
+
+
+def test_runs_page_weights_download_survives_deletion_elsewhere(runs_dir, second_run, media_managers):
+    """Check the weights of a run deleted in another tab after the page was drawn still download."""
     app = _runs_page({"run": second_run.run_id})
     button = next(button for button in app.get("download_button") if button.label.startswith("Weights"))
     weights = (runs_dir / second_run.run_id / WEIGHTS_FILE).read_bytes()
     shutil.rmtree(runs_dir / second_run.run_id)
-    assert _download(managers[-1], button.proto) == weights
+    assert _download(media_managers[-1], button.proto) == weights
+
+
+def test_runs_page_download_report_is_built_on_click_and_is_the_runs_report(runs_dir, second_run, media_managers):
+    """Check Download report is built when clicked (a deferred file: the page does not wait for it)
+    and is the run's offline report: one HTML page naming the run, with its network inside."""
+    app = _runs_page({"run": second_run.run_id})
+    button = next(button for button in app.get("download_button") if button.label == "Download report")
+    assert button.proto.deferred_file_id and not button.proto.disabled
+    html = _download(media_managers[-1], button.proto).decode("utf-8")
+    assert html.startswith("<!doctype html>") and second_run.run_id in html and '"rnn-network"' in html
+    assert str(runs_dir) not in html
+
+
+def test_runs_page_offers_no_report_for_a_run_that_has_none(runs_dir, second_run):
+    """Check a run without results (interrupted: running, its lock not held) and a damaged folder offer
+    no Download report."""
+    _set_status(runs_dir / second_run.run_id, RunStatus.RUNNING)
+    for run_id in (second_run.run_id, DAMAGED_ID):
+        app = _runs_page({"run": run_id})
+        assert not app.exception
+        assert "Download report" not in [button.label for button in app.get("download_button")]
 
 
 @pytest.mark.parametrize("value", ["fedcba9876543210", "UPPER", "<script>alert(1)</script>", "[x](//e.co)",

@@ -132,3 +132,22 @@ def test_a_huge_number_typed_in_training_images_is_refused_by_name(served_runs, 
     message = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
     assert "Training images 1000000000 is out of range; allowed 100 to 55000" in message
     assert_no_exception(page)
+
+
+@pytest.mark.parametrize("where", ["runs", "hidden-states"])
+def test_download_report_gives_the_runs_offline_file(served_runs, page, tmp_path, where):
+    """Check Download report, on Runs and in Hidden states' sidebar, hands the browser the run's report
+    (built on click by the server): one HTML page named after the run, holding the run's network."""
+    url, runs, log_path = served_runs
+    page.goto(f"{url}/{where}?run={runs['named']}")
+    button = page.get_by_role("button", name="Download report")
+    button.wait_for()
+    with page.expect_download(timeout=UI_SECONDS * 1000) as download_info:
+        button.click()
+    download = download_info.value
+    assert download.suggested_filename == f"rnn-report-{runs['named']}.html"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    html = saved.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and runs["named"] in html and NAME in html
+    assert_no_exception(page)

@@ -1,5 +1,5 @@
-"""What the Runs page lets you do with one run: open it in the other pages, name it, download its files,
-retrain it when it did not finish, delete it (after a confirmation dialog)."""
+"""What the Runs page lets you do with one run: open it in the other pages, name it, download its files
+or its offline report, retrain it when it did not finish, delete it (after a confirmation dialog)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from core.runs.names import MAX_NAME_LENGTH, read_run_name
 from dashboard.caches import get_store, openable_runs
 from dashboard.labels import plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
+from dashboard.report.download import report_download_ui
 from dashboard.run_choice import RUN_QUERY_KEY, forget_run, sync_chosen_run_id
 from dashboard.train.state import retrain
 
@@ -154,6 +155,8 @@ def run_actions_ui(run_id: str) -> None:
             st.download_button(label, data=data, file_name=f"{run_id}-{file_name}", mime=mime,
                                key=f"{KEY}download_{file_name}", icon=":material/download:", disabled=not data,
                                on_click="ignore")
+        if has_artifacts:
+            report_download_ui(run_id, key=KEY + "report")
         retrain_button_ui(run_id, status)
         if status != RunStatus.RUNNING:
             st.button("Delete…", key=KEY + "delete", icon=":material/delete:", on_click=_ask_to_delete,

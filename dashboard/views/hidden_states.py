@@ -29,6 +29,7 @@ from dashboard.hidden_states.image_panels import (
 from dashboard.hidden_states.image_picker import image_from_url, pick_test_image_ui, set_query, sync_widget
 from dashboard.hidden_states.own_digit import own_digit_ui
 from dashboard.labels import distinguishing_labels, plain, run_title
+from dashboard.report.download import report_download_ui
 from dashboard.run_choice import run_picker_ui, sync_chosen_run_id
 
 VIEWS = {"test": "A test image", "own": "Your own digit", "classes": "Class averages",
@@ -208,6 +209,7 @@ st.caption(f"{run_title(run_id, record.name)} · {record.config.cell.upper()} "
            + " · the network reads each image one row at a time, top to bottom: row t is timestep t.")
 
 with st.sidebar:
+    report_download_ui(run_id, key="hidden_report")
     preload_plotly(key="hidden_plotly_preload")  # out of the main column's flow
 view = view_from_url()
 sync_widget("hidden_view", view)
