@@ -59,7 +59,8 @@ def test_memory_view_compares_the_run_with_a_run_of_another_cell(runs_dir, tiny_
 
 @pytest.mark.parametrize("curve, text", [
     (np.linspace(1, 8, 28), "row 28 8, lowest at row 1 (8.0× below row 28)"),  # forgets: falls to the left
-    (np.r_[12, 6, 3, np.linspace(1.2, 3, 25)], "row 28 3, lowest at row 4 (2.5× below row 28), 10.0× higher again at row 1"),
+    (np.r_[12, 6, 3, np.linspace(1.2, 3, 25)],
+     "row 28 3, lowest at row 4 (2.5× below row 28), 10.0× higher again at row 1"),
     (np.linspace(3, 1, 28), "row 28 1, 3.0× higher at row 1"),  # the lowest is row 28 itself
     (np.full(28, 2.0), "row 28 2"),
 ])

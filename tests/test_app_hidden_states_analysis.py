@@ -46,7 +46,8 @@ def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
     path = record.run_dir / ANALYSIS_FILE
     if damage == "none stored":
         path.unlink()
-        info = {**record.info, **{name: {file: value for file, value in record.info[name].items() if file != ANALYSIS_FILE}
+        info = {**record.info, **{name: {file: value for file, value in record.info[name].items()
+                                         if file != ANALYSIS_FILE}
                                   for name in ("files", "sizes")}}
         (record.run_dir / STATUS_FILE).write_text(json.dumps(info))
     else:

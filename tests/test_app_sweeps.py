@@ -245,7 +245,8 @@ def test_start_says_when_nothing_listens_at_the_address(empty_runs):
     app = _open({"sweeps_address": address})
     app.sidebar.button(key="sweeps_start_sweep").click().run()
     assert not app.exception, app.exception
-    assert _unescaped(app.error[0].value) == f"The sweep did not start: cannot reach Ray at {address}: Connection refused"
+    assert _unescaped(app.error[0].value) == (f"The sweep did not start: cannot reach Ray at {address}: "
+                                              "Connection refused")
     assert not list(Path(empty_runs).iterdir())
 
 

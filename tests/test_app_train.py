@@ -458,5 +458,6 @@ def kill_in_second_epoch(event):
     if isinstance(event, BatchLogged) and event.epoch == 2:
         os.kill(os.getpid(), signal.SIGKILL)
 
-train_run(RunStore(sys.argv[1]), TINY_CONFIG.replace(epochs=2, seed=int(sys.argv[2])), load_mnist(), kill_in_second_epoch)
+train_run(RunStore(sys.argv[1]), TINY_CONFIG.replace(epochs=2, seed=int(sys.argv[2])), load_mnist(),
+          kill_in_second_epoch)
 """

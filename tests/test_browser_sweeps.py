@@ -41,7 +41,8 @@ UI_SECONDS = 60
 SWEEP_SECONDS = 600  # Ray's start and two TensorFlow workers on a shared 2-core machine
 DRIVER_SECONDS = 180  # a driver that loads MNIST and the run store, and trains nothing
 
-# The trial lines of the parallel coordinates (dashboard/sweeps/figures.py: one scatter per trial, legendgroup "trials").
+# The trial lines of the parallel coordinates (dashboard/sweeps/figures.py: one scatter per trial,
+# legendgroup "trials").
 TRIAL_LINES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
   .map(plot => (plot.data || []).filter(trace => trace.legendgroup === 'trials').length)"""
 

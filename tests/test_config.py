@@ -69,7 +69,8 @@ def test_fingerprint_is_stable_and_sensitive():
     assert fingerprint(RNNConfig(), "data-b") != base
     changed = {field.name: fingerprint(RNNConfig().replace(**{field.name: value}), "data-a")
                for field, value in zip(dataclasses.fields(RNNConfig),
-                                       [1000, 1, "gru", 64, 0.02, "sgd", 0.01, "cosine", 2, 50, 10, 1.0, True, 0.99], strict=False)}
+                                       [1000, 1, "gru", 64, 0.02, "sgd", 0.01, "cosine", 2, 50, 10, 1.0, True, 0.99],
+                                       strict=False)}
     assert len(changed) == len(dataclasses.fields(RNNConfig))
     assert base not in changed.values()
     assert len(set(changed.values())) == len(changed)

@@ -76,7 +76,8 @@ def _write_npz(path, **changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"x_train": np.zeros((100, 28, 28), np.uint8)}, r"'x_train' has shape \(100, 28, 28\), expected \(60000, 28, 28\)"),
+        ({"x_train": np.zeros((100, 28, 28), np.uint8)},
+         r"'x_train' has shape \(100, 28, 28\), expected \(60000, 28, 28\)"),
         ({"x_test": np.zeros((10_000, 28, 28), np.float64)}, "'x_test' has dtype float64, expected uint8"),
         ({"y_test": np.full(10_000, 12, np.uint8)}, "'y_test' has labels up to 12; MNIST labels are 0-9"),
     ],
@@ -136,7 +137,8 @@ def test_truncated_idx_file_is_refused(idx_folder, tmp_path):
         shutil.copy(path, tmp_path / path.name)
     truncated = tmp_path / "t10k-images-idx3-ubyte.gz"
     truncated.write_bytes(gzip.compress(gzip.decompress(truncated.read_bytes())[:100_000], compresslevel=1))
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: holds 99984 bytes of data, its header promises 7840000"):
+    with pytest.raises(DataError,
+                       match=r"t10k-images-idx3-ubyte.gz: holds 99984 bytes of data, its header promises 7840000"):
         read_idx_folder(tmp_path)
 
 

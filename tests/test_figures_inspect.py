@@ -137,7 +137,8 @@ def test_ciede2000_matches_the_published_test_pairs():
 
 
 @pytest.mark.parametrize("strength, minimum",
-                         [(1.0, MIN_CLASS_COLOR_DISTANCE), (FAINT_OPACITY, MIN_FAINT_COLOR_DISTANCE)], ids=["bold", "faint"])
+                         [(1.0, MIN_CLASS_COLOR_DISTANCE), (FAINT_OPACITY, MIN_FAINT_COLOR_DISTANCE)],
+                         ids=["bold", "faint"])
 def test_digit_colours_differ_pairwise(strength, minimum):
     """Check every pair of the ten digit colours is at least the minimum CIEDE2000 apart, bold and drawn
     faint over white (D3's palette, before: 16.2 bold, 8.4 faint between purple 4 and pink 6)."""

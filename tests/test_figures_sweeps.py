@@ -81,7 +81,8 @@ def test_parallel_coordinates_leaves_out_tick_labels_that_would_overlap():
     assert_allclose(sorted(trace.y[0] for trace in figure.data), [0, 16 / 480, 48 / 480, 96 / 480, 1])
     assert [(height, text) for height, text in _axis_labels(figure, 1)] == [(0.5, "90.0")]
     crowded = _trials([{"hidden_units": units, "best_validation_accuracy": 0.9} for units in (32, 500, 512)])
-    assert [text for _, text in _axis_labels(parallel_coordinates_figure(crowded, ["hidden_units"]), 0)] == ["32", "512"]
+    assert ([text for _, text in _axis_labels(parallel_coordinates_figure(crowded, ["hidden_units"]), 0)]
+            == ["32", "512"])
 
 
 def test_accuracy_vs_value_shows_every_seed_and_the_mean_with_std_error_bars():

@@ -67,7 +67,8 @@ def unit_roots(gain: float, bias: float) -> list[float]:
     residual = lambda h: np.tanh(gain * h + bias) - h  # noqa: E731
     grid = np.linspace(-1.0, 1.0, 2_001) + 1e-4  # off 0, so a root at 0 is bracketed, not hit
     values = residual(grid)
-    return [brentq(residual, low, high) for low, high, first, second in zip(grid, grid[1:], values, values[1:], strict=False)
+    return [brentq(residual, low, high)
+            for low, high, first, second in zip(grid, grid[1:], values, values[1:], strict=False)
             if first * second < 0]
 
 

@@ -35,7 +35,8 @@ RUN_ALL_JS = """([payload, imagesBase64, count]) => {
   const network = RnnNetwork.loadNetwork(payload);
   const images = testBytes.decode(imagesBase64, Float32Array);
   const units = network.units, memory = network.cell === "lstm";
-  const out = {hidden: new Float64Array(count * 28 * units), memory: memory ? new Float64Array(count * 28 * units) : null,
+  const out = {hidden: new Float64Array(count * 28 * units),
+               memory: memory ? new Float64Array(count * 28 * units) : null,
                logits: new Float64Array(count * 280), probabilities: new Float64Array(count * 280),
                predictions: []};
   for (let index = 0; index < count; index++) {

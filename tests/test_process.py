@@ -24,7 +24,8 @@ THREAD_PROBE = """
 import collections, json, os
 import tensorflow as tf
 tf.matmul(tf.ones((256, 256)), tf.ones((256, 256)))
-names = collections.Counter(open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task"))
+names = collections.Counter(open(f"/proc/self/task/{task}/comm").read().strip()
+                            for task in os.listdir("/proc/self/task"))
 print(json.dumps(names))
 """
 
@@ -125,8 +126,9 @@ def test_configure_process_gives_blas_one_thread_and_a_user_choice_wins():
     assert [threads for _, threads in pools["omp"]] == [2, 2]
 
 
-CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files", "core.runs.format", "core.runs.files",
-                "core.runs.store", "core.runs.train", "core.runs.job_queue", "core.cli.main", "core.process_settings"]
+CORE_MODULES = ["core", "core.config", "core.data.mnist", "core.data.mnist_files", "core.events", "core.atomic_files",
+                "core.runs.format", "core.runs.files", "core.runs.store", "core.runs.train", "core.runs.job_queue",
+                "core.cli.main", "core.process_settings"]
 
 
 def test_importing_core_changes_no_process_setting():

@@ -36,10 +36,7 @@ pytestmark = pytest.mark.xdist_group("ray")
 from core.runs.format import RunStatus  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.cluster_check import TOKEN_LOOKUP  # noqa: E402
-from core.sweeps.record import (
-    SweepStatus,  # noqa: E402
-    read_sweep,  # noqa: E402
-)
+from core.sweeps.record import SweepStatus, read_sweep  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RAY = str(Path(sys.executable).parent / "ray")  # the `ray` command of this interpreter's Ray
@@ -246,7 +243,8 @@ def test_a_closed_port_is_reported_as_unreachable(tmp_path):
     address = f"127.0.0.1:{_free_port()}"
     completed = _sweep(["--vary", "learning_rate=0.001", *SWEEP_FLAGS, "--address", address,
                         "--runs-dir", str(tmp_path / "runs")], _clean_environment(), tmp_path)
-    assert _one_line_failure(completed) == f"python -m core sweep: error: cannot reach Ray at {address}: Connection refused"
+    assert _one_line_failure(completed) == (f"python -m core sweep: error: cannot reach Ray at {address}: "
+                                            "Connection refused")
 
 
 def test_the_sweeps_page_reports_a_refused_token(ray_cluster, tmp_path, monkeypatch, fresh_caches):

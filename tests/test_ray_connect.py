@@ -8,7 +8,8 @@ from core.sweeps.ray_connect import check_address
 
 
 @pytest.mark.parametrize("typed, address", [
-    ("", None), ("   ", None), (None, None), ("head:6379", "head:6379"), (" head-1.lab.example:6379 ", "head-1.lab.example:6379"),
+    ("", None), ("   ", None), (None, None), ("head:6379", "head:6379"),
+    (" head-1.lab.example:6379 ", "head-1.lab.example:6379"),
     ("ray://head:10001", "ray://head:10001"), ("10.0.0.7:6379", "10.0.0.7:6379"), ("[::1]:6379", "[::1]:6379"),
     ("auto", "auto"), (" auto ", "auto"),
 ])
@@ -18,7 +19,8 @@ def test_cluster_addresses_are_accepted_as_typed(typed, address):
 
 
 @pytest.mark.parametrize("typed", ["**bold** <script>x</script>:1", "head", "head:0", "head:65536", "ray://head",
-                                   "Auto", "auto:6379:1", "head:6379/path", "-head:6379", "head name:6379", "x" * 400 + ":1"])
+                                   "Auto", "auto:6379:1", "head:6379/path", "-head:6379", "head name:6379",
+                                   "x" * 400 + ":1"])
 def test_other_addresses_are_refused_naming_the_field_and_what_is_allowed(typed):
     """Check anything else is refused with one line naming the field, the value and what is allowed."""
     shown = repr(typed) if len(typed) <= 60 else repr(typed[:59] + "…")

@@ -72,7 +72,8 @@ def test_arrays_round_trip(cell):
         assert_array_equal(again.fixed_points.is_stable, analysis.fixed_points.is_stable)
     else:
         assert again.fixed_points is None
-    assert_array_equal(again.h.projection.transform(np.ones((28, 6))), analysis.h.projection.transform(np.ones((28, 6))))
+    assert_array_equal(again.h.projection.transform(np.ones((28, 6))),
+                       analysis.h.projection.transform(np.ones((28, 6))))
 
 
 def test_arrays_that_do_not_fit_the_run_are_outdated():
@@ -262,7 +263,8 @@ def test_failed_analysis_at_save_time_is_reported_and_skipped(tmp_path, mnist):
 
 def test_analysis_module_has_a_group_for_every_field():
     """Check RunAnalysis's fields and GROUPS name the same groups, in order."""
-    assert [field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS) == ["h", "c", "memory", "fixed_points"]
+    assert ([field.name for field in dataclasses.fields(RunAnalysis)] == list(run_analysis.GROUPS)
+            == ["h", "c", "memory", "fixed_points"])
 
 
 def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp_path):

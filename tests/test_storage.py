@@ -18,7 +18,8 @@ MODE_PROBE = """
 import json, os, sys
 from pathlib import Path
 import numpy as np, pandas as pd
-from core.atomic_files import atomic_write_bytes, atomic_write_csv, atomic_write_json, atomic_write_npz, atomic_write_with
+from core.atomic_files import (atomic_write_bytes, atomic_write_csv, atomic_write_json, atomic_write_npz,
+                               atomic_write_with)
 os.umask(int(sys.argv[2], 8))  # after the import: the umask in force when writing is the one that counts
 folder = Path(sys.argv[1])
 atomic_write_bytes(folder / "a.bin", b"x")

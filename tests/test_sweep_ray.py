@@ -31,7 +31,7 @@ from core.runs.store import RunStore  # noqa: E402
 from core.sweeps.driver import run_sweep  # noqa: E402
 from core.sweeps.record import read_sweep  # noqa: E402
 from core.sweeps.spec import Axis, SweepSpec  # noqa: E402
-from tests.support.keras_reference import load_model
+from tests.support.keras_reference import load_model  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BASE = RNNConfig(train_subset=1_000, epochs=1, hidden_units=16, batch_size=100, display_freq=5)
@@ -180,7 +180,8 @@ def test_trial_equals_cli_training(swept, tmp_path):
     np.testing.assert_array_equal(swept_probabilities, cli_probabilities)
     np.testing.assert_array_equal(swept_labels, cli_labels)
     assert store.read_run(run_id).metric("test_accuracy") == summary["test_accuracy"]
-    for swept_weight, cli_weight in zip(load_model(store, run_id).get_weights(), load_model(cli_store, run_id).get_weights(), strict=False):
+    for swept_weight, cli_weight in zip(load_model(store, run_id).get_weights(),
+                                        load_model(cli_store, run_id).get_weights(), strict=False):
         np.testing.assert_array_equal(swept_weight, cli_weight)
 
 

@@ -34,7 +34,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def test_expand_grid_times_seeds():
     """Check a 3 x 2 grid with 2 seeds gives 12 distinct configs, first axis slowest, seeds innermost."""
-    spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.0003, 0.001, 0.003)), Axis("hidden_units", values=(64, 128))),
+    spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.0003, 0.001, 0.003)),
+                            Axis("hidden_units", values=(64, 128))),
                      seeds=(0, 1))
     configs = spec.expand()
     assert len(configs) == 12 and len(set(configs)) == 12
@@ -64,7 +65,8 @@ def test_integer_range_rounds_to_whole_numbers():
 @pytest.mark.parametrize("make, match", [
     (lambda: SweepSpec(BASE, (Axis("learning_rate", values=(5.0,)),)),
      r"learning_rate=5.0 is out of range; allowed 1e-05 to 1"),
-    (lambda: Axis("gradient_clip_norm", low=0.0, high=5.0, scale="log", count=3), r"low=0.0 is not allowed on a log scale"),
+    (lambda: Axis("gradient_clip_norm", low=0.0, high=5.0, scale="log", count=3),
+     r"low=0.0 is not allowed on a log scale"),
     (lambda: Axis("learning_rate", low=0.1, high=0.01, count=3), r"low=0.1 is above high=0.01"),
     (lambda: Axis("hidden_units", low=1, high=64, count=3), r"low=1 is out of range; allowed 4 to 512"),
     (lambda: Axis("colour", values=(1,)), r"axis 'colour' is not allowed; vary one of"),
@@ -106,7 +108,8 @@ def test_spec_round_trips_and_fingerprint_is_content():
     ("hidden-units=64,128", Axis("hidden_units", values=(64, 128))),
     ("cell=rnn,gru", Axis("cell", values=("rnn", "gru"))),
     ("keep_best_weights=true,false", Axis("keep_best_weights", values=(True, False))),
-    ("learning_rate=1e-4:1e-2:5:log:7", Axis("learning_rate", low=1e-4, high=1e-2, count=5, scale="log", sample_seed=7)),
+    ("learning_rate=1e-4:1e-2:5:log:7",
+     Axis("learning_rate", low=1e-4, high=1e-2, count=5, scale="log", sample_seed=7)),
 ])
 def test_parse_vary(text, expected):
     """Check the CLI's --vary syntax for lists and ranges."""
@@ -201,7 +204,8 @@ def test_cli_sweeps_json_lists_interrupted_sweep(tmp_path):
     assert completed.returncode == 0, completed.stderr
     rows = json.loads(completed.stdout.strip().splitlines()[-1])
     assert rows == [{"sweep_id": spec.fingerprint(), "status": SweepStatus.INTERRUPTED, "trials": 1, "complete": 0,
-                     "failed": 0, "varied": "learning_rate,seed", "started_at": "2026-01-01T00:00:00+00:00", "problem": ""}]
+                     "failed": 0, "varied": "learning_rate,seed", "started_at": "2026-01-01T00:00:00+00:00",
+                     "problem": ""}]
 
 
 def test_cli_sweep_refuses_too_many_trials_and_bad_values(tmp_path, capsys):

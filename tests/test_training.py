@@ -107,7 +107,8 @@ def test_keep_best_weights_ends_with_the_best_epochs_weights(mnist):
     final = outcome.model.get_weights()
     for weights, best in zip(final, checkpoints[best_epoch], strict=True):
         np.testing.assert_array_equal(weights, best)
-    assert not all(np.array_equal(weights, last) for weights, last in zip(final, checkpoints[config.epochs], strict=False))
+    assert not all(np.array_equal(weights, last)
+                   for weights, last in zip(final, checkpoints[config.epochs], strict=False))
     # The test metrics are those of the restored weights.
     _, test_accuracy, _ = evaluate_logits(np.asarray(outcome.model(mnist.test_images)), mnist.test_labels)
     assert outcome.test_accuracy == pytest.approx(test_accuracy)
@@ -139,7 +140,8 @@ def test_stop_request_ends_training_early(mnist):
 
 # Each option, and what train() must then build: the optimizer's class and settings, the recurrent cell.
 OPTIONS = [
-    ({"optimizer": "sgd", "learning_rate": 0.05}, "SGD", {"learning_rate": 0.05, "global_clipnorm": None}, "SimpleRNNCell"),
+    ({"optimizer": "sgd", "learning_rate": 0.05}, "SGD", {"learning_rate": 0.05, "global_clipnorm": None},
+     "SimpleRNNCell"),
     ({"optimizer": "rmsprop"}, "RMSprop", {"learning_rate": 0.005, "global_clipnorm": None}, "SimpleRNNCell"),
     ({"learning_rate_schedule": "cosine", "gradient_clip_norm": 1.0}, "Adam",
      {"learning_rate": "CosineDecay", "global_clipnorm": 1.0, "beta_2": 0.999}, "SimpleRNNCell"),

@@ -172,7 +172,7 @@ def check_status(info: Any) -> None:
     for name, check in STATUS_FIELDS.items():
         if name in info and (expected := check(info[name])) is not None:
             raise ValueError(f"{STATUS_FILE} field {name!r} is {info[name]!r:.60}; expected {expected}")
-    for name in (*ALWAYS_REQUIRED, *REQUIRED_BY_STATUS.get(info["status"] if "status" in info else "", ())):
+    for name in (*ALWAYS_REQUIRED, *REQUIRED_BY_STATUS.get(info.get("status", ""), ())):
         if name not in info:
             raise ValueError(f"{STATUS_FILE} has no field {name!r}")
     if info["status"] == RunStatus.COMPLETE and not set(ARTIFACT_FILES) <= set(info["files"]):

@@ -7,6 +7,7 @@ complete only once every file is there. TensorFlow is imported only when a run i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -119,10 +120,8 @@ def _train_locked(store: RunStore, run_id: str, config: RNNConfig, data: MnistSp
         info.update(status=RunStatus.FAILED, finished_at=utc_timestamp(), error=f"{type(error).__name__}: {error}")
         for name in ("files", "sizes", "metrics"):
             info.pop(name, None)
-        try:
+        with contextlib.suppress(OSError):  # the disk refused even this; the run then lists as interrupted
             write_status(run_dir, info)
-        except OSError:
-            pass  # the disk refused even this; the run then lists as interrupted
         on_event(TrainingFinished(run_id, RunStatus.FAILED, None, None, None, time.perf_counter() - started, 0.0,
                                   error=info["error"]))
         raise

@@ -18,6 +18,7 @@ an entry of the wrong shape, is ignored: every file is then hashed again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -120,7 +121,5 @@ class VerificationRecord:
         content = {"version": RECORD_VERSION, "runs": {
             run_id: {name: {"stamp": list(entry.stamp), "sha256": entry.sha256} for name, entry in files.items()}
             for run_id, files in kept.items()}}
-        try:
+        with contextlib.suppress(OSError):
             atomic_write_json(self.root / RECORD_FILE, content)
-        except OSError:
-            pass

@@ -14,6 +14,7 @@ a small actor (core.sweeps.trial.ProgressInbox).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -268,10 +269,8 @@ def _stop(pending: dict, collect: Callable[[Any, str], None]) -> None:
     while remaining and time.monotonic() < deadline:
         _, remaining = ray.wait(remaining, num_returns=len(remaining), timeout=0.5)
     for ref in remaining:
-        try:
+        with contextlib.suppress(Exception):  # it finished after all
             ray.cancel(ref, force=True)
-        except Exception:  # noqa: BLE001 - it finished after all
-            pass
     for ref in refs:
         if ref not in remaining:
             collect(ref, pending[ref])

@@ -61,7 +61,8 @@ class Axis:
         if self.name not in NUMERIC_RANGES:
             raise ValueError(f"axis {self.name}: a range needs a numeric field; give explicit values instead")
         if self.scale not in SCALES:
-            raise ValueError(f"axis {self.name}: scale={self.scale!r} is not allowed; choose one of {', '.join(SCALES)}")
+            raise ValueError(f"axis {self.name}: scale={self.scale!r} is not allowed; "
+                             f"choose one of {', '.join(SCALES)}")
         if not (isinstance(self.count, int) and 1 <= self.count <= MAX_TRIALS):
             raise ValueError(f"axis {self.name}: count={self.count!r} is out of range; allowed 1 to {MAX_TRIALS}")
         bounds_low, bounds_high = NUMERIC_RANGES[self.name]

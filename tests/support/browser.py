@@ -115,10 +115,9 @@ def start_streamlit(runs_dir: Path, log_path: Path, timeout: float = 120,
         if process.poll() is not None:
             SERVER_LOGS.pop(process.pid, None)
             raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            if response.status == 200:
+                return process, url
         if time.monotonic() > deadline:
             process.kill()
             SERVER_LOGS.pop(process.pid, None)
@@ -200,7 +199,8 @@ def wait_until_settled(page, timeout_seconds: float, quiet_seconds: float = QUIE
             to_seconds = lambda value: None if value is None else value / 1000  # noqa: E731
             return Settled(state["last_mutation"] / 1000, to_seconds(state["running"]), to_seconds(state["finished"]))
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the page at {page.url} did not settle in {timeout_seconds} s (ready: {state['ready']})")
+            raise TimeoutError(f"the page at {page.url} did not settle in {timeout_seconds} s "
+                               f"(ready: {state['ready']})")
         time.sleep(0.05)
 
 

@@ -51,7 +51,8 @@ LAYOUT_PROBLEMS_JS = """([textSelectors, boxSelectors]) => {
     walk(document);
     return found;
   };
-  const parentOf = (node) => node.parentElement || (node.getRootNode() instanceof ShadowRoot ? node.getRootNode().host : null);
+  const parentOf = (node) => node.parentElement
+                             || (node.getRootNode() instanceof ShadowRoot ? node.getRootNode().host : null);
 
   // Text wider than its own box, in the element or any descendant that hides what overflows.
   for (const node of query(textSelectors)) {
@@ -138,7 +139,9 @@ PLOT_PROBLEMS_JS = """() => {
     const ticks = {};
     plot.querySelectorAll('.xaxislayer-above > g, .yaxislayer-above > g').forEach(tick => {
       const label = tick.querySelector('text');
-      if (label && text(label)) (ticks[tick.getAttribute('class')] = ticks[tick.getAttribute('class')] || []).push(label);
+      if (label && text(label)) {
+        (ticks[tick.getAttribute('class')] = ticks[tick.getAttribute('class')] || []).push(label);
+      }
     });
     for (const [axis, labels] of Object.entries(ticks)) {
       counted.ticks += labels.length;
@@ -149,7 +152,9 @@ PLOT_PROBLEMS_JS = """() => {
           }
         }
         for (const item of items) {
-          if (overlap(boxOf(labels[i]), item.box)) problems.push(`${name}: ${axis} label "${text(labels[i])}" under ${item.label}`);
+          if (overlap(boxOf(labels[i]), item.box)) {
+            problems.push(`${name}: ${axis} label "${text(labels[i])}" under ${item.label}`);
+          }
         }
       }
     }
@@ -169,7 +174,8 @@ PLOT_PROBLEMS_JS = """() => {
       const marker = markers.find(m => Math.abs((m.left + m.right) / 2 - centreX) <= 2
                                        && Math.abs((m.top + m.bottom) / 2 - centreY) <= 3 && m.height >= box.height);
       if (marker && box.width > marker.width + TOLERANCE) {
-        problems.push(`${name}: point label "${text(label)}" (${Math.round(box.width)} px) overflows its marker (${Math.round(marker.width)} px)`);
+        problems.push(`${name}: point label "${text(label)}" (${Math.round(box.width)} px) `
+                      + `overflows its marker (${Math.round(marker.width)} px)`);
       }
       if (marker) labelled.push([text(label), marker]);
     }

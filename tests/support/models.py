@@ -21,4 +21,5 @@ def random_model(cell: str, units: int = 8, seed: int = 0):
 
 def weights_of(model, cell: str) -> NetworkWeights:
     """The model's recurrent and readout weights as numpy arrays (core.nn.weights.NetworkWeights)."""
-    return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(), *model.get_layer("readout").get_weights())
+    return NetworkWeights(cell, *model.get_layer("recurrent").cell.get_weights(),
+                          *model.get_layer("readout").get_weights())
