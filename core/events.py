@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from core.runs.format import RunStatus
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class EpochEnded:
 @dataclass(frozen=True)
 class TrainingFinished:
     run_id: str
-    status: RunStatus  # complete, stopped or failed
+    status: str  # a core.runs.format.RunStatus (a str): complete, stopped or failed; events sit below runs
     test_loss: float | None
     test_accuracy: float | None
     best_validation_accuracy: float | None

@@ -78,13 +78,14 @@ def _status(store: RunStore, run_id: str, **changes) -> None:
 
 def test_report_has_every_section_and_inlines_every_script(report):
     """Check the page has its six sections, the fixed points of a vanilla run, the drawing canvas, and
-    plotly.js, network.js, drawing.js and playback.js inlined rather than referenced."""
+    plotly.js, plotly_chart.js, playback.js, network.js and drawing.js inlined rather than referenced."""
     for section in ("tutorial", "training", "mistakes", "playback", "memory", "draw"):
         assert f'<section class="rnn-report-section" id="{section}">' in report
     for chart in ("curves", "confusion", "class_accuracy", "memory", "fixed_points"):
         assert f'data-chart="{chart}"' in report
     assert plotly_js_path().read_text(encoding="utf-8") in report
-    assert "globalThis.RnnNetwork = Object.freeze(" in report and "globalThis.RnnDrawing = Object.freeze(" in report
+    for namespace in ("RnnPlotly", "RnnPlayback", "RnnNetwork", "RnnDrawing"):
+        assert f"globalThis.{namespace} = Object.freeze(" in report
     assert re.search(r"<script (?:type=\"[^\"]+\" )?src=|<link |<img |@import|<iframe", report) is None
     assert "default-src 'none'" in report
 

@@ -13,7 +13,7 @@ from core.runs.format import RunStatus
 from dashboard.components.drawing import DRAWING_CSS, DRAWING_JS
 from dashboard.components.network import NETWORK_JS
 from dashboard.components.playback import PLAYBACK_CSS, PLAYBACK_JS
-from dashboard.components.plotly_chart import PLOTLY_JS_FILE
+from dashboard.components.plotly_chart import PLOTLY_CHART_JS, PLOTLY_JS_FILE
 from dashboard.report._contents import ReportContents
 
 HERE = Path(__file__).resolve().parent
@@ -23,7 +23,7 @@ REPORT_CSS = HERE / "report.css"
 # What the page may load: its own inline scripts and styles, the playback module it imports from a Blob
 # made of its own text (report.js), and the data: images plotly.js draws heatmaps into. Nothing else,
 # so even a forgotten reference in a library could not reach the network.
-POLICY = ("default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; img-src data: blob:; "
+POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
           "base-uri 'none'; form-action 'none'")
 # Inlined text must not end its <script> or <style> element early, open an HTML comment inside a script
 # (which changes how the rest is parsed), or point the browser at a source map to fetch.
@@ -79,4 +79,5 @@ def report_html(contents: ReportContents) -> str:
         fixed_points="".join(f"<li>{html.escape(line)}</li>" for line in contents.fixed_points_text),
         styles="\n".join(_inline(path) for path in (PLAYBACK_CSS, DRAWING_CSS, REPORT_CSS)),
         data=_json(contents.data), playback_js=_inline(PLAYBACK_JS), plotly_js=_inline(plotly_js_path()),
+        plotly_chart_js=_inline(PLOTLY_CHART_JS),
         network_js=_inline(NETWORK_JS), drawing_js=_inline(DRAWING_JS), report_js=_inline(REPORT_JS))

@@ -1,10 +1,10 @@
 // The offline report's page (dashboard/report): draws what the file holds, with the dashboard's own code.
 //
-// The charts and the playback are drawn by dashboard/playback.js, the very module the Hidden states page
-// runs as a Streamlit component: the page holds its text and imports it from a Blob URL, as Streamlit
-// does, then calls its default export with what Streamlit would pass (data, parentElement, and state
-// setters that have nowhere to send to). The drawing canvas is drawing.js with network.js, both
-// inlined before this script. plotly.js is inlined too, so playback.js never loads it.
+// The charts and the playback are drawn by the very scripts the dashboard's components run, inlined
+// before this one: plotly_chart.js (globalThis.RnnPlotly: a chart, one drawing queue) and playback.js
+// (globalThis.RnnPlayback: a view updated with the data the Hidden states page sends its component, and
+// a state setter that has nowhere to send to). The drawing canvas is drawing.js with network.js, both
+// inlined too. plotly.js is inlined as well, so neither ever loads it.
 (function () {
   "use strict";
 
@@ -65,11 +65,12 @@
   }
 
   // The picker over the played images and the playback of the chosen one; picking another image gives
-  // playback.js new data with the same panels, which it redraws in place.
-  function setUpPlayback(mountPlayback) {
+  // the view new data with the same panels, which it redraws in place.
+  function setUpPlayback() {
     const picker = document.querySelector('[data-gallery="played"]');
     const sentence = document.querySelector(".rnn-report-verdict");
     const parentElement = document.querySelector(".rnn-report-playback");
+    const view = globalThis.RnnPlayback.createView(parentElement.querySelector(".rnn-playback"));
     const buttons = data.played.map((entry, position) => {
       const button = element("button", "rnn-report-thumb", picker);
       button.type = "button";
@@ -84,17 +85,16 @@
       buttons.forEach((button, index) => button.setAttribute("aria-pressed", String(index === position)));
       sentence.textContent = verdict(entry);
       parentElement.dataset.image = String(entry.index);
-      mountPlayback({data: resolvedPlayback(entry.playback), parentElement, setStateValue: nothing,
-                     setTriggerValue: nothing});
+      view.update(resolvedPlayback(entry.playback), nothing);
     }
     if (data.played.length) choose(0);
   }
 
-  function drawCharts(mountPlayback) {
+  function drawCharts() {
     for (const parentElement of document.querySelectorAll("[data-chart]")) {
       const name = parentElement.dataset.chart;
-      mountPlayback({data: {chart: resolved(data.charts[name]), plotly_url: "", digest: name, clickable: false},
-                     parentElement, setStateValue: nothing, setTriggerValue: nothing});
+      globalThis.RnnPlotly.drawChart(parentElement, {chart: resolved(data.charts[name]), plotly_url: "", digest: name,
+                                                     clickable: false}, nothing);
     }
   }
 
@@ -127,15 +127,12 @@
   window.rnnReport = {drawing};
   drawMistakes();
 
-  const source = document.getElementById("rnn-report-playback-js").textContent;
-  import(URL.createObjectURL(new Blob([source], {type: "text/javascript"})))
-    .then((module) => {
-      setUpPlayback(module.default);
-      drawCharts(module.default);
-    })
-    .catch((error) => {
-      for (const node of document.querySelectorAll(".rnn-report-playback, [data-chart]")) {
-        node.textContent = `This part could not be drawn: ${error.message}`;
-      }
-    });
+  try {
+    setUpPlayback();
+    drawCharts();
+  } catch (error) {
+    for (const node of document.querySelectorAll(".rnn-report-playback, [data-chart]")) {
+      node.textContent = `This part could not be drawn: ${error.message}`;
+    }
+  }
 })();
