@@ -35,14 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.browser import (
-    PROJECT_ROOT,
-    clean_up_work_dir,
-    launch_chromium,
-    new_page,
-    start_streamlit,
-    stop_streamlit,
-)
+from tests.support import browser as harness  # the test suite's server and browser helpers
 
 UI_SECONDS = 300  # a cold first view on a busy 2-core machine loads TensorFlow and may trace 2,000 images
 POLL_SECONDS = 0.02
@@ -151,10 +144,11 @@ def prepare_runs(work: Path, given: Path | None, count: int) -> list[str]:
         for seed in range(count):
             command = [sys.executable, "-m", "core", "train", "--runs-dir", str(runs_dir), "--epochs", "1",
                        "--train-subset", "2000", "--seed", str(seed), "--json"]
-            output = subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True, text=True).stdout
+            output = subprocess.run(command, cwd=harness.PROJECT_ROOT, check=True, capture_output=True,
+                                    text=True).stdout
             print(f"trained {json.loads(output.strip().splitlines()[-1])['run_id']} (seed {seed})", flush=True)
     output = subprocess.run([sys.executable, "-m", "core", "runs", "--runs-dir", str(runs_dir), "--json"],
-                            cwd=PROJECT_ROOT, check=True, capture_output=True, text=True).stdout
+                            cwd=harness.PROJECT_ROOT, check=True, capture_output=True, text=True).stdout
     return [row["run_id"] for row in json.loads(output) if row["status"] == "complete"]
 
 
@@ -185,13 +179,13 @@ def main() -> None:
     controls = set()
     try:
         run_ids = prepare_runs(work, arguments.runs_dir, arguments.runs)
-        print(f"{len(run_ids)} complete runs in {work / 'runs'}; code in {PROJECT_ROOT}", flush=True)
+        print(f"{len(run_ids)} complete runs in {work / 'runs'}; code in {harness.PROJECT_ROOT}", flush=True)
         with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
+            browser = harness.launch_chromium(playwright)
             for server in range(arguments.servers):
-                process, url = start_streamlit(work / "runs", work / f"streamlit-{server}.log")
+                process, url = harness.start_streamlit(work / "runs", work / f"streamlit-{server}.log")
                 try:
-                    with new_page(browser, viewport_height=1100, timeout_seconds=UI_SECONDS) as page:
+                    with harness.new_page(browser, viewport_height=1100, timeout_seconds=UI_SECONDS) as page:
                         for position, run_id in enumerate(run_ids):
                             # The first run opens a fresh server; then every other one by a page load, and
                             # the rest in the page's own Run picker.
@@ -215,14 +209,14 @@ def main() -> None:
                         if server == 0 and arguments.screenshot:
                             page.screenshot(path=str(arguments.screenshot), full_page=True)
                 finally:
-                    stop_streamlit(process)
+                    harness.stop_streamlit(process)
             browser.close()
         finished = True
     finally:
         print(f"timestep control found: {', '.join(sorted(controls)) or 'none'}")
         for name, values in samples.items():
             print(median_line(name, values))
-        clean_up_work_dir(work, remove=finished and not arguments.keep)
+        harness.clean_up_work_dir(work, remove=finished and not arguments.keep)
 
 
 if __name__ == "__main__":

@@ -38,21 +38,15 @@ MOUNT_JS = """([payload, options]) => {
 
 
 @pytest.fixture(scope="module")
-def browser(chromium):
-    """The session's Chromium (tests/conftest.py), by the name this module's tests use."""
-    return chromium
-
-
-@pytest.fixture(scope="module")
 def weights(tiny_run):
     store, record = tiny_run
     return store.load_network_weights(record.run_id)
 
 
 @pytest.fixture
-def page(browser, weights):
+def page(chromium, weights):
     """A blank page (with touch input) holding network.js, drawing.js and a mounted canvas."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True)
+    context = chromium.new_context(viewport={"width": 1024, "height": 768}, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.set_content(f"<!doctype html><html><head><style>{DRAWING_CSS.read_text()}</style></head><body></body></html>")
@@ -142,7 +136,7 @@ def test_undo_and_clear(page, weights):
     assert (rgba(cleared["drawing"])[..., :3] == 255).all()
 
 
-def test_a_drawing_mounted_from_its_strokes_is_drawn_again_exactly(page, browser, weights):
+def test_a_drawing_mounted_from_its_strokes_is_drawn_again_exactly(page, weights):
     """Check a canvas mounted with the strokes another one sent shows the same pixels and reading."""
     draw_stroke(page, page.locator(".rnn-drawing-canvas"), SEVEN)
     draw_stroke(page, page.locator(".rnn-drawing-canvas"), ONE)
@@ -224,13 +218,13 @@ def python_says(page) -> str:
     return page.locator('[data-testid="stMarkdown"]').filter(has_text="python:").inner_text()
 
 
-def test_component_reads_live_without_a_rerun_and_python_gets_the_drawing_once(served_app, browser, weights):
+def test_component_reads_live_without_a_rerun_and_python_gets_the_drawing_once(served_app, chromium, weights):
     """Check in the served component: the heatmap updates while the pen moves with no script rerun;
     lifting it reruns the script once with the drawing, which Python reads (from the PNG, through the
     upload's checks) as the page did; the drawing survives the canvas being hidden and shown again;
     clear reaches Python as an empty drawing."""
     url, log_path = served_app
-    with new_page(browser, 900, 120) as page:
+    with new_page(chromium, 900, 120) as page:
         page.goto(url)
         wait_until_settled(page, 120)
         page.locator(".rnn-drawing-canvas").wait_for()
