@@ -53,11 +53,17 @@ def own_digit_ui(run_id: str) -> np.ndarray | None:
     the canvas reads it live with run_id's network."""
     source = st.segmented_control("Your digit", ["Draw", "Upload"], default="Draw", required=True,
                                   key="hidden_own_source")
-    # Side by side when the 280 px canvas and the prepared digit both have room, else one above the other.
-    cells = st.grid(2, min_column_width=300, gap="medium")
-    left, right = cells.cell(), cells.cell()
-    with left:
-        steps, problem = drawing_ui(run_id) if source == "Draw" else upload_ui()
+    if source == "Draw":
+        # The canvas and its live reading across the page (side by side where there is room), then
+        # what Python made of the finished drawing.
+        steps, problem = drawing_ui(run_id)
+        left = right = st.container()
+    else:
+        # Side by side when the uploader and the prepared digit both have room, else one above the other.
+        cells = st.grid(2, min_column_width=300, gap="medium")
+        left, right = cells.cell(), cells.cell()
+        with left:
+            steps, problem = upload_ui()
     if problem:
         right.error(plain(problem, limit=400))
     if steps is None:
@@ -88,8 +94,8 @@ def drawing_ui(run_id: str) -> tuple[PreprocessSteps | None, str | None]:
     result = drawing_canvas(canvas_network(run_id), kept.strokes if kept else (), key=CANVAS_KEY)
     if result is not None:
         st.session_state[DRAWING_STATE] = kept = result
-    st.caption("Draw one digit, large, in the middle of the box: the network reads it while you draw. "
-               "When you lift the pen, every view below reads it too.")
+    st.caption("The network reads your digit while you draw; when you lift the pen, every view below reads it "
+               "too. Undo and Clear are under the box.")
     if kept is None or kept.is_empty:
         st.info("The canvas is empty: draw a digit to see how the network reads it.")
         return None, None
