@@ -123,7 +123,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
         cached = store.find_complete(run_id)
         trial = {"run_id": run_id, "values": spec.trial_values(config),
                  "state": TrialState.CACHED if cached else TrialState.PENDING,
-                 "epoch": cached.info["epochs_done"] if cached else 0, "validation_accuracy": None,
+                 "epoch": cached.status_info.epochs_done if cached else 0, "validation_accuracy": None,
                  "validation_loss": None, "error": None}
         if cached is not None:
             trial["validation_accuracy"] = cached.metric("best_validation_accuracy")
@@ -227,7 +227,7 @@ def _collect(store: RunStore, ref, trial: dict[str, Any], run_id: str, cancelled
         if result["run_id"] != run_id:
             raise RunError(f"the worker trained run {result['run_id']}, expected {run_id}")
         record = receive_run(store, run_id, result["files"])
-        trial.update(state=TrialState.COMPLETE, epoch=record.info["epochs_done"],
+        trial.update(state=TrialState.COMPLETE, epoch=record.status_info.epochs_done,
                      validation_accuracy=record.metric("best_validation_accuracy"))
     except Exception as error:  # noqa: BLE001 - a trial's failure must not stop the sweep
         if cancelled:
