@@ -42,6 +42,7 @@ from core.sweeps.record import (
     UNFINISHED_STATES,
     SweepError,
     SweepStatus,
+    Trial,
     TrialState,
     driver_lock,
     write_spec,
@@ -72,7 +73,7 @@ class TrialUpdate:
     """What the driver reports to its caller after every change of a trial's state or metrics."""
 
     sweep_id: str
-    trials: list[dict[str, Any]]  # the status file's trials, current
+    trials: tuple[Trial, ...]  # the status file's trials, current
     epochs_done: int  # over the trials that train in this sweep (cache hits excluded)
     epochs_total: int
 
@@ -137,7 +138,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
     def publish() -> None:
         write_sweep_status(store.root, info)
         done = sum(by_run_id[run_id]["epoch"] for run_id, _ in to_train)
-        on_update(TrialUpdate(sweep_id, [dict(trial) for trial in info["trials"]], done, epochs_total))
+        on_update(TrialUpdate(sweep_id, tuple(Trial.from_dict(trial) for trial in info["trials"]), done, epochs_total))
 
     publish()
     stopped = False
