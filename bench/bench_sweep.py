@@ -33,7 +33,7 @@ def _trial_seconds(runs_dir: Path) -> list[float]:
     records, damaged = RunStore(runs_dir).list_runs()
     if damaged or any(record.status != RunStatus.COMPLETE for record in records):
         raise RuntimeError(f"not every run under {runs_dir} is complete: {damaged}")
-    return [record.info["timings"]["wall_seconds"] for record in records]
+    return [record.status_info.timings["wall_seconds"] for record in records]
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def test_first_view_saves_a_missing_or_tampered_analysis(served, damage):
     assert "Test image #3" in "\n".join(str(element.value) for element in app.markdown)
     assert _trajectory_background(app) == 10 * BACKGROUND_PER_CLASS
     reread = store.read_run(record.run_id)
-    assert reread.info["files"][ANALYSIS_FILE] == sha256(path)
+    assert reread.status_info.files[ANALYSIS_FILE] == sha256(path)
     np.testing.assert_array_equal(load_analysis(store, record.run_id).h.class_means.shape,
                                   (10, 28, record.config.hidden_units))
 

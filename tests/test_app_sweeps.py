@@ -184,7 +184,7 @@ def test_trials_that_fail_verification_are_damaged_and_left_out_of_the_results(f
     """Check 3 of 4 complete trials whose predictions have a flipped byte (sizes unchanged) are listed
     damaged with the reason, the results say what was left out and why, and only the intact trial is drawn."""
     store, spec = finished_sweep
-    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    run_ids = [trial.run_id for trial in read_sweep(store.root, spec.fingerprint()).trials]
     for run_id in run_ids[1:]:
         flip_a_byte(store.run_dir(run_id) / PREDICTIONS_FILE)
     app = _open()
@@ -206,7 +206,7 @@ def test_a_failed_sweep_shows_the_drivers_error_and_log_as_plain_text(finished_s
     """Check a sweep whose driver failed shows its error with every markdown and HTML character
     shown literally, its log as a code block, and offers Resume."""
     store, spec = finished_sweep
-    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    run_ids = [trial.run_id for trial in read_sweep(store.root, spec.fingerprint()).trials]
     write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.FAILED, error=HOSTILE_ERROR,
                        states={run_id: TrialState.PENDING for run_id in run_ids})
     log = f"$ python -m core sweep ...\npython -m core sweep: error: {HOSTILE_ERROR}\n"
@@ -254,7 +254,7 @@ def test_a_stopped_sweep_can_be_resumed_and_run_again_with_changes(finished_swee
     """Check a stopped sweep's page says the form's default sweep is another one, Resume relaunches
     the same spec, and Run again with changes loads the spec into the form, which then is that sweep."""
     store, spec = finished_sweep
-    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    run_ids = [trial.run_id for trial in read_sweep(store.root, spec.fingerprint()).trials]
     write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.STOPPED,
                        states={run_id: TrialState.STOPPED for run_id in run_ids[2:]})
     launched = []
@@ -310,7 +310,7 @@ def test_a_running_sweep_shows_queued_trials_with_dashes_and_cannot_be_started_t
     """Check a running sweep (its driver lock held) lists a queued trial as queued with dashes for the
     accuracies it has not got, and the form set to the same sweep says it runs and disables Start."""
     store, spec = finished_sweep
-    run_ids = [trial["run_id"] for trial in read_sweep(store.root, spec.fingerprint()).trials]
+    run_ids = [trial.run_id for trial in read_sweep(store.root, spec.fingerprint()).trials]
     write_sweep_record(store.root, spec, mnist.identity, store, status=SweepStatus.RUNNING,
                        states={run_ids[2]: TrialState.RUNNING, run_ids[3]: TrialState.QUEUED})
     form = {f"train_{name}": value for name, value in SWEEP_BASE.to_dict().items()}
@@ -342,9 +342,9 @@ def test_the_trials_table_verifies_each_run_once_until_its_files_change(finished
     for _ in range(3):
         run_listing.clear()  # as if the listing's 2 s had passed between redraws
         assert sweep_trials(str(store.root), record)["state"].tolist() == ["complete"] * 4
-    assert sorted(set(hashed)) == sorted(trial["run_id"] for trial in record.trials)
+    assert sorted(set(hashed)) == sorted(trial.run_id for trial in record.trials)
     assert len(hashed) == 4 * len(set(hashed))  # each run's four artifacts, hashed once
-    changed = record.trials[0]["run_id"]
+    changed = record.trials[0].run_id
     flip_a_byte(store.run_dir(changed) / PREDICTIONS_FILE)
     hashed.clear()
     run_listing.clear()

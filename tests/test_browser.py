@@ -312,7 +312,7 @@ def _running_run(runs_dir: Path, timeout: float = 300) -> str:
     while time.monotonic() < deadline:
         records, _ = store.list_runs()
         for record in records:
-            if record.status == RunStatus.RUNNING and record.info["epochs_done"] >= 1:
+            if record.status == RunStatus.RUNNING and record.status_info.epochs_done >= 1:
                 return record.run_id
         time.sleep(0.2)
     raise AssertionError("the server never reported a running run with one finished epoch")
@@ -352,7 +352,7 @@ def test_kill_9_of_the_server_mid_training_leaves_an_interrupted_run(browser, se
             record = store.read_run(run_id)
             assert record.status == RunStatus.INTERRUPTED
             assert store.find_complete(run_id) is None
-            assert record.info["epochs_done"] >= 1
+            assert record.status_info.epochs_done >= 1
 
             restarted, url = start_streamlit(server.runs_dir, server.log_path, SERVER_START_SECONDS)
             page.goto(f"{url}/runs")

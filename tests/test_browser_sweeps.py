@@ -115,7 +115,7 @@ def test_launch_a_two_trial_sweep_and_see_its_trials_and_parallel_coordinates(tm
                 expect(page.get_by_text("1 CPU per trial").first).to_be_visible()  # the form's choice reached the spec
                 records, _ = list_sweeps(runs_dir)
                 assert len(records) == 1 and records[0].status == SweepStatus.COMPLETE
-                assert sorted(trial["values"]["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]
+                assert sorted(trial.values["learning_rate"] for trial in records[0].trials) == [0.001, 0.003]
             except BaseException:  # new_page keeps the page and the server's log; the drivers' logs here
                 ARTIFACTS.mkdir(exist_ok=True)
                 for folder in (runs_dir / ".sweeps").glob("*"):
@@ -222,4 +222,4 @@ def test_a_stopped_sweep_is_resumed_and_run_again_with_changes_from_its_page(ser
         expect(sidebar.get_by_role("radio", name="Loaded sweep")).to_be_checked()
         expect(sidebar.get_by_text("4 already trained (cache)")).to_be_visible()
     record = read_sweep(runs_dir, stopped.fingerprint())
-    assert record.status == SweepStatus.COMPLETE and [trial["state"] for trial in record.trials] == ["cached"] * 4
+    assert record.status == SweepStatus.COMPLETE and [trial.state for trial in record.trials] == ["cached"] * 4

@@ -237,7 +237,7 @@ def test_a_job_expects_its_analysis_to_take_as_long_as_the_newest_like_runs_did(
     first = manager.submit(TINY_CONFIG.replace(seed=40), TAB)
     first.wait(WAIT_SECONDS)
     assert first.snapshot().expected_analysis_seconds is None  # no run before it
-    took = first.snapshot().record.info["timings"]["analysis_seconds"]
+    took = first.snapshot().record.status_info.timings["analysis_seconds"]
     second = manager.submit(TINY_CONFIG.replace(seed=41), TAB)
     other_size = manager.submit(TINY_CONFIG.replace(seed=41, hidden_units=TINY_CONFIG.hidden_units + 1), TAB)
     other_size.wait(WAIT_SECONDS)

@@ -165,9 +165,9 @@ def test_a_sweep_through_the_address_runs_trials_on_both_nodes(ray_cluster, tmp_
     records = [store.read_run(trial["run_id"]) for trial in summary["trials"]]  # verifies every file's sha256
     assert [record.status for record in records] == [RunStatus.COMPLETE, RunStatus.COMPLETE]
     # Each run's status says which worker process trained it; each node's logs say whose worker that was.
-    assert sorted(ray_cluster.node_of(record.info["pid"]) for record in records) == ["head", "worker"]
+    assert sorted(ray_cluster.node_of(record.status_info.pid) for record in records) == ["head", "worker"]
     sweep = read_sweep(runs, summary["sweep_id"])
-    assert sweep.status == SweepStatus.COMPLETE and sweep.info["address"] == ray_cluster.address
+    assert sweep.status == SweepStatus.COMPLETE and sweep.address == ray_cluster.address
 
 
 def _one_line_failure(completed: subprocess.CompletedProcess) -> str:

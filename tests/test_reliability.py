@@ -49,7 +49,7 @@ def test_full_disk_while_saving_fails_that_run_and_keeps_earlier_runs(copied_run
     statuses = dict(zip(table["run_id"], table["status"], strict=False))
     failed_id = fingerprint(FAST.replace(seed=5), mnist.identity)
     assert statuses == {earlier.run_id: RunStatus.COMPLETE, failed_id: RunStatus.FAILED}
-    assert "No space left" in store.read_run(failed_id).info["error"]
+    assert "No space left" in store.read_run(failed_id).status_info.error
     assert_holds_stored_weights(load_model(store, earlier.run_id), earlier)
     assert not list(store.root.glob("*/.tmp-*"))
 

@@ -146,9 +146,9 @@ def test_trained_run_stores_its_analysis_with_its_hash(copied_run, mnist, monkey
     """Check a training saves analysis.npz, lists its sha256 and size, and it equals a recomputation."""
     store, record = copied_run
     path = record.run_dir / ANALYSIS_FILE
-    assert record.info["files"][ANALYSIS_FILE] == sha256(path)
-    assert record.info["sizes"][ANALYSIS_FILE] == path.stat().st_size
-    assert record.info["timings"]["analysis_seconds"] > 0
+    assert record.status_info.files[ANALYSIS_FILE] == sha256(path)
+    assert record.status_info.sizes[ANALYSIS_FILE] == path.stat().st_size
+    assert record.status_info.timings["analysis_seconds"] > 0
     stored = load_analysis(store, record.run_id)
     weights = store.load_network_weights(record.run_id)
     recomputed = RunAnalysis.compute(weights, record.config, mnist.test_images, mnist.test_labels)
@@ -179,8 +179,8 @@ def test_run_without_analysis_gets_it_on_first_use(copied_run, mnist, monkeypatc
         load_analysis(store, record.run_id)
     analysis = store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels)
     reread = store.read_run(record.run_id)
-    assert reread.info["files"][ANALYSIS_FILE] == sha256(record.run_dir / ANALYSIS_FILE)
-    assert {name: reread.info["files"][name] for name in old_info["files"]} == old_info["files"]
+    assert reread.status_info.files[ANALYSIS_FILE] == sha256(record.run_dir / ANALYSIS_FILE)
+    assert {name: reread.status_info.files[name] for name in old_info["files"]} == old_info["files"]
     _no_computing(store, monkeypatch)
     _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), analysis)
 
@@ -212,7 +212,7 @@ def test_damaged_analysis_is_recomputed_and_the_run_stays_complete(copied_run, m
         load_analysis(store, record.run_id)
     _assert_same(store.ensure_analysis(record.run_id, mnist.test_images, mnist.test_labels), good)
     _assert_same(load_analysis(store, record.run_id), good)
-    assert store.read_run(record.run_id).info["files"][WEIGHTS_FILE] == record.info["files"][WEIGHTS_FILE]
+    assert store.read_run(record.run_id).status_info.files[WEIGHTS_FILE] == record.status_info.files[WEIGHTS_FILE]
 
 
 def test_group_of_another_version_is_recomputed_and_saved(copied_run, mnist, monkeypatch):
@@ -276,5 +276,5 @@ def test_analysis_travels_with_a_run_sent_back_by_a_sweep_worker(copied_run, tmp
     files = {name: (record.run_dir / name).read_bytes() for name in RUN_FILES}
     driver = RunStore(tmp_path / "driver")
     received = receive_run(driver, record.run_id, files)
-    assert received.info["files"][ANALYSIS_FILE] == record.info["files"][ANALYSIS_FILE]
+    assert received.status_info.files[ANALYSIS_FILE] == record.status_info.files[ANALYSIS_FILE]
     _assert_same(load_analysis(driver, record.run_id), load_analysis(store, record.run_id))

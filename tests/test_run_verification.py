@@ -50,7 +50,7 @@ def test_listing_hashes_only_files_changed_since_the_last_listing(copied_run, ha
     rewritten only that one is hashed again."""
     store, record = copied_run
     store.list_runs()
-    assert sorted(hashed) == sorted(record.info["sizes"].keys() - {"analysis.npz"})
+    assert sorted(hashed) == sorted(record.status_info.sizes.keys() - {"analysis.npz"})
     hashed.clear()
     store.list_runs()
     assert hashed == []
@@ -116,7 +116,7 @@ def test_a_forged_entry_for_another_stamp_is_not_trusted(copied_run, hashed):
     store, record = copied_run
     flip_byte(record.run_dir / WEIGHTS_FILE)
     forged = {"version": 1, "runs": {record.run_id: {WEIGHTS_FILE: {
-        "stamp": [1, 2, 3, 4, 5], "sha256": record.info["files"][WEIGHTS_FILE]}}}}
+        "stamp": [1, 2, 3, 4, 5], "sha256": record.status_info.files[WEIGHTS_FILE]}}}}
     (store.root / RECORD_FILE).write_text(json.dumps(forged))
     assert list(store.list_runs()[1]) == [record.run_id]
     assert WEIGHTS_FILE in hashed

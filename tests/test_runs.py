@@ -65,10 +65,10 @@ def test_run_folder_records_config_versions_and_timings(tiny_run):
     reread = read_record(record.run_id, record.run_dir)
     assert (reread.config, reread.data_identity, reread.info) == (record.config, record.data_identity, record.info)
     assert not reread.verified and record.verified
-    info = record.info
-    assert info["status"] == RunStatus.COMPLETE and info["versions"]["tensorflow"].startswith("2.")
-    assert info["metrics"]["train_seconds"] > 0 and info["timings"]["wall_seconds"] > 0
-    assert info["sizes"] == {name: (record.run_dir / name).stat().st_size for name in (*ARTIFACT_FILES, ANALYSIS_FILE)}
+    info = record.status_info
+    assert info.status == RunStatus.COMPLETE and info.versions["tensorflow"].startswith("2.")
+    assert info.metrics["train_seconds"] > 0 and info.timings["wall_seconds"] > 0
+    assert info.sizes == {name: (record.run_dir / name).stat().st_size for name in (*ARTIFACT_FILES, ANALYSIS_FILE)}
     assert sorted(os.listdir(record.run_dir)) == sorted([CONFIG_FILE, STATUS_FILE, *ARTIFACT_FILES, ANALYSIS_FILE])
 
 
@@ -86,14 +86,14 @@ def test_stopped_run_is_kept_marked_stopped_and_retrained_clean(mnist, tmp_path)
     events = []
     record, cached = train_run(store, config, mnist, on_event=events.append, should_stop=stop_in_second_epoch)
     assert not cached and record.status == RunStatus.STOPPED
-    assert record.info["epochs_done"] == 1 and record.has_artifacts
+    assert record.status_info.epochs_done == 1 and record.has_artifacts
     assert isinstance(events[-1], TrainingFinished) and events[-1].status == RunStatus.STOPPED
     assert store.find_complete(record.run_id) is None
     assert list(store.runs_table()["status"]) == [RunStatus.STOPPED]
 
     store.set_run_name(record.run_id, "stopped early")
     record, cached = train_run(store, config, mnist)
-    assert not cached and record.status == RunStatus.COMPLETE and record.info["epochs_done"] == 2
+    assert not cached and record.status == RunStatus.COMPLETE and record.status_info.epochs_done == 2
     assert record.name == "stopped early"  # the user's name for the run survives its retraining
 
 

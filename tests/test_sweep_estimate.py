@@ -28,7 +28,7 @@ def test_measured_rates_are_medians_of_the_complete_runs_of_the_cell(tiny_sweep)
     store, _ = tiny_sweep
     runs = store.list_runs()[0]
     speed = float(np.median([run.metric("samples_per_second") for run in runs]))
-    besides = float(np.median([run.info["timings"]["wall_seconds"] - run.metric("train_seconds") for run in runs]))
+    besides = float(np.median([run.status_info.timings["wall_seconds"] - run.metric("train_seconds") for run in runs]))
     assert_allclose(measured_rates(runs, "rnn"), (speed, besides, 4))
     assert_allclose(measured_rates(runs, "lstm"), (speed, besides, 4))  # no LSTM run: every cell's
     assert measured_rates([], "rnn") == (DEFAULT_SAMPLES_PER_SECOND, DEFAULT_RUN_SECONDS, 0)

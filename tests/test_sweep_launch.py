@@ -54,7 +54,7 @@ def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_fro
             os.kill(launch.pid, 9)
     record = read_sweep(root, spec.fingerprint())
     assert record.status == SweepStatus.COMPLETE
-    assert [trial["state"] for trial in record.trials] == [TrialState.CACHED] * 4
+    assert [trial.state for trial in record.trials] == [TrialState.CACHED] * 4
     log = (sweep_dir(root, spec.fingerprint()) / LOG_FILE).read_text()
     assert f"--spec {sweep_dir(root, spec.fingerprint()) / 'spec.json'}" in log
     assert f"Sweep {spec.fingerprint()} complete: 4 cached" in log
@@ -69,7 +69,7 @@ def test_launched_driver_runs_in_its_own_session_and_answers_a_trained_sweep_fro
         if is_starting(root, spec.fingerprint()):
             os.kill(again.pid, 9)
     record = read_sweep(root, spec.fingerprint())
-    assert record.info["pid"] == again.pid and record.status == SweepStatus.COMPLETE
+    assert record.pid == again.pid and record.status == SweepStatus.COMPLETE
 
 
 def test_too_many_trials_are_refused_before_anything_is_written(tmp_path):

@@ -132,7 +132,7 @@ def test_sweep_lands_four_complete_runs(swept, mnist):
         assert record.status == RunStatus.COMPLETE and record.config.hidden_units == 16
     record = read_sweep(store.root, FOUR_TRIALS.fingerprint())
     assert record.status == RunStatus.COMPLETE and record.count("complete") == 4
-    assert all(trial["epoch"] == 1 and 0 < trial["validation_accuracy"] <= 1 for trial in record.trials)
+    assert all(trial.epoch == 1 and 0 < trial.validation_accuracy <= 1 for trial in record.trials)
     # Progress streamed: the epochs done grew to all four epochs over the updates.
     assert updates[0].epochs_done == 0 and updates[-1].epochs_done == updates[-1].epochs_total == 4
 
@@ -141,7 +141,7 @@ def test_trials_read_as_queued_until_their_worker_starts_them(swept):
     """Check submitted trials are queued, not running, until their worker reports that it started,
     and no update shows more trials running than the worker node's 2 CPUs hold (1 CPU each)."""
     _, _, updates = swept
-    states = [[trial["state"] for trial in update.trials] for update in updates]
+    states = [[trial.state for trial in update.trials] for update in updates]
     assert states[0] == ["pending"] * 4 and states[1] == ["queued"] * 4  # written, then handed to Ray
     assert max(update.count("running") for update in states) <= 2, states
     assert any(update.count("running") and update.count("queued") for update in states), states
@@ -232,7 +232,7 @@ def test_stop_keeps_finished_trials(local_ray, mnist, tmp_path):
     spec = SweepSpec(BASE.replace(seed=7), (Axis("epochs", values=(1, 30)),), seeds=(7, 8))
     latest = []
     info = run_sweep(store, spec, mnist, on_update=latest.append,
-                     should_stop=lambda: any(trial["state"] == "complete" for trial in latest[-1].trials))
+                     should_stop=lambda: any(trial.state == "complete" for trial in latest[-1].trials))
     states = [trial["state"] for trial in info["trials"]]
     assert states.count("complete") >= 1 and states.count("stopped") >= 1 and set(states) <= {"complete", "stopped"}
     for trial in info["trials"]:

@@ -45,7 +45,7 @@ def write_sweep_record(runs_root: Path, spec: SweepSpec, data_identity: str, sto
         state = (states or {}).get(run_id, TrialState.COMPLETE)
         record = store.find_complete(run_id) if state == TrialState.COMPLETE else None
         trials.append({"run_id": run_id, "values": spec.trial_values(config), "state": state,
-                       "epoch": record.info["epochs_done"] if record else 1,
+                       "epoch": record.status_info.epochs_done if record else 1,
                        "validation_accuracy": record.metric("best_validation_accuracy") if record else 0.5,
                        "validation_loss": None, "error": "RuntimeError: boom" if state == TrialState.FAILED else None})
     write_spec(runs_root, spec)

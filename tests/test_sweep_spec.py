@@ -142,7 +142,7 @@ def test_record_round_trips_and_running_without_driver_is_interrupted(tmp_path):
     lock = FileLock(sweep_dir(tmp_path, spec.fingerprint()) / LOCK_FILE)
     with lock:
         record = read_sweep(tmp_path, spec.fingerprint())
-        assert record.status == SweepStatus.RUNNING and record.spec == spec and record.trials[0]["epoch"] == 2
+        assert record.status == SweepStatus.RUNNING and record.spec == spec and record.trials[0].epoch == 2
     assert read_sweep(tmp_path, spec.fingerprint()).status == SweepStatus.INTERRUPTED
 
 

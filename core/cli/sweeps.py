@@ -7,12 +7,11 @@ import json
 import os
 import sys
 from dataclasses import fields
-from typing import Any
 
 from core.atomic_files import read_json
 from core.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, LineReporter, config_from, ctrl_c_requests_stop
 from core.config import RNNConfig
-from core.sweeps.record import SweepStatus, TrialState
+from core.sweeps.record import SweepStatus, Trial, TrialState
 from core.sweeps.spec import MAX_TRIALS, SweepSpec, default_cpus_per_trial, parse_vary
 
 
@@ -56,21 +55,21 @@ class SweepReporter(LineReporter):
                 self.bar = tqdm(total=update.epochs_total, unit="epoch", file=sys.stderr, leave=False,
                                 desc=f"sweep {update.sweep_id}")
             self.bar.update(update.epochs_done - self.bar.n)
-            states = [trial["state"] for trial in update.trials]
+            states = [trial.state for trial in update.trials]
             self.bar.set_postfix(done=states.count(TrialState.COMPLETE) + states.count(TrialState.CACHED),
                                  failed=states.count(TrialState.FAILED), trials=len(states))
         for trial in update.trials:
-            if trial["state"] in REPORTED_STATES and self.reported.get(trial["run_id"]) != trial["state"]:
-                self.reported[trial["run_id"]] = trial["state"]
+            if trial.state in REPORTED_STATES and self.reported.get(trial.run_id) != trial.state:
+                self.reported[trial.run_id] = trial.state
                 self.write(_trial_line(trial))
 
 
-def _trial_line(trial: dict[str, Any]) -> str:
-    values = ", ".join(f"{name}={value}" for name, value in trial["values"].items())
-    accuracy = trial["validation_accuracy"]
+def _trial_line(trial: Trial) -> str:
+    values = ", ".join(f"{name}={value}" for name, value in trial.values.items())
+    accuracy = trial.validation_accuracy
     shown = f"best validation accuracy {accuracy:.2%}" if accuracy is not None else ""
-    error = f" {trial['error']}" if trial["error"] else ""
-    return f"Trial {trial['run_id']} ({values}): {trial['state']} {shown}{error}".rstrip()
+    error = f" {trial.error}" if trial.error else ""
+    return f"Trial {trial.run_id} ({values}): {trial.state} {shown}{error}".rstrip()
 
 
 def command_sweep(arguments: argparse.Namespace) -> int:
@@ -113,7 +112,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     finally:
         reporter.close()
 
-    states = [trial["state"] for trial in info["trials"]]
+    states = [Trial.from_dict(trial).state for trial in info["trials"]]
     counts = {state: states.count(state) for state in sorted(set(states))}
     folder = sweep_dir(store.root, info["sweep_id"]).resolve()
     print(f"Sweep {info['sweep_id']} {info['status']}: "
@@ -121,7 +120,7 @@ def command_sweep(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print(json.dumps({"sweep_id": info["sweep_id"], "status": info["status"], "counts": counts,
                           "sweep_dir": str(folder), "runs_dir": str(store.root.resolve()),
-                          "trials": info["trials"]}))
+                          "trials": info["trials"]}))  # as written to sweep_status.json
     return 0 if info["status"] == SweepStatus.COMPLETE else EXIT_FAILED
 
 
@@ -136,7 +135,7 @@ def command_sweeps(arguments: argparse.Namespace) -> int:
         rows.append({"sweep_id": record.sweep_id, "status": record.status, "trials": len(record.trials),
                      "complete": record.count(TrialState.COMPLETE, TrialState.CACHED),
                      "failed": record.count(TrialState.FAILED),
-                     "varied": ",".join(record.spec.varied), "started_at": record.info["started_at"],
+                     "varied": ",".join(record.spec.varied), "started_at": record.started_at,
                      "problem": ""})
     rows += [{"sweep_id": name, "status": SweepStatus.DAMAGED, "problem": problem} for name, problem in damaged.items()]
     if arguments.json:

@@ -52,7 +52,7 @@ def command_train(arguments: argparse.Namespace) -> int:
     with ctrl_c_requests_stop("Stopping after this batch (Ctrl-C again to quit now)...") as stop_requested:
         record, cached = train_run(store, config, data, reporter, stop_requested.is_set)
 
-    metrics = record.info.get("metrics", {})
+    metrics = record.status_info.metrics
     summary = {
         "run_id": record.run_id,
         "status": record.status,

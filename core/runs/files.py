@@ -124,7 +124,7 @@ def write_analysis(run_dir: Path, arrays: dict[str, np.ndarray], weights_sha256:
 def read_analysis(record: RunRecord) -> dict[str, np.ndarray]:
     """The arrays of a run's analysis.npz, checked against status.json: RunError if the run lists
     none, or the file is missing, changed, unreadable, or computed from other weights."""
-    digest = (record.info.get("files") or {}).get(ANALYSIS_FILE)
+    digest = record.status_info.files.get(ANALYSIS_FILE)
     if digest is None:
         raise RunError(f"run {record.run_id} has no {ANALYSIS_FILE} in its {STATUS_FILE}")
     try:
@@ -140,6 +140,6 @@ def read_analysis(record: RunRecord) -> dict[str, np.ndarray]:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} cannot be read ({error})") from error
     source = arrays.pop(ANALYSIS_SOURCE_KEY, None)
-    if source is None or source.shape != () or str(source) != record.info["files"][WEIGHTS_FILE]:
+    if source is None or source.shape != () or str(source) != record.status_info.files[WEIGHTS_FILE]:
         raise RunError(f"run {record.run_id}: {ANALYSIS_FILE} was computed from other weights")
     return arrays

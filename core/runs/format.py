@@ -61,11 +61,44 @@ class RunError(ValueError):
 
 
 @dataclass(frozen=True)
+class RunStatusInfo:
+    """status.json's fields, typed. Built from the content once it is type-checked (check_status);
+    a field the status does not require (metrics of a running run, say) is None or empty when absent."""
+
+    status: RunStatus | None = None  # as written; RunRecord.status may say interrupted instead
+    started_at: str | None = None  # ISO 8601 with a time zone, as written
+    finished_at: str | None = None
+    epochs_done: int = 0
+    pid: int | None = None
+    host: str | None = None
+    data_source: str | None = None
+    error: str | None = None  # why training failed (status failed)
+    versions: dict[str, str] = field(default_factory=dict)  # library name -> version
+    metrics: dict[str, float | None] = field(default_factory=dict)  # METRIC_NAMES, as written
+    timings: dict[str, float] = field(default_factory=dict)  # name -> seconds
+    files: dict[str, str] = field(default_factory=dict)  # artifact or derived file -> sha256
+    sizes: dict[str, int] = field(default_factory=dict)  # artifact or derived file -> bytes
+
+    @classmethod
+    def from_dict(cls, info: dict[str, Any]) -> RunStatusInfo:
+        """The typed fields of status.json's content (checked by check_status when read from disk)."""
+        return cls(status=RunStatus(info["status"]) if "status" in info else None,
+                   started_at=info.get("started_at"), finished_at=info.get("finished_at"),
+                   epochs_done=info.get("epochs_done", 0), pid=info.get("pid"), host=info.get("host"),
+                   data_source=info.get("data_source"), error=info.get("error"),
+                   versions=dict(info.get("versions") or {}), metrics=dict(info.get("metrics") or {}),
+                   timings=dict(info.get("timings") or {}), files=dict(info.get("files") or {}),
+                   sizes=dict(info.get("sizes") or {}))
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A run as read from disk; status is one of the written statuses or interrupted.
 
     verified is True only when the sha256 of every artifact was checked: by RunStore.read_run,
     or by RunStore.list_runs (against the hashes it remembers of files unchanged since).
+    Read status.json's fields from status_info; info is its raw content, kept only to rewrite the
+    file with a field changed (RunStore adding a derived file) so no field is lost on the way.
     """
 
     run_id: str
@@ -76,19 +109,23 @@ class RunRecord:
     info: dict[str, Any] = field(default_factory=dict)  # the content of status.json, type-checked
     verified: bool = False
     name: str | None = None  # the name the user gave the run (core/runs/names.py), if any
+    status_info: RunStatusInfo = field(init=False, repr=False, compare=False)  # info, typed (parsed here once)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status_info", RunStatusInfo.from_dict(self.info))
 
     def metric(self, name: str) -> float | None:
-        value = self.info.get("metrics", {}).get(name)
+        value = self.status_info.metrics.get(name)
         return float(value) if value is not None else None
 
     @property
     def has_artifacts(self) -> bool:
         """True when weights and test predictions were written (complete or stopped)."""
-        return bool(self.info.get("files"))
+        return bool(self.status_info.files)
 
     @property
     def started_at(self) -> datetime:
-        return datetime.fromisoformat(self.info["started_at"])
+        return datetime.fromisoformat(self.status_info.started_at)
 
 
 # -- type checks of status.json ---------------------------------------------------------------
@@ -276,8 +313,8 @@ def check_artifacts(record: RunRecord, hashes: bool) -> None:
     hashes is True) another sha256. Sizes are checked from the folder listing only: cheap enough
     to list many runs; hashes read every byte and are checked when one run is opened. Derived files
     are checked by their own readers (read_analysis), and recomputed when they do not match."""
-    sizes = record.info.get("sizes", {})
-    for name, digest in (record.info.get("files") or {}).items():
+    sizes = record.status_info.sizes
+    for name, digest in record.status_info.files.items():
         if name in DERIVED_FILES:
             continue
         path = record.run_dir / name

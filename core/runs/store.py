@@ -159,7 +159,7 @@ class RunStore:
             rows.append({"run_id": record.run_id, "name": record.name, "status": record.status,
                          **record.config.to_dict(),
                          **{name: record.metric(name) for name in TABLE_METRICS},
-                         "started_at": record.info["started_at"], "problem": ""})
+                         "started_at": record.status_info.started_at, "problem": ""})
         for name, problem in damaged.items():
             rows.append({"run_id": name, "name": self._readable_name(name), "status": RunStatus.DAMAGED,
                          **self._readable_config(name), "problem": problem})
@@ -188,8 +188,8 @@ class RunStore:
         newest `runs` complete runs of config's cell and unit count were saved (their status.json
         timings; the median, as one run saved on a busy machine can take several times as long), or
         None when there is no such run."""
-        seconds = [float(record.info["timings"]["analysis_seconds"]) for record in self.list_runs()[0]
-                   if record.status == RunStatus.COMPLETE and "analysis_seconds" in record.info.get("timings", {})
+        seconds = [float(record.status_info.timings["analysis_seconds"]) for record in self.list_runs()[0]
+                   if record.status == RunStatus.COMPLETE and "analysis_seconds" in record.status_info.timings
                    and (record.config.cell, record.config.hidden_units) == (config.cell, config.hidden_units)]
         return float(np.median(seconds[:runs])) if seconds else None
 
@@ -233,7 +233,7 @@ class RunStore:
         """Add (or replace) analysis.npz in the run of record, under the run's lock, and record its
         sha256 in status.json. Returns False, saving nothing, when the run is being trained right now
         or its weights changed since record was read (the analysis belongs to the old ones)."""
-        weights_sha256 = record.info["files"][WEIGHTS_FILE]
+        weights_sha256 = record.status_info.files[WEIGHTS_FILE]
         try:
             with self.lock(record.run_id).acquire(timeout=ANALYSIS_LOCK_SECONDS):
                 try:
@@ -241,11 +241,12 @@ class RunStore:
                 except RunError:
                     return False
                 if (current.status not in (RunStatus.COMPLETE, RunStatus.STOPPED)
-                        or current.info["files"][WEIGHTS_FILE] != weights_sha256):
+                        or current.status_info.files[WEIGHTS_FILE] != weights_sha256):
                     return False
                 # The file first, then status.json: a crash in between leaves a file whose sha256 is
                 # not the listed one, which read_analysis refuses and the next view recomputes.
                 write_analysis(current.run_dir, analysis.to_arrays(), weights_sha256)
+                # The raw content, not status_info: status.json is rewritten with every field it holds.
                 write_status(current.run_dir, with_derived_file(current.info, current.run_dir, ANALYSIS_FILE))
                 return True
         except Timeout:

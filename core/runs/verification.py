@@ -91,7 +91,7 @@ class VerificationRecord:
         their readers, as core/runs/format.py check_artifacts does."""
         remembered = self._loaded.get(record.run_id, {})
         kept = self._kept.setdefault(record.run_id, {})
-        for name, expected in (record.info.get("files") or {}).items():
+        for name, expected in record.status_info.files.items():
             if name in DERIVED_FILES:
                 continue
             path = record.run_dir / name

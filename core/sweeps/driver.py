@@ -42,6 +42,7 @@ from core.sweeps.record import (
     UNFINISHED_STATES,
     SweepError,
     SweepStatus,
+    Trial,
     TrialState,
     driver_lock,
     write_spec,
@@ -72,7 +73,7 @@ class TrialUpdate:
     """What the driver reports to its caller after every change of a trial's state or metrics."""
 
     sweep_id: str
-    trials: list[dict[str, Any]]  # the status file's trials, current
+    trials: tuple[Trial, ...]  # the status file's trials, current
     epochs_done: int  # over the trials that train in this sweep (cache hits excluded)
     epochs_total: int
 
@@ -123,7 +124,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
         cached = store.find_complete(run_id)
         trial = {"run_id": run_id, "values": spec.trial_values(config),
                  "state": TrialState.CACHED if cached else TrialState.PENDING,
-                 "epoch": cached.info["epochs_done"] if cached else 0, "validation_accuracy": None,
+                 "epoch": cached.status_info.epochs_done if cached else 0, "validation_accuracy": None,
                  "validation_loss": None, "error": None}
         if cached is not None:
             trial["validation_accuracy"] = cached.metric("best_validation_accuracy")
@@ -137,7 +138,7 @@ def _run_locked(*, store: RunStore, spec: SweepSpec, configs: list[RNNConfig], d
     def publish() -> None:
         write_sweep_status(store.root, info)
         done = sum(by_run_id[run_id]["epoch"] for run_id, _ in to_train)
-        on_update(TrialUpdate(sweep_id, [dict(trial) for trial in info["trials"]], done, epochs_total))
+        on_update(TrialUpdate(sweep_id, tuple(Trial.from_dict(trial) for trial in info["trials"]), done, epochs_total))
 
     publish()
     stopped = False
@@ -227,7 +228,7 @@ def _collect(store: RunStore, ref, trial: dict[str, Any], run_id: str, cancelled
         if result["run_id"] != run_id:
             raise RunError(f"the worker trained run {result['run_id']}, expected {run_id}")
         record = receive_run(store, run_id, result["files"])
-        trial.update(state=TrialState.COMPLETE, epoch=record.info["epochs_done"],
+        trial.update(state=TrialState.COMPLETE, epoch=record.status_info.epochs_done,
                      validation_accuracy=record.metric("best_validation_accuracy"))
     except Exception as error:  # noqa: BLE001 - a trial's failure must not stop the sweep
         if cancelled:

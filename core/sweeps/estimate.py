@@ -56,7 +56,7 @@ def measured_rates(runs: Iterable[RunRecord], cell: str) -> tuple[float, float, 
     """(median samples/s, median seconds besides training, how many runs) over the complete runs
     of this cell, else of any cell; the defaults and 0 when no complete run measured them."""
     measured = [(run.config.cell, run.metric("samples_per_second"), run.metric("train_seconds"),
-                 run.info.get("timings", {}).get("wall_seconds")) for run in runs if run.status == RunStatus.COMPLETE]
+                 run.status_info.timings.get("wall_seconds")) for run in runs if run.status == RunStatus.COMPLETE]
     measured = [row for row in measured if row[1] and row[2] is not None and row[3] is not None]
     same_cell = [row for row in measured if row[0] == cell]
     rows = same_cell or measured

@@ -138,7 +138,7 @@ def is_starting(runs_root: Path, sweep_id: str) -> bool:
     if not is_process_alive(launch.pid):
         return False
     try:
-        return read_sweep(runs_root, sweep_id).info["pid"] != launch.pid
+        return read_sweep(runs_root, sweep_id).pid != launch.pid
     except SweepError:  # no status yet
         return True
 
@@ -149,9 +149,9 @@ def stop_sweep(runs_root: Path, sweep_id: str) -> str:
     record = read_sweep(runs_root, sweep_id)  # read now: the page's copy may be seconds old
     if record.status != SweepStatus.RUNNING:
         raise ValueError(f"sweep {sweep_id} is {record.status}, not running; nothing to stop")
-    if record.info["host"] != socket.gethostname():
-        raise ValueError(f"sweep {sweep_id} runs on {record.info['host']}; stop it there (Ctrl-C)")
+    if record.host != socket.gethostname():
+        raise ValueError(f"sweep {sweep_id} runs on {record.host}; stop it there (Ctrl-C)")
     # The driver wrote its own pid into the status and holds the driver lock while it lives (which
     # read_sweep just checked), so the pid is the driver's, not a reused one.
-    os.kill(record.info["pid"], signal.SIGINT)
+    os.kill(record.pid, signal.SIGINT)
     return "Stopping: unfinished trials are cancelled, finished ones are kept."

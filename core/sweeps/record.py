@@ -68,26 +68,46 @@ class SweepError(ValueError):
 
 
 @dataclass(frozen=True)
+class Trial:
+    """One trial of sweep_status.json, typed. The driver keeps trials as dicts while it runs (it
+    updates them in place as reports arrive, and writes them as they are); readers get these."""
+
+    run_id: str
+    values: dict[str, Any]  # field name -> value, of the fields the sweep varies (SweepSpec.trial_values)
+    state: TrialState
+    epoch: int  # the latest epoch it finished
+    validation_accuracy: float | None  # at that epoch (its best, once complete); None before the first
+    validation_loss: float | None
+    error: str | None  # one line, when it failed
+
+    @classmethod
+    def from_dict(cls, trial: dict[str, Any]) -> Trial:
+        """A trial as written to sweep_status.json (checked by check_sweep_status when read from disk)."""
+        return cls(run_id=trial["run_id"], values=dict(trial["values"]), state=TrialState(trial["state"]),
+                   epoch=trial["epoch"], validation_accuracy=trial["validation_accuracy"],
+                   validation_loss=trial["validation_loss"], error=trial["error"])
+
+
+@dataclass(frozen=True)
 class SweepRecord:
-    """A sweep as read from disk; status is a written status or interrupted."""
+    """A sweep as read from disk; status is a written status or interrupted, the rest is
+    sweep_status.json's fields, typed."""
 
     sweep_id: str
     sweep_dir: Path
     spec: SweepSpec
     status: SweepStatus
-    info: dict[str, Any]  # the content of sweep_status.json, checked
-
-    @property
-    def trials(self) -> list[dict[str, Any]]:
-        return self.info["trials"]
-
-    @property
-    def error(self) -> str | None:
-        """Why the driver itself failed (not a trial), or None."""
-        return self.info.get("error")
+    started_at: str  # ISO 8601 in UTC, as written
+    finished_at: str | None
+    data_identity: str
+    address: str | None  # the Ray cluster it ran on; None for a local Ray instance
+    pid: int  # the driver's process, on host
+    host: str
+    trials: tuple[Trial, ...]  # in the spec's order
+    error: str | None = None  # why the driver itself failed (not a trial), or None
 
     def count(self, *states: str) -> int:
-        return sum(trial["state"] in states for trial in self.trials)
+        return sum(trial.state in states for trial in self.trials)
 
 
 def sweeps_root(runs_root: Path) -> Path:
@@ -192,7 +212,10 @@ def read_sweep(runs_root: Path, sweep_id: str) -> SweepRecord:
     status = SweepStatus(info["status"])
     if status == SweepStatus.RUNNING and not is_driver_alive(runs_root, sweep_id):
         status = SweepStatus.INTERRUPTED
-    return SweepRecord(sweep_id, folder, spec, status, info)
+    return SweepRecord(sweep_id, folder, spec, status, started_at=info["started_at"], finished_at=info["finished_at"],
+                       data_identity=info["data_identity"], address=info["address"], pid=info["pid"],
+                       host=info["host"], trials=tuple(Trial.from_dict(trial) for trial in info["trials"]),
+                       error=info.get("error"))
 
 
 def list_sweeps(runs_root: Path) -> tuple[list[SweepRecord], dict[str, str]]:
@@ -208,5 +231,5 @@ def list_sweeps(runs_root: Path) -> tuple[list[SweepRecord], dict[str, str]]:
             records.append(read_sweep(runs_root, entry.name))
         except SweepError as error:
             damaged[entry.name] = str(error)
-    records.sort(key=lambda record: record.info["started_at"], reverse=True)
+    records.sort(key=lambda record: record.started_at, reverse=True)
     return records, damaged

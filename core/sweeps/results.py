@@ -58,8 +58,8 @@ def trial_problems(record: SweepRecord, runs: Mapping[str, RunRecord],
     checks every run's sha256 (re-hashing only files changed since), so a run it lists is intact."""
     problems = {}
     for trial in record.trials:
-        run_id = trial["run_id"]
-        if trial["state"] not in FINISHED_STATES:
+        run_id = trial.run_id
+        if trial.state not in FINISHED_STATES:
             continue
         run = runs.get(run_id)
         if run_id in damaged:
@@ -80,18 +80,18 @@ def trials_table(record: SweepRecord, runs: Mapping[str, RunRecord],
     varied = list(record.spec.varied)
     rows = []
     for trial in record.trials:
-        run = runs.get(trial["run_id"])
-        problem = (problems or {}).get(trial["run_id"])
+        run = runs.get(trial.run_id)
+        problem = (problems or {}).get(trial.run_id)
         complete = (problem is None and run is not None and run.status == RunStatus.COMPLETE
-                    and trial["state"] in FINISHED_STATES)
+                    and trial.state in FINISHED_STATES)
         rows.append({
-            "run_id": trial["run_id"], "name": run.name if run is not None else None,
-            "state": problem.state if problem else trial["state"],
-            "epoch": trial["epoch"], "epochs": trial["values"].get("epochs", record.spec.base.epochs),
-            "validation_accuracy": trial["validation_accuracy"],
+            "run_id": trial.run_id, "name": run.name if run is not None else None,
+            "state": problem.state if problem else trial.state,
+            "epoch": trial.epoch, "epochs": trial.values.get("epochs", record.spec.base.epochs),
+            "validation_accuracy": trial.validation_accuracy,
             **{name: run.metric(name) if complete else None for name in (*METRICS, "train_seconds")},
-            "error": problem.reason if problem else trial["error"],
-            **{name: trial["values"].get(name) for name in varied},
+            "error": problem.reason if problem else trial.error,
+            **{name: trial.values.get(name) for name in varied},
         })
     table = pd.DataFrame(rows, columns=TRIAL_COLUMNS + varied)
     for name in ("validation_accuracy", *METRICS, "train_seconds"):
@@ -179,4 +179,4 @@ def trial_batch_curves(store: RunStore, table: pd.DataFrame, varied: list[str]) 
 
 def sweep_run_ids(record: SweepRecord) -> list[str]:
     """The run ids of a sweep's trials (for the Runs page's filter)."""
-    return [trial["run_id"] for trial in record.trials]
+    return [trial.run_id for trial in record.trials]

@@ -87,7 +87,7 @@ def _image_entry(table, data: MnistSplit, index: int) -> dict:
 
 def _results(record: RunRecord) -> list[tuple[str, str, str]]:
     test_accuracy, best = record.metric("test_accuracy"), record.metric("best_validation_accuracy")
-    epochs_done = record.info.get("epochs_done", record.config.epochs)
+    epochs_done = record.status_info.epochs_done
     stopped = f" (stopped by its user after {epochs_done})" if record.status == RunStatus.STOPPED else ""
     return [
         ("Test accuracy", f"{test_accuracy:.2%} on all 10,000 test images",

@@ -65,7 +65,7 @@ def report_html(contents: ReportContents) -> str:
     config = record.config
     heading = f"Run “{record.name}” ({record.run_id})" if record.name else f"Run {record.run_id}"
     epochs = (f"{config.epochs} epoch{'s' * (config.epochs != 1)}" if record.status != RunStatus.STOPPED
-              else f"{record.info.get('epochs_done', 0)} of {config.epochs} epochs (stopped)")
+              else f"{record.status_info.epochs_done} of {config.epochs} epochs (stopped)")
     summary = (f"{config.cell.upper()} with {config.hidden_units} hidden units, trained {epochs} on "
                f"{config.train_subset:,} images; test accuracy {record.metric('test_accuracy'):.2%}.")
     fixed_points_chart = ('<div class="rnn-report-chart" data-chart="fixed_points"><div class="rnn-chart"></div></div>'

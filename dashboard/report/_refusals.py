@@ -49,7 +49,7 @@ def reportable_run(store: RunStore, run_id: str) -> tuple[RunRecord, NetworkWeig
         raise ReportError(f"run {run_id} was interrupted (its training process ended before it finished), so it "
                           "has no test results; train it again to report it")
     if record.status == RunStatus.FAILED or not record.has_artifacts:
-        reason = f" ({record.info['error'][:200]})" if record.info.get("error") else ""
+        reason = f" ({record.status_info.error[:200]})" if record.status_info.error else ""
         raise ReportError(f"run {run_id} {record.status}{reason} and has no results to report")
     try:
         weights = store.load_network_weights(run_id)

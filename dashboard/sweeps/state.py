@@ -58,7 +58,7 @@ def sweep_label(record: SweepRecord) -> str:
     """'Learning rate · 2 seeds · 6 trials · 2026-12-02 01:10 · <id>' (its status is shown beside it)."""
     varied = " × ".join(LABELS.get(name, name) for name in record.spec.varied if name != "seed")
     parts = [varied or "seeds only", counted(len(record.spec.seeds), "seed"), counted(len(record.trials), "trial"),
-             record.info["started_at"][:16].replace("T", " "), record.sweep_id]
+             record.started_at[:16].replace("T", " "), record.sweep_id]
     return " · ".join(parts)
 
 

@@ -45,7 +45,7 @@ def finished_job_ui(snapshot: JobSnapshot) -> dict:
 
 def run_result_ui(record: RunRecord, cached: bool = False) -> dict:
     """A run on disk: how it ended, test accuracy beside the tutorial's; returns its curves."""
-    epochs_done, epochs = record.info.get("epochs_done", 0), record.config.epochs
+    epochs_done, epochs = record.status_info.epochs_done, record.config.epochs
     title = run_title(record.run_id, record.name)
     if cached:
         headline("success", f"This configuration was trained before: {title[:1].lower()}{title[1:]} was loaded "

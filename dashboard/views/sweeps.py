@@ -80,7 +80,7 @@ def resume(sweep_id: str) -> None:
     try:
         record = read_sweep(root(), sweep_id)
         launch = read_launch(root(), sweep_id)
-        address = launch.address if launch is not None else record.info["address"]
+        address = launch.address if launch is not None else record.address
         launch_sweep(get_store().root, record.spec, address, max_trials=max(MAX_TRIALS, len(record.trials)))
     except (ValueError, OSError, ImportError, RuntimeError) as error:
         st.session_state[MESSAGE] = ("error", f"The sweep did not resume: {error}")
@@ -99,7 +99,7 @@ def run_again_with_changes(sweep_id: str) -> None:
         st.session_state[MESSAGE] = ("error", str(error))
         return
     launch = read_launch(root(), sweep_id)
-    loaded, notes = load_spec(record.spec, launch.address if launch is not None else record.info["address"])
+    loaded, notes = load_spec(record.spec, launch.address if launch is not None else record.address)
     if not loaded:
         st.session_state[MESSAGE] = ("error", " ".join(notes))
         return
@@ -219,10 +219,10 @@ def header_ui(record: SweepRecord) -> None:
                f"{field_label('epochs', spec.base.epochs)} · "
                f"{spec.base.train_subset:,} images · seeds {', '.join(map(str, spec.seeds))} · "
                f"{counted(spec.cpus_per_trial, 'CPU')} per trial · "
-               f"started {record.info['started_at'].replace('T', ' ')}")
+               f"started {record.started_at.replace('T', ' ')}")
     if record.status == SweepStatus.RUNNING:
         launch = read_launch(root(), record.sweep_id)
-        where = f" on {plain(record.info['host'])}" if launch is None else ""
+        where = f" on {plain(record.host)}" if launch is None else ""
         st.button("Stop sweep", icon=":material/stop:", key=KEY + "stop", on_click=stop, args=(record.sweep_id,),
                   help=f"Cancels unfinished trials and keeps finished ones{where}")
     else:
@@ -241,7 +241,7 @@ def header_ui(record: SweepRecord) -> None:
                    "press Resume to continue it.", icon=":material/warning:")
     if record.count(TrialState.FAILED):
         st.error("Failed trials: " + "; ".join(f"{plain(trial['run_id'])}: {plain(trial['error'], 200)}"
-                                               for trial in record.trials if trial["state"] == TrialState.FAILED))
+                                               for trial in record.trials if trial.state == TrialState.FAILED))
     if record.status in (SweepStatus.FAILED, SweepStatus.INTERRUPTED) and (log := log_tail(root(), record.sweep_id)):
         with st.expander("The driver's log (last lines)", icon=":material/description:"):
             st.code(log, language=None)

@@ -143,7 +143,7 @@ def interrupted_ui(root: str) -> None:
     with st.container(border=True):
         title = run_title(record.run_id, record.name)
         st.warning(f"The training of {title[:1].lower()}{title[1:]} ({describe(record.config)}) was interrupted "
-                   f"after {record.info.get('epochs_done', 0)} of {field_label('epochs', record.config.epochs)}: the "
+                   f"after {record.status_info.epochs_done} of {field_label('epochs', record.config.epochs)}: the "
                    "server stopped while it ran. Train it again?", icon=":material/warning:")
         with st.container(horizontal=True, gap="small"):
             st.button("Train it again", key=KEY + "retrain", type="primary", icon=":material/replay:",
