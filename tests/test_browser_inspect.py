@@ -18,7 +18,8 @@ import pytest
 
 from core.inspect.gallery import confusion_matrix, filter_gallery, gallery_table
 from dashboard.hidden_states.figures import PATH_NAME
-from tests.support.browser import draw_vertical_stroke, new_page, require_chromium, start_streamlit, stop_streamlit
+from tests.support.browser import new_page, require_chromium, start_streamlit, stop_streamlit
+from tests.support.drawing import ONE, SHOWN_JS, draw_stroke
 
 pytestmark = pytest.mark.browser
 
@@ -134,12 +135,26 @@ def test_clicking_a_confusion_cell_filters_the_gallery(served_run, tiny_run, pag
 
 
 def test_drawing_a_digit_on_the_canvas_is_read(served_run, page):
-    """Check a '1' drawn with the mouse is prepared, predicted and shown with its hidden states, and is
-    still there after a look at another view."""
+    """Check a '1' drawn with the mouse is read live while the pen moves (the canvas's heatmap and
+    verdict change with no script rerun: the page still says the canvas is empty), then, the pen
+    lifted, prepared, predicted and shown with its hidden states by Python, and still there after a
+    look at another view."""
     url, run_id, log_path = served_run
     page.goto(f"{url}/hidden-states?run={run_id}&view=own")
     page.get_by_text("The canvas is empty").wait_for()
-    draw_vertical_stroke(page)
+    page.locator(".rnn-drawing-canvas").wait_for()
+    before = page.evaluate(SHOWN_JS, ".rnn-drawing")
+    during = {}
+
+    def while_the_pen_is_down():
+        time.sleep(0.5)  # room for a rerun, were one started
+        during.update(page.evaluate(SHOWN_JS, ".rnn-drawing"),
+                      empty_said=page.get_by_text("The canvas is empty").count())
+
+    draw_stroke(page, page.locator(".rnn-drawing-canvas"), ONE, during=while_the_pen_is_down)
+    assert during["updates"] > before["updates"] and during["prediction"] in list("0123456789")
+    assert during["states"]["data"] != before["states"]["data"]  # the live heatmap changed
+    assert during["empty_said"] == 1  # Python has not seen the drawing yet: no rerun while drawing
     page.get_by_text("Your digit").last.wait_for()
     page.get_by_text("centred by its mass in 28×28").wait_for()
     charts = wait_for_charts(page, 3)

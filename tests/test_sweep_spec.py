@@ -265,3 +265,26 @@ def test_cli_spec_reserves_as_many_cpus_per_trial_as_a_training_step_uses(monkey
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert spec_for().cpus_per_trial == 1
     assert spec_for("--cpus-per-trial", "3").cpus_per_trial == 3
+
+
+def test_the_driver_writes_its_own_error_into_the_sweeps_record(mnist, tmp_path, monkeypatch):
+    """Check a driver that cannot reach Ray (after the CLI's and the page's own checks passed: the
+    cluster went away in between) records the sweep failed with its one-line reason, which the Sweeps
+    page shows, its trials still pending, and raises the same error."""
+    from core.runs.store import RunStore
+    from core.sweeps import driver
+    from core.sweeps.cluster_check import RayUnavailable
+    from core.sweeps.record import TrialState
+
+    reason = "cannot reach Ray at 10.0.0.1:6379: Connection refused"
+
+    def unreachable(*arguments, **keywords):
+        raise RayUnavailable(reason)
+
+    monkeypatch.setattr(driver, "connect", unreachable)
+    spec = SweepSpec(BASE, (Axis("learning_rate", values=(0.001, 0.003)),))
+    with pytest.raises(RayUnavailable, match=reason):
+        driver.run_sweep(RunStore(tmp_path), spec, mnist, address="10.0.0.1:6379")
+    record = read_sweep(tmp_path, spec.fingerprint())
+    assert (record.status, record.error, record.address) == (SweepStatus.FAILED, reason, "10.0.0.1:6379")
+    assert [trial.state for trial in record.trials] == [TrialState.PENDING, TrialState.PENDING]
