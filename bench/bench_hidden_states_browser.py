@@ -111,9 +111,9 @@ def change_image(page, index: int) -> float:
 def timestep_control(page):
     """(the range input labelled Timestep, "Streamlit slider" or "component range input"), or
     (None, ...) when the page has the in-browser playback: it moves its outlines without a figure
-    redraw, which bench/bench_playback.py measures."""
+    redraw, which python -m bench.bench_playback measures."""
     if page.locator("input.rnn-playback-slider").count():
-        return None, "in-browser playback (timed by bench/bench_playback.py)"
+        return None, "in-browser playback (timed by python -m bench.bench_playback)"
     for frame in page.frames[1:]:  # a component draws in its own iframe
         candidate = frame.get_by_label("Timestep", exact=False).and_(frame.locator('input[type="range"]'))
         if candidate.count():

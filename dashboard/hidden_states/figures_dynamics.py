@@ -106,7 +106,7 @@ def eigenvalue_figure(eigenvalues: np.ndarray, time_constants: np.ndarray, title
 def add_fixed_points(figure: go.Figure, projected_points: np.ndarray, stable: np.ndarray,
                      fixed: np.ndarray | None = None, chosen: int | None = None) -> go.Figure:
     """Mark points (k, 2), already projected like the figure's paths, on a state-space figure (for
-    example figures_inspect.trajectory_figure): filled for stable, hollow for unstable; fixed (k,) bool
+    example hidden_states/figures.py trajectory_figure): filled for stable, hollow for unstable; fixed (k,) bool
     marks which are fixed (the others slow points, drawn as diamonds); chosen is outlined. Returns figure."""
     projected_points = np.asarray(projected_points, dtype=float).reshape(-1, 2)
     stable = np.asarray(stable, dtype=bool)
