@@ -13,16 +13,10 @@ import numpy as np
 import pytest
 
 from core.inspect.own_digit import mnist_steps, steps_from_bytes
+from dashboard.components import DOM_JS
 from dashboard.components.drawing import DRAWING_CSS, DRAWING_JS, drawing_from_state, drawing_options
 from dashboard.components.network import NETWORK_JS, network_payload
-from tests.support.browser import (
-    PROJECT_ROOT,
-    new_page,
-    require_chromium,
-    start_streamlit,
-    stop_streamlit,
-    wait_until_settled,
-)
+from tests.support import browser as harness
 from tests.support.drawing import ONE, SEVEN, SHOWN_JS, draw_stroke, numpy_reading, rgba, state_colours, verdict_percent
 
 pytestmark = pytest.mark.browser
@@ -50,6 +44,7 @@ def page(chromium, weights):
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.set_content(f"<!doctype html><html><head><style>{DRAWING_CSS.read_text()}</style></head><body></body></html>")
+    page.add_script_tag(content=DOM_JS.read_text(encoding="utf-8"))
     page.add_script_tag(content=NETWORK_JS.read_text(encoding="utf-8"))
     page.add_script_tag(content=DRAWING_JS.read_text(encoding="utf-8"))
     page.evaluate(MOUNT_JS, [network_payload(weights), drawing_options()])
@@ -161,9 +156,9 @@ def test_a_payload_that_does_not_load_is_said_on_the_canvas(page, weights):
 
 # -- as a Streamlit component ---------------------------------------------------------------------
 
-# A throwaway app around the component, as the Hidden states page will use it: the drawing kept in the
+# A throwaway app around the component, as the Hidden states page uses it: the drawing kept in the
 # session across remounts, read in Python from its PNG. Run as <folder>/dashboard/app.py, which is what
-# dashboard.testing.start_streamlit starts; the project's own packages come first on sys.path.
+# tests/support/browser.py start_streamlit starts; the project's own packages come first on sys.path.
 APP = """
 import sys
 sys.path.insert(0, {project!r})
@@ -197,17 +192,17 @@ else:
 @pytest.fixture(scope="module")
 def served_app(tiny_run, tmp_path_factory):
     """(base url, server log) of the throwaway app, over the session's tiny run."""
-    require_chromium()
+    harness.require_chromium()
     store, _ = tiny_run
     folder = tmp_path_factory.mktemp("drawing-app")
     (folder / "dashboard").mkdir()
-    (folder / "dashboard" / "app.py").write_text(textwrap.dedent(APP.format(project=str(PROJECT_ROOT))))
+    (folder / "dashboard" / "app.py").write_text(textwrap.dedent(APP.format(project=str(harness.PROJECT_ROOT))))
     log_path = folder / "streamlit-server.log"
-    process, url = start_streamlit(store.root, log_path, 120, project=folder)
+    process, url = harness.start_streamlit(store.root, log_path, 120, project=folder)
     try:
         yield url, log_path
     finally:
-        stop_streamlit(process)
+        harness.stop_streamlit(process)
 
 
 def script_runs(page) -> int:
@@ -224,9 +219,9 @@ def test_component_reads_live_without_a_rerun_and_python_gets_the_drawing_once(s
     upload's checks) as the page did; the drawing survives the canvas being hidden and shown again;
     clear reaches Python as an empty drawing."""
     url, log_path = served_app
-    with new_page(chromium, 900, 120) as page:
+    with harness.new_page(chromium, 900, 120) as page:
         page.goto(url)
-        wait_until_settled(page, 120)
+        harness.wait_until_settled(page, 120)
         page.locator(".rnn-drawing-canvas").wait_for()
         assert python_says(page) == "python: no drawing"
         runs_before = script_runs(page)
@@ -239,7 +234,7 @@ def test_component_reads_live_without_a_rerun_and_python_gets_the_drawing_once(s
         draw_stroke(page, page.locator(".rnn-drawing-canvas"), SEVEN, during=while_down)
         assert during["updates"] > 1 and during["prediction"] != "" and during["runs"] == runs_before
         page.wait_for_function("() => document.body.innerText.includes('python: 1 strokes')")
-        wait_until_settled(page, 120)
+        harness.wait_until_settled(page, 120)
         assert script_runs(page) == runs_before + 1
         shown = page.evaluate(SHOWN_JS, ".rnn-drawing")
         predicted, probability = verdict_percent(shown["verdict"])
@@ -250,7 +245,7 @@ def test_component_reads_live_without_a_rerun_and_python_gets_the_drawing_once(s
         page.wait_for_function("() => !document.querySelector('.rnn-drawing-canvas')")
         page.get_by_text("Show the canvas").click()
         page.wait_for_function("() => Number(document.querySelector('.rnn-drawing')?.dataset.updates) >= 1")
-        wait_until_settled(page, 120)
+        harness.wait_until_settled(page, 120)
         again = page.evaluate(SHOWN_JS, ".rnn-drawing")
         np.testing.assert_array_equal(rgba(again["drawing"]), rgba(shown["drawing"]))
         assert again["verdict"] == shown["verdict"] and python_says(page).startswith("python: 1 strokes")

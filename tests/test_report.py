@@ -84,7 +84,7 @@ def test_report_has_every_section_and_inlines_every_script(report):
     for chart in ("curves", "confusion", "class_accuracy", "memory", "fixed_points"):
         assert f'data-chart="{chart}"' in report
     assert plotly_js_path().read_text(encoding="utf-8") in report
-    for namespace in ("RnnPlotly", "RnnPlayback", "RnnNetwork", "RnnDrawing"):
+    for namespace in ("RnnDom", "RnnPlotly", "RnnPlayback", "RnnNetwork", "RnnDrawing"):
         assert f"globalThis.{namespace} = Object.freeze(" in report
     assert re.search(r"<script (?:type=\"[^\"]+\" )?src=|<link |<img |@import|<iframe", report) is None
     assert "default-src 'none'" in report

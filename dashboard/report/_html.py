@@ -10,6 +10,7 @@ from pathlib import Path
 from string import Template
 
 from core.runs.format import RunStatus
+from dashboard.components import DOM_JS
 from dashboard.components.drawing import DRAWING_CSS, DRAWING_JS
 from dashboard.components.network import NETWORK_JS
 from dashboard.components.playback import PLAYBACK_CSS, PLAYBACK_JS
@@ -79,5 +80,5 @@ def report_html(contents: ReportContents) -> str:
         fixed_points="".join(f"<li>{html.escape(line)}</li>" for line in contents.fixed_points_text),
         styles="\n".join(_inline(path) for path in (PLAYBACK_CSS, DRAWING_CSS, REPORT_CSS)),
         data=_json(contents.data), playback_js=_inline(PLAYBACK_JS), plotly_js=_inline(plotly_js_path()),
-        plotly_chart_js=_inline(PLOTLY_CHART_JS),
+        plotly_chart_js=_inline(PLOTLY_CHART_JS), dom_js=_inline(DOM_JS),
         network_js=_inline(NETWORK_JS), drawing_js=_inline(DRAWING_JS), report_js=_inline(REPORT_JS))

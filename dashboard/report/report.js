@@ -12,7 +12,7 @@
   const nothing = () => {};
   const PRINT_WIDTH_PX = 700;  // A4's width inside report.css's @page margins, in CSS pixels
 
-  const element = RnnDrawing.element;  // drawing.js's, inlined before this script
+  const {element} = globalThis.RnnDom;  // dom.js, inlined before this script
 
   // A figure whose repeated traces were stored once (dashboard/report share_repeated_traces), whole again.
   function resolved(figure) {

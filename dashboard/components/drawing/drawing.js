@@ -38,13 +38,7 @@
   const HINT = "Draw one digit, large, in the middle of the box.";
   const WAITING = "The network's answer shows here while you draw.";
 
-  function element(tag, className, parent, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  const {element} = globalThis.RnnDom;  // dom.js, which comes first
 
   // "rgb(5, 48, 97)", "rgba(...)" or "#0530a1" -> [r, g, b].
   function parseColor(text) {
@@ -317,5 +311,5 @@
   }
 
   // element: a small DOM helper the report's page uses too.
-  globalThis.RnnDrawing = Object.freeze({mount, colorTable, element});
+  globalThis.RnnDrawing = Object.freeze({mount, colorTable});
 })();

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.nn.weights import NetworkWeights
+from dashboard.components import with_dom
 
 NETWORK_JS = Path(__file__).resolve().parent / "network.js"
 # network.js refuses any other format or version: bump both together when the payload changes.
@@ -38,6 +39,6 @@ def network_payload(weights: NetworkWeights) -> dict:
 
 
 def with_network(module_js: str) -> str:
-    """A component's js: network.js, then module_js (an ES module's code with its default export),
+    """A component's js: dom.js, network.js, then module_js (an ES module's code with its default export),
     which uses globalThis.RnnNetwork. One text, so the component needs no second copy of the network."""
-    return NETWORK_JS.read_text(encoding="utf-8") + "\n" + module_js
+    return with_dom(NETWORK_JS.read_text(encoding="utf-8") + "\n" + module_js)

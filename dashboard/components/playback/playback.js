@@ -20,13 +20,7 @@
 
   const {loadPlotly, drawInTurn, plotFitted} = globalThis.RnnPlotly;
 
-  function element(tag, className, parent, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  const {element} = globalThis.RnnDom;  // dom.js, which comes first
 
   const PLOTS = ["inspect", "lines", "path"];
   // The slider's range until Python's first data arrives; from then on it is data.timesteps, which

@@ -18,6 +18,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.components import with_dom
+
 HERE = Path(__file__).resolve().parent
 PLOTLY_CHART_JS = HERE / "plotly_chart.js"  # a classic script: globalThis.RnnPlotly
 COMPONENT_JS = HERE / "component.js"  # the components' default export
@@ -32,10 +34,10 @@ def plotly_js_url() -> str:
 
 
 def with_plotly(module_js: str) -> str:
-    """A component's js: plotly_chart.js, then module_js (an ES module's code with its default export),
+    """A component's js: dom.js, plotly_chart.js, then module_js (an ES module's code with its default export),
     which uses globalThis.RnnPlotly. One text: a v2 component's js is one module run from a Blob URL,
     which cannot import a file beside it."""
-    return PLOTLY_CHART_JS.read_text(encoding="utf-8") + "\n" + module_js
+    return with_dom(PLOTLY_CHART_JS.read_text(encoding="utf-8") + "\n" + module_js)
 
 
 def figure_json(figure: go.Figure) -> dict:
