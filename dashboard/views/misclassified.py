@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.inspect.gallery import confusion_matrix, filter_gallery, per_class_accuracy
 from dashboard.caches import get_gallery_table
-from dashboard.components.plotly_chart import plotly_chart
+from dashboard.components.plotly_chart import built_figure, plotly_chart
 from dashboard.labels import run_title
 from dashboard.misclassified.figures import class_accuracy_figure, confusion_figure
 from dashboard.misclassified.gallery import CONFUSION_KEY, confusion_clicked, filters_ui, gallery, query_from_url
@@ -56,13 +56,15 @@ charts = st.grid(2, min_column_width=460, gap="medium")
 left, right = charts.cell(), charts.cell()
 with left:
     selected = (query.true_class, query.predicted_class)
-    figure = confusion_figure(matrix, selected if None not in selected else None,
-                              title="Confusion matrix: click a cell to see its images")
-    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart there.
+    figure = built_figure(confusion_figure, matrix, selected if None not in selected else None,
+                          title="Confusion matrix: click a cell to see its images")
+    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart
+    # there; a run's figures are built once (built_figure), its test predictions never change.
     plotly_chart(figure, key=CONFUSION_KEY, on_click=confusion_clicked)
 with right:
-    plotly_chart(class_accuracy_figure(accuracy_table["class"].to_numpy(), accuracy_table["accuracy"].to_numpy(),
-                                       overall=1 - wrong / len(table), title="Accuracy per true class"),
+    plotly_chart(built_figure(class_accuracy_figure, accuracy_table["class"].to_numpy(),
+                              accuracy_table["accuracy"].to_numpy(), overall=1 - wrong / len(table),
+                              title="Accuracy per true class"),
                  key="misclassified_accuracy_chart")
     st.caption("In the confusion matrix, blue squares on the diagonal count right answers and red squares count "
                "mistakes, each on its own scale. The accuracy axis is zoomed to the classes' range.")

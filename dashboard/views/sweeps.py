@@ -16,7 +16,7 @@ from core.sweeps.record import SweepError, SweepRecord, SweepStatus, TrialState,
 from core.sweeps.results import METRICS, finished, left_out, seed_summary, top_trials, trial_batch_curves, trial_curves
 from core.sweeps.spec import MAX_TRIALS
 from dashboard.caches import get_data, get_store
-from dashboard.components.plotly_chart import plotly_chart
+from dashboard.components.plotly_chart import built_figure, plotly_chart
 from dashboard.labels import counted, duration, field_label, format_value, plain
 from dashboard.pages import HIDDEN_STATES, MISCLASSIFIED, TRAIN
 from dashboard.run_choice import RUN_QUERY_KEY
@@ -271,22 +271,24 @@ def results_ui(record: SweepRecord, table: pd.DataFrame) -> None:
     if len(done) > TOP_K:
         count = st.slider("Show the best", 2, len(done), TOP_K, key=KEY + "top_k", help="Trials, by accuracy")
         shown = top_trials(table, count, metric)
-    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart there.
-    plotly_chart(parallel_coordinates_figure(shown, varied, metric, shown_of=len(done)),
+    # The page's own light chart (dashboard/components/plotly_chart), not st.plotly_chart: see plotly_chart
+    # there. A finished sweep's figures are built once (built_figure): the same trials give the same figures.
+    plotly_chart(built_figure(parallel_coordinates_figure, shown, varied, metric, shown_of=len(done)),
                  key=KEY + "parcoords")
     fields = [name for name in varied if name != "seed"]
     if fields:
         summary = seed_summary(table, varied, metric)
-        plotly_chart(accuracy_vs_value_figure(done, {name: summary for name in fields}, metric),
+        plotly_chart(built_figure(accuracy_vs_value_figure, done, {name: summary for name in fields}, metric),
                      key=KEY + "vs_value")
     curves = trial_curves(get_store(), table, varied)
     names = {row.run_id: row.name if isinstance(row.name, str) else " · ".join(
         field_label(name, getattr(row, name)) for name in varied) for row in done.itertuples()}
     color_by = (fields or varied or ["seed"])[0]
     if done["epochs"].max() == 1:  # one validation point per trial: draw the batches it logged
-        figure = batch_curves_figure(trial_batch_curves(get_store(), table, varied), curves, color_by, names=names)
+        figure = built_figure(batch_curves_figure, trial_batch_curves(get_store(), table, varied), curves, color_by,
+                              names=names)
     else:
-        figure = validation_overlay_figure(curves, color_by, names=names)
+        figure = built_figure(validation_overlay_figure, curves, color_by, names=names)
     plotly_chart(figure, key=KEY + "curves")
     links = pd.DataFrame(trial_links(done["run_id"]))
     shown_table = pd.concat([display_trials(done, varied).drop(columns=["State", "Epoch"]).reset_index(drop=True),

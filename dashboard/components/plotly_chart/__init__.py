@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -46,6 +47,21 @@ def figure_json(figure: go.Figure) -> dict:
     return json.loads(figure.to_json())
 
 
+def built_figure(builder: Callable[..., go.Figure], *args, **kwargs) -> dict:
+    """builder(*args, **kwargs), a pure figure builder (dashboard/*/figures.py), as figure_json, built
+    once per distinct input: a page opened again on the same stored data sends the figure it sent
+    before without building it again (Plotly's property validation is most of a page's script time
+    on Sweeps). For plotly_chart; only for data that a rerun would rebuild identically."""
+    return _built_figure(f"{builder.__module__}.{builder.__qualname__}", builder, args, kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _built_figure(name: str, _builder: Callable[..., go.Figure], args: tuple, kwargs: dict) -> dict:
+    """The cache behind built_figure, keyed by the builder's name (Streamlit does not hash functions)
+    and its arguments."""
+    return figure_json(_builder(*args, **kwargs))
+
+
 @st.cache_resource(show_spinner=False)
 def _declare(name: str, html: str):
     """"rnn_plotly_chart" (one figure, see plotly_chart) or "rnn_plotly_preload" (nothing, see
@@ -61,16 +77,16 @@ def preload_plotly(key: str) -> None:
     _declare("rnn_plotly_preload", "<div></div>")(data={"preload": plotly_js_url()}, key=key)
 
 
-def plotly_chart(figure: go.Figure, key: str, on_click=None) -> None:
+def plotly_chart(figure: go.Figure | dict, key: str, on_click=None) -> None:
     """Draw figure with the page's plotly.js (the "cartesian" bundle, dashboard/static), in its turn
     after any plot above it (plotly_chart.js drawInTurn). Cheaper to open than st.plotly_chart, whose
     chunk holds all of plotly.js (4.7 MB), read again on every page load; and on Hidden states not
     drawn on the same frames as a new image's aligned figure, which the user waits for first. Any
-    trace type of that bundle: scatter, bar, heatmap, ...
+    trace type of that bundle: scatter, bar, heatmap, ... figure may be built_figure's JSON.
 
     on_click: called (as a widget callback) when a point is clicked; the point's x and y are then
     in clicked_point(key)."""
-    chart = figure_json(figure)
+    chart = figure if isinstance(figure, dict) else figure_json(figure)
     digest = hashlib.sha256(json.dumps(chart, sort_keys=True).encode()).hexdigest()[:16]
     component = _declare("rnn_plotly_chart", '<div class="rnn-chart"></div>')
     data = {"chart": chart, "plotly_url": plotly_js_url(), "digest": digest, "clickable": on_click is not None}
