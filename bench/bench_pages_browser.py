@@ -3,6 +3,7 @@
     python -m bench.bench_pages_browser                                   # trains a small sweep and a run first
     python -m bench.bench_pages_browser --runs-dir DIR                    # a copy of DIR's runs and sweeps instead
     python -m bench.bench_pages_browser --baseline /path/to/other/checkout --repeats 9
+    python -m bench.bench_pages_browser --runs-dir DIR --floor       # and the same pages with nothing on them
 
 Every page (Train, Runs, Sweeps, Hidden states, Misclassified) is opened by navigating to its address
 with a run (and a sweep) chosen in the URL, as a bookmark or a shared link does, after each page was
@@ -19,7 +20,12 @@ With --baseline, the other checkout's app is served too (its own server and runs
 the same runs) and the two are measured alternately, page by page, with the order swapped every
 round, so both see the same machine load: compare their ratio, not their absolute figures, on a
 shared machine. Each checkout's server runs its own code; this script, the runs and the timing come
-from this checkout. Prints every page's median, minimum and maximum; never fails on a figure. Needs
+from this checkout.
+
+With --floor, a stand-in app is measured alternately too: the same five addresses, the same
+.streamlit/config.toml and sidebar navigation, each page only its title. It is what any Streamlit page
+costs on this machine and browser (loading the frontend, connecting, drawing the frame); a page's time
+above it is what its own content costs. Prints every page's median, minimum and maximum; never fails on a figure. Needs
 /usr/bin/chromium and playwright.
 """
 
@@ -82,6 +88,32 @@ class Side:
     navigation_started: list[float | None] = field(default_factory=lambda: [None])
     frames: list[tuple[float, int]] = field(default_factory=list)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+
+FLOOR_APP = """import streamlit as st
+
+st.set_page_config(page_title="floor", layout="wide")
+PAGES = {PAGES!r}
+
+
+def page(title):
+    return lambda: st.title(title)
+
+
+st.navigation([st.Page(page(title), title=title, url_path=path or "train", default=not path)
+               for title, path in PAGES.items()]).run()
+"""
+
+
+def write_floor_app(folder: Path) -> Path:
+    """The stand-in app of --floor in folder: dashboard/app.py with PAGES' addresses, each page only
+    its title, and this project's .streamlit/config.toml."""
+    paths = {name: address.split("?")[0] for name, address in PAGES.items()}
+    (folder / "dashboard").mkdir(parents=True)
+    (folder / "dashboard" / "app.py").write_text(FLOOR_APP.replace("{PAGES!r}", repr(paths)))
+    shutil.copytree(PROJECT_ROOT / ".streamlit", folder / ".streamlit")
+    (folder / "dashboard" / "static").mkdir()  # server.enableStaticServing wants the folder
+    return folder
 
 
 def core_json(arguments: list[str]) -> list[dict]:
@@ -165,8 +197,10 @@ def report(sides: list[Side]) -> None:
             medians.append(statistics.median(seconds))
             line += (f"  {side.name}: {medians[-1]:.2f} ({min(seconds):.2f}-{max(seconds):.2f}, "
                      f"n={len(seconds)})")
-        if len(medians) == 2:
+        if len(medians) >= 2 and sides[1].name != "floor":
             line += f"  ratio {sides[0].name}/{sides[1].name}: {medians[0] / medians[1]:.2f}"
+        if len(medians) == len(sides) and sides[-1].name == "floor":
+            line += f"  {sides[0].name} above the floor: {medians[0] - medians[-1]:.2f}"
         print(line)
     print("\nWhere the time went (medians, s from the navigation's start): the server's first and last websocket "
           "message as the network received them (before the first: loading the page and connecting; between: "
@@ -191,6 +225,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout of the project to measure alternately")
     parser.add_argument("--repeats", type=int, default=7, help="warm openings of each page per checkout")
     parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="only these pages")
+    parser.add_argument("--floor", action="store_true", help="also measure the same pages with nothing on them")
     parser.add_argument("--keep", action="store_true", help="keep the runs and the servers' logs")
     arguments = parser.parse_args()
 
@@ -202,6 +237,8 @@ def main() -> None:
         if not (arguments.baseline / "dashboard" / "app.py").is_file():
             raise SystemExit(f"--baseline {arguments.baseline} is not a checkout of this project (no dashboard/app.py)")
         sides.append(Side("baseline", arguments.baseline.resolve()))
+    if arguments.floor:
+        sides.append(Side("floor", write_floor_app(work / "floor")))
     finished = False
     processes = []
     try:
