@@ -10,7 +10,8 @@ with a run (and a sweep) chosen in the URL, as a bookmark or a shared link does,
 opened twice before, so every cache of the server and of the browser is filled ("warm"). A page has
 opened once everything on it is drawn (the script run ended, every Plotly plot and the playback are
 drawn) and nothing changed for half a second; its time is from the start of the navigation to the
-last change (tests/support/browser.py wait_until_settled). Each measurement also records where the time
+last change (tests/support/browser.py wait_until_settled; a change to a <canvas>'s children, fallback
+content the browser never draws, is not one). Each measurement also records where the time
 went: when Streamlit's script run started and ended (before: loading the page and connecting; in
 between: the server's script, with the browser drawing what arrives; after: the browser's drawing
 alone), the bytes the server sent over the websocket, and Chromium's own counters of main-thread

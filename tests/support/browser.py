@@ -140,13 +140,20 @@ def stop_streamlit(process: subprocess.Popen) -> None:
 # Runs in every document (and component iframe) before its own scripts: notes when the DOM last
 # changed and when Streamlit's script run started and finished, on the document's own clock
 # (performance.now(), from its navigation), as Streamlit's root element announces them in its
-# data-test-script-state attribute (running, notRunning).
+# data-test-script-state attribute (running, notRunning). A change inside a <canvas> is not one:
+# a canvas's children are fallback content the browser never draws (st.dataframe's grid rewrites
+# its accessibility table there a few hundred milliseconds after the grid is drawn).
 SETTLE_TIMING_JS = """(() => {
   if (window.rnnSettleTiming) return;
   const timing = window.rnnSettleTiming = {lastMutation: 0, running: null, finished: null};
+  const undrawn = (record) => {  // a change to a canvas's children, or inside them
+    const element = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+    if (!element) return false;
+    return element.tagName === 'CANVAS' ? record.type === 'childList' : Boolean(element.closest('canvas'));
+  };
   new MutationObserver((records) => {
     const now = performance.now();
-    timing.lastMutation = now;
+    if (!records.every(undrawn)) timing.lastMutation = now;
     for (const record of records) {
       if (record.attributeName !== 'data-test-script-state') continue;
       const state = record.target.getAttribute('data-test-script-state');
