@@ -107,8 +107,8 @@ def value_colors(values: pd.Series) -> dict:
     return {label: palette.get(value, "#868e96") for label, value in values.items()}
 
 
-# Fonts and margins are set here, not left to a renderer's theme: the live chart (drawn by
-# plotly.js in an iframe) and the finished one (st.plotly_chart) must look the same.
+# Fonts and margins are set here, not left to a renderer's theme: every figure, drawn by the page's
+# plotly.js (components/) or inlined in the offline report, must look the same.
 X_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False, "showline": True,
                 "linecolor": "#c9ced6", "ticks": "outside", "tickcolor": "#c9ced6"}
 Y_AXIS_STYLE = {"showgrid": True, "gridcolor": "#edf0f5", "zeroline": False}

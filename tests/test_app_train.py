@@ -94,8 +94,8 @@ def test_train_page_writes_nothing_into_the_users_folders(runs_dir, tmp_path, mo
     monkeypatch.setenv("RNN_DATA_DIR", str(data_dir))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
     app = _app()
-    assert [element.proto.component_name for element in app.get("component_instance")] == [
-        "dashboard.components.live_chart.rnn_live_plotly_chart"]
+    assert [element.proto.component_name for element in app.get("bidi_component")] == ["rnn_live_plotly_chart"]
+    assert not app.get("component_instance")  # no v1 component: nothing served from a folder of its own
     assert not data_dir.exists() and not cache_home.exists()
 
 

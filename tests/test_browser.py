@@ -37,11 +37,11 @@ SERVER_START_SECONDS = 120
 TRAINING_SECONDS = 600  # generous: the two cores may be shared with other test sessions
 UI_SECONDS = 60
 TRAINING_IMAGES = 4_000  # trained from the page in batches of 1, logged every 100th iteration
-LIVE_CHART_COMPONENT = "rnn_live_plotly_chart"  # dashboard.components.live_chart's component name
+LIVE_CHART = ".rnn-live-chart"  # dashboard.components.live_chart's plot (a v2 component: in the page itself)
 
-# Batch loss trace of the first chart in a document: its number of points, whatever encoding Plotly got.
+# Batch loss trace of the live chart: its number of points, whatever encoding Plotly got.
 BATCH_POINTS_JS = """() => {
-  const plot = document.querySelector('.js-plotly-plot');
+  const plot = document.querySelector('.rnn-live-chart.js-plotly-plot');
   const trace = plot && plot.data && plot.data.find(t => t.name === 'Batch (training)');
   if (!trace) return null;
   const x = trace.x;
@@ -112,8 +112,9 @@ def set_number(page, label: str, value: int) -> None:
 
 
 def live_chart(page):
-    """The frame of the live training chart (it is drawn by plotly.js in a component iframe), or None."""
-    return next((frame for frame in page.frames if LIVE_CHART_COMPONENT in frame.url), None)
+    """The frame holding the live training chart (the page's own: a v2 component has no iframe), or None
+    while the page has none."""
+    return page.main_frame if page.locator(LIVE_CHART).count() else None
 
 
 def batch_points(frame) -> int | None:
@@ -121,17 +122,18 @@ def batch_points(frame) -> int | None:
 
 
 def loss_x_range(frame) -> list[float]:
-    return frame.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.range")
+    return frame.evaluate(f"() => document.querySelector('{LIVE_CHART}').layout.xaxis.range")
 
 
 def toolbar_shown(frame) -> bool:
     """Whether Plotly's toolbar may show (on hover) in the live chart's frame."""
-    return frame.evaluate("() => getComputedStyle(document.querySelector('.modebar-container')).display !== 'none'")
+    return frame.evaluate(f"() => getComputedStyle(document.querySelector('{LIVE_CHART} .modebar-container'))"
+                          ".display !== 'none'")
 
 
 def drag_zoom(page, frame) -> None:
     """Drag a box over the loss panel, as a user zooming in would."""
-    box = frame.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    box = frame.locator(f"{LIVE_CHART} .nsewdrag").first.bounding_box()
     page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.2 * box["height"])
     page.mouse.down()
     page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"], steps=5)
@@ -160,7 +162,7 @@ def trained_run(browser, server) -> TrainedRun:
         while not result.is_visible():
             assert time.monotonic() < deadline, f"no result after {TRAINING_SECONDS} s"
             frame = live_chart(page)
-            with contextlib.suppress(PlaywrightError):  # the frame goes away when training ends
+            with contextlib.suppress(PlaywrightError):  # the page reruns when training ends
                 points = batch_points(frame) if frame is not None else None
                 if points and progress.is_visible():
                     if trained.zoomed_range is None:
@@ -176,8 +178,7 @@ def trained_run(browser, server) -> TrainedRun:
         trained.result_text = page.locator('[data-testid="stMain"]').inner_text()
         # The finished run's chart replaces the live one's figure: wait until it holds every logged batch.
         final_points = TRAINING_IMAGES // 100
-        page.wait_for_function(f"() => [...document.querySelectorAll('iframe')].some(frame => "
-                               f"frame.src.includes('{LIVE_CHART_COMPONENT}'))")
+        page.wait_for_function(f"() => document.querySelector('{LIVE_CHART}') !== null")
         deadline = time.monotonic() + UI_SECONDS
         while trained.final_chart is None or trained.final_chart[0] != final_points:
             assert time.monotonic() < deadline, f"the finished chart never showed {final_points} batches"

@@ -165,7 +165,8 @@ SETTLE_TIMING_JS = """(() => {
 
 # Whether everything the page shows is drawn: the script run has finished on a live connection,
 # no element waits for data, every Plotly plot is drawn (in the page and in its same-origin
-# component iframes) and the project's own drawing components (playback.js) say they are ready.
+# component iframes) and the project's own drawing components (playback, charts, the live chart) say
+# they are ready.
 # Times are on the top document's clock; an iframe's are moved onto it by the two time origins.
 SETTLE_STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -175,7 +176,8 @@ SETTLE_STATE_JS = """() => {
   }
   const drawn = documents.every(([doc]) =>
     Array.from(doc.querySelectorAll('.js-plotly-plot')).every(plot => plot._fullLayout)
-    && Array.from(doc.querySelectorAll('.rnn-playback, .rnn-chart')).every(node => node.dataset.ready === 'true'));
+    && Array.from(doc.querySelectorAll('.rnn-playback, .rnn-chart, .rnn-live-chart'))
+      .every(node => node.dataset.ready === 'true'));
   const lastMutation = Math.max(...documents.map(([, win]) => win.rnnSettleTiming
     ? win.rnnSettleTiming.lastMutation + win.performance.timeOrigin - performance.timeOrigin : 0));
   const timing = window.rnnSettleTiming || {};

@@ -1,24 +1,30 @@
 """The live training chart: a Plotly chart that a redraw with new data updates in place, keeping the
-user's zoom. A Streamlit component (v1): its page is frontend/index.html, which loads plotly.js from
-the app's static files (dashboard/components/plotly_chart plotly_js_url), so nothing is written
-anywhere at run time."""
+user's zoom. A Streamlit Custom Components v2 component (component.js; no iframe) drawing with the
+page's plotly.js (dashboard/components/plotly_chart, served once from dashboard/static)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
-import streamlit.components.v1 as components
 
-FRONTEND = Path(__file__).resolve().parent / "frontend"  # served as the component's files: index.html only
+from dashboard.components.plotly_chart import figure_json, plotly_js_url, with_plotly
+
+HERE = Path(__file__).resolve().parent
+COMPONENT_JS = HERE / "component.js"
+COMPONENT_CSS = HERE / "live_chart.css"
 
 
 @st.cache_resource(show_spinner=False)
 def _live_chart_component():
-    """The component, declared once per process."""
-    return components.declare_component("rnn_live_plotly_chart", path=str(FRONTEND))
+    """The component, declared once per process; isolate_styles=False because plotly.js puts its own
+    styles (hover labels, mode bar) in the document's head, which a shadow root would not see."""
+    return st.components.v2.component("rnn_live_plotly_chart", html='<div class="rnn-live-chart"></div>',
+                                      css=COMPONENT_CSS.read_text(encoding="utf-8"),
+                                      js=with_plotly(COMPONENT_JS.read_text(encoding="utf-8")), isolate_styles=False)
 
 
 def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = None, toolbar: bool = True) -> None:
@@ -32,5 +38,8 @@ def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = 
     user's zoom lost despite layout.uirevision. This component keeps its identity by key and
     calls Plotly.react with the new figure instead.
     """
-    figure_json = json.dumps(figure) if isinstance(figure, dict) else figure.to_json()
-    _live_chart_component()(figure=figure_json, config=config or {}, toolbar=toolbar, key=key, default=None)
+    chart = figure if isinstance(figure, dict) else figure_json(figure)
+    config = config or {}
+    digest = hashlib.sha256(json.dumps([chart, config], sort_keys=True).encode()).hexdigest()[:16]
+    _live_chart_component()(data={"figure": chart, "config": config, "toolbar": toolbar,
+                                  "plotly_url": plotly_js_url(), "digest": digest}, key=key)
