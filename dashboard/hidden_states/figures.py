@@ -15,7 +15,9 @@ from dashboard.figure_style import HIGHLIGHT, layout_spec, with_layout
 STATE_COLORS = "RdBu_r"  # diverging, blue < 0 < red, centred on 0: tanh states live in (-1, 1)
 INK_COLORS = "Greys"  # 0 white paper, 1 black ink
 PROBABILITY_COLORS = "Blues"
-ROW_TICKS = [1, 5, 10, 15, 20, 25, 28]
+# Rows labelled every 7, evenly: on a projector a row is about 4 px tall, and 25 and 28 (3 rows
+# apart) left their labels touching.
+ROW_TICKS = [1, 7, 14, 21, 28]
 # One colour per digit, wherever digits are coloured. Chosen (a search over CIELAB) to stay apart on
 # a white slide both at full strength and drawn faint (FAINT_OPACITY: the probability chart's other
 # digits, the PCA plot's end points), where D3's purple (4) and pink (6) looked alike: every pair is
@@ -242,7 +244,7 @@ def class_means_figure(means: np.ndarray, order: np.ndarray | None = None, state
             hovertemplate=f"digit {digit}, t=%{{y}}, unit %{{customdata}}: %{{z:.3f}}<extra></extra>"),
             row=digit // CLASS_PANEL_COLUMNS + 1, col=digit % CLASS_PANEL_COLUMNS + 1)
     reordered = not np.array_equal(order, np.arange(units))
-    figure.update_yaxes(autorange="reversed", tickvals=[1, 7, 14, 21, 28], showgrid=False)
+    figure.update_yaxes(autorange="reversed", tickvals=ROW_TICKS, showgrid=False)
     figure.update_xaxes(showgrid=False, tickvals=unit_ticks(units), tickfont=dict(size=10))
     figure.update_yaxes(title_text="row t", col=1)
     # Short enough for two panels side by side at a projector's width (each about 270 px).
