@@ -18,7 +18,7 @@ import pytest
 
 from core.inspect.gallery import confusion_matrix, filter_gallery, gallery_table
 from dashboard.hidden_states.figures import PATH_NAME
-from tests.support.browser import new_page, require_chromium, start_streamlit, stop_streamlit
+from tests.support.browser import new_page, require_chromium, start_streamlit, stop_streamlit, wait_until_settled
 from tests.support.drawing import ONE, SHOWN_JS, draw_stroke
 
 pytestmark = pytest.mark.browser
@@ -82,9 +82,11 @@ def test_most_confidently_wrong_card_opens_in_hidden_states(served_run, tiny_run
     worst = int(filter_gallery(gallery_table(*store.load_predictions(run_id)), correct=False)["index"].iloc[0])
     page.goto(f"{url}/misclassified?run={run_id}")
     page.get_by_text("Images 1–24 of").wait_for()
-    # The cards arrive one by one after the caption: read the first once all 24 links are there
-    # (reading at once raced the page and found the second card's link first).
+    # The cards arrive one by one after the caption: read the first once all 24 links are there and
+    # the page has settled (reading at once raced the page and found the second card's link first;
+    # reading as soon as there were 24 once found it too, the first card's link not yet laid out).
     page.wait_for_function("() => document.querySelectorAll(\"a[href*='image=']\").length >= 24")
+    wait_until_settled(page, UI_SECONDS)
     first_card = page.locator("a[href*='image=']:visible").first
     assert parse_qs(urlparse(first_card.get_attribute("href")).query)["image"] == [str(worst)]
     first_card.click()
