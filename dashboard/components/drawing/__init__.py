@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import streamlit as st
 
 from core.inspect.own_digit import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
+from dashboard.components import json_digest
 from dashboard.components.network import with_network
 from dashboard.hidden_states.figures import INK_COLORS, PROBABILITY_COLORS, STATE_COLORS, colors
 
@@ -115,7 +114,7 @@ def drawing_from_state(value: Any) -> DrawingResult | None:
 def canvas_data(weights_payload: dict, strokes: Sequence[Stroke]) -> dict:
     """What the component receives: the network (dashboard.components.network network_payload), a
     digest of it (a new one means other weights), the strokes to draw on mount, and the options."""
-    digest = hashlib.sha256(json.dumps(weights_payload, sort_keys=True).encode()).hexdigest()[:16]
+    digest = json_digest(weights_payload)
     return {"network": weights_payload, "digest": digest, "strokes": [list(stroke) for stroke in strokes],
             "options": drawing_options()}
 

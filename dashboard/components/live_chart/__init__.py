@@ -4,13 +4,12 @@ page's plotly.js (dashboard/components/plotly_chart, served once from dashboard/
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.components import json_digest
 from dashboard.components.plotly_chart import figure_json, plotly_js_url, with_plotly
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +39,6 @@ def live_plotly_chart(figure: go.Figure | dict, key: str, config: dict | None = 
     """
     chart = figure if isinstance(figure, dict) else figure_json(figure)
     config = config or {}
-    digest = hashlib.sha256(json.dumps([chart, config], sort_keys=True).encode()).hexdigest()[:16]
+    digest = json_digest([chart, config])
     _live_chart_component()(data={"figure": chart, "config": config, "toolbar": toolbar,
                                   "plotly_url": plotly_js_url(), "digest": digest}, key=key)

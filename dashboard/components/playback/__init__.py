@@ -11,8 +11,6 @@ One panel per run: with two runs, both read the same image and one control steps
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data.mnist import IMAGE_SIZE
+from dashboard.components import json_digest
 from dashboard.components.plotly_chart import figure_json, plotly_js_url, with_plotly
 
 FRAMES_PER_SECOND = 5  # Play: fast enough to watch a digit being read, slow enough to follow each row
@@ -80,7 +79,7 @@ def playback_data(panels: list[PlaybackPanel], timestep: int, plotly_url: str) -
     if not 1 <= timestep <= IMAGE_SIZE:
         raise ValueError(f"timestep={timestep} is not in 1..{IMAGE_SIZE}")
     specs = [panel_spec(panel) for panel in panels]
-    digest = hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()[:16]
+    digest = json_digest(specs)
     return {"panels": specs, "timestep": timestep, "timesteps": IMAGE_SIZE, "frame_ms": 1000 // FRAMES_PER_SECOND,
             "plotly_url": plotly_url, "digest": digest}
 

@@ -11,7 +11,6 @@ browser parses it in about a third of the time on every page load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.components import with_dom
+from dashboard.components import json_digest, with_dom
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_CHART_JS = HERE / "plotly_chart.js"  # a classic script: globalThis.RnnPlotly
@@ -87,7 +86,7 @@ def plotly_chart(figure: go.Figure | dict, key: str, on_click=None) -> None:
     on_click: called (as a widget callback) when a point is clicked; the point's x and y are then
     in clicked_point(key)."""
     chart = figure if isinstance(figure, dict) else figure_json(figure)
-    digest = hashlib.sha256(json.dumps(chart, sort_keys=True).encode()).hexdigest()[:16]
+    digest = json_digest(chart)
     component = _declare("rnn_plotly_chart", '<div class="rnn-chart"></div>')
     data = {"chart": chart, "plotly_url": plotly_js_url(), "digest": digest, "clickable": on_click is not None}
     if on_click is None:
